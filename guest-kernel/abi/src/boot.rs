@@ -1,0 +1,52 @@
+//! The boot information block the VMM writes at [`crate::layout::BOOT_INFO_GPA`].
+
+/// "RFBOOT\0\0" little-endian.
+pub const BOOT_MAGIC: u64 = 0x0000_544f_4f42_4652;
+/// Bumped whenever [`BootInfo`] changes shape.
+pub const BOOT_VERSION: u32 = 1;
+
+/// The vCPU runs on the PVM variant (VIF page, page-table pair, gates).
+pub const FLAG_PVM: u32 = 1 << 0;
+/// Trace every syscall with arguments and result to the log hostcall.
+pub const FLAG_STRACE: u32 = 1 << 1;
+/// The CPU has `wrfsbase`/`rdfsbase` enabled (CR4.FSGSBASE).
+pub const FLAG_FSGSBASE: u32 = 1 << 2;
+
+/// Bit `n` of [`BootInfo::tty_mask`]: host fd `n` (0, 1, 2) is a terminal.
+pub const TTY_STDIN: u32 = 1 << 0;
+
+/// Everything the sentry needs to start, written by the VMM before the
+/// first instruction. The guest treats it as input from the host: it checks
+/// the magic and version and bounds every range against `mem_size`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct BootInfo {
+    pub magic: u64,
+    pub version: u32,
+    /// `FLAG_*`.
+    pub flags: u32,
+    /// Bytes of guest physical memory.
+    pub mem_size: u64,
+    /// First guest-physical byte the sentry may allocate (page aligned).
+    pub free_start: u64,
+    /// The program's ELF file, copied into guest memory (page aligned).
+    pub module_gpa: u64,
+    pub module_len: u64,
+    /// NUL-terminated strings: the exec path, then `argc` args, then `envc`
+    /// environment entries.
+    pub args_gpa: u64,
+    pub args_len: u64,
+    pub argc: u32,
+    pub envc: u32,
+    /// TSC frequency in kHz (0 if unknown).
+    pub tsc_khz: u64,
+    /// Which of the host's fds 0, 1, 2 are terminals (bit n = fd n).
+    pub tty_mask: u32,
+    pub pad: u32,
+    /// Window size of the terminal on the host's stdout, if any.
+    pub winsize: crate::linux::Winsize,
+    /// Seed for the sentry's random number generator (AT_RANDOM, getrandom).
+    pub seed: [u8; 32],
+    /// Host name reported by uname (NUL padded).
+    pub hostname: [u8; 64],
+}

@@ -1,0 +1,186 @@
+//! Hostcalls: requests the sentry makes to the VMM.
+//!
+//! The guest fills its vCPU's [`HostcallBlock`] (at
+//! [`crate::layout::hostcall_block_gpa`]) and writes any 32-bit value to
+//! [`HOSTCALL_PORT`]. The VMM validates the block (version, number, every
+//! guest-physical range), performs the request and writes `ret`/`ret2` back
+//! before resuming the vCPU. A malformed request ends the sandbox.
+//!
+//! The block is shaped so the same requests can later move onto a ring
+//! served by a VMM thread: it is self-describing and holds no pointers other
+//! than guest-physical ranges.
+
+/// Port the guest writes to signal a hostcall.
+pub const HOSTCALL_PORT: u16 = 0x7f0;
+/// Version of the block layout; the VMM refuses any other.
+pub const HOSTCALL_VERSION: u32 = 1;
+/// Maximum scatter/gather segments in one request.
+pub const MAX_SEGMENTS: usize = 128;
+/// Largest total byte count of one request's segments.
+pub const MAX_TRANSFER: u64 = 16 << 20;
+
+/// One guest-physical range of a request's data.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub gpa: u64,
+    pub len: u64,
+}
+
+/// The request block, one per vCPU.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct HostcallBlock {
+    /// Must be [`HOSTCALL_VERSION`].
+    pub version: u32,
+    /// A [`Hostcall`] number.
+    pub nr: u32,
+    /// Request arguments; meaning per hostcall.
+    pub args: [u64; 4],
+    /// Result: `>= 0` success, `< 0` a negated Linux errno.
+    pub ret: i64,
+    /// Second result word.
+    pub ret2: u64,
+    /// Number of valid entries in `segments`.
+    pub nsegs: u32,
+    pub pad: u32,
+    /// Data ranges of the request.
+    pub segments: [Segment; MAX_SEGMENTS],
+}
+
+impl HostcallBlock {
+    /// An empty request.
+    pub const fn new() -> Self {
+        Self {
+            version: HOSTCALL_VERSION,
+            nr: 0,
+            args: [0; 4],
+            ret: 0,
+            ret2: 0,
+            nsegs: 0,
+            pad: 0,
+            segments: [Segment { gpa: 0, len: 0 }; MAX_SEGMENTS],
+        }
+    }
+}
+
+impl Default for HostcallBlock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<HostcallBlock>() <= 4096);
+
+macro_rules! hostcalls {
+    ($($(#[$meta:meta])* $name:ident = $num:literal,)*) => {
+        /// The hostcall table.
+        #[repr(u32)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Hostcall {
+            $($(#[$meta])* $name = $num,)*
+        }
+
+        impl Hostcall {
+            /// Decodes a hostcall number.
+            pub const fn from_raw(nr: u32) -> Option<Self> {
+                match nr {
+                    $($num => Some(Self::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The hostcall's name, for logs.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+hostcalls! {
+    /// Write the segments to host fd `args[0]` (1 or 2). `ret`: bytes written.
+    Write = 1,
+    /// Read from host fd `args[0]` (0) into the segments. `ret`: bytes read, 0 at EOF.
+    Read = 2,
+    /// End the sandbox: `args[0]` an [`ExitKind`], `args[1]` the code or signal.
+    Exit = 3,
+    /// `ret`: host CLOCK_REALTIME in ns; `ret2`: host CLOCK_MONOTONIC in ns.
+    Clock = 4,
+    /// Sleep `args[0]` ns on the host (interruptible by sandbox teardown).
+    Sleep = 5,
+    /// One log line at level `args[0]` ([`LogLevel`]) with the segments as text.
+    Log = 6,
+    /// The sentry failed: the segments hold the message. Never returns.
+    Panic = 7,
+}
+
+/// How the application ended ([`Hostcall::Exit`] `args[0]`).
+#[repr(u64)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// `exit_group(code)`: `args[1]` is the code (low 8 bits used).
+    Exited = 0,
+    /// Killed by signal `args[1]`.
+    Signaled = 1,
+}
+
+impl ExitKind {
+    /// Decodes an exit kind.
+    pub const fn from_raw(v: u64) -> Option<Self> {
+        match v {
+            0 => Some(Self::Exited),
+            1 => Some(Self::Signaled),
+            _ => None,
+        }
+    }
+}
+
+/// Levels of [`Hostcall::Log`].
+#[repr(u64)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+    Trace = 5,
+}
+
+impl LogLevel {
+    /// Decodes a level.
+    pub const fn from_raw(v: u64) -> Option<Self> {
+        match v {
+            1 => Some(Self::Error),
+            2 => Some(Self::Warn),
+            3 => Some(Self::Info),
+            4 => Some(Self::Debug),
+            5 => Some(Self::Trace),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip() {
+        for h in [
+            Hostcall::Write,
+            Hostcall::Read,
+            Hostcall::Exit,
+            Hostcall::Clock,
+            Hostcall::Sleep,
+            Hostcall::Log,
+            Hostcall::Panic,
+        ] {
+            assert_eq!(Hostcall::from_raw(h as u32), Some(h));
+        }
+        assert_eq!(Hostcall::from_raw(0), None);
+        assert_eq!(Hostcall::from_raw(u32::MAX), None);
+    }
+}

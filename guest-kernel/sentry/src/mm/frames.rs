@@ -1,0 +1,155 @@
+//! The physical frame allocator with reference counts.
+//!
+//! Frames in `[start, end)` are managed: never-used frames come from a bump
+//! pointer and are known to be zero (fresh memfd pages), released frames go
+//! to a free list and are zeroed when handed out again. Frames outside the
+//! range (the boot module holding the program file) are never freed:
+//! reference operations on them are no-ops.
+
+use alloc::vec::Vec;
+
+use crate::platform::{PhysAddr, PhysMem};
+use abi::layout::PAGE_SIZE;
+
+/// Reference-counted allocator of 4 KiB frames.
+#[derive(Debug)]
+pub struct FrameAllocator {
+    phys: PhysMem,
+    start: u64,
+    end: u64,
+    /// Frames at or above this address have never been handed out.
+    next: u64,
+    free: Vec<PhysAddr>,
+    refs: Vec<u16>,
+}
+
+impl FrameAllocator {
+    /// Manages the frames of `[start, end)` (rounded inwards to pages).
+    /// Frames the allocator has never handed out must read as zero.
+    pub fn new(phys: PhysMem, start: u64, end: u64) -> Self {
+        let start = start.next_multiple_of(PAGE_SIZE);
+        let end = (end.min(phys.size()) / PAGE_SIZE * PAGE_SIZE).max(start);
+        let frames = usize::try_from((end - start) / PAGE_SIZE).unwrap_or(0);
+        Self { phys, start, end, next: start, free: Vec::new(), refs: alloc::vec![0; frames] }
+    }
+
+    /// The physical memory the frames live in.
+    pub fn phys(&self) -> &PhysMem {
+        &self.phys
+    }
+
+    fn index(&self, pa: PhysAddr) -> Option<usize> {
+        if pa < self.start || pa >= self.end {
+            return None;
+        }
+        usize::try_from((pa - self.start) / PAGE_SIZE).ok()
+    }
+
+    /// A zero-filled frame with one reference, or `None` when memory is exhausted.
+    pub fn alloc_zeroed(&mut self) -> Option<PhysAddr> {
+        let pa = if let Some(pa) = self.free.pop() {
+            self.phys.zero(pa, PAGE_SIZE);
+            pa
+        } else if self.next < self.end {
+            let pa = self.next;
+            self.next += PAGE_SIZE;
+            pa
+        } else {
+            return None;
+        };
+        if let Some(i) = self.index(pa) {
+            self.refs[i] = 1;
+        }
+        Some(pa)
+    }
+
+    /// A frame with one reference whose contents the caller will overwrite
+    /// entirely (skips zeroing recycled frames).
+    pub fn alloc_uninit(&mut self) -> Option<PhysAddr> {
+        let pa = match self.free.pop() {
+            Some(pa) => pa,
+            None => return self.alloc_zeroed(),
+        };
+        if let Some(i) = self.index(pa) {
+            self.refs[i] = 1;
+        }
+        Some(pa)
+    }
+
+    /// Adds a reference to a frame (a second mapping of it).
+    pub fn get(&mut self, pa: PhysAddr) {
+        if let Some(i) = self.index(pa) {
+            self.refs[i] = self.refs[i].saturating_add(1);
+        }
+    }
+
+    /// Drops a reference; the frame is freed when none remain.
+    pub fn put(&mut self, pa: PhysAddr) {
+        if let Some(i) = self.index(pa) {
+            match self.refs[i] {
+                0 => {}
+                1 => {
+                    self.refs[i] = 0;
+                    self.free.push(pa & !(PAGE_SIZE - 1));
+                }
+                n => self.refs[i] = n - 1,
+            }
+        }
+    }
+
+    /// References held on `pa` (external frames report 1).
+    pub fn refcount(&self, pa: PhysAddr) -> u16 {
+        self.index(pa).map_or(1, |i| self.refs[i])
+    }
+
+    /// Frames still available.
+    pub fn available(&self) -> u64 {
+        (self.end - self.next) / PAGE_SIZE + self.free.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem(pages: usize) -> (Vec<u8>, PhysMem) {
+        let mut v = alloc::vec![0u8; pages * 4096];
+        // SAFETY: the vector outlives the PhysMem in each test and is not
+        // otherwise accessed while the allocator is used.
+        #[allow(unsafe_code)]
+        let p = unsafe { PhysMem::new(v.as_mut_ptr(), v.len() as u64) };
+        (v, p)
+    }
+
+    #[test]
+    fn allocates_frees_and_rezeroes() {
+        let (_v, p) = mem(8);
+        let mut f = FrameAllocator::new(p, 4096, 4 * 4096);
+        let a = f.alloc_zeroed().expect("frame");
+        let b = f.alloc_zeroed().expect("frame");
+        let c = f.alloc_zeroed().expect("frame");
+        assert_eq!((a, b, c), (4096, 8192, 12288));
+        assert_eq!(f.alloc_zeroed(), None);
+        p.write(b, &[0xaa; 16]);
+        f.get(b);
+        f.put(b);
+        assert_eq!(f.available(), 0);
+        f.put(b);
+        assert_eq!(f.available(), 1);
+        let b2 = f.alloc_zeroed().expect("recycled");
+        assert_eq!(b2, b);
+        let mut buf = [1u8; 16];
+        p.read(b2, &mut buf);
+        assert_eq!(buf, [0; 16]);
+    }
+
+    #[test]
+    fn external_frames_are_not_managed() {
+        let (_v, p) = mem(8);
+        let mut f = FrameAllocator::new(p, 4 * 4096, 8 * 4096);
+        f.put(0);
+        f.get(4096);
+        assert_eq!(f.refcount(4096), 1);
+        assert_eq!(f.available(), 4);
+    }
+}

@@ -1,0 +1,396 @@
+//! Application memory: VMAs, brk, mmap/munmap/mprotect, page faults, and
+//! access to application memory through physical frames.
+//!
+//! The sentry owns the layout (VMAs) and the frames; the platform's
+//! [`AddressSpace`] owns the page tables. A page is either mapped in the
+//! address space or is filled on first fault from its VMA's backing.
+
+pub mod frames;
+pub mod usercopy;
+mod vma;
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::error::SysError;
+use crate::platform::{Access, AddressSpace, Perms, PhysAddr};
+use abi::layout::{PAGE_SIZE, USER_END};
+use abi::linux::errno;
+use frames::FrameAllocator;
+pub use vma::{Backing, Vma};
+
+/// Lowest address `mmap` hands out or accepts with `MAP_FIXED`.
+pub const MMAP_MIN_ADDR: u64 = 0x10000;
+/// Top of the area `mmap` allocates downwards from (below the stack).
+pub const MMAP_TOP: u64 = 0x7f00_0000_0000;
+/// Top of the initial stack.
+pub const STACK_TOP: u64 = 0x7fff_ffff_e000;
+/// Size reserved for the main thread's stack.
+pub const STACK_SIZE: u64 = 8 << 20;
+/// Pages mapped around an anonymous fault (fault-around), a power of two.
+pub const FAULT_AROUND_PAGES: u64 = 16;
+
+/// Rounds up to a page boundary, `None` on overflow.
+pub fn page_round_up(v: u64) -> Option<u64> {
+    v.checked_add(PAGE_SIZE - 1).map(|x| x & !(PAGE_SIZE - 1))
+}
+
+/// Rounds down to a page boundary.
+pub const fn page_round_down(v: u64) -> u64 {
+    v & !(PAGE_SIZE - 1)
+}
+
+/// One process's memory.
+#[derive(Debug)]
+pub struct MemoryManager<A: AddressSpace> {
+    space: A,
+    /// VMAs by start address; non-overlapping.
+    vmas: BTreeMap<u64, Vma>,
+    brk_start: u64,
+    brk: u64,
+}
+
+impl<A: AddressSpace> MemoryManager<A> {
+    /// An empty memory manager over `space`.
+    pub fn new(space: A) -> Self {
+        Self { space, vmas: BTreeMap::new(), brk_start: 0, brk: 0 }
+    }
+
+    /// The platform address space, for [`crate::platform::Context::switch`].
+    pub fn space_mut(&mut self) -> &mut A {
+        &mut self.space
+    }
+
+    /// The VMAs in address order.
+    pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
+        self.vmas.values()
+    }
+
+    /// The VMA containing `addr`.
+    pub fn vma_at(&self, addr: u64) -> Option<&Vma> {
+        self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start)
+    }
+
+    /// Inserts a VMA over `[start, end)`, which must be free.
+    fn insert(&mut self, vma: Vma) {
+        debug_assert!(!self.overlaps(vma.start, vma.end));
+        self.vmas.insert(vma.start, vma);
+    }
+
+    /// Finds a free gap of `len` bytes below `top`, highest first.
+    fn find_gap(&self, len: u64, top: u64) -> Option<u64> {
+        let mut hi = top;
+        for (_, v) in self.vmas.range(..top).rev() {
+            if v.end <= hi && hi - v.end >= len {
+                return Some(hi - len);
+            }
+            hi = hi.min(v.start);
+        }
+        (hi >= MMAP_MIN_ADDR + len).then(|| hi - len)
+    }
+
+    /// Splits the VMA containing `addr` so that a VMA starts at `addr`.
+    fn split_at(&mut self, addr: u64) {
+        let Some((&start, v)) = self.vmas.range(..addr).next_back() else { return };
+        if v.end <= addr {
+            return;
+        }
+        let mut tail = v.clone();
+        tail.start = addr;
+        if let Backing::Phys { base } = &mut tail.backing {
+            *base += addr - start;
+        }
+        if let Some(v) = self.vmas.get_mut(&start) {
+            v.end = addr;
+        }
+        self.vmas.insert(addr, tail);
+    }
+
+    /// Validates a user range: page aligned start, non-empty, inside user space.
+    fn check_range(start: u64, len: u64) -> Result<u64, SysError> {
+        if start % PAGE_SIZE != 0 {
+            return Err(SysError::einval("address not page aligned"));
+        }
+        let end = page_round_up(len)
+            .and_then(|l| start.checked_add(l))
+            .ok_or(SysError::einval("range overflows"))?;
+        if len == 0 {
+            return Err(SysError::einval("zero length"));
+        }
+        if end > USER_END {
+            return Err(SysError::enomem("range beyond user space"));
+        }
+        Ok(end)
+    }
+
+    /// Creates a mapping: anonymous (zero-filled on demand) or backed by
+    /// physical frames shared with their owner (`Backing::Phys`).
+    ///
+    /// `hint` with `fixed` replaces whatever is mapped there; without it the
+    /// hint is used if free, otherwise the highest free gap below
+    /// [`MMAP_TOP`]. Returns the start address.
+    pub fn map(
+        &mut self,
+        frames: &mut FrameAllocator,
+        hint: u64,
+        len: u64,
+        perms: Perms,
+        backing: Backing,
+        fixed: bool,
+    ) -> Result<u64, SysError> {
+        let len = page_round_up(len).filter(|&l| l > 0).ok_or(SysError::einval("bad length"))?;
+        let start = if fixed {
+            let end = Self::check_range(hint, len)?;
+            if hint < MMAP_MIN_ADDR {
+                return Err(SysError::new(errno::EPERM, "fixed mapping below mmap_min_addr"));
+            }
+            self.unmap(frames, hint, end - hint)?;
+            hint
+        } else {
+            let h = page_round_down(hint);
+            match h.checked_add(len) {
+                Some(end) if h >= MMAP_MIN_ADDR && end <= MMAP_TOP && !self.overlaps(h, end) => h,
+                _ => self.find_gap(len, MMAP_TOP).ok_or(SysError::enomem("no free address range"))?,
+            }
+        };
+        self.insert(Vma { start, end: start + len, perms, backing });
+        Ok(start)
+    }
+
+    /// Removes every mapping in `[start, start + len)`.
+    pub fn unmap(&mut self, frames: &mut FrameAllocator, start: u64, len: u64) -> Result<(), SysError> {
+        let end = Self::check_range(start, len)?;
+        self.split_at(start);
+        self.split_at(end);
+        let doomed: Vec<u64> = self.vmas.range(start..end).map(|(&s, _)| s).collect();
+        for s in doomed {
+            self.vmas.remove(&s);
+        }
+        self.space.unmap(frames, start, end - start);
+        Ok(())
+    }
+
+    /// Changes the protection of `[start, start + len)`; every page must be mapped.
+    pub fn protect(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), SysError> {
+        let end = Self::check_range(start, len)?;
+        // Linux fails with ENOMEM if any part of the range is unmapped.
+        let mut at = start;
+        while at < end {
+            let v = self.vma_at(at).ok_or(SysError::enomem("range not fully mapped"))?;
+            at = v.end;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(start..end) {
+            v.perms = perms;
+        }
+        self.space.protect(start, end - start, perms);
+        Ok(())
+    }
+
+    /// Sets up the program break after the loaded image's end.
+    pub fn init_brk(&mut self, end: u64) {
+        let b = page_round_up(end).unwrap_or(end);
+        self.brk_start = b;
+        self.brk = b;
+    }
+
+    /// Implements the `brk(2)` logic: returns the (possibly unchanged) break.
+    pub fn brk(&mut self, frames: &mut FrameAllocator, new: u64) -> u64 {
+        if new < self.brk_start || new > MMAP_TOP {
+            return self.brk;
+        }
+        let old_top = page_round_up(self.brk).unwrap_or(self.brk);
+        let Some(new_top) = page_round_up(new) else { return self.brk };
+        if new_top > old_top {
+            if self.overlaps(old_top, new_top) {
+                return self.brk;
+            }
+            // Grow the heap VMA (or create it).
+            let grew = match self.vmas.range_mut(..old_top).next_back() {
+                Some((_, v)) if v.end == old_top && v.backing == Backing::Heap => {
+                    v.end = new_top;
+                    true
+                }
+                _ => false,
+            };
+            if !grew {
+                self.insert(Vma { start: old_top, end: new_top, perms: Perms::RW, backing: Backing::Heap });
+            }
+        } else if new_top < old_top && self.unmap(frames, new_top, old_top - new_top).is_err() {
+            return self.brk;
+        }
+        self.brk = new;
+        self.brk
+    }
+
+    /// Resolves a fault at `addr`: maps the page (and its neighbours for
+    /// anonymous memory) if the VMA allows `access`. `Err` means SIGSEGV.
+    pub fn handle_fault(&mut self, frames: &mut FrameAllocator, addr: u64, access: Access) -> Result<(), SysError> {
+        let v = self.vma_at(addr).ok_or(SysError::efault("no mapping"))?.clone();
+        let allowed = match access {
+            Access::Read => v.perms.read || v.perms.exec,
+            Access::Write => v.perms.write,
+            Access::Exec => v.perms.exec,
+        };
+        if !allowed {
+            return Err(SysError::efault("access not permitted by mapping"));
+        }
+        let page = page_round_down(addr);
+        if self.space.translate(page).is_some() {
+            // Mapped already (a stale TLB entry, or a race with another vCPU).
+            return Ok(());
+        }
+        let (lo, hi) = match v.backing {
+            Backing::Phys { .. } => (page, page + PAGE_SIZE),
+            _ => {
+                let span = FAULT_AROUND_PAGES * PAGE_SIZE;
+                let lo = (addr & !(span - 1)).max(v.start);
+                (lo, (lo + span).min(v.end))
+            }
+        };
+        self.populate_vma(frames, &v, lo, hi)
+    }
+
+    /// Maps every not-yet-mapped page of `[lo, hi)` inside `v`.
+    fn populate_vma(&mut self, frames: &mut FrameAllocator, v: &Vma, lo: u64, hi: u64) -> Result<(), SysError> {
+        let mut va = lo;
+        while va < hi {
+            if self.space.translate(va).is_none() {
+                let pa = match v.backing {
+                    Backing::Phys { base } => {
+                        let pa = base + (va - v.start);
+                        frames.get(pa);
+                        pa
+                    }
+                    _ => frames.alloc_zeroed().ok_or(SysError::enomem("out of physical memory"))?,
+                };
+                if self.space.map(frames, va, pa, v.perms).is_err() {
+                    frames.put(pa);
+                    return Err(SysError::enomem("out of memory for page tables"));
+                }
+            }
+            va += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// Maps every page of `[start, start + len)` now (MAP_POPULATE, exec).
+    pub fn populate(&mut self, frames: &mut FrameAllocator, start: u64, len: u64) -> Result<(), SysError> {
+        let end = start.checked_add(len).ok_or(SysError::efault("range overflows"))?;
+        let mut at = page_round_down(start);
+        while at < end {
+            let v = self.vma_at(at).ok_or(SysError::efault("no mapping"))?.clone();
+            let hi = v.end.min(page_round_up(end).unwrap_or(v.end));
+            self.populate_vma(frames, &v, at, hi)?;
+            at = hi;
+        }
+        Ok(())
+    }
+
+    /// The physical frame backing `va` for an access of kind `write`,
+    /// faulting it in as the application would.
+    fn frame_for(&mut self, frames: &mut FrameAllocator, va: u64, write: bool) -> Result<PhysAddr, SysError> {
+        let need = if write { Access::Write } else { Access::Read };
+        match self.space.translate(va) {
+            Some((pa, p)) if (!write && (p.read || p.exec)) || (write && p.write) => {
+                Ok(pa + (va & (PAGE_SIZE - 1)))
+            }
+            _ => {
+                self.handle_fault(frames, va, need)?;
+                match self.space.translate(va) {
+                    Some((pa, _)) => Ok(pa + (va & (PAGE_SIZE - 1))),
+                    None => Err(SysError::efault("page not mapped after fault")),
+                }
+            }
+        }
+    }
+
+    /// The physical ranges covering user `[va, va + len)`, faulting pages in
+    /// as needed, with adjacent frames merged. Fails with EFAULT if any part
+    /// is not accessible for the given access.
+    pub fn segments(
+        &mut self,
+        frames: &mut FrameAllocator,
+        va: u64,
+        len: u64,
+        write: bool,
+    ) -> Result<Vec<(PhysAddr, u64)>, SysError> {
+        let end = va.checked_add(len).filter(|&e| e <= USER_END).ok_or(SysError::efault("bad user range"))?;
+        let mut out: Vec<(PhysAddr, u64)> = Vec::new();
+        let mut at = va;
+        while at < end {
+            let chunk = (PAGE_SIZE - (at & (PAGE_SIZE - 1))).min(end - at);
+            let pa = self.frame_for(frames, at, write)?;
+            match out.last_mut() {
+                Some((p, l)) if *p + *l == pa => *l += chunk,
+                _ => out.push((pa, chunk)),
+            }
+            at += chunk;
+        }
+        Ok(out)
+    }
+
+    /// Copies `data` into application memory at `va` (needs write access).
+    pub fn copy_out(&mut self, frames: &mut FrameAllocator, va: u64, data: &[u8]) -> Result<(), SysError> {
+        let mut done = 0usize;
+        for (pa, l) in self.segments(frames, va, data.len() as u64, true)? {
+            let l = usize::try_from(l).map_err(|_| SysError::efault("segment too large"))?;
+            frames.phys().write(pa, &data[done..done + l]);
+            done += l;
+        }
+        Ok(())
+    }
+
+    /// Copies application memory at `va` into `buf`.
+    pub fn copy_in(&mut self, frames: &mut FrameAllocator, va: u64, buf: &mut [u8]) -> Result<(), SysError> {
+        let mut done = 0usize;
+        for (pa, l) in self.segments(frames, va, buf.len() as u64, false)? {
+            let l = usize::try_from(l).map_err(|_| SysError::efault("segment too large"))?;
+            frames.phys().read(pa, &mut buf[done..done + l]);
+            done += l;
+        }
+        Ok(())
+    }
+
+    /// Reads a plain-data value from application memory.
+    pub fn read_u64(&mut self, frames: &mut FrameAllocator, va: u64) -> Result<u64, SysError> {
+        let mut b = [0u8; 8];
+        self.copy_in(frames, va, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    pub fn read_cstr(&mut self, frames: &mut FrameAllocator, va: u64, max: usize) -> Result<Vec<u8>, SysError> {
+        let mut out = Vec::new();
+        let mut at = va;
+        loop {
+            let chunk = usize::try_from(PAGE_SIZE - (at & (PAGE_SIZE - 1))).unwrap_or(1);
+            let mut buf = alloc::vec![0u8; chunk];
+            self.copy_in(frames, at, &mut buf)?;
+            if let Some(n) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..n]);
+                break;
+            }
+            out.extend_from_slice(&buf);
+            if out.len() > max {
+                return Err(SysError::new(errno::ENAMETOOLONG, "string too long"));
+            }
+            at += chunk as u64;
+        }
+        if out.len() > max {
+            return Err(SysError::new(errno::ENAMETOOLONG, "string too long"));
+        }
+        Ok(out)
+    }
+
+    /// Tears the address space down, releasing every frame.
+    pub fn destroy(&mut self, frames: &mut FrameAllocator) {
+        self.vmas.clear();
+        self.space.destroy(frames);
+    }
+}

@@ -1,0 +1,26 @@
+//! Virtual memory areas.
+
+use crate::platform::{Perms, PhysAddr};
+
+/// What fills a VMA's pages on first touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backing {
+    /// Zero-filled private memory.
+    Anon,
+    /// The program break (zero-filled, grows with `brk`).
+    Heap,
+    /// The main thread's stack (zero-filled).
+    Stack,
+    /// Frames shared with their owner: page `va` maps `base + (va - start)`
+    /// (read-only program text served from the boot module).
+    Phys { base: PhysAddr },
+}
+
+/// A virtual memory area `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub perms: Perms,
+    pub backing: Backing,
+}

@@ -1,0 +1,206 @@
+//! The Platform seam: what a platform (KVM guest, ptrace host process) gives
+//! the sentry. Traits only; implementations live in the platform crates.
+//!
+//! 1. Physical memory ([`PhysMem`]): one contiguous range of "sentry physical
+//!    memory" the sentry can address directly (the guest's direct map, or the
+//!    memfd mapped into the ptrace sentry process).
+//! 2. Address spaces ([`AddressSpace`]): map, unmap and protect pages of the
+//!    application's virtual memory onto physical frames.
+//! 3. Switch ([`Context::switch`]): run application code until it traps.
+//! 4. Host services ([`Host`]): stdio, clock, sleep, logs, exit.
+
+use crate::arch::{FpState, UserRegs};
+use crate::mm::frames::FrameAllocator;
+use abi::hostcall::LogLevel;
+
+/// A sentry-physical address (guest-physical on KVM, memfd offset on ptrace).
+pub type PhysAddr = u64;
+
+/// Page permissions of a user mapping.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Perms {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
+
+impl Perms {
+    pub const NONE: Self = Self { read: false, write: false, exec: false };
+    pub const R: Self = Self { read: true, write: false, exec: false };
+    pub const RW: Self = Self { read: true, write: true, exec: false };
+    pub const RX: Self = Self { read: true, write: false, exec: true };
+    pub const RWX: Self = Self { read: true, write: true, exec: true };
+
+    /// Decodes `PROT_*` bits.
+    pub fn from_prot(prot: u64) -> Self {
+        use abi::linux::mman::{PROT_EXEC, PROT_READ, PROT_WRITE};
+        Self {
+            read: prot & PROT_READ != 0,
+            write: prot & PROT_WRITE != 0,
+            exec: prot & PROT_EXEC != 0,
+        }
+    }
+
+    /// Whether any access is allowed.
+    pub fn any(self) -> bool {
+        self.read || self.write || self.exec
+    }
+}
+
+/// The kind of access that faulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Exec,
+}
+
+/// Why [`Context::switch`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trap {
+    /// The application made a system call (number and arguments in the registers).
+    Syscall,
+    /// A page fault at `addr`.
+    PageFault { addr: u64, access: Access, present: bool },
+    /// Another CPU exception (vector and hardware error code).
+    Exception { vector: u8, error_code: u64 },
+    /// An interrupt or host event stopped the application; nothing to handle.
+    Interrupted,
+}
+
+/// Failure to change a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapError {
+    /// No physical memory for page-table pages.
+    OutOfMemory,
+    /// The address is outside the application half or not page aligned.
+    BadAddress,
+}
+
+/// The direct view of sentry physical memory: `[0, size)` at `base`.
+#[derive(Debug, Clone, Copy)]
+pub struct PhysMem {
+    base: *mut u8,
+    size: u64,
+}
+
+// SAFETY: PhysMem is a view of memory the platform keeps mapped for the
+// sentry's lifetime; the sentry's own locking serialises access to frames.
+#[allow(unsafe_code)]
+unsafe impl Send for PhysMem {}
+// SAFETY: as above.
+#[allow(unsafe_code)]
+unsafe impl Sync for PhysMem {}
+
+impl PhysMem {
+    /// # Safety
+    ///
+    /// `[base, base + size)` must stay mapped readable and writable for as
+    /// long as this value or a copy of it is used, and must not be accessed
+    /// through any Rust reference elsewhere.
+    #[allow(unsafe_code)]
+    pub const unsafe fn new(base: *mut u8, size: u64) -> Self {
+        Self { base, size }
+    }
+
+    /// Bytes of physical memory.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Pointer to `[pa, pa + len)`, or `None` if the range is not inside memory.
+    pub fn ptr(&self, pa: PhysAddr, len: u64) -> Option<*mut u8> {
+        let end = pa.checked_add(len)?;
+        if end > self.size {
+            return None;
+        }
+        let off = usize::try_from(pa).ok()?;
+        Some(self.base.wrapping_add(off))
+    }
+}
+
+/// An application address space (one per process).
+///
+/// Addresses are application virtual addresses in `[0, abi::layout::USER_END)`,
+/// page aligned. The platform owns the page tables; each mapped page holds
+/// one reference on its frame (see [`FrameAllocator`]), which the address
+/// space drops when the page is unmapped or replaced.
+pub trait AddressSpace {
+    /// Maps the page at `va` to frame `pa` with `perms`, taking over the
+    /// caller's reference on `pa` and dropping the reference of any frame
+    /// mapped there before. Page-table pages come from `frames`.
+    fn map(&mut self, frames: &mut FrameAllocator, va: u64, pa: PhysAddr, perms: Perms) -> Result<(), MapError>;
+
+    /// Unmaps every page in `[va, va + len)`, dropping their frame
+    /// references. The TLB is flushed before this returns.
+    fn unmap(&mut self, frames: &mut FrameAllocator, va: u64, len: u64);
+
+    /// Changes the permissions of every mapped page in `[va, va + len)`.
+    /// The TLB is flushed before this returns where rights were removed.
+    fn protect(&mut self, va: u64, len: u64, perms: Perms);
+
+    /// The frame and permissions mapped at the page containing `va`.
+    fn translate(&self, va: u64) -> Option<(PhysAddr, Perms)>;
+
+    /// Releases every mapping and page-table page (process exit).
+    fn destroy(&mut self, frames: &mut FrameAllocator);
+}
+
+/// An execution context: runs application threads on this CPU.
+pub trait Context {
+    type AddressSpace: AddressSpace;
+
+    /// Runs application code in `space` with `regs` and `fp` until it traps,
+    /// and returns why. On return `regs` and `fp` hold the state at the trap.
+    ///
+    /// Preconditions: `regs` holds user segment selectors and a canonical
+    /// user `rip`/`rsp` (the platform enforces this, never trusting them).
+    fn switch(&mut self, space: &mut Self::AddressSpace, regs: &mut UserRegs, fp: &mut FpState)
+        -> Trap;
+}
+
+/// Host clocks sampled together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clocks {
+    /// CLOCK_REALTIME, ns since the epoch.
+    pub realtime_ns: u64,
+    /// CLOCK_MONOTONIC, ns.
+    pub monotonic_ns: u64,
+}
+
+/// How the application ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(u8),
+    Signaled(u32),
+}
+
+/// Services only the host can provide.
+pub trait Host {
+    /// Writes the physical ranges to host fd `fd` (1 or 2). Returns bytes written.
+    fn write(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32>;
+    /// Reads from host fd `fd` (0) into the physical ranges. Returns bytes read.
+    fn read(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32>;
+    /// The current time.
+    fn clocks(&self) -> Clocks;
+    /// Blocks for `ns` nanoseconds.
+    fn sleep(&self, ns: u64);
+    /// Emits one log line.
+    fn log(&self, level: LogLevel, msg: &str);
+    /// Ends the sandbox with the application's status.
+    fn exit(&self, status: ExitStatus) -> !;
+}
+
+/// A platform: its address-space and context types, and its host.
+pub trait Platform {
+    type AddressSpace: AddressSpace;
+    type Context: Context<AddressSpace = Self::AddressSpace>;
+    type Host: Host;
+
+    /// A new, empty address space.
+    fn new_address_space(&self, frames: &mut FrameAllocator) -> Result<Self::AddressSpace, MapError>;
+    /// This CPU's context.
+    fn context(&mut self) -> &mut Self::Context;
+    /// The host services.
+    fn host(&self) -> &Self::Host;
+}

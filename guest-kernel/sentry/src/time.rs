@@ -1,0 +1,24 @@
+//! Time conversions.
+
+use abi::linux::Timespec;
+
+/// Nanoseconds per second.
+pub const NSEC_PER_SEC: u64 = 1_000_000_000;
+
+/// A `Timespec` for `ns` nanoseconds.
+pub fn timespec_from_ns(ns: u64) -> Timespec {
+    Timespec {
+        tv_sec: i64::try_from(ns / NSEC_PER_SEC).unwrap_or(i64::MAX),
+        tv_nsec: i64::try_from(ns % NSEC_PER_SEC).unwrap_or(0),
+    }
+}
+
+/// Nanoseconds in a `Timespec`, `None` if it is invalid.
+pub fn ns_from_timespec(ts: &Timespec) -> Option<u64> {
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return None;
+    }
+    let sec = u64::try_from(ts.tv_sec).ok()?;
+    let nsec = u64::try_from(ts.tv_nsec).ok()?;
+    sec.checked_mul(NSEC_PER_SEC)?.checked_add(nsec)
+}

@@ -1,0 +1,1 @@
+//! The ringfence runtime library.
