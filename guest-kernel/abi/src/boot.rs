@@ -50,3 +50,22 @@ pub struct BootInfo {
     /// Host name reported by uname (NUL padded).
     pub hostname: [u8; 64],
 }
+
+/// "RFIMAGE\0" little-endian.
+pub const IMAGE_MAGIC: u64 = 0x0045_4741_4d49_4652;
+
+/// The header at the start of the guest image (guest-physical
+/// [`crate::layout::KERNEL_IMAGE_GPA`]): where the VMM points the vCPU.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ImageHeader {
+    /// [`IMAGE_MAGIC`].
+    pub magic: u64,
+    /// [`BOOT_VERSION`] the image was built for.
+    pub version: u32,
+    pub pad: u32,
+    /// Kernel virtual address of the boot entry (rdi = vCPU index).
+    pub entry: u64,
+    /// Kernel virtual address for `LSTAR` (the `syscall` entry).
+    pub syscall_entry: u64,
+}

@@ -45,7 +45,26 @@ pub const BOOT_PML4_GPA: u64 = 0x16000;
 /// Pool for the page-table pages the VMM builds (direct map, kernel map).
 pub const BOOT_PT_POOL_GPA: u64 = 0x18000;
 /// End of that pool.
-pub const BOOT_PT_POOL_END: u64 = 0x100000;
+pub const BOOT_PT_POOL_END: u64 = STACKS_GPA;
+/// Per-vCPU stacks: vCPU `n` owns `[STACKS_GPA + n * STACK_STRIDE, +STACK_STRIDE)`,
+/// the sentry's kernel stack below [`KERNEL_STACK_SIZE`] and the trap stack
+/// (`TSS.RSP0`, where exceptions from user mode land) above it.
+pub const STACKS_GPA: u64 = 0x100000;
+/// Bytes of stacks per vCPU.
+pub const STACK_STRIDE: u64 = 0x20000;
+/// Bytes of the kernel stack at the bottom of each vCPU's stack region.
+pub const KERNEL_STACK_SIZE: u64 = 0x1c000;
+
+/// Kernel virtual address of vCPU `n`'s initial kernel stack pointer.
+pub const fn kernel_stack_top(vcpu: u64) -> u64 {
+    KERNEL_BASE + STACKS_GPA + vcpu * STACK_STRIDE + KERNEL_STACK_SIZE
+}
+
+/// Kernel virtual address of vCPU `n`'s trap stack top (`TSS.RSP0`).
+pub const fn trap_stack_top(vcpu: u64) -> u64 {
+    KERNEL_BASE + STACKS_GPA + (vcpu + 1) * STACK_STRIDE
+}
+
 /// Where the guest image's first segment is loaded (its ELF physical address).
 pub const KERNEL_IMAGE_GPA: u64 = 0x200000;
 /// Highest guest-physical address the guest image may occupy.

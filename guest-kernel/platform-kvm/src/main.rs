@@ -1,4 +1,5 @@
 //! The guest image (stub).
+#![allow(unsafe_code)]
 #![no_std]
 #![no_main]
 core::arch::global_asm!(
