@@ -106,6 +106,12 @@ pub mod rlimit {
     pub const RLIMIT_NOFILE: u32 = 7;
     pub const RLIMIT_MEMLOCK: u32 = 8;
     pub const RLIMIT_AS: u32 = 9;
+    pub const RLIMIT_LOCKS: u32 = 10;
+    pub const RLIMIT_SIGPENDING: u32 = 11;
+    pub const RLIMIT_MSGQUEUE: u32 = 12;
+    pub const RLIMIT_NICE: u32 = 13;
+    pub const RLIMIT_RTPRIO: u32 = 14;
+    pub const RLIMIT_RTTIME: u32 = 15;
     /// Number of resource limits.
     pub const RLIM_NLIMITS: u32 = 16;
     /// "No limit".

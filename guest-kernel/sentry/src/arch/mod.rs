@@ -68,8 +68,9 @@ impl UserRegs {
 pub const RFLAGS_IF: u64 = 1 << 9;
 /// RFLAGS bit 1 is always set.
 pub const RFLAGS_FIXED: u64 = 1 << 1;
-/// The RFLAGS bits user code may change (CF PF AF ZF SF TF DF OF AC ID RF).
-pub const RFLAGS_USER_MASK: u64 = 0x0025_4dd5;
+/// The RFLAGS bits user code may change: Linux's FIX_EFLAGS (CF PF AF ZF SF
+/// TF DF OF RF AC) and ID.
+pub const RFLAGS_USER_MASK: u64 = 0x0025_0dd5;
 
 /// FPU/SSE state in `fxsave64` format.
 #[repr(C, align(64))]

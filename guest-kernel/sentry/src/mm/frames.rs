@@ -76,6 +76,28 @@ impl FrameAllocator {
         Some(pa)
     }
 
+    /// Two adjacent zeroed frames, the first 8 KiB aligned, each with one
+    /// reference: a page-table pair (kernel table, user table).
+    pub fn alloc_pair(&mut self) -> Option<PhysAddr> {
+        if self.next % (2 * PAGE_SIZE) != 0 && self.next < self.end {
+            // Keep the odd page for single allocations.
+            let pa = self.next;
+            self.next += PAGE_SIZE;
+            self.free.push(pa);
+        }
+        if self.next + 2 * PAGE_SIZE > self.end {
+            return None;
+        }
+        let pa = self.next;
+        self.next += 2 * PAGE_SIZE;
+        for p in [pa, pa + PAGE_SIZE] {
+            if let Some(i) = self.index(p) {
+                self.refs[i] = 1;
+            }
+        }
+        Some(pa)
+    }
+
     /// Adds a reference to a frame (a second mapping of it).
     pub fn get(&mut self, pa: PhysAddr) {
         if let Some(i) = self.index(pa) {

@@ -75,6 +75,11 @@ impl<A: AddressSpace> MemoryManager<A> {
         self.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start)
     }
 
+    /// Whether `[start, start + len)` is inside user space and unmapped.
+    pub fn range_is_free(&self, start: u64, len: u64) -> bool {
+        start.checked_add(len).is_some_and(|end| end <= USER_END && !self.overlaps(start, end))
+    }
+
     /// Inserts a VMA over `[start, end)`, which must be free.
     fn insert(&mut self, vma: Vma) {
         debug_assert!(!self.overlaps(vma.start, vma.end));
@@ -175,12 +180,19 @@ impl<A: AddressSpace> MemoryManager<A> {
     }
 
     /// Changes the protection of `[start, start + len)`; every page must be mapped.
+    ///
+    /// `Backing::Phys` memory cannot be made writable (EACCES): its frames
+    /// belong to their owner (the program file), and there is no
+    /// copy-on-write yet to give the process private copies.
     pub fn protect(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), SysError> {
         let end = Self::check_range(start, len)?;
         // Linux fails with ENOMEM if any part of the range is unmapped.
         let mut at = start;
         while at < end {
             let v = self.vma_at(at).ok_or(SysError::enomem("range not fully mapped"))?;
+            if perms.write && matches!(v.backing, Backing::Phys { .. }) {
+                return Err(SysError::new(errno::EACCES, "shared file pages cannot be made writable (no copy-on-write yet)"));
+            }
             at = v.end;
         }
         self.split_at(start);
@@ -394,3 +406,6 @@ impl<A: AddressSpace> MemoryManager<A> {
         self.space.destroy(frames);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,113 @@
-//! TODO
+//! The system call layer: argument decoding, the table by number, tracing.
+//!
+//! Handlers are `sys_<linux name>(k, t, args) -> SysResult`, one family per
+//! file, registered in [`table`]. A number with no handler returns ENOSYS
+//! and is logged once by name.
+
+mod info;
+mod mmap;
+mod read_write;
+mod signal;
+pub mod table;
+mod thread;
+mod time;
+
+use alloc::format;
+use alloc::string::String;
+use core::fmt::Write as _;
+
+use crate::error::{SysError, SysResult};
+use crate::kernel::{Kernel, Task};
+use crate::platform::Platform;
+use abi::hostcall::LogLevel;
+use abi::linux::{errno, sysno};
+
+/// The arguments of one system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyscallArgs {
+    pub nr: u64,
+    pub a: [u64; 6],
+}
+
+impl SyscallArgs {
+    /// Argument `i` as a raw register value.
+    pub fn u64(&self, i: usize) -> u64 {
+        self.a[i]
+    }
+
+    /// Argument `i` as a C `int` (the low 32 bits, as Linux reads it).
+    pub fn int(&self, i: usize) -> i32 {
+        let b = self.a[i].to_le_bytes();
+        i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// Argument `i` as a C `unsigned int`.
+    pub fn uint(&self, i: usize) -> u32 {
+        let b = self.a[i].to_le_bytes();
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// Argument `i` as a file descriptor.
+    pub fn fd(&self, i: usize) -> i32 {
+        self.int(i)
+    }
+
+    /// Argument `i` as a size that must fit in `usize`.
+    pub fn size(&self, i: usize) -> Result<usize, SysError> {
+        usize::try_from(self.a[i]).map_err(|_| SysError::einval("size too large"))
+    }
+}
+
+/// Encodes a handler result in the return register.
+fn encode(r: SysResult) -> u64 {
+    match r {
+        Ok(v) => v,
+        Err(e) => (-i64::from(e.errno)).cast_unsigned(),
+    }
+}
+
+/// Decodes and runs the syscall in `t`'s registers, storing the result in rax.
+pub fn dispatch<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
+    let args = SyscallArgs { nr: t.regs.syscall_nr(), a: t.regs.syscall_args() };
+    let result = match table::call(k, t, &args) {
+        Some(r) => r,
+        None => unimplemented(k, &args),
+    };
+    if k.params.strace {
+        trace(k, &args, result);
+    }
+    t.regs.rax = encode(result);
+    // `syscall` leaves RCX = return address and R11 = RFLAGS, as Linux's
+    // sysret path does; keeping them so lets the platform use its fast return.
+    t.sanitize_regs();
+    t.regs.rcx = t.regs.rip;
+    t.regs.r11 = t.regs.rflags;
+}
+
+fn unimplemented<P: Platform>(k: &mut Kernel<P>, args: &SyscallArgs) -> SysResult {
+    if let Some((errno, why)) = table::unsupported(args.nr) {
+        return Err(SysError::new(errno, why));
+    }
+    if k.first_report(args.nr) {
+        let name = sysno::name(args.nr).unwrap_or("unknown");
+        k.log(LogLevel::Warn, &format!("unsupported syscall {name} ({}), returning ENOSYS", args.nr));
+    }
+    Err(SysError::new(errno::ENOSYS, "not implemented"))
+}
+
+fn trace<P: Platform>(k: &Kernel<P>, args: &SyscallArgs, result: SysResult) {
+    let mut line = String::from("strace: ");
+    let name = sysno::name(args.nr).unwrap_or("syscall");
+    let n = table::arg_count(args.nr);
+    let _ = write!(line, "{name}(");
+    for (i, a) in args.a.iter().take(n).enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = if *a < 4096 { write!(line, "{sep}{a}") } else { write!(line, "{sep}{a:#x}") };
+    }
+    let _ = match result {
+        Ok(v) if v < 4096 => write!(line, ") = {v}"),
+        Ok(v) => write!(line, ") = {v:#x}"),
+        Err(e) => write!(line, ") = -1 {} ({})", errno::name(e.errno), e.why),
+    };
+    k.log(LogLevel::Info, &line);
+}

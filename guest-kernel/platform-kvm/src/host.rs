@@ -1,0 +1,85 @@
+//! The sentry's host services on KVM: hostcalls, and time from the TSC.
+
+use abi::hostcall::{ExitKind, Hostcall, LogLevel, MAX_SEGMENTS};
+use sentry::platform::{Clocks, ExitStatus, Host, PhysAddr};
+
+use crate::{arch, hostcall};
+
+/// Host services for the sentry.
+#[derive(Debug)]
+pub struct KvmHost {
+    /// Host clocks at `tsc0`.
+    base: Clocks,
+    tsc0: u64,
+    /// ns per TSC tick as a 32.32 fixed-point multiplier (0: ask the host).
+    mult: u64,
+}
+
+impl KvmHost {
+    /// Samples the host clocks once and derives time from the TSC after.
+    pub fn new(tsc_khz: u64) -> Self {
+        let base = host_clocks();
+        let tsc0 = arch::rdtsc();
+        let mult = if tsc_khz == 0 { 0 } else { ((1_000_000u128 << 32) / u128::from(tsc_khz)) as u64 };
+        Self { base, tsc0, mult }
+    }
+}
+
+fn host_clocks() -> Clocks {
+    let (r, m) = hostcall::call(Hostcall::Clock, [0; 4], &[]);
+    Clocks { realtime_ns: r.cast_unsigned(), monotonic_ns: m }
+}
+
+impl Host for KvmHost {
+    fn write(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        let mut total = 0usize;
+        for chunk in segments.chunks(MAX_SEGMENTS) {
+            let want: u64 = chunk.iter().map(|s| s.1).sum();
+            let (ret, _) = hostcall::call(Hostcall::Write, [u64::from(fd), 0, 0, 0], chunk);
+            if ret < 0 {
+                return if total > 0 { Ok(total) } else { Err(i32::try_from(-ret).unwrap_or(abi::linux::errno::EIO)) };
+            }
+            total += usize::try_from(ret).unwrap_or(0);
+            if ret.cast_unsigned() < want {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    fn read(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        let n = segments.len().min(MAX_SEGMENTS);
+        let (ret, _) = hostcall::call(Hostcall::Read, [u64::from(fd), 0, 0, 0], &segments[..n]);
+        if ret < 0 {
+            Err(i32::try_from(-ret).unwrap_or(abi::linux::errno::EIO))
+        } else {
+            Ok(usize::try_from(ret).unwrap_or(0))
+        }
+    }
+
+    fn clocks(&self) -> Clocks {
+        if self.mult == 0 {
+            return host_clocks();
+        }
+        let ticks = arch::rdtsc().wrapping_sub(self.tsc0);
+        let ns = ((u128::from(ticks) * u128::from(self.mult)) >> 32) as u64;
+        Clocks { realtime_ns: self.base.realtime_ns + ns, monotonic_ns: self.base.monotonic_ns + ns }
+    }
+
+    fn sleep(&self, ns: u64) {
+        hostcall::call(Hostcall::Sleep, [ns, 0, 0, 0], &[]);
+    }
+
+    fn log(&self, level: LogLevel, msg: &str) {
+        hostcall::call_with_text(Hostcall::Log, [level as u64, 0, 0, 0], msg.as_bytes());
+    }
+
+    fn exit(&self, status: ExitStatus) -> ! {
+        let (kind, v) = match status {
+            ExitStatus::Exited(c) => (ExitKind::Exited, u64::from(c)),
+            ExitStatus::Signaled(s) => (ExitKind::Signaled, u64::from(s)),
+        };
+        hostcall::call(Hostcall::Exit, [kind as u64, v, 0, 0], &[]);
+        arch::halt_forever()
+    }
+}

@@ -1,0 +1,101 @@
+//! The file descriptor table.
+//!
+//! Until the VFS arrives (files issue) the only open files are the host's
+//! standard streams, inherited as fds 0, 1 and 2. The table already has the
+//! Linux semantics the VFS will keep: lowest free number, close-on-exec flag.
+
+use alloc::vec::Vec;
+
+use crate::error::SysError;
+use abi::linux::errno;
+
+/// An open file description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum File {
+    /// One of the host's standard streams (host fd 0, 1 or 2).
+    HostStdio { host_fd: u32, tty: bool },
+}
+
+/// A descriptor: the file and its per-descriptor flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Descriptor {
+    pub file: File,
+    pub cloexec: bool,
+}
+
+/// The file descriptor table of a process.
+#[derive(Debug, Default)]
+pub struct FdTable {
+    slots: Vec<Option<Descriptor>>,
+}
+
+impl FdTable {
+    /// fds 0, 1, 2 connected to the host's stdin, stdout and stderr.
+    pub fn with_stdio(tty_mask: u32) -> Self {
+        let slots = (0..3u32)
+            .map(|n| Some(Descriptor { file: File::HostStdio { host_fd: n, tty: tty_mask & (1 << n) != 0 }, cloexec: false }))
+            .collect();
+        Self { slots }
+    }
+
+    /// The file at `fd`.
+    pub fn get(&self, fd: i32) -> Result<File, SysError> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i).copied().flatten())
+            .map(|d| d.file)
+            .ok_or(SysError::ebadf("fd not open"))
+    }
+
+    /// Closes `fd`.
+    pub fn close(&mut self, fd: i32) -> Result<(), SysError> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i)).ok_or(SysError::ebadf("fd not open"))?;
+        slot.take().map(|_| ()).ok_or(SysError::ebadf("fd not open"))
+    }
+
+    /// Installs `file` at the lowest free fd `>= min`, below `limit`.
+    pub fn install(&mut self, file: File, min: usize, limit: usize, cloexec: bool) -> Result<i32, SysError> {
+        let mut i = min;
+        while i < self.slots.len() && self.slots[i].is_some() {
+            i += 1;
+        }
+        if i >= limit {
+            return Err(SysError::new(errno::EMFILE, "fd limit reached"));
+        }
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, None);
+        }
+        self.slots[i] = Some(Descriptor { file, cloexec });
+        i32::try_from(i).map_err(|_| SysError::new(errno::EMFILE, "fd out of range"))
+    }
+
+    /// Installs `file` exactly at `fd` (closing what was there), as dup2.
+    pub fn install_at(&mut self, file: File, fd: i32, limit: usize, cloexec: bool) -> Result<(), SysError> {
+        let i = usize::try_from(fd).ok().filter(|&i| i < limit).ok_or(SysError::ebadf("fd out of range"))?;
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, None);
+        }
+        self.slots[i] = Some(Descriptor { file, cloexec });
+        Ok(())
+    }
+
+    /// The close-on-exec flag of `fd`.
+    pub fn cloexec(&self, fd: i32) -> Result<bool, SysError> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i).copied().flatten())
+            .map(|d| d.cloexec)
+            .ok_or(SysError::ebadf("fd not open"))
+    }
+
+    /// Sets the close-on-exec flag of `fd`.
+    pub fn set_cloexec(&mut self, fd: i32, on: bool) -> Result<(), SysError> {
+        let d = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::as_mut)
+            .ok_or(SysError::ebadf("fd not open"))?;
+        d.cloexec = on;
+        Ok(())
+    }
+}

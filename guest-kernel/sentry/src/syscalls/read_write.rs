@@ -1,0 +1,153 @@
+//! read, write, readv, writev, close.
+
+use alloc::vec::Vec;
+
+use super::SyscallArgs;
+use crate::error::{SysError, SysResult};
+use crate::kernel::fd::File;
+use crate::kernel::{Kernel, Task};
+use crate::platform::{Host, Platform, PhysAddr};
+use abi::hostcall::{MAX_SEGMENTS, MAX_TRANSFER};
+use abi::linux::{errno, signal, Iovec};
+
+/// Largest `iovcnt` Linux accepts (UIO_MAXIOV).
+const UIO_MAXIOV: usize = 1024;
+/// Largest byte count of one read or write (MAX_RW_COUNT on Linux).
+const MAX_RW_COUNT: u64 = 0x7fff_f000;
+
+/// Direction of a transfer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Read,
+    Write,
+}
+
+/// Collects the physical segments of user `iovs` for one host transfer,
+/// stopping at the hostcall's segment and byte limits (a short transfer).
+fn gather<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    iovs: &[Iovec],
+    dir: Dir,
+) -> Result<Vec<(PhysAddr, u64)>, SysError> {
+    let mut segs: Vec<(PhysAddr, u64)> = Vec::new();
+    let mut total = 0u64;
+    for iov in iovs {
+        let room = MAX_TRANSFER.min(MAX_RW_COUNT) - total;
+        let len = iov.len.min(room);
+        if len == 0 {
+            continue;
+        }
+        let more = t.mm.segments(&mut k.frames, iov.base, len, dir == Dir::Read);
+        let more = match more {
+            Ok(m) => m,
+            // Linux transfers what it can before a bad buffer; with nothing
+            // gathered yet the whole call fails.
+            Err(e) if segs.is_empty() => return Err(e),
+            Err(_) => break,
+        };
+        for s in more {
+            if segs.len() == MAX_SEGMENTS {
+                return Ok(segs);
+            }
+            segs.push(s);
+            total += s.1;
+        }
+        if total >= MAX_TRANSFER.min(MAX_RW_COUNT) {
+            break;
+        }
+    }
+    Ok(segs)
+}
+
+fn transfer<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    fd: i32,
+    iovs: &[Iovec],
+    dir: Dir,
+) -> SysResult {
+    let File::HostStdio { host_fd, .. } = t.fds.get(fd)?;
+    let allowed = match dir {
+        Dir::Read => host_fd == 0,
+        Dir::Write => host_fd == 1 || host_fd == 2,
+    };
+    if !allowed {
+        return Err(SysError::ebadf("stream not open in this direction"));
+    }
+    let segs = gather(k, t, iovs, dir)?;
+    if segs.is_empty() {
+        return Ok(0);
+    }
+    let r = match dir {
+        Dir::Read => k.host().read(host_fd, &segs),
+        Dir::Write => k.host().write(host_fd, &segs),
+    };
+    match r {
+        Ok(n) => Ok(n as u64),
+        Err(e) if e == errno::EPIPE && dir == Dir::Write => {
+            // SIGPIPE's default action terminates; SIG_IGN (1) or a handler
+            // (not yet delivered) leave the EPIPE error.
+            if t.sigactions[(signal::SIGPIPE - 1) as usize].handler == 0 {
+                t.pending_signal = Some(signal::SIGPIPE);
+            }
+            Err(SysError::new(errno::EPIPE, "host stream closed"))
+        }
+        Err(e) => Err(SysError::new(e, "host I/O failed")),
+    }
+}
+
+/// Implements Linux `read(2)` on the host's standard input.
+pub fn sys_read<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    transfer(k, t, a.fd(0), &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Read)
+}
+
+/// Implements Linux `write(2)` on the host's standard output and error.
+pub fn sys_write<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    transfer(k, t, a.fd(0), &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Write)
+}
+
+fn read_iovecs<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    addr: u64,
+    count: usize,
+) -> Result<Vec<Iovec>, SysError> {
+    if count > UIO_MAXIOV {
+        return Err(SysError::einval("iovcnt above UIO_MAXIOV"));
+    }
+    let mut raw = alloc::vec![0u8; count * 16];
+    t.mm.copy_in(&mut k.frames, addr, &mut raw)?;
+    let mut total = 0u64;
+    let mut out = Vec::with_capacity(count);
+    for c in raw.chunks_exact(16) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&c[..8]);
+        let base = u64::from_le_bytes(b);
+        b.copy_from_slice(&c[8..]);
+        let len = u64::from_le_bytes(b);
+        // Linux rejects a total that overflows ssize_t.
+        total = total.checked_add(len).filter(|&t| t <= i64::MAX as u64).ok_or(SysError::einval("iovec lengths overflow"))?;
+        out.push(Iovec { base, len });
+    }
+    Ok(out)
+}
+
+/// Implements Linux `readv(2)`.
+pub fn sys_readv<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    t.fds.get(a.fd(0))?;
+    let iovs = read_iovecs(k, t, a.u64(1), a.size(2)?)?;
+    transfer(k, t, a.fd(0), &iovs, Dir::Read)
+}
+
+/// Implements Linux `writev(2)`.
+pub fn sys_writev<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    t.fds.get(a.fd(0))?;
+    let iovs = read_iovecs(k, t, a.u64(1), a.size(2)?)?;
+    transfer(k, t, a.fd(0), &iovs, Dir::Write)
+}
+
+/// Implements Linux `close(2)`.
+pub fn sys_close<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    t.fds.close(a.fd(0)).map(|()| 0)
+}
