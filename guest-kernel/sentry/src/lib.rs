@@ -15,4 +15,6 @@ pub mod loader;
 pub mod mm;
 pub mod platform;
 pub mod syscalls;
+#[cfg(test)]
+pub mod testutil;
 pub mod time;

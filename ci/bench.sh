@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The project's benchmark: ringfence against native Linux, in one invocation.
+#
+#  (a) getppid latency: resources/c/getppid_bench N (N getppid syscalls,
+#      after a fixed warmup) natively and under `ringfence do`, RUNS runs
+#      each, medians of ns/call and their ratio; plus VM exits per syscall
+#      from `--stats`: (exits with 2N - exits with N) / N, expected ~0 since
+#      getppid is served inside the guest.
+#  (b) `busybox true` end to end: TRUE_RUNS runs natively and under
+#      `ringfence do`, median wall time in ms and the ratio.
+#
+# Environment: BENCH_N (default 1000000), BENCH_RUNS (5), BENCH_TRUE_RUNS
+# (20), RINGFENCE_BIN (default target/release/ringfence: build it first with
+# `cargo build --release`). Noisy numbers never fail the script; a sandbox
+# run that fails is shown as FAILED and makes the exit status 1.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+n=${BENCH_N:-1000000}
+runs=${BENCH_RUNS:-5}
+true_runs=${BENCH_TRUE_RUNS:-20}
+rf=${RINGFENCE_BIN:-$root/target/release/ringfence}
+per_run_limit=300 # seconds; a hung run is killed and counted as failed
+
+if [[ ! -x $rf ]]; then
+    echo "ci/bench.sh: $rf not found: run \`cargo build --release\` first (or set RINGFENCE_BIN)" >&2
+    exit 1
+fi
+busybox=
+for b in /usr/bin/busybox /bin/busybox; do
+    [[ -x $b ]] && busybox=$b && break
+done
+if [[ -z $busybox ]]; then
+    echo "ci/bench.sh: busybox not found: apt-get install busybox-static" >&2
+    exit 1
+fi
+
+bash resources/build.sh >/dev/null
+bench=${RINGFENCE_RESOURCES:-$root/target/resources}/getppid_bench
+
+failures=0
+limit=()
+command -v timeout >/dev/null && limit=(timeout -k 5 "$per_run_limit")
+
+# median: reads values, one per line, prints the median of the numbers among
+# them (FAILED and empty lines are skipped), or "n/a".
+median() {
+    { grep -E '^[0-9]+([.][0-9]*)?$' || true; } | sort -g | awk '{ v[NR] = $1 }
+        END {
+            if (NR == 0) { print "n/a"; exit }
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%.3f\n", m
+        }'
+}
+
+# ratio A B: A / B with 2 decimals, or n/a.
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.2fx\n", a / b }'
+}
+
+# ns_per_call CMD...: runs CMD, prints its ns_per_call value (or nothing).
+ns_per_call() {
+    local out
+    if out=$("${limit[@]}" "$@" </dev/null 2>/dev/null) && grep -q '^ns_per_call=' <<<"$out"; then
+        sed -n 's/^ns_per_call=//p' <<<"$out"
+    else
+        echo "ci/bench.sh: failed: $*" >&2
+        return 1
+    fi
+}
+
+# stats_field FIELD CMD...: runs CMD (a `ringfence do --stats`), prints FIELD.
+stats_field() {
+    local field=$1 err
+    shift
+    if err=$("${limit[@]}" "$@" </dev/null 2>&1 >/dev/null); then
+        sed -n "s/.*ringfence-stats:.*[[:space:]]$field=\([0-9]*\).*/\1/p" <<<"$err" | tail -n 1
+        return 0
+    else
+        echo "ci/bench.sh: failed: $*" >&2
+        return 1
+    fi
+}
+
+# wall_ms CMD...: runs CMD once, prints its wall time in ms.
+wall_ms() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "${limit[@]}" "$@" </dev/null >/dev/null 2>&1 || return 1
+    t1=$(date +%s%N)
+    awk -v d="$((t1 - t0))" 'BEGIN { printf "%.3f\n", d / 1e6 }'
+}
+
+# collect COUNT CMD...: runs a measuring function COUNT times and prints one
+# value per line, FAILED for a run that failed (counted by the caller).
+collect() {
+    local count=$1 i
+    shift
+    for ((i = 0; i < count; i++)); do
+        "$@" || echo FAILED
+    done
+}
+
+echo "ringfence benchmark: $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "getppid: N=$n, $runs runs each; busybox true: $true_runs runs each; medians"
+echo
+
+# (a) getppid
+native_vals=$(collect "$runs" ns_per_call "$bench" "$n")
+sandbox_vals=$(collect "$runs" ns_per_call "$rf" do -- "$bench" "$n")
+failures=$((failures + $(grep -c FAILED <<<"$sandbox_vals$native_vals" || true)))
+native_ns=$(median <<<"$native_vals")
+sandbox_ns=$(median <<<"$sandbox_vals")
+
+exits_n=$(stats_field exits "$rf" do --stats -- "$bench" "$n" || echo FAILED)
+exits_2n=$(stats_field exits "$rf" do --stats -- "$bench" "$((2 * n))" || echo FAILED)
+boot_us=$(stats_field boot_us "$rf" do --stats -- "$busybox" true || echo FAILED)
+if [[ $exits_n =~ ^[0-9]+$ && $exits_2n =~ ^[0-9]+$ ]]; then
+    exits_per_call=$(awk -v a="$exits_n" -v b="$exits_2n" -v n="$n" 'BEGIN { printf "%.4f", (b - a) / n }')
+else
+    exits_per_call=FAILED
+    failures=$((failures + 1))
+fi
+[[ $boot_us =~ ^[0-9]+$ ]] || boot_us=n/a
+
+# (b) busybox true end to end
+native_true=$(collect "$true_runs" wall_ms "$busybox" true)
+sandbox_true=$(collect "$true_runs" wall_ms "$rf" do -- "$busybox" true)
+failures=$((failures + $(grep -c FAILED <<<"$sandbox_true$native_true" || true)))
+native_ms=$(median <<<"$native_true")
+sandbox_ms=$(median <<<"$sandbox_true")
+
+row() { printf '%-34s %14s %14s %10s\n' "$@"; }
+row "benchmark" "native" "ringfence" "ratio"
+row "----------------------------------" "--------------" "--------------" "----------"
+row "getppid (ns/call)" "$native_ns" "$sandbox_ns" "$(ratio "$sandbox_ns" "$native_ns")"
+row "busybox true, end to end (ms)" "$native_ms" "$sandbox_ms" "$(ratio "$sandbox_ms" "$native_ms")"
+echo
+row "VM exits per getppid (--stats)" "" "$exits_per_call" ""
+echo "  exits with N=$n: $exits_n, with 2N: $exits_2n"
+row "sandbox boot (--stats boot_us)" "" "$boot_us" ""
+
+if ((failures > 0)); then
+    echo
+    echo "ci/bench.sh: $failures run(s) failed (shown as FAILED or missing from the medians)" >&2
+    exit 1
+fi

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The test command: style checks, release build, C test programs, then every
+# test of the workspace (unit tests and the integration tests of tests/,
+# which run programs natively and under `ringfence do`; they need /dev/kvm).
+#
+# Usage: bash ci/test.sh [extra `cargo test` arguments, e.g. a test name]
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build --release"
+cargo build --release --workspace
+
+step "resources/build.sh"
+bash resources/build.sh
+
+if [[ ! -e /dev/kvm ]]; then
+    echo "ci/test.sh: /dev/kvm is missing; the integration tests need it" >&2
+fi
+
+step "cargo test --release"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+RINGFENCE_BIN=${RINGFENCE_BIN:-$root/target/release/ringfence} \
+    cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+
+# One summary over all test binaries (cargo prints one line per binary); a
+# binary that died without its result line is listed too.
+step "summary"
+awk '
+    function flush() { if (name != "") printf "  %-28s no result (crashed or aborted)\n", name; name = "" }
+    /^ +Running / { flush(); name = $NF; sub(/^\(.*\//, "", name); sub(/-[0-9a-f]+\)$/, "", name); next }
+    /^ +Doc-tests / { flush(); name = "doc-tests " $NF; next }
+    /^test .* FAILED$/ { failed_names = failed_names "    " $2 "\n" }
+    /^test result:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($(i) ~ /^passed;?$/) { p += $(i - 1); bp = $(i - 1) }
+            if ($(i) ~ /^failed;?$/) { f += $(i - 1); bf = $(i - 1) }
+            if ($(i) ~ /^ignored;?$/) s += $(i - 1)
+        }
+        printf "  %-28s %s passed, %s failed\n", name, bp, bf
+        name = ""
+    }
+    END {
+        flush()
+        if (failed_names != "") printf "  failed tests:\n%s", failed_names
+        printf "%d passed, %d failed, %d skipped\n", p, f, s
+    }' "$log"
+exit "$status"
