@@ -1,1 +1,84 @@
-//! The VMM.
+//! The VMM: one KVM virtual machine running the ringfence guest image (the
+//! sentry) with one program as its boot module.
+//!
+//! [`run`] / [`run_with`] build the VM (see `builder.rs`, a linear recipe),
+//! run the vCPU on the calling thread and serve its hostcalls until the
+//! program exits, the sentry fails, or a [`StopSignal`] stops it.
+//!
+//! Unsafe code is confined to `vstate` (KVM, guest memory) and `sys` (raw
+//! libc calls); every other module is safe Rust.
+
+mod arch;
+mod builder;
+mod error;
+mod hostcall;
+mod loader;
+mod stop;
+#[allow(unsafe_code)]
+mod sys;
+#[allow(unsafe_code)]
+mod vstate;
+
+pub use error::{GuestFault, VmmError};
+pub use hostcall::HostcallError;
+pub use loader::LoadError;
+pub use stop::{StopReason, StopSignal};
+pub use vstate::{KvmError, MemoryError, VcpuError};
+
+use std::sync::Arc;
+
+/// What to run and how.
+#[derive(Debug, Clone, Default)]
+pub struct VmConfig {
+    /// Guest memory size in bytes (page aligned, within
+    /// [`abi::layout::MIN_GUEST_MEMORY`]..=[`abi::layout::MAX_GUEST_MEMORY`]).
+    pub memory_bytes: u64,
+    /// The guest kernel ELF.
+    pub guest_image: Vec<u8>,
+    /// The program's ELF file (the boot module).
+    pub program: Vec<u8>,
+    /// `AT_EXECFN`: the path the program was found at.
+    pub exec_path: Vec<u8>,
+    /// The program's arguments, `argv[0]` included.
+    pub argv: Vec<Vec<u8>>,
+    /// The program's environment (`NAME=value` entries).
+    pub envp: Vec<Vec<u8>>,
+    /// Trace syscalls ([`abi::boot::FLAG_STRACE`]).
+    pub strace: bool,
+    /// uname nodename (at most 64 bytes).
+    pub hostname: Vec<u8>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The program called `exit_group(code)`.
+    Exited(u8),
+    /// The program was killed by a signal.
+    Signaled(u32),
+    /// The sentry failed; the message is its panic text.
+    SentryPanic(String),
+}
+
+/// Counters of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// VM exits seen by the run loop (hostcalls included).
+    pub exits: u64,
+    /// Hostcalls served.
+    pub hostcalls: u64,
+    /// Nanoseconds from VM creation to the first `KVM_RUN`.
+    pub boot_ns: u64,
+}
+
+/// Runs `config` to completion on the calling thread.
+pub fn run(config: VmConfig) -> Result<(Outcome, RunStats), VmmError> {
+    run_with(config, Arc::new(StopSignal::new()))
+}
+
+/// Runs `config` on the calling thread; another thread may end the run early
+/// with [`StopSignal::stop`], which makes this return
+/// [`VmmError::Stopped`] promptly.
+pub fn run_with(config: VmConfig, stop: Arc<StopSignal>) -> Result<(Outcome, RunStats), VmmError> {
+    builder::build_and_run(&config, &stop)
+}

@@ -1,0 +1,220 @@
+//! Hostcalls: the sentry's requests to the VMM (abi::hostcall).
+//!
+//! The vCPU's request block is copied out of guest memory (no reference
+//! into guest memory is kept), validated completely — version, number,
+//! segment count, every segment inside guest memory without overflow, total
+//! size — and only then served. A malformed request ends the run with
+//! [`crate::VmmError::BadHostcall`]; host I/O failures are returned to the
+//! guest as `-errno`.
+
+mod clock;
+mod log;
+mod stdio;
+
+use std::mem::offset_of;
+
+use abi::hostcall::{
+    Hostcall, HostcallBlock, Segment, HOSTCALL_PORT, HOSTCALL_VERSION, MAX_SEGMENTS, MAX_TRANSFER,
+};
+use abi::layout;
+
+use crate::error::{GuestFault, VmmError};
+use crate::stop::StopSignal;
+use crate::vstate::{ExitAction, GuestMemory, MemoryError, PortIo};
+use crate::Outcome;
+
+/// A malformed hostcall.
+#[derive(Debug, thiserror::Error)]
+pub enum HostcallError {
+    /// The block could not be read.
+    #[error("cannot read the hostcall block")]
+    Block(#[source] MemoryError),
+    /// Wrong block version.
+    #[error("hostcall block version {found}, expected {HOSTCALL_VERSION}")]
+    Version { found: u32 },
+    /// Not in the hostcall table.
+    #[error("unknown hostcall number {0}")]
+    UnknownNumber(u32),
+    /// More segments than a block holds.
+    #[error("{0} segments, at most {MAX_SEGMENTS} allowed")]
+    TooManySegments(u32),
+    /// A segment outside guest memory (or overflowing).
+    #[error("segment {index} ({gpa:#x}, {len:#x} bytes) lies outside guest memory")]
+    SegmentOutside { index: usize, gpa: u64, len: u64 },
+    /// The segments add up to more than one request may move.
+    #[error("segments total more than {MAX_TRANSFER} bytes")]
+    TooLarge,
+    /// A file descriptor the hostcall does not serve.
+    #[error("{call} on host fd {fd} is not allowed")]
+    BadFd { call: &'static str, fd: u64 },
+    /// An argument out of range.
+    #[error("{call}: invalid {what} {value}")]
+    BadArgument {
+        call: &'static str,
+        what: &'static str,
+        value: u64,
+    },
+    /// The result could not be written back.
+    #[error("cannot write the hostcall result")]
+    Reply(#[source] MemoryError),
+}
+
+/// A validated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub call: Hostcall,
+    pub args: [u64; 4],
+    /// Segments, each checked to lie inside guest memory.
+    pub segments: Vec<Segment>,
+    /// Sum of the segment lengths (at most `MAX_TRANSFER`).
+    pub total: u64,
+}
+
+/// The result of serving a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Write `ret`/`ret2` back and resume the guest.
+    Return { ret: i64, ret2: u64 },
+    /// End the run.
+    Finish(Outcome),
+}
+
+impl Reply {
+    fn ret(ret: i64) -> Self {
+        Self::Return { ret, ret2: 0 }
+    }
+
+    /// `-errno` of an I/O error (EIO if it has none).
+    fn errno(err: &std::io::Error) -> Self {
+        Self::ret(-i64::from(err.raw_os_error().unwrap_or(libc::EIO)))
+    }
+}
+
+/// Validates a request block copied out of guest memory.
+pub fn decode(mem: &GuestMemory, block: &HostcallBlock) -> Result<Request, HostcallError> {
+    if block.version != HOSTCALL_VERSION {
+        return Err(HostcallError::Version {
+            found: block.version,
+        });
+    }
+    let call = Hostcall::from_raw(block.nr).ok_or(HostcallError::UnknownNumber(block.nr))?;
+    let nsegs = usize::try_from(block.nsegs)
+        .ok()
+        .filter(|&n| n <= MAX_SEGMENTS)
+        .ok_or(HostcallError::TooManySegments(block.nsegs))?;
+    let segments = block.segments[..nsegs].to_vec();
+    let mut total: u64 = 0;
+    for (index, seg) in segments.iter().enumerate() {
+        if !mem.contains(seg.gpa, seg.len) {
+            return Err(HostcallError::SegmentOutside {
+                index,
+                gpa: seg.gpa,
+                len: seg.len,
+            });
+        }
+        total = total
+            .checked_add(seg.len)
+            .filter(|&t| t <= MAX_TRANSFER)
+            .ok_or(HostcallError::TooLarge)?;
+    }
+    Ok(Request {
+        call,
+        args: block.args,
+        segments,
+        total,
+    })
+}
+
+/// Serves a validated request. The match lists every hostcall: a new row in
+/// the abi table does not compile until it has a handler.
+pub fn serve(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Reply, HostcallError> {
+    match req.call {
+        Hostcall::Write => stdio::write(mem, stop, req),
+        Hostcall::Read => stdio::read(mem, stop, req),
+        Hostcall::Exit => clock::exit(req),
+        Hostcall::Clock => Ok(clock::clock()),
+        Hostcall::Sleep => Ok(clock::sleep(stop, req)),
+        Hostcall::Log => log::log(mem, req),
+        Hostcall::Panic => log::panic(mem, req),
+    }
+}
+
+/// The hostcall port of one vCPU.
+pub struct Hostcalls<'a> {
+    mem: &'a GuestMemory,
+    stop: &'a StopSignal,
+    vcpu: u64,
+    /// Hostcalls served.
+    pub count: u64,
+}
+
+impl<'a> Hostcalls<'a> {
+    /// The hostcall port of vCPU `vcpu`.
+    pub fn new(mem: &'a GuestMemory, stop: &'a StopSignal, vcpu: u64) -> Self {
+        Self {
+            mem,
+            stop,
+            vcpu,
+            count: 0,
+        }
+    }
+
+    fn handle(&mut self) -> Result<Option<Outcome>, HostcallError> {
+        let gpa = layout::hostcall_block_gpa(self.vcpu);
+        let block: HostcallBlock = self.mem.read(gpa).map_err(HostcallError::Block)?;
+        let req = decode(self.mem, &block)?;
+        self.count += 1;
+        tracing::trace!(call = req.call.name(), args = ?req.args, total = req.total, "hostcall");
+        match serve(self.mem, self.stop, &req)? {
+            Reply::Return { ret, ret2 } => {
+                let ret_gpa = gpa + offset_of!(HostcallBlock, ret) as u64;
+                let ret2_gpa = gpa + offset_of!(HostcallBlock, ret2) as u64;
+                self.mem
+                    .write_u64(ret_gpa, u64::from_ne_bytes(ret.to_ne_bytes()))
+                    .and_then(|()| self.mem.write_u64(ret2_gpa, ret2))
+                    .map_err(HostcallError::Reply)?;
+                Ok(None)
+            }
+            Reply::Finish(outcome) => Ok(Some(outcome)),
+        }
+    }
+}
+
+impl PortIo for Hostcalls<'_> {
+    fn port_out(&mut self, port: u16, _data: &[u8]) -> Result<ExitAction, VmmError> {
+        if port != HOSTCALL_PORT {
+            return Ok(ExitAction::Fault(GuestFault::PortOut(port)));
+        }
+        match self.handle() {
+            Ok(Some(outcome)) => Ok(ExitAction::Finish(outcome)),
+            Ok(None) => Ok(ExitAction::Resume),
+            Err(source) => Err(VmmError::BadHostcall {
+                vcpu: self.vcpu,
+                source,
+            }),
+        }
+    }
+}
+
+/// Copies the request's segments out as text: lossy UTF-8, at most `cap`
+/// bytes.
+fn segments_text(mem: &GuestMemory, req: &Request, cap: usize) -> String {
+    let mut bytes = Vec::new();
+    for seg in &req.segments {
+        let room = cap.saturating_sub(bytes.len());
+        let take = usize::try_from(seg.len).unwrap_or(usize::MAX).min(room);
+        if take == 0 {
+            break;
+        }
+        let start = bytes.len();
+        bytes.resize(start + take, 0);
+        if mem.read_bytes(seg.gpa, &mut bytes[start..]).is_err() {
+            bytes.truncate(start);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! Raw libc calls the rest of the VMM uses through safe wrappers.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{FromRawFd, RawFd};
+use std::sync::Once;
+
+use vm_memory::VolatileSlice;
+
+/// Creates an anonymous memory file (`memfd_create(2)`, close-on-exec).
+pub fn memfd_create(name: &std::ffi::CStr) -> io::Result<File> {
+    // SAFETY: `name` is a valid NUL-terminated string borrowed for the call;
+    // the flags are a valid combination.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by memfd_create and is owned by no one
+    // else; the File takes ownership and closes it.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+fn iovecs(slices: &[VolatileSlice<'_>]) -> Vec<libc::iovec> {
+    slices
+        .iter()
+        .map(|s| libc::iovec {
+            iov_base: s.ptr_guard_mut().as_ptr().cast(),
+            iov_len: s.len(),
+        })
+        .collect()
+}
+
+fn iov_count(n: usize) -> io::Result<libc::c_int> {
+    libc::c_int::try_from(n).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `writev(2)` of guest memory slices to `fd` (EINTR is returned: the
+/// caller decides whether to retry).
+pub fn writev(fd: RawFd, slices: &[VolatileSlice<'_>]) -> io::Result<usize> {
+    let iov = iovecs(slices);
+    let count = iov_count(iov.len())?;
+    // SAFETY: every iovec points into a VolatileSlice borrowed for the
+    // duration of this call, so the memory stays mapped and readable; the
+    // kernel only reads from it.
+    let n = unsafe { libc::writev(fd, iov.as_ptr(), count) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// `readv(2)` from `fd` into guest memory slices (EINTR is returned).
+pub fn readv(fd: RawFd, slices: &[VolatileSlice<'_>]) -> io::Result<usize> {
+    let iov = iovecs(slices);
+    let count = iov_count(iov.len())?;
+    // SAFETY: every iovec points into a writable VolatileSlice borrowed for
+    // the duration of this call (guest memory, which no Rust reference
+    // points into: all other access goes through volatile copies).
+    let n = unsafe { libc::readv(fd, iov.as_ptr(), count) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// Whether `fd` is a terminal.
+pub fn isatty(fd: RawFd) -> bool {
+    // SAFETY: isatty only inspects the descriptor number.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// The window size of the terminal on `fd`, if it is one.
+pub fn winsize(fd: RawFd) -> Option<abi::linux::Winsize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `struct winsize` to the pointer, which
+    // points at a live local of that type.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws as *mut libc::winsize) };
+    (rc == 0).then_some(abi::linux::Winsize {
+        ws_row: ws.ws_row,
+        ws_col: ws.ws_col,
+        ws_xpixel: ws.ws_xpixel,
+        ws_ypixel: ws.ws_ypixel,
+    })
+}
+
+/// Fills `buf` from `getrandom(2)`.
+pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: the kernel writes at most `rest.len()` bytes to `rest`,
+        // a live mutable slice.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match usize::try_from(n) {
+            Ok(n) => done += n,
+            Err(_) => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a clock in nanoseconds.
+pub fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec to a live local; the clock
+    // ids used (REALTIME, MONOTONIC) always exist on Linux.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nsecs = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nsecs)
+}
+
+/// The signal that interrupts a vCPU thread's `KVM_RUN`.
+pub fn kick_signal() -> libc::c_int {
+    vmm_sys_util::signal::SIGRTMIN() + KICK_SIGNAL_OFFSET
+}
+
+/// Firecracker uses SIGRTMIN + 0 for the same purpose.
+const KICK_SIGNAL_OFFSET: libc::c_int = 0;
+
+extern "C" fn on_kick(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // Nothing: delivery alone makes KVM_RUN return EINTR.
+}
+
+/// Installs the (empty) handler of [`kick_signal`] once per process.
+pub fn install_kick_handler() -> io::Result<()> {
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        result = vmm_sys_util::signal::register_signal_handler(kick_signal(), on_kick)
+            .map_err(|e| io::Error::from_raw_os_error(e.errno()));
+    });
+    result
+}
+
+/// The calling thread's pthread id.
+pub fn current_thread() -> libc::pthread_t {
+    // SAFETY: pthread_self has no preconditions.
+    unsafe { libc::pthread_self() }
+}
+
+/// Sends [`kick_signal`] to `thread`.
+///
+/// The caller must know `thread` is still running (the stop signal holds
+/// the registration lock, which the vCPU thread clears before it exits).
+pub fn kick_thread(thread: libc::pthread_t) -> io::Result<()> {
+    // SAFETY: `thread` is a live thread of this process (see above); the
+    // signal has a handler installed, so delivery cannot kill the process.
+    let rc = unsafe { libc::pthread_kill(thread, kick_signal()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// `poll(2)` of one fd: whether it is ready for `events` (or in error /
+/// hung up, which the following read or write will report) within
+/// `timeout_ms`.
+pub fn poll_one(fd: RawFd, events: libc::c_short, timeout_ms: libc::c_int) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes exactly one pollfd, a live local.
+    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    match n {
+        0 => Ok(false),
+        n if n > 0 => Ok(true),
+        _ => Err(io::Error::last_os_error()),
+    }
+}

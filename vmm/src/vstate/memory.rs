@@ -1,0 +1,202 @@
+//! Guest memory: one memfd mapped `MAP_SHARED` (lazily backed: no page is
+//! touched until the guest or the VMM uses it), registered at GPA 0.
+//!
+//! The memfd is kept so that a later platform (ptrace) and the gofer can map
+//! the same memory.
+
+use std::fs::File;
+use std::io;
+
+use vm_memory::{
+    ByteValued, Bytes, FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryError,
+    GuestMemoryMmap, VolatileSlice,
+};
+
+use crate::sys;
+
+/// Errors setting up guest memory.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// `memfd_create`.
+    #[error("cannot create the guest memory file")]
+    Memfd(#[source] io::Error),
+    /// `ftruncate` of the memfd.
+    #[error("cannot size the guest memory file to {size} bytes")]
+    Size {
+        size: u64,
+        #[source]
+        source: io::Error,
+    },
+    /// Mapping the memfd.
+    #[error("cannot map {size} bytes of guest memory")]
+    Map {
+        size: u64,
+        #[source]
+        source: vm_memory::mmap::FromRangesError,
+    },
+    /// A guest-physical access outside memory.
+    #[error("guest memory access at {gpa:#x} (+{len:#x}) failed")]
+    Access {
+        gpa: u64,
+        len: u64,
+        #[source]
+        source: GuestMemoryError,
+    },
+}
+
+/// A plain-old-data wrapper: lets abi's `#[repr(C)]` structs be copied in
+/// and out of guest memory with vm-memory's [`Bytes`] (the orphan rule
+/// forbids implementing [`ByteValued`] on them directly).
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct Pod<T>(pub T);
+
+// SAFETY: BootInfo is #[repr(C)] made only of integers and integer arrays
+// laid out with no implicit padding (asserted below), so every byte
+// pattern is a valid value and every byte is initialized.
+unsafe impl ByteValued for Pod<abi::boot::BootInfo> {}
+// SAFETY: as above: #[repr(C)], integers only, no implicit padding.
+unsafe impl ByteValued for Pod<abi::boot::ImageHeader> {}
+// SAFETY: as above: #[repr(C)], integers and arrays of #[repr(C)] integer
+// pairs only, no implicit padding.
+unsafe impl ByteValued for Pod<abi::hostcall::HostcallBlock> {}
+
+// The no-padding claims above, checked: the sum of the field sizes.
+const _: () = assert!(std::mem::size_of::<abi::boot::BootInfo>() == 192);
+const _: () = assert!(std::mem::size_of::<abi::boot::ImageHeader>() == 32);
+const _: () = assert!(
+    std::mem::size_of::<abi::hostcall::HostcallBlock>() == 64 + 16 * abi::hostcall::MAX_SEGMENTS
+);
+
+/// The guest's physical memory.
+pub struct GuestMemory {
+    mem: GuestMemoryMmap,
+    /// Kept for the ptrace platform and the gofer, which map the same file.
+    #[allow(dead_code)]
+    memfd: File,
+    size: u64,
+}
+
+impl GuestMemory {
+    /// A memfd of `size` bytes mapped at guest-physical 0.
+    pub fn new_memfd(size: u64) -> Result<Self, MemoryError> {
+        let memfd = sys::memfd_create(c"ringfence-guest").map_err(MemoryError::Memfd)?;
+        memfd
+            .set_len(size)
+            .map_err(|source| MemoryError::Size { size, source })?;
+        let len = usize::try_from(size).map_err(|_| MemoryError::Size {
+            size,
+            source: io::Error::from_raw_os_error(libc::EINVAL),
+        })?;
+        let file = memfd
+            .try_clone()
+            .map_err(|source| MemoryError::Size { size, source })?;
+        let mem = GuestMemoryMmap::from_ranges_with_files([(
+            GuestAddress(0),
+            len,
+            Some(FileOffset::new(file, 0)),
+        )])
+        .map_err(|source| MemoryError::Map { size, source })?;
+        Ok(Self { mem, memfd, size })
+    }
+
+    /// Anonymous memory (tests).
+    #[cfg(test)]
+    pub fn new_anonymous(size: u64) -> Self {
+        let len = usize::try_from(size).expect("size fits usize");
+        let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), len)]).expect("mmap");
+        let memfd = sys::memfd_create(c"test").expect("memfd");
+        Self { mem, memfd, size }
+    }
+
+    /// The vm-memory view.
+    pub fn mem(&self) -> &GuestMemoryMmap {
+        &self.mem
+    }
+
+    /// The backing file.
+    #[allow(dead_code)]
+    pub fn memfd(&self) -> &File {
+        &self.memfd
+    }
+
+    /// Bytes of guest memory.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether `[gpa, gpa + len)` lies inside guest memory (no overflow).
+    pub fn contains(&self, gpa: u64, len: u64) -> bool {
+        gpa.checked_add(len).is_some_and(|end| end <= self.size)
+    }
+
+    fn access_error(gpa: u64, len: usize, source: GuestMemoryError) -> MemoryError {
+        MemoryError::Access {
+            gpa,
+            len: u64::try_from(len).unwrap_or(u64::MAX),
+            source,
+        }
+    }
+
+    /// Copies `T` out of guest memory.
+    pub fn read<T>(&self, gpa: u64) -> Result<T, MemoryError>
+    where
+        Pod<T>: ByteValued,
+    {
+        self.mem
+            .read_obj::<Pod<T>>(GuestAddress(gpa))
+            .map(|p| p.0)
+            .map_err(|e| Self::access_error(gpa, std::mem::size_of::<T>(), e))
+    }
+
+    /// Copies `value` into guest memory.
+    pub fn write<T>(&self, gpa: u64, value: T) -> Result<(), MemoryError>
+    where
+        Pod<T>: ByteValued,
+    {
+        self.mem
+            .write_obj(Pod(value), GuestAddress(gpa))
+            .map_err(|e| Self::access_error(gpa, std::mem::size_of::<T>(), e))
+    }
+
+    /// Reads a little-endian u64.
+    pub fn read_u64(&self, gpa: u64) -> Result<u64, MemoryError> {
+        self.mem
+            .read_obj::<u64>(GuestAddress(gpa))
+            .map_err(|e| Self::access_error(gpa, 8, e))
+    }
+
+    /// Writes a little-endian u64.
+    pub fn write_u64(&self, gpa: u64, value: u64) -> Result<(), MemoryError> {
+        self.mem
+            .write_obj(value, GuestAddress(gpa))
+            .map_err(|e| Self::access_error(gpa, 8, e))
+    }
+
+    /// Copies bytes into guest memory.
+    pub fn write_bytes(&self, gpa: u64, bytes: &[u8]) -> Result<(), MemoryError> {
+        self.mem
+            .write_slice(bytes, GuestAddress(gpa))
+            .map_err(|e| Self::access_error(gpa, bytes.len(), e))
+    }
+
+    /// Copies bytes out of guest memory.
+    pub fn read_bytes(&self, gpa: u64, bytes: &mut [u8]) -> Result<(), MemoryError> {
+        self.mem
+            .read_slice(bytes, GuestAddress(gpa))
+            .map_err(|e| Self::access_error(gpa, bytes.len(), e))
+    }
+
+    /// Zeroes `len` bytes (e.g. a VIF page).
+    pub fn zero(&self, gpa: u64, len: usize) -> Result<(), MemoryError> {
+        self.write_bytes(gpa, &vec![0u8; len])
+    }
+
+    /// A volatile view of `[gpa, gpa + len)`, for I/O straight to and from
+    /// guest memory.
+    pub fn slice(&self, gpa: u64, len: usize) -> Result<VolatileSlice<'_>, MemoryError> {
+        self.mem
+            .get_slice(GuestAddress(gpa), len)
+            .map_err(|e| Self::access_error(gpa, len, e))
+    }
+}

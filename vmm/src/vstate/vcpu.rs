@@ -1,0 +1,444 @@
+//! One vCPU: its setup from an arch-neutral [`VcpuSetup`], the run loop, the
+//! exit decoder [`handle_exit`] and the cross-thread kick.
+//!
+//! The run loop follows Firecracker: `KVM_RUN` until an exit needs the VMM;
+//! `EINTR` (a kick) makes it look at the stop signal. Whether the guest was
+//! in user or kernel mode is told by CR3 bit 12 (the PVM variant's user
+//! table is the kernel table + 0x1000), never by CS, which `KVM_GET_SREGS`
+//! reports stale on that variant.
+
+use std::io;
+use std::time::Instant;
+
+use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, CpuId, Msrs};
+use kvm_ioctls::{VcpuExit, VcpuFd};
+
+use crate::error::{GuestFault, VmmError};
+use crate::stop::StopSignal;
+use crate::{sys, Outcome, RunStats};
+
+use super::kvm::KvmError;
+
+/// Errors driving a vCPU.
+#[derive(Debug, thiserror::Error)]
+pub enum VcpuError {
+    /// Creating the vCPU.
+    #[error("cannot create the vCPU")]
+    Create(#[source] KvmError),
+    /// `KVM_SET_CPUID2`.
+    #[error("KVM_SET_CPUID2 failed")]
+    SetCpuid(#[source] kvm_ioctls::Error),
+    /// `KVM_GET_SREGS` / `KVM_SET_SREGS` / `KVM_GET_REGS` / `KVM_SET_REGS`.
+    #[error("{op} failed")]
+    Registers {
+        op: &'static str,
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    /// `KVM_SET_MSRS` failed outright.
+    #[error("KVM_SET_MSRS of MSR {index:#x} failed")]
+    SetMsr {
+        index: u32,
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    /// `KVM_SET_MSRS` set no MSR: the hypervisor refuses this one.
+    #[error("KVM_SET_MSRS refused MSR {index:#x} = {value:#x}")]
+    MsrRefused { index: u32, value: u64 },
+    /// `KVM_GET_MSRS`.
+    #[error("KVM_GET_MSRS of MSR {index:#x} failed")]
+    GetMsr {
+        index: u32,
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    /// `KVM_RUN`.
+    #[error("KVM_RUN failed")]
+    Run(#[source] kvm_ioctls::Error),
+    /// Installing the kick signal handler.
+    #[error("cannot install the vCPU kick signal handler")]
+    KickHandler(#[source] io::Error),
+}
+
+/// A code or data segment register, as the vCPU should start with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentSetup {
+    pub selector: u16,
+    pub base: u64,
+    pub limit: u32,
+    /// Descriptor type (e.g. 0xb execute/read accessed, 3 read/write accessed).
+    pub type_: u8,
+    pub dpl: u8,
+    /// Default operand size (32-bit data segments).
+    pub db: bool,
+    /// Code/data (true) vs system (false) descriptor.
+    pub s: bool,
+    /// 64-bit code.
+    pub l: bool,
+    /// 4 KiB granularity.
+    pub g: bool,
+}
+
+/// The vCPU's initial architectural state, built by `arch`.
+#[derive(Debug, Clone, Default)]
+pub struct VcpuSetup {
+    pub cr0: u64,
+    pub cr3: u64,
+    pub cr4: u64,
+    pub efer: u64,
+    pub cs: SegmentSetup,
+    /// Used for ds, es, fs, gs and ss.
+    pub ds: SegmentSetup,
+    pub tr: SegmentSetup,
+    pub gdt_base: u64,
+    pub gdt_limit: u16,
+    pub idt_base: u64,
+    pub idt_limit: u16,
+    /// MSRs set with `KVM_SET_MSRS`, each checked.
+    pub msrs: Vec<(u32, u64)>,
+    pub rip: u64,
+    pub rsp: u64,
+    pub rdi: u64,
+    pub rflags: u64,
+}
+
+fn kvm_seg(s: &SegmentSetup) -> kvm_segment {
+    kvm_segment {
+        base: s.base,
+        limit: s.limit,
+        selector: s.selector,
+        type_: s.type_,
+        present: 1,
+        dpl: s.dpl,
+        db: u8::from(s.db),
+        s: u8::from(s.s),
+        l: u8::from(s.l),
+        g: u8::from(s.g),
+        avl: 0,
+        unusable: 0,
+        padding: 0,
+    }
+}
+
+/// A vCPU.
+pub struct Vcpu {
+    fd: VcpuFd,
+    index: u64,
+}
+
+fn regs_err(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VcpuError {
+    move |source| VcpuError::Registers { op, source }
+}
+
+impl Vcpu {
+    pub(super) fn new(fd: VcpuFd, index: u64) -> Self {
+        Self { fd, index }
+    }
+
+    /// The vCPU's index (`rdi` at entry, its slot in `abi::layout`).
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// `KVM_SET_CPUID2`.
+    pub fn set_cpuid(&self, cpuid: &CpuId) -> Result<(), VcpuError> {
+        self.fd.set_cpuid2(cpuid).map_err(VcpuError::SetCpuid)
+    }
+
+    /// Reads one MSR; `None` if KVM does not know it.
+    pub fn get_msr(&self, index: u32) -> Result<Option<u64>, VcpuError> {
+        let mut msrs = Msrs::from_entries(&[kvm_msr_entry {
+            index,
+            ..Default::default()
+        }])
+        .map_err(|_| VcpuError::GetMsr {
+            index,
+            source: kvm_ioctls::Error::new(libc::EINVAL),
+        })?;
+        let n = self
+            .fd
+            .get_msrs(&mut msrs)
+            .map_err(|source| VcpuError::GetMsr { index, source })?;
+        Ok((n == 1).then(|| msrs.as_slice()[0].data))
+    }
+
+    /// Sets one MSR, failing unless KVM reports it set.
+    pub fn set_msr(&self, index: u32, value: u64) -> Result<(), VcpuError> {
+        let msrs = Msrs::from_entries(&[kvm_msr_entry {
+            index,
+            data: value,
+            ..Default::default()
+        }])
+        .map_err(|_| VcpuError::SetMsr {
+            index,
+            source: kvm_ioctls::Error::new(libc::EINVAL),
+        })?;
+        match self.fd.set_msrs(&msrs) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(VcpuError::MsrRefused { index, value }),
+            Err(source) => Err(VcpuError::SetMsr { index, source }),
+        }
+    }
+
+    /// `KVM_GET_TSC_KHZ` (hardware KVM).
+    pub fn tsc_khz(&self) -> Option<u32> {
+        self.fd.get_tsc_khz().ok()
+    }
+
+    /// Loads `setup` into the vCPU: special registers, MSRs, registers.
+    pub fn configure(&self, setup: &VcpuSetup) -> Result<(), VcpuError> {
+        let mut sregs = self.fd.get_sregs().map_err(regs_err("KVM_GET_SREGS"))?;
+        sregs.cr0 = setup.cr0;
+        sregs.cr3 = setup.cr3;
+        sregs.cr4 = setup.cr4;
+        sregs.efer = setup.efer;
+        sregs.cs = kvm_seg(&setup.cs);
+        let ds = kvm_seg(&setup.ds);
+        sregs.ds = ds;
+        sregs.es = ds;
+        sregs.fs = ds;
+        sregs.gs = ds;
+        sregs.ss = ds;
+        sregs.tr = kvm_seg(&setup.tr);
+        sregs.gdt.base = setup.gdt_base;
+        sregs.gdt.limit = setup.gdt_limit;
+        sregs.idt.base = setup.idt_base;
+        sregs.idt.limit = setup.idt_limit;
+        self.fd
+            .set_sregs(&sregs)
+            .map_err(regs_err("KVM_SET_SREGS"))?;
+        for &(index, value) in &setup.msrs {
+            self.set_msr(index, value)?;
+        }
+        let regs = kvm_regs {
+            rip: setup.rip,
+            rsp: setup.rsp,
+            rdi: setup.rdi,
+            rflags: setup.rflags,
+            ..Default::default()
+        };
+        self.fd.set_regs(&regs).map_err(regs_err("KVM_SET_REGS"))
+    }
+
+    /// Where the vCPU stopped: (rip, cr3).
+    fn position(&self) -> (u64, u64) {
+        let rip = self.fd.get_regs().map(|r| r.rip).unwrap_or(0);
+        let cr3 = self.fd.get_sregs().map(|s| s.cr3).unwrap_or(0);
+        (rip, cr3)
+    }
+
+    fn kick_handle(&mut self) -> VcpuKick {
+        let run: *mut kvm_bindings::kvm_run = self.fd.get_kvm_run();
+        // SAFETY: `run` points at this vCPU's live kvm_run mapping; taking a
+        // field address does not access memory.
+        let immediate_exit = unsafe { std::ptr::addr_of_mut!((*run).immediate_exit) };
+        VcpuKick {
+            index: self.index,
+            thread: sys::current_thread(),
+            immediate_exit,
+        }
+    }
+
+    /// Runs the vCPU on the calling thread until the program ends, the
+    /// guest fails, or `stop` fires. `started` is when VM creation began
+    /// (for [`RunStats::boot_ns`]).
+    pub fn run(
+        &mut self,
+        stop: &StopSignal,
+        io: &mut dyn PortIo,
+        started: Instant,
+        stats: &mut RunStats,
+    ) -> Result<Outcome, VmmError> {
+        sys::install_kick_handler().map_err(VcpuError::KickHandler)?;
+        let kick = self.kick_handle();
+        stop.register(kick).map_err(VmmError::Stopped)?;
+        let result = self.run_loop(stop, io, started, stats);
+        // Before the kvm_run mapping can go away with `self`.
+        stop.unregister(self.index);
+        result
+    }
+
+    fn run_loop(
+        &mut self,
+        stop: &StopSignal,
+        io: &mut dyn PortIo,
+        started: Instant,
+        stats: &mut RunStats,
+    ) -> Result<Outcome, VmmError> {
+        let _span = tracing::debug_span!("vcpu", index = self.index).entered();
+        stats.boot_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        loop {
+            let action = match self.fd.run() {
+                Ok(exit) => {
+                    stats.exits += 1;
+                    handle_exit(exit, io)?
+                }
+                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                    self.fd.set_kvm_immediate_exit(0);
+                    ExitAction::Resume
+                }
+                Err(e) => return Err(VcpuError::Run(e).into()),
+            };
+            match action {
+                ExitAction::Resume => {}
+                ExitAction::Finish(outcome) => return Ok(outcome),
+                ExitAction::Fault(fault) => {
+                    let (rip, cr3) = self.position();
+                    return Err(VmmError::Guest {
+                        fault,
+                        vcpu: self.index,
+                        rip,
+                        cr3,
+                    });
+                }
+            }
+            if let Some(reason) = stop.reason() {
+                return Err(VmmError::Stopped(reason));
+            }
+        }
+    }
+}
+
+/// Lets another thread interrupt a vCPU's `KVM_RUN`: set `immediate_exit`,
+/// then signal the vCPU thread.
+#[derive(Debug)]
+pub struct VcpuKick {
+    index: u64,
+    thread: libc::pthread_t,
+    immediate_exit: *mut u8,
+}
+
+// SAFETY: the pointer is only dereferenced by `kick`, for a volatile byte
+// store into the vCPU's kvm_run mapping; KVM documents `immediate_exit` as
+// written by other threads. The handle is registered with the StopSignal
+// only while the mapping lives (`Vcpu::run` unregisters before returning).
+unsafe impl Send for VcpuKick {}
+
+impl VcpuKick {
+    /// The vCPU's index.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// Makes the vCPU's current or next `KVM_RUN` return `EINTR`.
+    pub fn kick(&self) -> io::Result<()> {
+        // SAFETY: the kvm_run mapping is live while this handle is
+        // registered (see the Send impl); a byte store cannot tear.
+        unsafe { self.immediate_exit.write_volatile(1) };
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        sys::kick_thread(self.thread)
+    }
+}
+
+/// The VMM side of port I/O: the hostcall port.
+pub trait PortIo {
+    /// An `out` of `data` to `port`: resume, finish, or a fault for a port
+    /// nobody serves.
+    fn port_out(&mut self, port: u16, data: &[u8]) -> Result<ExitAction, VmmError>;
+}
+
+/// What the run loop does after an exit.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExitAction {
+    /// Re-enter the guest.
+    Resume,
+    /// The run is over.
+    Finish(Outcome),
+    /// The guest did something the VMM cannot continue from.
+    Fault(GuestFault),
+}
+
+/// Decodes one VM exit. A free function so tests can feed it made-up exits.
+pub fn handle_exit(exit: VcpuExit<'_>, io: &mut dyn PortIo) -> Result<ExitAction, VmmError> {
+    Ok(match exit {
+        VcpuExit::IoOut(port, data) => io.port_out(port, data)?,
+        VcpuExit::IoIn(port, _) => ExitAction::Fault(GuestFault::PortIn(port)),
+        VcpuExit::MmioRead(addr, _) | VcpuExit::MmioWrite(addr, _) => {
+            ExitAction::Fault(GuestFault::Mmio(addr))
+        }
+        VcpuExit::Intr | VcpuExit::IrqWindowOpen => ExitAction::Resume,
+        VcpuExit::Shutdown => ExitAction::Fault(GuestFault::TripleFault),
+        VcpuExit::Hlt => ExitAction::Fault(GuestFault::Halted),
+        VcpuExit::InternalError => ExitAction::Fault(GuestFault::InternalError),
+        VcpuExit::FailEntry(reason, _) => ExitAction::Fault(GuestFault::FailEntry(reason)),
+        VcpuExit::Unsupported(reason) => ExitAction::Fault(GuestFault::Unknown(reason)),
+        other => ExitAction::Fault(GuestFault::Other(exit_name(&other))),
+    })
+}
+
+fn exit_name(exit: &VcpuExit<'_>) -> &'static str {
+    match exit {
+        VcpuExit::Unknown => "KVM_EXIT_UNKNOWN",
+        VcpuExit::Exception => "KVM_EXIT_EXCEPTION",
+        VcpuExit::Hypercall(_) => "KVM_EXIT_HYPERCALL",
+        VcpuExit::Debug(_) => "KVM_EXIT_DEBUG",
+        VcpuExit::Nmi => "KVM_EXIT_NMI",
+        VcpuExit::SystemEvent(..) => "KVM_EXIT_SYSTEM_EVENT",
+        VcpuExit::X86Rdmsr(_) => "KVM_EXIT_X86_RDMSR",
+        VcpuExit::X86Wrmsr(_) => "KVM_EXIT_X86_WRMSR",
+        VcpuExit::MemoryFault { .. } => "KVM_EXIT_MEMORY_FAULT",
+        _ => "an unexpected exit",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder {
+        outs: Vec<(u16, Vec<u8>)>,
+        finish: Option<Outcome>,
+    }
+
+    impl PortIo for Recorder {
+        fn port_out(&mut self, port: u16, data: &[u8]) -> Result<ExitAction, VmmError> {
+            self.outs.push((port, data.to_vec()));
+            Ok(match self.finish.clone() {
+                Some(o) => ExitAction::Finish(o),
+                None => ExitAction::Resume,
+            })
+        }
+    }
+
+    #[test]
+    fn io_out_goes_to_port_handler() {
+        let mut rec = Recorder::default();
+        let data = [1u8, 0, 0, 0];
+        let a = handle_exit(VcpuExit::IoOut(0x7f0, &data), &mut rec).expect("ok");
+        assert_eq!(a, ExitAction::Resume);
+        assert_eq!(rec.outs, vec![(0x7f0, data.to_vec())]);
+        rec.finish = Some(Outcome::Exited(3));
+        let a = handle_exit(VcpuExit::IoOut(0x7f0, &data), &mut rec).expect("ok");
+        assert_eq!(a, ExitAction::Finish(Outcome::Exited(3)));
+    }
+
+    #[test]
+    fn faults_are_decoded() {
+        let mut rec = Recorder::default();
+        let cases = [
+            (VcpuExit::Shutdown, GuestFault::TripleFault),
+            (VcpuExit::Hlt, GuestFault::Halted),
+            (VcpuExit::InternalError, GuestFault::InternalError),
+            (VcpuExit::FailEntry(7, 0), GuestFault::FailEntry(7)),
+            (VcpuExit::Unsupported(99), GuestFault::Unknown(99)),
+            (VcpuExit::Nmi, GuestFault::Other("KVM_EXIT_NMI")),
+        ];
+        for (exit, fault) in cases {
+            assert_eq!(
+                handle_exit(exit, &mut rec).expect("ok"),
+                ExitAction::Fault(fault)
+            );
+        }
+        let mut buf = [0u8; 4];
+        assert_eq!(
+            handle_exit(VcpuExit::IoIn(0x60, &mut buf), &mut rec).expect("ok"),
+            ExitAction::Fault(GuestFault::PortIn(0x60))
+        );
+        assert_eq!(
+            handle_exit(VcpuExit::Intr, &mut rec).expect("ok"),
+            ExitAction::Resume
+        );
+        assert!(rec.outs.is_empty());
+    }
+}
