@@ -1,1 +1,7 @@
-//! The ringfence runtime library.
+//! The ringfence runtime library: what the `ringfence` commands do, behind
+//! the thin clap layer in `src/cli/`.
+
+pub mod guest;
+pub mod program;
+pub mod sandbox;
+pub mod size;

@@ -18,7 +18,7 @@ use crate::{sys, Outcome, RunStats, VmConfig};
 const VCPUS: u64 = 1;
 
 /// Builds the VM for `config` and runs it on the calling thread.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub fn build_and_run(
     config: &VmConfig,
     stop: &StopSignal,

@@ -1,0 +1,102 @@
+//! `ringfence do [FLAGS] -- PROGRAM [ARGS...]`: run one host program in a
+//! sandbox, with the caller's environment and stdio.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::time::Duration;
+
+use anyhow::bail;
+
+use ringfence::guest::GUEST_IMAGE;
+use ringfence::program;
+use ringfence::sandbox::{self, SandboxOptions, Status};
+use ringfence::size::parse_size;
+
+use super::{GlobalArgs, Platform};
+
+/// Arguments of `do`.
+#[derive(Debug, clap::Args)]
+pub struct DoArgs {
+    /// Guest memory size (e.g. 512M, 1G, or bytes).
+    #[arg(long, default_value = "512M", value_parser = parse_memory)]
+    pub memory: u64,
+    /// Stop the sandbox after SECONDS (exit status 124).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Print VM counters to stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
+    /// The program (a host path; searched on PATH if it has no '/') and its
+    /// arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PROGRAM"
+    )]
+    pub command: Vec<OsString>,
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    parse_size(s).map_err(|e| e.to_string())
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("invalid timeout {s:?} (seconds expected)"))?;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("invalid timeout {s:?} (a positive number of seconds expected)"))
+}
+
+/// Runs `do`; returns the exit status.
+pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
+    if global.platform == Platform::Ptrace {
+        bail!("platform ptrace is not available yet");
+    }
+    let Some((name, rest)) = args.command.split_first() else {
+        bail!("no program given");
+    };
+    let path = program::resolve(name, std::env::var_os("PATH").as_deref())?;
+    let prog = program::read(&path)?;
+    let argv = args
+        .command
+        .iter()
+        .map(|a| a.as_bytes().to_vec())
+        .collect::<Vec<_>>();
+    debug_assert_eq!(argv.len(), rest.len() + 1);
+    let envp = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            kv
+        })
+        .collect();
+    let opts = SandboxOptions {
+        memory_bytes: args.memory,
+        timeout: args.timeout,
+        strace: global.debug,
+        hostname: b"ringfence".to_vec(),
+    };
+    let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
+    if args.stats {
+        if let Some(s) = finished.stats {
+            eprintln!(
+                "ringfence-stats: exits={} hostcalls={} boot_us={} wall_us={}",
+                s.exits,
+                s.hostcalls,
+                s.boot_ns / 1000,
+                finished.wall.as_micros()
+            );
+        }
+    }
+    match &finished.status {
+        Status::SentryPanic(msg) => eprintln!("ringfence: sentry panic: {msg}"),
+        Status::TimedOut(d) => eprintln!("ringfence: timed out after {}s", d.as_secs_f64()),
+        Status::Exited(_) | Status::Signaled(_) | Status::Interrupted(_) => {}
+    }
+    Ok(finished.status.exit_code())
+}

@@ -1,0 +1,108 @@
+//! The command line: global flags, one file per command.
+
+pub mod do_cmd;
+
+use std::fs::OpenOptions;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::EnvFilter;
+
+/// ringfence: a sandboxed OCI container runtime.
+#[derive(Debug, Parser)]
+#[command(name = "ringfence", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Debug logging, and trace the sandboxed program's syscalls to stderr.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Write logs to FILE instead of stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Directory for container state.
+    #[arg(long, global = true, default_value = "/run/ringfence")]
+    pub root: PathBuf,
+    /// Where the sandbox runs.
+    #[arg(long, global = true, value_enum, default_value_t = Platform::Kvm)]
+    pub platform: Platform,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `--platform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Platform {
+    /// The sentry in a KVM virtual machine.
+    Kvm,
+    /// The sentry in a process, the program in a ptrace'd stub.
+    Ptrace,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one program in a sandbox, without a bundle.
+    #[command(name = "do")]
+    Do(do_cmd::DoArgs),
+}
+
+/// Environment variable overriding the log filter (tracing `EnvFilter` syntax).
+const LOG_ENV: &str = "RINGFENCE_LOG";
+
+/// Sets up `tracing` as the global flags ask.
+pub fn init_logging(global: &GlobalArgs) -> anyhow::Result<()> {
+    let default = if global.debug { "debug" } else { "warn" };
+    let filter = match std::env::var(LOG_ENV) {
+        Ok(spec) if !spec.is_empty() => {
+            EnvFilter::try_new(&spec).with_context(|| format!("invalid {LOG_ENV} {spec:?}"))?
+        }
+        _ => EnvFilter::new(default),
+    };
+    let (writer, ansi) = match &global.log {
+        Some(path) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open log file {}", path.display()))?;
+            (BoxMakeWriter::new(Mutex::new(file)), false)
+        }
+        None => (BoxMakeWriter::new(std::io::stderr), true),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(ansi && global.log_format == LogFormat::Text);
+    let result = match global.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+/// Runs the parsed command line; returns the exit status.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    init_logging(&cli.global)?;
+    match cli.command {
+        Command::Do(args) => do_cmd::run(&cli.global, args),
+    }
+}

@@ -1,0 +1,201 @@
+//! Running one program in a sandbox VM (`ringfence do`), with a time limit
+//! and SIGINT/SIGTERM ending it promptly.
+
+use std::io;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use vmm::{Outcome, RunStats, StopReason, StopSignal, VmConfig, VmmError};
+
+use crate::program::Program;
+
+/// How to run the sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Guest memory in bytes.
+    pub memory_bytes: u64,
+    /// Stop the sandbox after this long.
+    pub timeout: Option<Duration>,
+    /// Trace the program's syscalls to stderr.
+    pub strace: bool,
+    /// uname nodename.
+    pub hostname: Vec<u8>,
+}
+
+/// How the sandbox ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// The program exited with this code.
+    Exited(u8),
+    /// The program was killed by this signal.
+    Signaled(u32),
+    /// The sentry failed.
+    SentryPanic(String),
+    /// `--timeout` expired.
+    TimedOut(Duration),
+    /// ringfence received this signal.
+    Interrupted(i32),
+}
+
+impl Status {
+    /// The exit status ringfence reports, as a shell would.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Exited(c) => *c,
+            Self::Signaled(s) => 128u8.saturating_add(u8::try_from(*s).unwrap_or(127)),
+            Self::SentryPanic(_) => 125,
+            Self::TimedOut(_) => 124,
+            Self::Interrupted(s) => 128u8.saturating_add(u8::try_from(*s).unwrap_or(127)),
+        }
+    }
+}
+
+/// A finished sandbox.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub status: Status,
+    /// Counters, when the VM ran to an outcome.
+    pub stats: Option<RunStats>,
+    /// Wall time of the whole run (VM build to teardown).
+    pub wall: Duration,
+}
+
+/// Errors running the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// Installing the SIGINT/SIGTERM watcher.
+    #[error("cannot watch for SIGINT/SIGTERM")]
+    Signals(#[source] io::Error),
+    /// Spawning the watchdog thread.
+    #[error("cannot start the watchdog thread")]
+    Thread(#[source] io::Error),
+    /// The VM failed.
+    #[error(transparent)]
+    Vmm(VmmError),
+}
+
+/// Runs `program` with `argv` and `envp` on the calling thread.
+pub fn run(
+    guest_image: &[u8],
+    program: Program,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    opts: &SandboxOptions,
+) -> Result<Finished, SandboxError> {
+    use std::os::unix::ffi::OsStrExt;
+
+    let config = VmConfig {
+        memory_bytes: opts.memory_bytes,
+        guest_image: guest_image.to_vec(),
+        exec_path: program.path.as_os_str().as_bytes().to_vec(),
+        program: program.bytes,
+        argv,
+        envp,
+        strace: opts.strace,
+        hostname: opts.hostname.clone(),
+    };
+    let stop = Arc::new(StopSignal::new());
+    let guard = Watchers::start(&stop, opts.timeout)?;
+    let started = Instant::now();
+    let result = vmm::run_with(config, Arc::clone(&stop));
+    let wall = started.elapsed();
+    drop(guard);
+    let (status, stats) = match result {
+        Ok((outcome, stats)) => (
+            match outcome {
+                Outcome::Exited(c) => Status::Exited(c),
+                Outcome::Signaled(s) => Status::Signaled(s),
+                Outcome::SentryPanic(m) => Status::SentryPanic(m),
+            },
+            Some(stats),
+        ),
+        Err(VmmError::Stopped(StopReason::Timeout(d))) => (Status::TimedOut(d), None),
+        Err(VmmError::Stopped(StopReason::Signal(s))) => (Status::Interrupted(s), None),
+        Err(e) => return Err(SandboxError::Vmm(e)),
+    };
+    Ok(Finished {
+        status,
+        stats,
+        wall,
+    })
+}
+
+/// The threads that may stop the VM: a signal watcher and a timer. Dropping
+/// this ends both.
+struct Watchers {
+    signals: signal_hook::iterator::Handle,
+    signal_thread: Option<thread::JoinHandle<()>>,
+    timer_cancel: Option<mpsc::Sender<()>>,
+    timer_thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Watchers {
+    fn start(stop: &Arc<StopSignal>, timeout: Option<Duration>) -> Result<Self, SandboxError> {
+        let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(SandboxError::Signals)?;
+        let handle = signals.handle();
+        let s = Arc::clone(stop);
+        let signal_thread = thread::Builder::new()
+            .name("rf-signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    tracing::debug!(sig, "stopping the sandbox on signal");
+                    s.stop(StopReason::Signal(sig));
+                }
+            })
+            .map_err(SandboxError::Thread)?;
+        let mut watchers = Self {
+            signals: handle,
+            signal_thread: Some(signal_thread),
+            timer_cancel: None,
+            timer_thread: None,
+        };
+        if let Some(limit) = timeout {
+            let (tx, rx) = mpsc::channel::<()>();
+            let s = Arc::clone(stop);
+            let t = thread::Builder::new()
+                .name("rf-timeout".into())
+                .spawn(move || {
+                    if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+                        s.stop(StopReason::Timeout(limit));
+                    }
+                })
+                .map_err(SandboxError::Thread)?;
+            watchers.timer_cancel = Some(tx);
+            watchers.timer_thread = Some(t);
+        }
+        Ok(watchers)
+    }
+}
+
+impl Drop for Watchers {
+    fn drop(&mut self) {
+        self.signals.close();
+        drop(self.timer_cancel.take());
+        for t in [self.signal_thread.take(), self.timer_thread.take()]
+            .into_iter()
+            .flatten()
+        {
+            // Both threads end at once once closed/cancelled.
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(Status::Exited(3).exit_code(), 3);
+        assert_eq!(Status::Signaled(11).exit_code(), 139);
+        assert_eq!(Status::SentryPanic("x".into()).exit_code(), 125);
+        assert_eq!(Status::TimedOut(Duration::from_secs(1)).exit_code(), 124);
+        assert_eq!(Status::Interrupted(2).exit_code(), 130);
+        assert_eq!(Status::Interrupted(15).exit_code(), 143);
+    }
+}
