@@ -4,6 +4,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Largest program file read into the sandbox.
@@ -16,6 +17,9 @@ pub enum ProgramError {
     /// Not found (on PATH or at the given path).
     #[error("{}: no such file", .0.to_string_lossy())]
     NotFound(OsString),
+    /// No execute permission.
+    #[error("{}: permission denied (not executable)", .0.display())]
+    NotExecutable(PathBuf),
     /// Found but not a regular file.
     #[error("{}: not a regular file", .0.display())]
     NotRegular(PathBuf),
@@ -68,6 +72,9 @@ pub fn resolve(name: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, Progra
         };
     }
     let path_var = path_var.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
+    // Like execvp: the first executable file wins; a non-executable one is
+    // reported (as 126) only if nothing better is found.
+    let mut fallback = None;
     for dir in path_var.as_bytes().split(|&b| b == b':') {
         let dir = if dir.is_empty() {
             Path::new(".")
@@ -75,11 +82,20 @@ pub fn resolve(name: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, Progra
             Path::new(OsStr::from_bytes(dir))
         };
         let candidate = dir.join(name);
-        if candidate.is_file() {
-            return Ok(candidate);
+        match candidate.metadata() {
+            Ok(m) if m.is_file() && is_executable(&m) => return Ok(candidate),
+            Ok(m) if m.is_file() => {
+                fallback.get_or_insert(candidate);
+            }
+            _ => {}
         }
     }
-    Err(ProgramError::NotFound(name.to_owned()))
+    fallback.ok_or_else(|| ProgramError::NotFound(name.to_owned()))
+}
+
+/// Whether any execute bit is set (execve requires one, even for root).
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    meta.permissions().mode() & 0o111 != 0
 }
 
 /// Reads the program at `path`, checking it is a regular ELF file of at
@@ -96,6 +112,9 @@ pub fn read(path: &Path) -> Result<Program, ProgramError> {
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
         return Err(ProgramError::NotRegular(path.to_owned()));
+    }
+    if !is_executable(&meta) {
+        return Err(ProgramError::NotExecutable(path.to_owned()));
     }
     if meta.len() > MAX_PROGRAM_SIZE {
         return Err(ProgramError::TooLarge(path.to_owned()));
@@ -145,6 +164,19 @@ mod tests {
         assert_eq!(e.exit_code(), 126);
         let e = read(Path::new("/etc/hostname")).expect_err("text");
         assert!(matches!(e, ProgramError::NotElf(_)) || matches!(e, ProgramError::NotFound(_)));
+        let dir = std::env::temp_dir().join(format!("rf-program-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let noexec = dir.join("sh");
+        std::fs::copy("/bin/sh", &noexec).expect("copy");
+        std::fs::set_permissions(&noexec, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let e = read(&noexec).expect_err("not executable");
+        assert!(matches!(e, ProgramError::NotExecutable(_)));
+        assert_eq!(e.exit_code(), 126);
+        assert_eq!(
+            resolve(OsStr::new("sh"), Some(dir.as_os_str())).expect("fallback"),
+            noexec
+        );
+        std::fs::remove_dir_all(&dir).expect("rm");
         let prog = read(Path::new("/bin/sh")).expect("elf");
         assert!(prog.bytes.starts_with(b"\x7fELF"));
         assert_eq!(

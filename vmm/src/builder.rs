@@ -46,10 +46,10 @@ pub fn build_and_run(
 
     // 3. The vCPU; which KVM flavour we run on decides the boot structures.
     let cpuid = kvm.supported_cpuid()?;
-    let fsgsbase = cpuid_has_fsgsbase(&cpuid);
     let mut vcpu = vm.create_vcpu(0)?;
     vcpu.set_cpuid(&cpuid)?;
     let variant = Variant::detect(&vcpu);
+    let fsgsbase = variant.fsgsbase(cpuid_has_fsgsbase(&cpuid));
     let tsc_khz = variant.tsc_khz(&vcpu);
     tracing::debug!(
         ?variant,

@@ -55,6 +55,14 @@ impl Variant {
         }
     }
 
+    /// Whether to set CR4.FSGSBASE, given what CPUID.(7,0).EBX bit 0 says.
+    pub fn fsgsbase(self, cpuid_fsgsbase: bool) -> bool {
+        match self {
+            Self::Pvm => cpuid_fsgsbase || pvm::FSGSBASE,
+            Self::Hardware => cpuid_fsgsbase,
+        }
+    }
+
     /// The `abi::boot` flag for the variant.
     pub fn boot_flags(self) -> u32 {
         match self {

@@ -10,6 +10,11 @@ use crate::vstate::{GuestMemory, Vcpu};
 /// Without U=1 on kernel entries the first fetch refaults forever.
 pub const KERNEL_PAGES_USER: bool = true;
 
+/// CR4.FSGSBASE works on this variant (verified by shared/pvm/kernel-rules,
+/// which runs with CR4 = 0x10620) although its `KVM_GET_SUPPORTED_CPUID`
+/// hides the CPUID bit.
+pub const FSGSBASE: bool = true;
+
 /// Whether `vcpu` runs on the PVM variant: its signature MSR reads "PVM".
 pub fn detect(vcpu: &Vcpu) -> bool {
     super::read_msr(vcpu, pvm::MSR_SIGNATURE) == Some(pvm::SIGNATURE)
