@@ -204,7 +204,7 @@ pub fn place_program(
         .and_then(page_up)
         .filter(|&f| f < mem.size())
         .ok_or_else(|| too_big("program and arguments", program.len() + blob.len()))?;
-    mem.write_bytes(module_gpa, program)?;
+    mem.write_bulk(module_gpa, program)?;
     mem.write_bytes(args_gpa, &blob)?;
     Ok(Placement {
         module_gpa,
