@@ -12,13 +12,8 @@ const GUEST_RUSTFLAGS: &str =
     "-C\x1fcode-model=kernel\x1f-C\x1frelocation-model=static\x1f-C\x1fforce-frame-pointers=yes";
 
 /// Variables of the outer build that must not leak into the guest build.
-const SCRUBBED_ENV: [&str; 5] = [
-    "RUSTFLAGS",
-    "RUSTC_WORKSPACE_WRAPPER",
-    "RUSTC_WRAPPER",
-    "CARGO_TARGET_DIR",
-    "CARGO_BUILD_TARGET",
-];
+const SCRUBBED_ENV: [&str; 5] =
+    ["RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"];
 
 fn fail(msg: &str) -> ! {
     eprintln!("runtime/build.rs: {msg}");
@@ -31,21 +26,12 @@ fn var(name: &str) -> String {
 
 fn main() {
     let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir
-        .parent()
-        .unwrap_or_else(|| fail("runtime/ has no parent directory"))
-        .to_path_buf();
+    let root = manifest_dir.parent().unwrap_or_else(|| fail("runtime/ has no parent directory")).to_path_buf();
     let out_dir = PathBuf::from(var("OUT_DIR"));
     let target_dir = out_dir.join("guest-target");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
 
-    for p in [
-        "guest-kernel/abi",
-        "guest-kernel/sentry",
-        "guest-kernel/platform-kvm",
-        "Cargo.toml",
-        "Cargo.lock",
-    ] {
+    for p in ["guest-kernel/abi", "guest-kernel/sentry", "guest-kernel/platform-kvm", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
 
@@ -65,9 +51,7 @@ fn main() {
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", GUEST_RUSTFLAGS);
 
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| fail(&format!("cannot run {cargo}: {e}")));
+    let output = cmd.output().unwrap_or_else(|e| fail(&format!("cannot run {cargo}: {e}")));
     if !output.status.success() {
         fail(&format!(
             "building the guest image failed ({}):\n{}{}",
@@ -82,8 +66,7 @@ fn main() {
 }
 
 fn check_elf(image: &Path) {
-    let bytes = std::fs::read(image)
-        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", image.display())));
+    let bytes = std::fs::read(image).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", image.display())));
     if !bytes.starts_with(b"\x7fELF") {
         fail(&format!("{} is not an ELF file", image.display()));
     }

@@ -21,10 +21,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let text = e.render().to_string();
-            eprint!(
-                "ringfence: {}",
-                text.strip_prefix("error: ").unwrap_or(&text)
-            );
+            eprint!("ringfence: {}", text.strip_prefix("error: ").unwrap_or(&text));
             return ExitCode::from(RUNTIME_FAILURE);
         }
     };
@@ -32,9 +29,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("ringfence: {err:#}");
-            let code = err
-                .downcast_ref::<ProgramError>()
-                .map_or(RUNTIME_FAILURE, ProgramError::exit_code);
+            let code = err.downcast_ref::<ProgramError>().map_or(RUNTIME_FAILURE, ProgramError::exit_code);
             ExitCode::from(code)
         }
     }

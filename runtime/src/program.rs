@@ -65,22 +65,14 @@ pub fn resolve(name: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, Progra
     }
     if name.as_bytes().contains(&b'/') {
         let p = PathBuf::from(name);
-        return if p.exists() {
-            Ok(p)
-        } else {
-            Err(ProgramError::NotFound(name.to_owned()))
-        };
+        return if p.exists() { Ok(p) } else { Err(ProgramError::NotFound(name.to_owned())) };
     }
     let path_var = path_var.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
     // Like execvp: the first executable file wins; a non-executable one is
     // reported (as 126) only if nothing better is found.
     let mut fallback = None;
     for dir in path_var.as_bytes().split(|&b| b == b':') {
-        let dir = if dir.is_empty() {
-            Path::new(".")
-        } else {
-            Path::new(OsStr::from_bytes(dir))
-        };
+        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) };
         let candidate = dir.join(name);
         match candidate.metadata() {
             Ok(m) if m.is_file() && is_executable(&m) => return Ok(candidate),
@@ -101,10 +93,7 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
 /// Reads the program at `path`, checking it is a regular ELF file of at
 /// most [`MAX_PROGRAM_SIZE`] bytes.
 pub fn read(path: &Path) -> Result<Program, ProgramError> {
-    let unreadable = |source| ProgramError::Unreadable {
-        path: path.to_owned(),
-        source,
-    };
+    let unreadable = |source| ProgramError::Unreadable { path: path.to_owned(), source };
     let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => ProgramError::NotFound(path.as_os_str().to_owned()),
         _ => unreadable(e),
@@ -120,19 +109,14 @@ pub fn read(path: &Path) -> Result<Program, ProgramError> {
         return Err(ProgramError::TooLarge(path.to_owned()));
     }
     let mut bytes = Vec::new();
-    file.take(MAX_PROGRAM_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
+    file.take(MAX_PROGRAM_SIZE + 1).read_to_end(&mut bytes).map_err(unreadable)?;
     if u64::try_from(bytes.len()).map_or(true, |n| n > MAX_PROGRAM_SIZE) {
         return Err(ProgramError::TooLarge(path.to_owned()));
     }
     if !bytes.starts_with(b"\x7fELF") {
         return Err(ProgramError::NotElf(path.to_owned()));
     }
-    Ok(Program {
-        path: path.to_owned(),
-        bytes,
-    })
+    Ok(Program { path: path.to_owned(), bytes })
 }
 
 #[cfg(test)]
@@ -147,14 +131,8 @@ mod tests {
             resolve(OsStr::new("no-such-prog-xyz"), Some(OsStr::new("/bin"))),
             Err(ProgramError::NotFound(_))
         ));
-        assert!(matches!(
-            resolve(OsStr::new("./no/such"), None),
-            Err(ProgramError::NotFound(_))
-        ));
-        assert_eq!(
-            resolve(OsStr::new("/bin/sh"), None).expect("abs"),
-            Path::new("/bin/sh")
-        );
+        assert!(matches!(resolve(OsStr::new("./no/such"), None), Err(ProgramError::NotFound(_))));
+        assert_eq!(resolve(OsStr::new("/bin/sh"), None).expect("abs"), Path::new("/bin/sh"));
     }
 
     #[test]
@@ -172,16 +150,10 @@ mod tests {
         let e = read(&noexec).expect_err("not executable");
         assert!(matches!(e, ProgramError::NotExecutable(_)));
         assert_eq!(e.exit_code(), 126);
-        assert_eq!(
-            resolve(OsStr::new("sh"), Some(dir.as_os_str())).expect("fallback"),
-            noexec
-        );
+        assert_eq!(resolve(OsStr::new("sh"), Some(dir.as_os_str())).expect("fallback"), noexec);
         std::fs::remove_dir_all(&dir).expect("rm");
         let prog = read(Path::new("/bin/sh")).expect("elf");
         assert!(prog.bytes.starts_with(b"\x7fELF"));
-        assert_eq!(
-            ProgramError::NotFound("x".into()).to_string(),
-            "x: no such file"
-        );
+        assert_eq!(ProgramError::NotFound("x".into()).to_string(), "x: no such file");
     }
 }

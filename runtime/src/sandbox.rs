@@ -117,11 +117,7 @@ pub fn run(
         Err(VmmError::Stopped(StopReason::Signal(s))) => (Status::Interrupted(s), None),
         Err(e) => return Err(SandboxError::Vmm(e)),
     };
-    Ok(Finished {
-        status,
-        stats,
-        wall,
-    })
+    Ok(Finished { status, stats, wall })
 }
 
 /// The threads that may stop the VM: a signal watcher and a timer. Dropping
@@ -147,12 +143,8 @@ impl Watchers {
                 }
             })
             .map_err(SandboxError::Thread)?;
-        let mut watchers = Self {
-            signals: handle,
-            signal_thread: Some(signal_thread),
-            timer_cancel: None,
-            timer_thread: None,
-        };
+        let mut watchers =
+            Self { signals: handle, signal_thread: Some(signal_thread), timer_cancel: None, timer_thread: None };
         if let Some(limit) = timeout {
             let (tx, rx) = mpsc::channel::<()>();
             let s = Arc::clone(stop);
@@ -175,10 +167,7 @@ impl Drop for Watchers {
     fn drop(&mut self) {
         self.signals.close();
         drop(self.timer_cancel.take());
-        for t in [self.signal_thread.take(), self.timer_thread.take()]
-            .into_iter()
-            .flatten()
-        {
+        for t in [self.signal_thread.take(), self.timer_thread.take()].into_iter().flatten() {
             // Both threads end at once once closed/cancelled.
             let _ = t.join();
         }

@@ -21,14 +21,9 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     if num.is_empty() {
         return Err(invalid());
     }
-    let n: u64 = num
-        .parse()
-        .map_err(|_| SizeError::Overflow(text.to_owned()))?;
+    let n: u64 = num.parse().map_err(|_| SizeError::Overflow(text.to_owned()))?;
     let unit = unit.to_ascii_uppercase();
-    let unit = unit
-        .strip_suffix("IB")
-        .or_else(|| unit.strip_suffix('B'))
-        .unwrap_or(&unit);
+    let unit = unit.strip_suffix("IB").or_else(|| unit.strip_suffix('B')).unwrap_or(&unit);
     let shift = match unit {
         "" => 0,
         "K" => 10,
@@ -37,8 +32,7 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
         "T" => 40,
         _ => return Err(invalid()),
     };
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| SizeError::Overflow(text.to_owned()))
+    n.checked_mul(1u64 << shift).ok_or_else(|| SizeError::Overflow(text.to_owned()))
 }
 
 #[cfg(test)]
@@ -57,13 +51,7 @@ mod tests {
         assert!(matches!(parse_size("M"), Err(SizeError::Invalid(_))));
         assert!(matches!(parse_size("12X"), Err(SizeError::Invalid(_))));
         assert!(matches!(parse_size("-1"), Err(SizeError::Invalid(_))));
-        assert!(matches!(
-            parse_size("99999999999999999999"),
-            Err(SizeError::Overflow(_))
-        ));
-        assert!(matches!(
-            parse_size("17179869184G"),
-            Err(SizeError::Overflow(_))
-        ));
+        assert!(matches!(parse_size("99999999999999999999"), Err(SizeError::Overflow(_))));
+        assert!(matches!(parse_size("17179869184G"), Err(SizeError::Overflow(_))));
     }
 }

@@ -36,10 +36,7 @@ const POLL: Duration = Duration::from_millis(2);
 
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent directory")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent directory").to_path_buf()
 }
 
 /// The cargo target directory: `CARGO_TARGET_DIR` or `<workspace>/target`.
@@ -68,28 +65,18 @@ pub fn ringfence_bin() -> PathBuf {
             return if is_executable(&bin) {
                 Ok(bin)
             } else {
-                Err(format!(
-                    "RINGFENCE_BIN={} is not an executable file",
-                    bin.display()
-                ))
+                Err(format!("RINGFENCE_BIN={} is not an executable file", bin.display()))
             };
         }
-        let candidates = [
-            target_dir().join("release/ringfence"),
-            target_dir().join("debug/ringfence"),
-        ];
-        candidates
-            .iter()
-            .find(|c| is_executable(c))
-            .cloned()
-            .ok_or_else(|| {
-                format!(
-                    "the ringfence binary was not found (looked at {} and {}): run \
+        let candidates = [target_dir().join("release/ringfence"), target_dir().join("debug/ringfence")];
+        candidates.iter().find(|c| is_executable(c)).cloned().ok_or_else(|| {
+            format!(
+                "the ringfence binary was not found (looked at {} and {}): run \
                      `cargo build --release --workspace` first, or set RINGFENCE_BIN",
-                    candidates[0].display(),
-                    candidates[1].display()
-                )
-            })
+                candidates[0].display(),
+                candidates[1].display()
+            )
+        })
     });
     match found {
         Ok(bin) => bin.clone(),
@@ -110,9 +97,7 @@ pub fn busybox() -> PathBuf {
         .iter()
         .find(|c| is_executable(c))
         .cloned()
-        .unwrap_or_else(|| {
-            panic!("busybox not found (looked at {candidates:?}): apt-get install busybox-static")
-        })
+        .unwrap_or_else(|| panic!("busybox not found (looked at {candidates:?}): apt-get install busybox-static"))
 }
 
 /// Directory of the built C test programs: `RINGFENCE_RESOURCES`, else
@@ -153,11 +138,7 @@ pub fn resource(name: &str) -> PathBuf {
         panic!("{msg}");
     }
     let path = resources_dir().join(name);
-    assert!(
-        is_executable(&path),
-        "test program {} is missing: run resources/build.sh",
-        path.display()
-    );
+    assert!(is_executable(&path), "test program {} is missing: run resources/build.sh", path.display());
     path
 }
 
@@ -169,15 +150,8 @@ fn is_executable(path: &Path) -> bool {
 /// tests put it on a command line and later look for processes carrying it.
 pub fn unique_marker(what: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "rf-test-{what}-{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("rf-test-{what}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// What a child reads on stdin.
@@ -217,49 +191,23 @@ impl Run {
     }
 
     /// `ringfence do FLAGS... -- program args...`.
-    pub fn sandbox_flags<S: AsRef<OsStr>>(
-        flags: &[&str],
-        program: impl AsRef<OsStr>,
-        args: &[S],
-    ) -> Self {
+    pub fn sandbox_flags<S: AsRef<OsStr>>(flags: &[&str], program: impl AsRef<OsStr>, args: &[S]) -> Self {
         let mut cmd = Command::new(ringfence_bin());
-        cmd.arg("do")
-            .args(flags)
-            .arg("--")
-            .arg(program.as_ref())
-            .args(args);
-        let flags = if flags.is_empty() {
-            String::new()
-        } else {
-            format!("{} ", flags.join(" "))
-        };
-        Self::new(
-            format!(
-                "ringfence do {flags}-- {}",
-                show_argv(program.as_ref(), args)
-            ),
-            cmd,
-        )
+        cmd.arg("do").args(flags).arg("--").arg(program.as_ref()).args(args);
+        let flags = if flags.is_empty() { String::new() } else { format!("{} ", flags.join(" ")) };
+        Self::new(format!("ringfence do {flags}-- {}", show_argv(program.as_ref(), args)), cmd)
     }
 
     /// `ringfence ARGS...` exactly as given (for flag and error tests).
     pub fn ringfence<S: AsRef<OsStr>>(args: &[S]) -> Self {
         let mut cmd = Command::new(ringfence_bin());
         cmd.args(args);
-        let shown: Vec<String> = args
-            .iter()
-            .map(|a| a.as_ref().to_string_lossy().into_owned())
-            .collect();
+        let shown: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
         Self::new(format!("ringfence {}", shown.join(" ")), cmd)
     }
 
     fn new(label: String, cmd: Command) -> Self {
-        Self {
-            label,
-            cmd,
-            input: Input::Null,
-            timeout: HARD_TIMEOUT,
-        }
+        Self { label, cmd, input: Input::Null, timeout: HARD_TIMEOUT }
     }
 
     /// Feeds `bytes` on stdin, then end of file.
@@ -304,10 +252,7 @@ impl Run {
             .stderr(Stdio::piped())
             .process_group(0);
         let started = Instant::now();
-        let mut child = self
-            .cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", self.label));
+        let mut child = self.cmd.spawn().unwrap_or_else(|e| panic!("cannot start `{}`: {e}", self.label));
         if let Input::Bytes(bytes) = self.input {
             let mut stdin = child.stdin.take().expect("stdin is piped");
             // A child that exits without reading everything makes this write
@@ -318,14 +263,7 @@ impl Run {
         }
         let stdout = collect(child.stdout.take().expect("stdout is piped"));
         let stderr = collect(child.stderr.take().expect("stderr is piped"));
-        Running {
-            label: self.label,
-            child: Some(child),
-            started,
-            deadline: started + self.timeout,
-            stdout,
-            stderr,
-        }
+        Running { label: self.label, child: Some(child), started, deadline: started + self.timeout, stdout, stderr }
     }
 }
 
@@ -379,8 +317,7 @@ impl Running {
     /// Sends `sig` to the child process only (not its group), as a user's
     /// `kill PID` would.
     pub fn signal(&self, sig: libc::c_int) {
-        sys::signal_process(self.pid(), sig)
-            .unwrap_or_else(|e| panic!("cannot signal `{}`: {e}", self.label));
+        sys::signal_process(self.pid(), sig).unwrap_or_else(|e| panic!("cannot signal `{}`: {e}", self.label));
     }
 
     /// Waits for the child to exit and for its stdout and stderr to close.
@@ -402,9 +339,7 @@ impl Running {
                     "`{}` did not finish within {:?} and was killed; stderr so far:\n{}",
                     self.label,
                     self.deadline - self.started,
-                    stderr
-                        .map(|e| tail(&e))
-                        .unwrap_or_else(|_| "(still open)".to_owned())
+                    stderr.map(|e| tail(&e)).unwrap_or_else(|_| "(still open)".to_owned())
                 );
             }
             thread::sleep(POLL);
@@ -412,22 +347,13 @@ impl Running {
         let elapsed = self.started.elapsed();
         let stdout = self.drain(&self.stdout, "stdout");
         let stderr = self.drain(&self.stderr, "stderr");
-        Outcome {
-            label: self.label.clone(),
-            status,
-            stdout,
-            stderr,
-            elapsed,
-        }
+        Outcome { label: self.label.clone(), status, stdout, stderr, elapsed }
     }
 
     /// Receives a pipe's contents; after the child exited they arrive at
     /// once unless a leftover process still holds the pipe open.
     fn drain(&self, rx: &Receiver<Vec<u8>>, which: &str) -> Vec<u8> {
-        let wait = self
-            .deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_secs(2));
+        let wait = self.deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(2));
         match rx.recv_timeout(wait) {
             Ok(bytes) => bytes,
             Err(RecvTimeoutError::Timeout) => {
@@ -474,10 +400,7 @@ impl Outcome {
     /// The exit status as a shell reports it: the exit code, or 128 + the
     /// signal number if a signal killed the process (SIGSEGV → 139).
     pub fn code(&self) -> i32 {
-        self.status
-            .code()
-            .or_else(|| self.status.signal().map(|s| 128 + s))
-            .unwrap_or(-1)
+        self.status.code().or_else(|| self.status.signal().map(|s| 128 + s)).unwrap_or(-1)
     }
 
     pub fn stdout_str(&self) -> String {
@@ -549,15 +472,8 @@ pub fn compare<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: &[S]) -> (Outc
 }
 
 /// [`compare`] with the same bytes on stdin for both runs.
-pub fn compare_stdin<S: AsRef<OsStr>>(
-    program: impl AsRef<OsStr>,
-    args: &[S],
-    input: &[u8],
-) -> (Outcome, Outcome) {
-    compare_runs(
-        Run::native(&program, args).stdin(input),
-        Run::sandbox(&program, args).stdin(input),
-    )
+pub fn compare_stdin<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: &[S], input: &[u8]) -> (Outcome, Outcome) {
+    compare_runs(Run::native(&program, args).stdin(input), Run::sandbox(&program, args).stdin(input))
 }
 
 /// Runs both (one after the other) and asserts the same stdout and status.
@@ -584,18 +500,11 @@ pub fn describe_difference(expected: &[u8], actual: &[u8]) -> Option<String> {
     if expected == actual {
         return None;
     }
-    let at = expected
-        .iter()
-        .zip(actual)
-        .position(|(a, b)| a != b)
-        .unwrap_or(expected.len().min(actual.len()));
+    let at = expected.iter().zip(actual).position(|(a, b)| a != b).unwrap_or(expected.len().min(actual.len()));
     let window = |b: &[u8]| {
         let start = at.saturating_sub(64);
         let end = (at + 64).min(b.len());
-        format!(
-            "{:?}",
-            String::from_utf8_lossy(b.get(start..end).unwrap_or_default())
-        )
+        format!("{:?}", String::from_utf8_lossy(b.get(start..end).unwrap_or_default()))
     };
     Some(format!(
         "expected {} bytes, got {}; first difference at byte {at}\n  expected ...{}...\n  got      ...{}...",
@@ -611,10 +520,7 @@ fn tail(bytes: &[u8]) -> String {
     const MAX: usize = 4096;
     let start = bytes.len().saturating_sub(MAX);
     let prefix = if start > 0 { "[...]" } else { "" };
-    format!(
-        "{prefix}{}",
-        String::from_utf8_lossy(bytes.get(start..).unwrap_or_default())
-    )
+    format!("{prefix}{}", String::from_utf8_lossy(bytes.get(start..).unwrap_or_default()))
 }
 
 /// Processes (other than this one) whose command line contains `marker`,
@@ -626,11 +532,7 @@ pub fn processes_with(marker: &str) -> Vec<(u32, String)> {
     };
     let mut found = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
         };
         if pid == me {
@@ -687,8 +589,7 @@ impl TempDir {
     /// Writes `contents` to `name` in this directory with `mode`.
     pub fn file(&self, name: &str, contents: &[u8], mode: u32) -> PathBuf {
         let path = self.path.join(name);
-        fs::write(&path, contents)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        fs::write(&path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         fs::set_permissions(&path, fs::Permissions::from_mode(mode))
             .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", path.display()));
         path
@@ -717,9 +618,7 @@ pub fn pseudo_random_bytes(n: usize, seed: u64) -> Vec<u8> {
 
 /// Lines of text `line-<i>-<word>` for the text filters (sort, tr, wc...).
 pub fn sample_text(lines: usize) -> Vec<u8> {
-    const WORDS: [&str; 8] = [
-        "alpha", "Bravo", "charlie", "delta", "Echo", "foxtrot", "golf", "hotel",
-    ];
+    const WORDS: [&str; 8] = ["alpha", "Bravo", "charlie", "delta", "Echo", "foxtrot", "golf", "hotel"];
     let mut s = String::new();
     for i in 0..lines {
         let word = WORDS[(i * 7 + 3) % WORDS.len()];

@@ -17,11 +17,7 @@ fn echo_without_newline() {
 
 #[test]
 fn echo_with_escapes() {
-    compare_busybox(&[
-        "echo",
-        "-e",
-        r"tab\there\nnew line\\ \x41\0102 \a\b\v\f\r end",
-    ]);
+    compare_busybox(&["echo", "-e", r"tab\there\nnew line\\ \x41\0102 \a\b\v\f\r end"]);
 }
 
 #[test]
@@ -91,22 +87,14 @@ fn uname_reports_linux_x86_64() {
     let all = Run::sandbox(busybox(), &["uname", "-a"]).run();
     all.assert_code(0);
     let text = all.stdout_str();
-    assert!(
-        text.starts_with("Linux ") && text.trim_end().ends_with("Linux"),
-        "uname -a in the sandbox: {text:?}"
-    );
+    assert!(text.starts_with("Linux ") && text.trim_end().ends_with("Linux"), "uname -a in the sandbox: {text:?}");
 }
 
 #[test]
 fn env_passes_the_environment_through() {
     // Run both sides, ringfence included, with a cleared environment so that
     // the only variables are the ones set here.
-    let vars = [
-        ("FOO", "bar"),
-        ("WITH_SPACES", "a b  c"),
-        ("EMPTY", ""),
-        ("UNICODE", "ünïcødé"),
-    ];
+    let vars = [("FOO", "bar"), ("WITH_SPACES", "a b  c"), ("EMPTY", ""), ("UNICODE", "ünïcødé")];
     let mut native = Run::native(busybox(), &["env"]).env_clear();
     let mut sandboxed = Run::sandbox(busybox(), &["env"]).env_clear();
     for (k, v) in vars {
@@ -139,12 +127,7 @@ fn sleep_takes_its_time() {
     let (native, sandboxed) = compare_busybox(&["sleep", "0.1"]);
     for run in [&native, &sandboxed] {
         run.assert_code(0);
-        assert!(
-            run.elapsed >= Duration::from_millis(100),
-            "`{}` took only {:?}",
-            run.label,
-            run.elapsed
-        );
+        assert!(run.elapsed >= Duration::from_millis(100), "`{}` took only {:?}", run.label, run.elapsed);
     }
 }
 

@@ -27,15 +27,9 @@ fn busybox_false_is_1() {
 
 #[test]
 fn missing_program_is_127() {
-    let out = Run::sandbox(
-        "/nonexistent/ringfence-test/no-such-program",
-        &[] as &[&str],
-    )
-    .run();
+    let out = Run::sandbox("/nonexistent/ringfence-test/no-such-program", &[] as &[&str]).run();
     out.assert_code(127);
-    let out = Run::sandbox("ringfence-test-no-such-program", &[] as &[&str])
-        .env("PATH", "/usr/bin:/bin")
-        .run();
+    let out = Run::sandbox("ringfence-test-no-such-program", &[] as &[&str]).env("PATH", "/usr/bin:/bin").run();
     out.assert_code(127);
 }
 
@@ -46,9 +40,7 @@ fn non_elf_file_is_126() {
     let text = dir.file("not-elf", b"echo this is not a program\n", 0o755);
     Run::sandbox(&text, &[] as &[&str]).run().assert_code(126);
     let truncated = dir.file("truncated-elf", b"\x7fELF\x02\x01\x01", 0o755);
-    Run::sandbox(&truncated, &[] as &[&str])
-        .run()
-        .assert_code(126);
+    Run::sandbox(&truncated, &[] as &[&str]).run().assert_code(126);
 }
 
 #[test]
@@ -63,11 +55,7 @@ fn file_without_execute_permission_is_126() {
 fn program_found_through_path() {
     let bin = busybox();
     let dir = bin.parent().expect("busybox has a directory");
-    Run::sandbox("busybox", &["echo", "via PATH"])
-        .env("PATH", dir)
-        .run()
-        .assert_code(0)
-        .assert_stdout("via PATH\n");
+    Run::sandbox("busybox", &["echo", "via PATH"]).env("PATH", dir).run().assert_code(0).assert_stdout("via PATH\n");
 }
 
 #[test]

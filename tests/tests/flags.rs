@@ -15,10 +15,7 @@ fn debug_traces_syscalls_on_stderr() {
 
 #[test]
 fn debug_leaves_stdout_alone() {
-    Run::sandbox_flags(&["--debug"], busybox(), &["echo", "traced"])
-        .run()
-        .assert_code(0)
-        .assert_stdout("traced\n");
+    Run::sandbox_flags(&["--debug"], busybox(), &["echo", "traced"]).run().assert_code(0).assert_stdout("traced\n");
 }
 
 #[test]
@@ -26,50 +23,28 @@ fn stats_prints_one_line_of_counters() {
     let out = Run::sandbox_flags(&["--stats"], busybox(), &["echo", "counted"]).run();
     out.assert_code(0).assert_stdout("counted\n");
     let stderr = out.stderr_str();
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("ringfence-stats:"))
-        .collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected one ringfence-stats line in:\n{stderr}"
-    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("ringfence-stats:")).collect();
+    assert_eq!(lines.len(), 1, "expected one ringfence-stats line in:\n{stderr}");
     let fields: Vec<(&str, u64)> = lines[0]
         .trim_start_matches("ringfence-stats:")
         .split_whitespace()
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let v = v
-                .parse()
-                .unwrap_or_else(|_| panic!("field {kv:?} of {:?} is not key=integer", lines[0]));
+            let v = v.parse().unwrap_or_else(|_| panic!("field {kv:?} of {:?} is not key=integer", lines[0]));
             (k, v)
         })
         .collect();
     let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-    assert_eq!(
-        keys,
-        ["exits", "hostcalls", "boot_us", "wall_us"],
-        "{}",
-        lines[0]
-    );
+    assert_eq!(keys, ["exits", "hostcalls", "boot_us", "wall_us"], "{}", lines[0]);
     let value = |name: &str| fields.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-    assert!(
-        value("exits") > Some(0),
-        "a run needs at least one exit: {}",
-        lines[0]
-    );
+    assert!(value("exits") > Some(0), "a run needs at least one exit: {}", lines[0]);
     assert!(value("wall_us") > Some(0), "{}", lines[0]);
 }
 
 #[test]
 fn memory_and_platform_flags_are_accepted() {
-    Run::sandbox_flags(
-        &["--memory", "256M", "--platform", "kvm"],
-        busybox(),
-        &["echo", "sized"],
-    )
-    .run()
-    .assert_code(0)
-    .assert_stdout("sized\n");
+    Run::sandbox_flags(&["--memory", "256M", "--platform", "kvm"], busybox(), &["echo", "sized"])
+        .run()
+        .assert_code(0)
+        .assert_stdout("sized\n");
 }

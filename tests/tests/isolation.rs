@@ -10,9 +10,8 @@
 //! test follows the layout.
 
 use abi::layout::{
-    BOOT_INFO_GPA, BOOT_PML4_GPA, BOOT_PT_POOL_GPA, GDT_GPA, HOSTCALL_GPA, IDT_GPA, KERNEL_BASE,
-    KERNEL_IMAGE_GPA, KERNEL_MAP_SIZE, MIN_GUEST_MEMORY, PAGE_SIZE, PHYS_MAP_BASE, STACKS_GPA,
-    TSS_GPA, VIF_GPA,
+    BOOT_INFO_GPA, BOOT_PML4_GPA, BOOT_PT_POOL_GPA, GDT_GPA, HOSTCALL_GPA, IDT_GPA, KERNEL_BASE, KERNEL_IMAGE_GPA,
+    KERNEL_MAP_SIZE, MIN_GUEST_MEMORY, PAGE_SIZE, PHYS_MAP_BASE, STACKS_GPA, TSS_GPA, VIF_GPA,
 };
 use ringfence_tests::{resource, Run};
 use std::fmt::Write as _;
@@ -40,10 +39,7 @@ fn assert_all_segv(mode: &str, addrs: &[u64]) {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{mode} accesses that did not die by SIGSEGV:\n{failures}"
-    );
+    assert!(failures.is_empty(), "{mode} accesses that did not die by SIGSEGV:\n{failures}");
 }
 
 /// The sentry image and the low structures through the kernel mapping.

@@ -1,9 +1,7 @@
 //! Programs reading stdin: the same bytes fed natively and in the sandbox
 //! must produce the same stdout and exit status.
 
-use ringfence_tests::{
-    busybox, compare_busybox_stdin, compare_runs, pseudo_random_bytes, sample_text, Run,
-};
+use ringfence_tests::{busybox, compare_busybox_stdin, compare_runs, pseudo_random_bytes, sample_text, Run};
 
 #[test]
 fn cat_copies_100k_of_binary_data() {
@@ -22,10 +20,7 @@ fn cat_copies_4m() {
 #[test]
 fn cat_of_dev_null_is_empty() {
     // Run::stdin is not called: stdin is /dev/null.
-    let (_, sandboxed) = compare_runs(
-        Run::native(busybox(), &["cat"]),
-        Run::sandbox(busybox(), &["cat"]),
-    );
+    let (_, sandboxed) = compare_runs(Run::native(busybox(), &["cat"]), Run::sandbox(busybox(), &["cat"]));
     sandboxed.assert_code(0).assert_stdout("");
 }
 

@@ -19,10 +19,7 @@ const VCPUS: u64 = 1;
 
 /// Builds the VM for `config` and runs it on the calling thread.
 #[tracing::instrument(skip_all, err(level = "debug"))]
-pub fn build_and_run(
-    config: &VmConfig,
-    stop: &StopSignal,
-) -> Result<(Outcome, RunStats), VmmError> {
+pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, RunStats), VmmError> {
     check_config(config)?;
     let started = Instant::now();
 
@@ -35,14 +32,8 @@ pub fn build_and_run(
 
     // 2. The guest image, then the program and its arguments after it.
     let image = loader::load_image(&memory, &config.guest_image)?;
-    let placement = loader::place_program(
-        &memory,
-        image.end,
-        &config.program,
-        &config.exec_path,
-        &config.argv,
-        &config.envp,
-    )?;
+    let placement =
+        loader::place_program(&memory, image.end, &config.program, &config.exec_path, &config.argv, &config.envp)?;
 
     // 3. The vCPU; which KVM flavour we run on decides the boot structures.
     let cpuid = kvm.supported_cpuid()?;
@@ -51,25 +42,14 @@ pub fn build_and_run(
     let variant = Variant::detect(&vcpu);
     let fsgsbase = variant.fsgsbase(cpuid_has_fsgsbase(&cpuid));
     let tsc_khz = variant.tsc_khz(&vcpu);
-    tracing::debug!(
-        ?variant,
-        fsgsbase,
-        tsc_khz,
-        image_end = image.end,
-        "vCPU created"
-    );
+    tracing::debug!(?variant, fsgsbase, tsc_khz, image_end = image.end, "vCPU created");
 
     // 4. Boot info, page tables, GDT/TSS, per-vCPU pages.
     let info = boot_info(config, &memory, variant, fsgsbase, tsc_khz, &placement)?;
     memory.write(layout::BOOT_INFO_GPA, info)?;
     arch::write_boot_structures(&memory, variant, VCPUS)?;
     variant.prepare_vcpu_memory(&memory, vcpu.index())?;
-    vcpu.configure(&arch::vcpu_setup(
-        variant,
-        vcpu.index(),
-        fsgsbase,
-        &image.header,
-    ))?;
+    vcpu.configure(&arch::vcpu_setup(variant, vcpu.index(), fsgsbase, &image.header))?;
 
     // 5. Run.
     let mut hostcalls = Hostcalls::new(&memory, stop, vcpu.index());
@@ -81,12 +61,8 @@ pub fn build_and_run(
 }
 
 fn check_config(config: &VmConfig) -> Result<(), VmmError> {
-    if config.memory_bytes < layout::MIN_GUEST_MEMORY
-        || config.memory_bytes > layout::MAX_GUEST_MEMORY
-    {
-        return Err(VmmError::Config(
-            "memory size must be between 64 MiB and 64 GiB",
-        ));
+    if config.memory_bytes < layout::MIN_GUEST_MEMORY || config.memory_bytes > layout::MAX_GUEST_MEMORY {
+        return Err(VmmError::Config("memory size must be between 64 MiB and 64 GiB"));
     }
     if config.memory_bytes & (layout::PAGE_SIZE - 1) != 0 {
         return Err(VmmError::Config("memory size must be a multiple of 4 KiB"));
@@ -115,15 +91,8 @@ fn boot_info(
     if fsgsbase {
         flags |= FLAG_FSGSBASE;
     }
-    let tty_mask = (0..3)
-        .filter(|&fd| sys::isatty(fd))
-        .fold(0u32, |m, fd| m | (1 << fd));
-    let winsize = if tty_mask & 2 != 0 {
-        sys::winsize(1)
-    } else {
-        None
-    }
-    .unwrap_or(Winsize {
+    let tty_mask = (0..3).filter(|&fd| sys::isatty(fd)).fold(0u32, |m, fd| m | (1 << fd));
+    let winsize = if tty_mask & 2 != 0 { sys::winsize(1) } else { None }.unwrap_or(Winsize {
         ws_row: 0,
         ws_col: 0,
         ws_xpixel: 0,
@@ -151,6 +120,9 @@ fn boot_info(
         winsize,
         seed,
         hostname,
+        stdio: [sys::stdio_stat(0), sys::stdio_stat(1), sys::stdio_stat(2)],
+        termios: (0..3).filter(|&fd| tty_mask & (1 << fd) != 0).find_map(sys::termios).unwrap_or([0; 36]),
+        pad2: 0,
     })
 }
 
@@ -229,11 +201,7 @@ mod tests {
         if !have_kvm() {
             return;
         }
-        let (outcome, stats) = crate::run(config(&hello_guest(
-            b"[vmm test] hello from the guest\n",
-            42,
-        )))
-        .expect("run");
+        let (outcome, stats) = crate::run(config(&hello_guest(b"[vmm test] hello from the guest\n", 42))).expect("run");
         assert_eq!(outcome, Outcome::Exited(42));
         assert_eq!(stats.hostcalls, 2);
         assert!(stats.exits >= 2);
@@ -268,10 +236,7 @@ mod tests {
         let start = Instant::now();
         let r = crate::run_with(config(&[0xeb, 0xfe]), Arc::clone(&stop)); // jmp .
         t.join().expect("join");
-        assert!(
-            matches!(r, Err(VmmError::Stopped(StopReason::Timeout(_)))),
-            "{r:?}"
-        );
+        assert!(matches!(r, Err(VmmError::Stopped(StopReason::Timeout(_)))), "{r:?}");
         assert!(start.elapsed() < Duration::from_secs(5));
     }
 

@@ -33,11 +33,7 @@ pub enum LoadError {
     HeaderVersion { found: u32 },
     /// Something does not fit in guest memory.
     #[error("{what} ({len} bytes) does not fit in guest memory of {mem_size} bytes")]
-    TooBig {
-        what: &'static str,
-        len: u64,
-        mem_size: u64,
-    },
+    TooBig { what: &'static str, len: u64, mem_size: u64 },
     /// The boot page-table pool is too small for this memory size.
     #[error("boot page-table pool exhausted")]
     PageTablePoolExhausted,
@@ -59,24 +55,15 @@ pub struct LoadedImage {
 }
 
 fn le_u16(b: &[u8], off: usize) -> Result<u16, LoadError> {
-    b.get(off..off + 2)
-        .and_then(|s| s.try_into().ok())
-        .map(u16::from_le_bytes)
-        .ok_or(LoadError::NotElf("truncated"))
+    b.get(off..off + 2).and_then(|s| s.try_into().ok()).map(u16::from_le_bytes).ok_or(LoadError::NotElf("truncated"))
 }
 
 fn le_u32(b: &[u8], off: usize) -> Result<u32, LoadError> {
-    b.get(off..off + 4)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_le_bytes)
-        .ok_or(LoadError::NotElf("truncated"))
+    b.get(off..off + 4).and_then(|s| s.try_into().ok()).map(u32::from_le_bytes).ok_or(LoadError::NotElf("truncated"))
 }
 
 fn le_u64(b: &[u8], off: usize) -> Result<u64, LoadError> {
-    b.get(off..off + 8)
-        .and_then(|s| s.try_into().ok())
-        .map(u64::from_le_bytes)
-        .ok_or(LoadError::NotElf("truncated"))
+    b.get(off..off + 8).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes).ok_or(LoadError::NotElf("truncated"))
 }
 
 const PT_LOAD: u32 = 1;
@@ -101,18 +88,13 @@ fn check_segments(image: &[u8]) -> Result<(), LoadError> {
         return Err(LoadError::NotElf("bad program header size"));
     }
     for i in 0..phnum {
-        let ph = phoff
-            .checked_add(i * phentsize)
-            .ok_or(LoadError::NotElf("phoff"))?;
+        let ph = phoff.checked_add(i * phentsize).ok_or(LoadError::NotElf("phoff"))?;
         if le_u32(image, ph)? != PT_LOAD {
             continue;
         }
         let paddr = le_u64(image, ph + 24)?;
         let memsz = le_u64(image, ph + 40)?;
-        let end = paddr.checked_add(memsz).ok_or(LoadError::SegmentOutside {
-            start: paddr,
-            end: u64::MAX,
-        })?;
+        let end = paddr.checked_add(memsz).ok_or(LoadError::SegmentOutside { start: paddr, end: u64::MAX })?;
         if paddr < layout::KERNEL_IMAGE_GPA || end > layout::KERNEL_IMAGE_END {
             return Err(LoadError::SegmentOutside { start: paddr, end });
         }
@@ -123,23 +105,15 @@ fn check_segments(image: &[u8]) -> Result<(), LoadError> {
 /// Loads the guest image at its physical addresses and reads its header.
 pub fn load_image(mem: &GuestMemory, image: &[u8]) -> Result<LoadedImage, LoadError> {
     check_segments(image)?;
-    let loaded =
-        Elf::load(mem.mem(), None, &mut Cursor::new(image), None).map_err(LoadError::Elf)?;
+    let loaded = Elf::load(mem.mem(), None, &mut Cursor::new(image), None).map_err(LoadError::Elf)?;
     let header: ImageHeader = mem.read(layout::KERNEL_IMAGE_GPA)?;
     if header.magic != IMAGE_MAGIC {
-        return Err(LoadError::HeaderMagic {
-            found: header.magic,
-        });
+        return Err(LoadError::HeaderMagic { found: header.magic });
     }
     if header.version != BOOT_VERSION {
-        return Err(LoadError::HeaderVersion {
-            found: header.version,
-        });
+        return Err(LoadError::HeaderVersion { found: header.version });
     }
-    Ok(LoadedImage {
-        end: loaded.kernel_end.max(layout::KERNEL_IMAGE_GPA),
-        header,
-    })
+    Ok(LoadedImage { end: loaded.kernel_end.max(layout::KERNEL_IMAGE_GPA), header })
 }
 
 /// Where the program and its arguments went.
@@ -162,10 +136,7 @@ fn page_up(x: u64) -> Option<u64> {
 /// The argument blob: `exec_path\0`, each argv entry `\0`, each envp entry `\0`.
 pub fn args_blob(exec_path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Vec<u8> {
     let mut blob = Vec::new();
-    for s in std::iter::once(exec_path)
-        .chain(argv.iter().map(Vec::as_slice))
-        .chain(envp.iter().map(Vec::as_slice))
-    {
+    for s in std::iter::once(exec_path).chain(argv.iter().map(Vec::as_slice)).chain(envp.iter().map(Vec::as_slice)) {
         blob.extend_from_slice(s);
         blob.push(0);
     }
@@ -192,8 +163,8 @@ pub fn place_program(
     let blob = args_blob(exec_path, argv, envp);
     let module_len = u64::try_from(program.len()).map_err(|_| too_big("program", program.len()))?;
     let args_len = u64::try_from(blob.len()).map_err(|_| too_big("arguments", blob.len()))?;
-    let module_gpa = page_up(image_end.max(layout::KERNEL_IMAGE_END))
-        .ok_or_else(|| too_big("program", program.len()))?;
+    let module_gpa =
+        page_up(image_end.max(layout::KERNEL_IMAGE_END)).ok_or_else(|| too_big("program", program.len()))?;
     let args_gpa = module_gpa
         .checked_add(module_len)
         .and_then(page_up)
@@ -206,15 +177,7 @@ pub fn place_program(
         .ok_or_else(|| too_big("program and arguments", program.len() + blob.len()))?;
     mem.write_bulk(module_gpa, program)?;
     mem.write_bytes(args_gpa, &blob)?;
-    Ok(Placement {
-        module_gpa,
-        module_len,
-        args_gpa,
-        args_len,
-        argc,
-        envc,
-        free_start,
-    })
+    Ok(Placement { module_gpa, module_len, args_gpa, args_len, argc, envc, free_start })
 }
 
 #[cfg(test)]
@@ -268,37 +231,24 @@ pub(crate) mod tests {
         let mem = GuestMemory::new_anonymous(layout::MIN_GUEST_MEMORY);
         let img = tiny_image(&[0x0f, 0x0b], 0);
         let loaded = load_image(&mem, &img).expect("load");
-        assert_eq!(
-            loaded.header.entry,
-            layout::KERNEL_BASE + layout::KERNEL_IMAGE_GPA + 32
-        );
+        assert_eq!(loaded.header.entry, layout::KERNEL_BASE + layout::KERNEL_IMAGE_GPA + 32);
         assert_eq!(loaded.end, layout::KERNEL_IMAGE_GPA + 34);
         let mut code = [0u8; 2];
-        mem.read_bytes(layout::KERNEL_IMAGE_GPA + 32, &mut code)
-            .expect("read");
+        mem.read_bytes(layout::KERNEL_IMAGE_GPA + 32, &mut code).expect("read");
         assert_eq!(code, [0x0f, 0x0b]);
     }
 
     #[test]
     fn refuses_bad_images() {
         let mem = GuestMemory::new_anonymous(layout::MIN_GUEST_MEMORY);
-        assert!(matches!(
-            load_image(&mem, b"hello"),
-            Err(LoadError::NotElf(_))
-        ));
+        assert!(matches!(load_image(&mem, b"hello"), Err(LoadError::NotElf(_))));
         let mut img = tiny_image(&[0x90], 0);
         // Move the segment's paddr to KERNEL_IMAGE_END.
         img[64 + 24..64 + 32].copy_from_slice(&layout::KERNEL_IMAGE_END.to_le_bytes());
-        assert!(matches!(
-            load_image(&mem, &img),
-            Err(LoadError::SegmentOutside { .. })
-        ));
+        assert!(matches!(load_image(&mem, &img), Err(LoadError::SegmentOutside { .. })));
         let mut img = tiny_image(&[0x90], 0);
         img[0x1000] ^= 0xff; // break the header magic
-        assert!(matches!(
-            load_image(&mem, &img),
-            Err(LoadError::HeaderMagic { .. })
-        ));
+        assert!(matches!(load_image(&mem, &img), Err(LoadError::HeaderMagic { .. })));
     }
 
     #[test]
@@ -323,9 +273,6 @@ pub(crate) mod tests {
         mem.read_bytes(p.args_gpa, &mut blob).expect("read");
         assert_eq!(&blob, b"/bin/x\0x\0-a\0A=1\0");
         let huge = vec![0u8; usize::try_from(layout::MIN_GUEST_MEMORY).expect("fits")];
-        assert!(matches!(
-            place_program(&mem, 0, &huge, b"/x", &[], &[]),
-            Err(LoadError::TooBig { .. })
-        ));
+        assert!(matches!(place_program(&mem, 0, &huge, b"/x", &[], &[]), Err(LoadError::TooBig { .. })));
     }
 }

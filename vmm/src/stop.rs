@@ -49,9 +49,7 @@ pub struct StopSignal {
 
 impl fmt::Debug for StopSignal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StopSignal")
-            .field("reason", &self.reason())
-            .finish()
+        f.debug_struct("StopSignal").field("reason", &self.reason()).finish()
     }
 }
 
@@ -121,11 +119,7 @@ impl StopSignal {
                 Some(_) => return None,
                 None => duration,
             };
-            state = self
-                .wake
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = self.wake.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 }
@@ -161,13 +155,7 @@ mod tests {
 
     #[test]
     fn display() {
-        assert_eq!(
-            StopReason::Timeout(Duration::from_millis(1500)).to_string(),
-            "timed out after 1.5s"
-        );
-        assert_eq!(
-            StopReason::Timeout(Duration::from_secs(2)).to_string(),
-            "timed out after 2s"
-        );
+        assert_eq!(StopReason::Timeout(Duration::from_millis(1500)).to_string(), "timed out after 1.5s");
+        assert_eq!(StopReason::Timeout(Duration::from_secs(2)).to_string(), "timed out after 2s");
     }
 }

@@ -21,13 +21,7 @@ pub fn memfd_create(name: &std::ffi::CStr) -> io::Result<File> {
 }
 
 fn iovecs(slices: &[VolatileSlice<'_>]) -> Vec<libc::iovec> {
-    slices
-        .iter()
-        .map(|s| libc::iovec {
-            iov_base: s.ptr_guard_mut().as_ptr().cast(),
-            iov_len: s.len(),
-        })
-        .collect()
+    slices.iter().map(|s| libc::iovec { iov_base: s.ptr_guard_mut().as_ptr().cast(), iov_len: s.len() }).collect()
 }
 
 fn iov_count(n: usize) -> io::Result<libc::c_int> {
@@ -65,12 +59,7 @@ pub fn isatty(fd: RawFd) -> bool {
 
 /// The window size of the terminal on `fd`, if it is one.
 pub fn winsize(fd: RawFd) -> Option<abi::linux::Winsize> {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCGWINSZ writes one `struct winsize` to the pointer, which
     // points at a live local of that type.
     let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws as *mut libc::winsize) };
@@ -80,6 +69,39 @@ pub fn winsize(fd: RawFd) -> Option<abi::linux::Winsize> {
         ws_xpixel: ws.ws_xpixel,
         ws_ypixel: ws.ws_ypixel,
     })
+}
+
+/// The host's view of standard stream `fd` (mode 0 if it is closed).
+pub fn stdio_stat(fd: RawFd) -> abi::boot::StdioStat {
+    // SAFETY: an all-zero `struct stat` is a valid value of the type.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes one `struct stat` to the pointer, which points at
+    // a live local of that type.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return abi::boot::StdioStat::default();
+    }
+    abi::boot::StdioStat {
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        pad: 0,
+        dev: st.st_dev,
+        ino: st.st_ino,
+        rdev: st.st_rdev,
+        blksize: u64::try_from(st.st_blksize).unwrap_or(4096),
+    }
+}
+
+/// The kernel `struct termios` (TCGETS) of terminal `fd`.
+pub fn termios(fd: RawFd) -> Option<[u8; 36]> {
+    // Larger than the kernel's 36-byte struct termios, in case of padding.
+    let mut buf = [0u8; 64];
+    // SAFETY: TCGETS writes one kernel `struct termios` (36 bytes) to the
+    // pointer, which points at a 64-byte local buffer.
+    let rc = unsafe { libc::ioctl(fd, libc::TCGETS, buf.as_mut_ptr()) };
+    let mut out = [0u8; 36];
+    out.copy_from_slice(&buf[..36]);
+    (rc == 0).then_some(out)
 }
 
 /// Fills `buf` from `getrandom(2)`.
@@ -105,10 +127,7 @@ pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
 
 /// Reads a clock in nanoseconds.
 pub fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes one timespec to a live local; the clock
     // ids used (REALTIME, MONOTONIC) always exist on Linux.
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
@@ -168,11 +187,7 @@ pub fn kick_thread(thread: libc::pthread_t) -> io::Result<()> {
 /// hung up, which the following read or write will report) within
 /// `timeout_ms`.
 pub fn poll_one(fd: RawFd, events: libc::c_short, timeout_ms: libc::c_int) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
+    let mut pfd = libc::pollfd { fd, events, revents: 0 };
     // SAFETY: poll reads and writes exactly one pollfd, a live local.
     let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
     match n {

@@ -3,7 +3,7 @@
 /// "RFBOOT\0\0" little-endian.
 pub const BOOT_MAGIC: u64 = 0x0000_544f_4f42_4652;
 /// Bumped whenever [`BootInfo`] changes shape.
-pub const BOOT_VERSION: u32 = 1;
+pub const BOOT_VERSION: u32 = 2;
 
 /// The vCPU runs on the PVM variant (VIF page, page-table pair, gates).
 pub const FLAG_PVM: u32 = 1 << 0;
@@ -49,6 +49,26 @@ pub struct BootInfo {
     pub seed: [u8; 32],
     /// Host name reported by uname (NUL padded).
     pub hostname: [u8; 64],
+    /// What the host's fds 0, 1, 2 are, for fstat of the standard streams.
+    pub stdio: [StdioStat; 3],
+    /// The kernel `struct termios` (TCGETS) of the first terminal among the
+    /// host's fds 0..2, zero if none is a terminal.
+    pub termios: [u8; 36],
+    pub pad2: u32,
+}
+
+/// The host's `fstat` of one standard stream (mode 0: the fd is closed).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StdioStat {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub pad: u32,
+    pub dev: u64,
+    pub ino: u64,
+    pub rdev: u64,
+    pub blksize: u64,
 }
 
 /// "RFIMAGE\0" little-endian.

@@ -3,7 +3,9 @@
 use alloc::vec::Vec;
 
 use abi::boot::{BootInfo, BOOT_MAGIC, BOOT_VERSION, FLAG_FSGSBASE, FLAG_PVM, FLAG_STRACE};
-use abi::layout::{BOOT_INFO_GPA, KERNEL_BASE, KERNEL_IMAGE_END, MAX_GUEST_MEMORY, MIN_GUEST_MEMORY, PAGE_SIZE, PHYS_MAP_BASE};
+use abi::layout::{
+    BOOT_INFO_GPA, KERNEL_BASE, KERNEL_IMAGE_END, MAX_GUEST_MEMORY, MIN_GUEST_MEMORY, PAGE_SIZE, PHYS_MAP_BASE,
+};
 use sentry::kernel::{BootParams, InitProgram};
 use sentry::mm::frames::FrameAllocator;
 use sentry::platform::PhysMem;
@@ -57,8 +59,14 @@ pub fn start(_vcpu: u64) -> ! {
     if !(MIN_GUEST_MEMORY..=MAX_GUEST_MEMORY).contains(&mem) || mem % PAGE_SIZE != 0 {
         fail("bad memory size");
     }
-    let in_mem = |start: u64, len: u64| start >= KERNEL_IMAGE_END && start.checked_add(len).is_some_and(|e| e <= info.free_start);
-    if info.free_start % PAGE_SIZE != 0 || info.free_start >= mem || !in_mem(info.module_gpa, info.module_len) || !in_mem(info.args_gpa, info.args_len) {
+    let in_mem = |start: u64, len: u64| {
+        start >= KERNEL_IMAGE_END && start.checked_add(len).is_some_and(|e| e <= info.free_start)
+    };
+    if info.free_start % PAGE_SIZE != 0
+        || info.free_start >= mem
+        || !in_mem(info.module_gpa, info.module_len)
+        || !in_mem(info.args_gpa, info.args_len)
+    {
         fail("bad boot memory ranges");
     }
     let backend = if info.flags & FLAG_PVM != 0 { Backend::Pvm } else { Backend::Hardware };
@@ -87,7 +95,8 @@ pub fn start(_vcpu: u64) -> ! {
         strace: info.flags & FLAG_STRACE != 0,
         tty_mask: info.tty_mask,
         winsize: info.winsize,
-        termios: [0; 36],
+        termios: info.termios,
+        stdio: info.stdio,
         hostname,
         seed: info.seed,
     };

@@ -13,5 +13,5 @@ static HEAP: LockedHeap = LockedHeap::empty();
 /// must be called once, before the first allocation.
 pub unsafe fn init(start: u64, size: u64) {
     // SAFETY: the caller guarantees the range is ours and unused.
-    unsafe { HEAP.lock().init(start as *mut u8, size as usize) };
+    unsafe { HEAP.lock().init(start as *mut u8, usize::try_from(size).unwrap_or(0)) };
 }

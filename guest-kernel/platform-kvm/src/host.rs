@@ -20,7 +20,8 @@ impl KvmHost {
     pub fn new(tsc_khz: u64) -> Self {
         let base = host_clocks();
         let tsc0 = arch::rdtsc();
-        let mult = if tsc_khz == 0 { 0 } else { ((1_000_000u128 << 32) / u128::from(tsc_khz)) as u64 };
+        let mult =
+            if tsc_khz == 0 { 0 } else { u64::try_from((1_000_000u128 << 32) / u128::from(tsc_khz)).unwrap_or(0) };
         Self { base, tsc0, mult }
     }
 }
@@ -62,7 +63,7 @@ impl Host for KvmHost {
             return host_clocks();
         }
         let ticks = arch::rdtsc().wrapping_sub(self.tsc0);
-        let ns = ((u128::from(ticks) * u128::from(self.mult)) >> 32) as u64;
+        let ns = u64::try_from((u128::from(ticks) * u128::from(self.mult)) >> 32).unwrap_or(u64::MAX);
         Clocks { realtime_ns: self.base.realtime_ns + ns, monotonic_ns: self.base.monotonic_ns + ns }
     }
 

@@ -36,7 +36,7 @@ pub fn call(nr: Hostcall, args: [u64; 4], segs: &[(u64, u64)]) -> (i64, u64) {
         (*b).args = args;
         (*b).ret = 0;
         (*b).ret2 = 0;
-        (*b).nsegs = n as u32;
+        (*b).nsegs = u32::try_from(n).unwrap_or(0);
         for (i, &(gpa, len)) in segs[..n].iter().enumerate() {
             (*b).segments[i] = Segment { gpa, len };
         }

@@ -49,4 +49,3 @@ mod start {
         options(att_syntax)
     );
 }
-

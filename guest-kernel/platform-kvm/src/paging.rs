@@ -137,7 +137,7 @@ impl GuestSpace {
 
 impl AddressSpace for GuestSpace {
     fn map(&mut self, frames: &mut FrameAllocator, va: u64, pa: PhysAddr, perms: Perms) -> Result<(), MapError> {
-        if va >= abi::layout::USER_END || va % 4096 != 0 || pa % 4096 != 0 {
+        if va >= abi::layout::USER_END || !va.is_multiple_of(4096) || !pa.is_multiple_of(4096) {
             return Err(MapError::BadAddress);
         }
         let table = self.leaf_table(va, Some(frames))?.ok_or(MapError::OutOfMemory)?;

@@ -34,7 +34,7 @@ fn backtrace(out: &mut Buf, mut rbp: u64) {
     let hi = lo + STACK_STRIDE * MAX_VCPUS;
     let _ = write!(out, "\nbacktrace:");
     for _ in 0..24 {
-        if rbp < lo || rbp + 16 > hi || rbp % 8 != 0 {
+        if rbp < lo || rbp + 16 > hi || !rbp.is_multiple_of(8) {
             break;
         }
         // SAFETY: `rbp` was checked to lie inside the vCPU stacks, which
@@ -77,12 +77,38 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 }
 
 const NAMES: [&str; 32] = [
-    "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
-    "device not available", "double fault", "coprocessor overrun", "invalid TSS", "segment not present",
-    "stack fault", "general protection", "page fault", "reserved", "x87 floating point", "alignment check",
-    "machine check", "SIMD floating point", "virtualization", "control protection", "reserved", "reserved",
-    "reserved", "reserved", "reserved", "reserved", "hypervisor injection", "VMM communication",
-    "security", "reserved",
+    "divide error",
+    "debug",
+    "NMI",
+    "breakpoint",
+    "overflow",
+    "bound range",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack fault",
+    "general protection",
+    "page fault",
+    "reserved",
+    "x87 floating point",
+    "alignment check",
+    "machine check",
+    "SIMD floating point",
+    "virtualization",
+    "control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "hypervisor injection",
+    "VMM communication",
+    "security",
+    "reserved",
 ];
 
 /// Called by the vector stubs for an exception taken in supervisor mode.
@@ -98,7 +124,11 @@ extern "C" fn kernel_trap(frame: &UserRegs) -> ! {
     if frame.vector == 14 {
         let _ = write!(b, ", cr2 {:#x}", arch::fault_address(backend()));
     }
-    let _ = write!(b, "\nrax {:#x} rbx {:#x} rcx {:#x} rdx {:#x} rsi {:#x} rdi {:#x} rbp {:#x}", frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp);
+    let _ = write!(
+        b,
+        "\nrax {:#x} rbx {:#x} rcx {:#x} rdx {:#x} rsi {:#x} rdi {:#x} rbp {:#x}",
+        frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp
+    );
     let _ = write!(b, "\nframe rip {:#x}", frame.rip);
     backtrace(&mut b, frame.rbp);
     fatal(&b)

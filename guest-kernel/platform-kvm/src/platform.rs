@@ -5,7 +5,7 @@ use core::cell::Cell;
 use abi::layout::{selector, BOOT_PML4_GPA, USER_END};
 use sentry::arch::{FpState, UserRegs};
 use sentry::mm::frames::FrameAllocator;
-use sentry::platform::{Access, Context, MapError, Platform, PhysMem, Trap};
+use sentry::platform::{Access, Context, MapError, PhysMem, Platform, Trap};
 
 use crate::arch::entry::{switch_to_user, CPU_LOCAL, VECTOR_SYSCALL};
 use crate::arch::{self, Backend};

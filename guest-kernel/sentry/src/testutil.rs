@@ -22,13 +22,7 @@ impl FakeSpace {
 }
 
 impl AddressSpace for FakeSpace {
-    fn map(
-        &mut self,
-        frames: &mut FrameAllocator,
-        va: u64,
-        pa: PhysAddr,
-        perms: Perms,
-    ) -> Result<(), MapError> {
+    fn map(&mut self, frames: &mut FrameAllocator, va: u64, pa: PhysAddr, perms: Perms) -> Result<(), MapError> {
         if (va | pa) & (PAGE_SIZE - 1) != 0 || va >= USER_END {
             return Err(MapError::BadAddress);
         }
@@ -92,10 +86,7 @@ impl TestMem {
         #[allow(unsafe_code)]
         let phys = unsafe { PhysMem::new(backing.as_mut_ptr(), size as u64) };
         let start = page_round_up(reserved).expect("reserved size");
-        Self {
-            frames: FrameAllocator::new(phys, start, size as u64),
-            _backing: backing,
-        }
+        Self { frames: FrameAllocator::new(phys, start, size as u64), _backing: backing }
     }
 
     /// Physical memory holding `file` at address 0, followed by `mib` MiB

@@ -28,12 +28,7 @@ pub struct DoArgs {
     pub stats: bool,
     /// The program (a host path; searched on PATH if it has no '/') and its
     /// arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "PROGRAM"
-    )]
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "PROGRAM")]
     pub command: Vec<OsString>,
 }
 
@@ -42,9 +37,7 @@ fn parse_memory(s: &str) -> Result<u64, String> {
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("invalid timeout {s:?} (seconds expected)"))?;
+    let secs: f64 = s.parse().map_err(|_| format!("invalid timeout {s:?} (seconds expected)"))?;
     Duration::try_from_secs_f64(secs)
         .ok()
         .filter(|d| !d.is_zero())
@@ -61,11 +54,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
     };
     let path = program::resolve(name, std::env::var_os("PATH").as_deref())?;
     let prog = program::read(&path)?;
-    let argv = args
-        .command
-        .iter()
-        .map(|a| a.as_bytes().to_vec())
-        .collect::<Vec<_>>();
+    let argv = args.command.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
     debug_assert_eq!(argv.len(), rest.len() + 1);
     let envp = std::env::vars_os()
         .map(|(k, v)| {

@@ -17,10 +17,7 @@ const MAX_SIGNAL: u64 = 64;
 /// `Clock`: `ret` = CLOCK_REALTIME ns, `ret2` = CLOCK_MONOTONIC ns.
 pub fn clock() -> Reply {
     let realtime = sys::clock_ns(libc::CLOCK_REALTIME);
-    Reply::Return {
-        ret: i64::try_from(realtime).unwrap_or(i64::MAX),
-        ret2: sys::clock_ns(libc::CLOCK_MONOTONIC),
-    }
+    Reply::Return { ret: i64::try_from(realtime).unwrap_or(i64::MAX), ret2: sys::clock_ns(libc::CLOCK_MONOTONIC) }
 }
 
 /// `Sleep`: `args[0]` ns (capped at [`MAX_SLEEP`]); `ret` 0, or `-EINTR`
@@ -35,11 +32,7 @@ pub fn sleep(stop: &StopSignal, req: &Request) -> Reply {
 
 /// `Exit`: ends the run with the program's status.
 pub fn exit(req: &Request) -> Result<Reply, HostcallError> {
-    let bad = |what, value| HostcallError::BadArgument {
-        call: "Exit",
-        what,
-        value,
-    };
+    let bad = |what, value| HostcallError::BadArgument { call: "Exit", what, value };
     let kind = ExitKind::from_raw(req.args[0]).ok_or_else(|| bad("exit kind", req.args[0]))?;
     let outcome = match kind {
         ExitKind::Exited => Outcome::Exited(req.args[1].to_le_bytes()[0]),

@@ -44,7 +44,5 @@ pub fn log(mem: &GuestMemory, req: &Request) -> Result<Reply, HostcallError> {
 /// `Panic`: ends the run with the sentry's message.
 pub fn panic(mem: &GuestMemory, req: &Request) -> Result<Reply, HostcallError> {
     let text = segments_text(mem, req, MAX_TEXT);
-    Ok(Reply::Finish(Outcome::SentryPanic(
-        text.trim_end_matches('\n').to_owned(),
-    )))
+    Ok(Reply::Finish(Outcome::SentryPanic(text.trim_end_matches('\n').to_owned())))
 }

@@ -13,9 +13,7 @@ mod stdio;
 
 use std::mem::offset_of;
 
-use abi::hostcall::{
-    Hostcall, HostcallBlock, Segment, HOSTCALL_PORT, HOSTCALL_VERSION, MAX_SEGMENTS, MAX_TRANSFER,
-};
+use abi::hostcall::{Hostcall, HostcallBlock, Segment, HOSTCALL_PORT, HOSTCALL_VERSION, MAX_SEGMENTS, MAX_TRANSFER};
 use abi::layout;
 
 use crate::error::{GuestFault, VmmError};
@@ -49,11 +47,7 @@ pub enum HostcallError {
     BadFd { call: &'static str, fd: u64 },
     /// An argument out of range.
     #[error("{call}: invalid {what} {value}")]
-    BadArgument {
-        call: &'static str,
-        what: &'static str,
-        value: u64,
-    },
+    BadArgument { call: &'static str, what: &'static str, value: u64 },
     /// The result could not be written back.
     #[error("cannot write the hostcall result")]
     Reply(#[source] MemoryError),
@@ -93,9 +87,7 @@ impl Reply {
 /// Validates a request block copied out of guest memory.
 pub fn decode(mem: &GuestMemory, block: &HostcallBlock) -> Result<Request, HostcallError> {
     if block.version != HOSTCALL_VERSION {
-        return Err(HostcallError::Version {
-            found: block.version,
-        });
+        return Err(HostcallError::Version { found: block.version });
     }
     let call = Hostcall::from_raw(block.nr).ok_or(HostcallError::UnknownNumber(block.nr))?;
     let nsegs = usize::try_from(block.nsegs)
@@ -106,23 +98,11 @@ pub fn decode(mem: &GuestMemory, block: &HostcallBlock) -> Result<Request, Hostc
     let mut total: u64 = 0;
     for (index, seg) in segments.iter().enumerate() {
         if !mem.contains(seg.gpa, seg.len) {
-            return Err(HostcallError::SegmentOutside {
-                index,
-                gpa: seg.gpa,
-                len: seg.len,
-            });
+            return Err(HostcallError::SegmentOutside { index, gpa: seg.gpa, len: seg.len });
         }
-        total = total
-            .checked_add(seg.len)
-            .filter(|&t| t <= MAX_TRANSFER)
-            .ok_or(HostcallError::TooLarge)?;
+        total = total.checked_add(seg.len).filter(|&t| t <= MAX_TRANSFER).ok_or(HostcallError::TooLarge)?;
     }
-    Ok(Request {
-        call,
-        args: block.args,
-        segments,
-        total,
-    })
+    Ok(Request { call, args: block.args, segments, total })
 }
 
 /// Serves a validated request. The match lists every hostcall: a new row in
@@ -151,12 +131,7 @@ pub struct Hostcalls<'a> {
 impl<'a> Hostcalls<'a> {
     /// The hostcall port of vCPU `vcpu`.
     pub fn new(mem: &'a GuestMemory, stop: &'a StopSignal, vcpu: u64) -> Self {
-        Self {
-            mem,
-            stop,
-            vcpu,
-            count: 0,
-        }
+        Self { mem, stop, vcpu, count: 0 }
     }
 
     fn handle(&mut self) -> Result<Option<Outcome>, HostcallError> {
@@ -188,10 +163,7 @@ impl PortIo for Hostcalls<'_> {
         match self.handle() {
             Ok(Some(outcome)) => Ok(ExitAction::Finish(outcome)),
             Ok(None) => Ok(ExitAction::Resume),
-            Err(source) => Err(VmmError::BadHostcall {
-                vcpu: self.vcpu,
-                source,
-            }),
+            Err(source) => Err(VmmError::BadHostcall { vcpu: self.vcpu, source }),
         }
     }
 }

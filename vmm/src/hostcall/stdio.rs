@@ -12,20 +12,13 @@ use crate::sys;
 use crate::vstate::GuestMemory;
 
 /// The guest-memory slices of a validated request.
-fn slices<'m>(
-    mem: &'m GuestMemory,
-    req: &Request,
-) -> Result<Vec<VolatileSlice<'m>>, HostcallError> {
+fn slices<'m>(mem: &'m GuestMemory, req: &Request) -> Result<Vec<VolatileSlice<'m>>, HostcallError> {
     req.segments
         .iter()
         .enumerate()
         .filter(|(_, s)| s.len != 0)
         .map(|(index, s)| {
-            let outside = || HostcallError::SegmentOutside {
-                index,
-                gpa: s.gpa,
-                len: s.len,
-            };
+            let outside = || HostcallError::SegmentOutside { index, gpa: s.gpa, len: s.len };
             let len = usize::try_from(s.len).map_err(|_| outside())?;
             mem.slice(s.gpa, len).map_err(|_| outside())
         })
@@ -52,12 +45,7 @@ fn wait_ready(fd: RawFd, events: libc::c_short, stop: &StopSignal) -> Result<(),
 /// How long one poll waits before looking at the stop signal again.
 const POLL_SLICE_MS: libc::c_int = 100;
 
-fn transfer(
-    fd: RawFd,
-    events: libc::c_short,
-    stop: &StopSignal,
-    op: impl Fn() -> io::Result<usize>,
-) -> Reply {
+fn transfer(fd: RawFd, events: libc::c_short, stop: &StopSignal, op: impl Fn() -> io::Result<usize>) -> Reply {
     loop {
         if let Err(e) = wait_ready(fd, events, stop) {
             return Reply::errno(&e);
@@ -82,18 +70,13 @@ pub fn write(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Repl
     if slices.is_empty() {
         return Ok(Reply::ret(0));
     }
-    Ok(transfer(fd, libc::POLLOUT, stop, || {
-        sys::writev(fd, &slices)
-    }))
+    Ok(transfer(fd, libc::POLLOUT, stop, || sys::writev(fd, &slices)))
 }
 
 /// `Read`: fd 0 only; `ret` = bytes read (0 at EOF) or `-errno`.
 pub fn read(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Reply, HostcallError> {
     if req.args[0] != 0 {
-        return Err(HostcallError::BadFd {
-            call: "Read",
-            fd: req.args[0],
-        });
+        return Err(HostcallError::BadFd { call: "Read", fd: req.args[0] });
     }
     let slices = slices(mem, req)?;
     if slices.is_empty() {

@@ -26,15 +26,7 @@ fn block(call: Hostcall, args: [u64; 4], segs: &[(u64, u64)]) -> HostcallBlock {
 #[test]
 fn decode_accepts_valid_request() {
     let m = mem();
-    let req = decode(
-        &m,
-        &block(
-            Hostcall::Write,
-            [1, 0, 0, 0],
-            &[(0x40_0000, 10), (0x50_0000, 5)],
-        ),
-    )
-    .expect("valid");
+    let req = decode(&m, &block(Hostcall::Write, [1, 0, 0, 0], &[(0x40_0000, 10), (0x50_0000, 5)])).expect("valid");
     assert_eq!(req.call, Hostcall::Write);
     assert_eq!(req.total, 15);
     assert_eq!(req.segments.len(), 2);
@@ -46,80 +38,42 @@ fn decode_rejects_malformed() {
     let size = m.size();
     let mut b = block(Hostcall::Clock, [0; 4], &[]);
     b.version = 2;
-    assert!(matches!(
-        decode(&m, &b),
-        Err(HostcallError::Version { found: 2 })
-    ));
+    assert!(matches!(decode(&m, &b), Err(HostcallError::Version { found: 2 })));
 
     let mut b = block(Hostcall::Clock, [0; 4], &[]);
     b.nr = 999;
-    assert!(matches!(
-        decode(&m, &b),
-        Err(HostcallError::UnknownNumber(999))
-    ));
+    assert!(matches!(decode(&m, &b), Err(HostcallError::UnknownNumber(999))));
 
     let mut b = block(Hostcall::Write, [1; 4], &[]);
     b.nsegs = u32::try_from(MAX_SEGMENTS + 1).expect("small");
-    assert!(matches!(
-        decode(&m, &b),
-        Err(HostcallError::TooManySegments(_))
-    ));
+    assert!(matches!(decode(&m, &b), Err(HostcallError::TooManySegments(_))));
 
     // Out of range, straddling the end, and overflowing gpa + len.
     for (gpa, len) in [(size, 1), (size - 4, 8), (u64::MAX - 3, 8), (8, u64::MAX)] {
         let b = block(Hostcall::Write, [1, 0, 0, 0], &[(0x1000, 4), (gpa, len)]);
-        assert!(
-            matches!(
-                decode(&m, &b),
-                Err(HostcallError::SegmentOutside { index: 1, .. })
-            ),
-            "{gpa:#x}+{len:#x}"
-        );
+        assert!(matches!(decode(&m, &b), Err(HostcallError::SegmentOutside { index: 1, .. })), "{gpa:#x}+{len:#x}");
     }
     // Exactly at the end is fine.
     decode(&m, &block(Hostcall::Write, [1, 0, 0, 0], &[(size - 4, 4)])).expect("at end");
 
     let segs: Vec<(u64, u64)> = (0..3).map(|i| (i << 23, MAX_TRANSFER / 2)).collect();
-    assert!(matches!(
-        decode(&m, &block(Hostcall::Write, [1, 0, 0, 0], &segs)),
-        Err(HostcallError::TooLarge)
-    ));
+    assert!(matches!(decode(&m, &block(Hostcall::Write, [1, 0, 0, 0], &segs)), Err(HostcallError::TooLarge)));
 }
 
 #[test]
 fn bad_fds_and_arguments_are_fatal() {
     let m = mem();
     let stop = StopSignal::new();
-    for (call, fd) in [
-        (Hostcall::Write, 0),
-        (Hostcall::Write, 3),
-        (Hostcall::Read, 1),
-    ] {
+    for (call, fd) in [(Hostcall::Write, 0), (Hostcall::Write, 3), (Hostcall::Read, 1)] {
         let req = decode(&m, &block(call, [fd, 0, 0, 0], &[(0x1000, 1)])).expect("decodes");
-        assert!(matches!(
-            serve(&m, &stop, &req),
-            Err(HostcallError::BadFd { .. })
-        ));
+        assert!(matches!(serve(&m, &stop, &req), Err(HostcallError::BadFd { .. })));
     }
     let req = decode(&m, &block(Hostcall::Exit, [7, 0, 0, 0], &[])).expect("decodes");
-    assert!(matches!(
-        serve(&m, &stop, &req),
-        Err(HostcallError::BadArgument { .. })
-    ));
-    let req = decode(
-        &m,
-        &block(Hostcall::Exit, [ExitKind::Signaled as u64, 65, 0, 0], &[]),
-    )
-    .expect("decodes");
-    assert!(matches!(
-        serve(&m, &stop, &req),
-        Err(HostcallError::BadArgument { .. })
-    ));
+    assert!(matches!(serve(&m, &stop, &req), Err(HostcallError::BadArgument { .. })));
+    let req = decode(&m, &block(Hostcall::Exit, [ExitKind::Signaled as u64, 65, 0, 0], &[])).expect("decodes");
+    assert!(matches!(serve(&m, &stop, &req), Err(HostcallError::BadArgument { .. })));
     let req = decode(&m, &block(Hostcall::Log, [0, 0, 0, 0], &[])).expect("decodes");
-    assert!(matches!(
-        serve(&m, &stop, &req),
-        Err(HostcallError::BadArgument { .. })
-    ));
+    assert!(matches!(serve(&m, &stop, &req), Err(HostcallError::BadArgument { .. })));
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {
@@ -140,35 +94,19 @@ fn write_goes_straight_to_the_fd() {
     let m = mem();
     m.write_bytes(0x40_0000, b"hello, ").expect("w");
     m.write_bytes(0x50_0123, b"world\n").expect("w");
-    let req = decode(
-        &m,
-        &block(
-            Hostcall::Write,
-            [1, 0, 0, 0],
-            &[(0x40_0000, 7), (0x50_0123, 6)],
-        ),
-    )
-    .expect("valid");
+    let req = decode(&m, &block(Hostcall::Write, [1, 0, 0, 0], &[(0x40_0000, 7), (0x50_0123, 6)])).expect("valid");
     let slices = stdio_slices(&m, &req);
     let (r, w) = pipe();
     let n = crate::sys::writev(w.as_raw_fd(), &slices).expect("writev");
     assert_eq!(n, 13);
     drop(w);
     let mut out = String::new();
-    std::fs::File::from(r)
-        .read_to_string(&mut out)
-        .expect("read");
+    std::fs::File::from(r).read_to_string(&mut out).expect("read");
     assert_eq!(out, "hello, world\n");
 }
 
 fn stdio_slices<'m>(m: &'m GuestMemory, req: &Request) -> Vec<vm_memory::VolatileSlice<'m>> {
-    req.segments
-        .iter()
-        .map(|s| {
-            m.slice(s.gpa, usize::try_from(s.len).expect("fits"))
-                .expect("slice")
-        })
-        .collect()
+    req.segments.iter().map(|s| m.slice(s.gpa, usize::try_from(s.len).expect("fits")).expect("slice")).collect()
 }
 
 #[test]
@@ -177,21 +115,11 @@ fn exit_clock_sleep_log_panic() {
     let stop = StopSignal::new();
     let serve_block = |b: HostcallBlock| serve(&m, &stop, &decode(&m, &b).expect("valid"));
     assert_eq!(
-        serve_block(block(
-            Hostcall::Exit,
-            [ExitKind::Exited as u64, 0x1_2a, 0, 0],
-            &[]
-        ))
-        .expect("ok"),
+        serve_block(block(Hostcall::Exit, [ExitKind::Exited as u64, 0x1_2a, 0, 0], &[])).expect("ok"),
         Reply::Finish(Outcome::Exited(0x2a))
     );
     assert_eq!(
-        serve_block(block(
-            Hostcall::Exit,
-            [ExitKind::Signaled as u64, 11, 0, 0],
-            &[]
-        ))
-        .expect("ok"),
+        serve_block(block(Hostcall::Exit, [ExitKind::Signaled as u64, 11, 0, 0], &[])).expect("ok"),
         Reply::Finish(Outcome::Signaled(11))
     );
     match serve_block(block(Hostcall::Clock, [0; 4], &[])).expect("ok") {
@@ -201,22 +129,14 @@ fn exit_clock_sleep_log_panic() {
         }
         r => panic!("{r:?}"),
     }
-    assert_eq!(
-        serve_block(block(Hostcall::Sleep, [1_000_000, 0, 0, 0], &[])).expect("ok"),
-        Reply::ret(0)
-    );
+    assert_eq!(serve_block(block(Hostcall::Sleep, [1_000_000, 0, 0, 0], &[])).expect("ok"), Reply::ret(0));
     m.write_bytes(0x1000, b"it broke\n").expect("w");
     assert_eq!(
         serve_block(block(Hostcall::Panic, [0; 4], &[(0x1000, 9)])).expect("ok"),
         Reply::Finish(Outcome::SentryPanic("it broke".into()))
     );
     assert_eq!(
-        serve_block(block(
-            Hostcall::Log,
-            [LogLevel::Debug as u64, 0, 0, 0],
-            &[(0x1000, 9)]
-        ))
-        .expect("ok"),
+        serve_block(block(Hostcall::Log, [LogLevel::Debug as u64, 0, 0, 0], &[(0x1000, 9)])).expect("ok"),
         Reply::ret(0)
     );
     stop.stop(crate::StopReason::Requested);
@@ -230,23 +150,13 @@ fn exit_clock_sleep_log_panic() {
 fn port_handler_writes_results_back() {
     let m = mem();
     let stop = StopSignal::new();
-    m.write(
-        layout::hostcall_block_gpa(0),
-        block(Hostcall::Clock, [0; 4], &[]),
-    )
-    .expect("w");
+    m.write(layout::hostcall_block_gpa(0), block(Hostcall::Clock, [0; 4], &[])).expect("w");
     let mut h = Hostcalls::new(&m, &stop, 0);
-    assert_eq!(
-        h.port_out(HOSTCALL_PORT, &[0; 4]).expect("ok"),
-        ExitAction::Resume
-    );
+    assert_eq!(h.port_out(HOSTCALL_PORT, &[0; 4]).expect("ok"), ExitAction::Resume);
     let back: HostcallBlock = m.read(layout::hostcall_block_gpa(0)).expect("r");
     assert!(back.ret > 0 && back.ret2 > 0);
     assert_eq!(h.count, 1);
-    assert_eq!(
-        h.port_out(0x80, &[0; 1]).expect("ok"),
-        ExitAction::Fault(GuestFault::PortOut(0x80))
-    );
+    assert_eq!(h.port_out(0x80, &[0; 1]).expect("ok"), ExitAction::Fault(GuestFault::PortOut(0x80)));
     let mut bad = block(Hostcall::Clock, [0; 4], &[]);
     bad.version = 0;
     m.write(layout::hostcall_block_gpa(0), bad).expect("w");

@@ -39,9 +39,7 @@ pub struct Kvm {
 impl Kvm {
     /// Opens `/dev/kvm` (close-on-exec).
     pub fn open() -> Result<Self, KvmError> {
-        Ok(Self {
-            fd: KvmFd::new().map_err(KvmError::Open)?,
-        })
+        Ok(Self { fd: KvmFd::new().map_err(KvmError::Open)? })
     }
 
     /// Creates a VM, retrying a few times on `EINTR`.
@@ -60,16 +58,11 @@ impl Kvm {
 
     /// The CPUID leaves KVM supports, passed through to the guest as is.
     pub fn supported_cpuid(&self) -> Result<CpuId, KvmError> {
-        self.fd
-            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-            .map_err(KvmError::SupportedCpuid)
+        self.fd.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(KvmError::SupportedCpuid)
     }
 }
 
 /// Whether CPUID leaf 7 subleaf 0 reports FSGSBASE (EBX bit 0).
 pub fn cpuid_has_fsgsbase(cpuid: &CpuId) -> bool {
-    cpuid
-        .as_slice()
-        .iter()
-        .any(|e| e.function == 7 && e.index == 0 && e.ebx & 1 != 0)
+    cpuid.as_slice().iter().any(|e| e.function == 7 && e.index == 0 && e.ebx & 1 != 0)
 }

@@ -8,8 +8,7 @@ use std::fs::File;
 use std::io;
 
 use vm_memory::{
-    ByteValued, Bytes, FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryError,
-    GuestMemoryMmap, VolatileSlice,
+    ByteValued, Bytes, FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryError, GuestMemoryMmap, VolatileSlice,
 };
 
 use crate::sys;
@@ -62,11 +61,9 @@ unsafe impl ByteValued for Pod<abi::boot::ImageHeader> {}
 unsafe impl ByteValued for Pod<abi::hostcall::HostcallBlock> {}
 
 // The no-padding claims above, checked: the sum of the field sizes.
-const _: () = assert!(std::mem::size_of::<abi::boot::BootInfo>() == 192);
+const _: () = assert!(std::mem::size_of::<abi::boot::BootInfo>() == 192 + 3 * 48 + 36 + 4);
 const _: () = assert!(std::mem::size_of::<abi::boot::ImageHeader>() == 32);
-const _: () = assert!(
-    std::mem::size_of::<abi::hostcall::HostcallBlock>() == 64 + 16 * abi::hostcall::MAX_SEGMENTS
-);
+const _: () = assert!(std::mem::size_of::<abi::hostcall::HostcallBlock>() == 64 + 16 * abi::hostcall::MAX_SEGMENTS);
 
 /// The guest's physical memory.
 pub struct GuestMemory {
@@ -83,28 +80,13 @@ impl GuestMemory {
     /// A memfd of `size` bytes mapped at guest-physical 0.
     pub fn new_memfd(size: u64) -> Result<Self, MemoryError> {
         let memfd = sys::memfd_create(c"ringfence-guest").map_err(MemoryError::Memfd)?;
-        memfd
-            .set_len(size)
-            .map_err(|source| MemoryError::Size { size, source })?;
-        let len = usize::try_from(size).map_err(|_| MemoryError::Size {
-            size,
-            source: io::Error::from_raw_os_error(libc::EINVAL),
-        })?;
-        let file = memfd
-            .try_clone()
-            .map_err(|source| MemoryError::Size { size, source })?;
-        let mem = GuestMemoryMmap::from_ranges_with_files([(
-            GuestAddress(0),
-            len,
-            Some(FileOffset::new(file, 0)),
-        )])
-        .map_err(|source| MemoryError::Map { size, source })?;
-        Ok(Self {
-            mem,
-            memfd,
-            file_backed: true,
-            size,
-        })
+        memfd.set_len(size).map_err(|source| MemoryError::Size { size, source })?;
+        let len = usize::try_from(size)
+            .map_err(|_| MemoryError::Size { size, source: io::Error::from_raw_os_error(libc::EINVAL) })?;
+        let file = memfd.try_clone().map_err(|source| MemoryError::Size { size, source })?;
+        let mem = GuestMemoryMmap::from_ranges_with_files([(GuestAddress(0), len, Some(FileOffset::new(file, 0)))])
+            .map_err(|source| MemoryError::Map { size, source })?;
+        Ok(Self { mem, memfd, file_backed: true, size })
     }
 
     /// Anonymous memory (tests).
@@ -113,12 +95,7 @@ impl GuestMemory {
         let len = usize::try_from(size).expect("size fits usize");
         let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), len)]).expect("mmap");
         let memfd = sys::memfd_create(c"test").expect("memfd");
-        Self {
-            mem,
-            memfd,
-            file_backed: false,
-            size,
-        }
+        Self { mem, memfd, file_backed: false, size }
     }
 
     /// The vm-memory view.
@@ -143,11 +120,7 @@ impl GuestMemory {
     }
 
     fn access_error(gpa: u64, len: usize, source: GuestMemoryError) -> MemoryError {
-        MemoryError::Access {
-            gpa,
-            len: u64::try_from(len).unwrap_or(u64::MAX),
-            source,
-        }
+        MemoryError::Access { gpa, len: u64::try_from(len).unwrap_or(u64::MAX), source }
     }
 
     /// Copies `T` out of guest memory.
@@ -173,23 +146,17 @@ impl GuestMemory {
 
     /// Reads a little-endian u64.
     pub fn read_u64(&self, gpa: u64) -> Result<u64, MemoryError> {
-        self.mem
-            .read_obj::<u64>(GuestAddress(gpa))
-            .map_err(|e| Self::access_error(gpa, 8, e))
+        self.mem.read_obj::<u64>(GuestAddress(gpa)).map_err(|e| Self::access_error(gpa, 8, e))
     }
 
     /// Writes a little-endian u64.
     pub fn write_u64(&self, gpa: u64, value: u64) -> Result<(), MemoryError> {
-        self.mem
-            .write_obj(value, GuestAddress(gpa))
-            .map_err(|e| Self::access_error(gpa, 8, e))
+        self.mem.write_obj(value, GuestAddress(gpa)).map_err(|e| Self::access_error(gpa, 8, e))
     }
 
     /// Copies bytes into guest memory.
     pub fn write_bytes(&self, gpa: u64, bytes: &[u8]) -> Result<(), MemoryError> {
-        self.mem
-            .write_slice(bytes, GuestAddress(gpa))
-            .map_err(|e| Self::access_error(gpa, bytes.len(), e))
+        self.mem.write_slice(bytes, GuestAddress(gpa)).map_err(|e| Self::access_error(gpa, bytes.len(), e))
     }
 
     /// Copies a large blob into guest memory through the memfd (`pwrite`)
@@ -207,9 +174,7 @@ impl GuestMemory {
 
     /// Copies bytes out of guest memory.
     pub fn read_bytes(&self, gpa: u64, bytes: &mut [u8]) -> Result<(), MemoryError> {
-        self.mem
-            .read_slice(bytes, GuestAddress(gpa))
-            .map_err(|e| Self::access_error(gpa, bytes.len(), e))
+        self.mem.read_slice(bytes, GuestAddress(gpa)).map_err(|e| Self::access_error(gpa, bytes.len(), e))
     }
 
     /// Zeroes `len` bytes (e.g. a VIF page).
@@ -220,9 +185,7 @@ impl GuestMemory {
     /// A volatile view of `[gpa, gpa + len)`, for I/O straight to and from
     /// guest memory.
     pub fn slice(&self, gpa: u64, len: usize) -> Result<VolatileSlice<'_>, MemoryError> {
-        self.mem
-            .get_slice(GuestAddress(gpa), len)
-            .map_err(|e| Self::access_error(gpa, len, e))
+        self.mem.get_slice(GuestAddress(gpa), len).map_err(|e| Self::access_error(gpa, len, e))
     }
 }
 

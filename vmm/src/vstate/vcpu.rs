@@ -147,32 +147,16 @@ impl Vcpu {
 
     /// Reads one MSR; `None` if KVM does not know it.
     pub fn get_msr(&self, index: u32) -> Result<Option<u64>, VcpuError> {
-        let mut msrs = Msrs::from_entries(&[kvm_msr_entry {
-            index,
-            ..Default::default()
-        }])
-        .map_err(|_| VcpuError::GetMsr {
-            index,
-            source: kvm_ioctls::Error::new(libc::EINVAL),
-        })?;
-        let n = self
-            .fd
-            .get_msrs(&mut msrs)
-            .map_err(|source| VcpuError::GetMsr { index, source })?;
+        let mut msrs = Msrs::from_entries(&[kvm_msr_entry { index, ..Default::default() }])
+            .map_err(|_| VcpuError::GetMsr { index, source: kvm_ioctls::Error::new(libc::EINVAL) })?;
+        let n = self.fd.get_msrs(&mut msrs).map_err(|source| VcpuError::GetMsr { index, source })?;
         Ok((n == 1).then(|| msrs.as_slice()[0].data))
     }
 
     /// Sets one MSR, failing unless KVM reports it set.
     pub fn set_msr(&self, index: u32, value: u64) -> Result<(), VcpuError> {
-        let msrs = Msrs::from_entries(&[kvm_msr_entry {
-            index,
-            data: value,
-            ..Default::default()
-        }])
-        .map_err(|_| VcpuError::SetMsr {
-            index,
-            source: kvm_ioctls::Error::new(libc::EINVAL),
-        })?;
+        let msrs = Msrs::from_entries(&[kvm_msr_entry { index, data: value, ..Default::default() }])
+            .map_err(|_| VcpuError::SetMsr { index, source: kvm_ioctls::Error::new(libc::EINVAL) })?;
         match self.fd.set_msrs(&msrs) {
             Ok(1) => Ok(()),
             Ok(_) => Err(VcpuError::MsrRefused { index, value }),
@@ -204,19 +188,12 @@ impl Vcpu {
         sregs.gdt.limit = setup.gdt_limit;
         sregs.idt.base = setup.idt_base;
         sregs.idt.limit = setup.idt_limit;
-        self.fd
-            .set_sregs(&sregs)
-            .map_err(regs_err("KVM_SET_SREGS"))?;
+        self.fd.set_sregs(&sregs).map_err(regs_err("KVM_SET_SREGS"))?;
         for &(index, value) in &setup.msrs {
             self.set_msr(index, value)?;
         }
-        let regs = kvm_regs {
-            rip: setup.rip,
-            rsp: setup.rsp,
-            rdi: setup.rdi,
-            rflags: setup.rflags,
-            ..Default::default()
-        };
+        let regs =
+            kvm_regs { rip: setup.rip, rsp: setup.rsp, rdi: setup.rdi, rflags: setup.rflags, ..Default::default() };
         self.fd.set_regs(&regs).map_err(regs_err("KVM_SET_REGS"))
     }
 
@@ -232,11 +209,7 @@ impl Vcpu {
         // SAFETY: `run` points at this vCPU's live kvm_run mapping; taking a
         // field address does not access memory.
         let immediate_exit = unsafe { std::ptr::addr_of_mut!((*run).immediate_exit) };
-        VcpuKick {
-            index: self.index,
-            thread: sys::current_thread(),
-            immediate_exit,
-        }
+        VcpuKick { index: self.index, thread: sys::current_thread(), immediate_exit }
     }
 
     /// Runs the vCPU on the calling thread until the program ends, the
@@ -284,12 +257,7 @@ impl Vcpu {
                 ExitAction::Finish(outcome) => return Ok(outcome),
                 ExitAction::Fault(fault) => {
                     let (rip, cr3) = self.position();
-                    return Err(VmmError::Guest {
-                        fault,
-                        vcpu: self.index,
-                        rip,
-                        cr3,
-                    });
+                    return Err(VmmError::Guest { fault, vcpu: self.index, rip, cr3 });
                 }
             }
             if let Some(reason) = stop.reason() {
@@ -353,9 +321,7 @@ pub fn handle_exit(exit: VcpuExit<'_>, io: &mut dyn PortIo) -> Result<ExitAction
     Ok(match exit {
         VcpuExit::IoOut(port, data) => io.port_out(port, data)?,
         VcpuExit::IoIn(port, _) => ExitAction::Fault(GuestFault::PortIn(port)),
-        VcpuExit::MmioRead(addr, _) | VcpuExit::MmioWrite(addr, _) => {
-            ExitAction::Fault(GuestFault::Mmio(addr))
-        }
+        VcpuExit::MmioRead(addr, _) | VcpuExit::MmioWrite(addr, _) => ExitAction::Fault(GuestFault::Mmio(addr)),
         VcpuExit::Intr | VcpuExit::IrqWindowOpen => ExitAction::Resume,
         VcpuExit::Shutdown => ExitAction::Fault(GuestFault::TripleFault),
         VcpuExit::Hlt => ExitAction::Fault(GuestFault::Halted),
@@ -425,20 +391,14 @@ mod tests {
             (VcpuExit::Nmi, GuestFault::Other("KVM_EXIT_NMI")),
         ];
         for (exit, fault) in cases {
-            assert_eq!(
-                handle_exit(exit, &mut rec).expect("ok"),
-                ExitAction::Fault(fault)
-            );
+            assert_eq!(handle_exit(exit, &mut rec).expect("ok"), ExitAction::Fault(fault));
         }
         let mut buf = [0u8; 4];
         assert_eq!(
             handle_exit(VcpuExit::IoIn(0x60, &mut buf), &mut rec).expect("ok"),
             ExitAction::Fault(GuestFault::PortIn(0x60))
         );
-        assert_eq!(
-            handle_exit(VcpuExit::Intr, &mut rec).expect("ok"),
-            ExitAction::Resume
-        );
+        assert_eq!(handle_exit(VcpuExit::Intr, &mut rec).expect("ok"), ExitAction::Resume);
         assert!(rec.outs.is_empty());
     }
 }

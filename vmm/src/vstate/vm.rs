@@ -42,10 +42,7 @@ impl Vm {
 
     /// Creates vCPU `index`.
     pub fn create_vcpu(&self, index: u64) -> Result<Vcpu, VcpuError> {
-        let fd = self
-            .fd
-            .create_vcpu(index)
-            .map_err(|e| VcpuError::Create(KvmError::CreateVcpu(e)))?;
+        let fd = self.fd.create_vcpu(index).map_err(|e| VcpuError::Create(KvmError::CreateVcpu(e)))?;
         Ok(Vcpu::new(fd, index))
     }
 }

@@ -38,13 +38,8 @@ pub struct CpuLocal {
 /// The boot vCPU's local data. Only vCPU 0 exists in this version; SMP adds
 /// one per vCPU with per-vCPU entry points (as the probes do).
 #[no_mangle]
-pub static mut CPU_LOCAL: CpuLocal = CpuLocal {
-    user_rsp: 0,
-    kernel_rsp: 0,
-    regs: core::ptr::null_mut(),
-    fpu: core::ptr::null_mut(),
-    pvm: 0,
-};
+pub static mut CPU_LOCAL: CpuLocal =
+    CpuLocal { user_rsp: 0, kernel_rsp: 0, regs: core::ptr::null_mut(), fpu: core::ptr::null_mut(), pvm: 0 };
 
 /// MXCSR the sentry runs with (all exceptions masked).
 #[no_mangle]

@@ -33,7 +33,9 @@ impl FdTable {
     /// fds 0, 1, 2 connected to the host's stdin, stdout and stderr.
     pub fn with_stdio(tty_mask: u32) -> Self {
         let slots = (0..3u32)
-            .map(|n| Some(Descriptor { file: File::HostStdio { host_fd: n, tty: tty_mask & (1 << n) != 0 }, cloexec: false }))
+            .map(|n| {
+                Some(Descriptor { file: File::HostStdio { host_fd: n, tty: tty_mask & (1 << n) != 0 }, cloexec: false })
+            })
             .collect();
         Self { slots }
     }
@@ -49,7 +51,8 @@ impl FdTable {
 
     /// Closes `fd`.
     pub fn close(&mut self, fd: i32) -> Result<(), SysError> {
-        let slot = usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i)).ok_or(SysError::ebadf("fd not open"))?;
+        let slot =
+            usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i)).ok_or(SysError::ebadf("fd not open"))?;
         slot.take().map(|_| ()).ok_or(SysError::ebadf("fd not open"))
     }
 

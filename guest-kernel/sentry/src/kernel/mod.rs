@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use crate::loader::{self, ExecArgs};
 use crate::mm::frames::FrameAllocator;
 use crate::mm::MemoryManager;
-use crate::platform::{Context, ExitStatus, Host, Platform, PhysAddr, Trap};
+use crate::platform::{Context, ExitStatus, Host, PhysAddr, Platform, Trap};
 use crate::syscalls;
 use abi::hostcall::LogLevel;
 use abi::linux::signal;
@@ -32,6 +32,8 @@ pub struct BootParams {
     pub winsize: abi::linux::Winsize,
     /// The host terminal's `struct termios` (kernel layout, 36 bytes), if any.
     pub termios: [u8; 36],
+    /// What the host's standard streams are (fstat).
+    pub stdio: [abi::boot::StdioStat; 3],
     /// Host name for uname.
     pub hostname: Vec<u8>,
     /// Random seed.
@@ -114,7 +116,9 @@ impl<P: Platform> Kernel<P> {
             hwcap2: 0,
         };
         let loaded = loader::load_elf(&mut mm, &mut self.frames, prog.file_pa, prog.file_len, &args)?;
-        Ok(Task::new(mm, loaded.entry, loaded.stack_pointer, self.params.tty_mask))
+        let mut task = Task::new(mm, loaded.entry, loaded.stack_pointer, self.params.tty_mask);
+        task.set_comm_from_path(&prog.execfn);
+        Ok(task)
     }
 
     /// Ends the sandbox with `status` (the init task ended).
@@ -197,11 +201,7 @@ pub fn exception_signal(vector: u8) -> u32 {
 /// with the processes issue), so every such signal terminates.
 fn fatal_signal<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, sig: u32) -> ! {
     if k.params.strace {
-        let msg = alloc::format!(
-            "strace: --- killed by signal {} (rip {:#x}) ---",
-            sig,
-            t.regs.rip
-        );
+        let msg = alloc::format!("strace: --- killed by signal {} (rip {:#x}) ---", sig, t.regs.rip);
         k.log(LogLevel::Info, &msg);
     }
     t.mm.destroy(&mut k.frames);

@@ -34,6 +34,8 @@ pub struct Task<A: AddressSpace> {
     pub sigmask: u64,
     pub rlimits: [Rlimit; 16],
     pub umask: u32,
+    /// The command name (`PR_SET_NAME`, /proc comm), NUL padded.
+    pub comm: [u8; 16],
     /// A signal raised by a syscall, acted on when the syscall returns.
     pub pending_signal: Option<u32>,
     /// Time spent running application code and in the sentry.
@@ -74,10 +76,19 @@ impl<A: AddressSpace> Task<A> {
             sigmask: 0,
             rlimits: default_rlimits(),
             umask: 0o022,
+            comm: [0; 16],
             pending_signal: None,
             utime_ns: 0,
             stime_ns: 0,
         }
+    }
+
+    /// Sets the command name from a path's last component, as exec does.
+    pub fn set_comm_from_path(&mut self, path: &[u8]) {
+        let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+        self.comm = [0; 16];
+        let n = base.len().min(15);
+        self.comm[..n].copy_from_slice(&base[..n]);
     }
 
     /// Forces the register file into a state that is safe to return to

@@ -6,9 +6,7 @@
 
 use alloc::vec::Vec;
 
-use elf::abi::{
-    EI_NIDENT, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR,
-};
+use elf::abi::{EI_NIDENT, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
 use elf::endian::LittleEndian;
 use elf::file::{Class, FileHeader};
 use elf::parse::ParseError;
@@ -16,9 +14,7 @@ use elf::segment::{ProgramHeader, SegmentTable};
 
 use crate::error::SysError;
 use crate::mm::frames::FrameAllocator;
-use crate::mm::{
-    page_round_down, page_round_up, Backing, MemoryManager, MMAP_MIN_ADDR, STACK_SIZE, STACK_TOP,
-};
+use crate::mm::{page_round_down, page_round_up, Backing, MemoryManager, MMAP_MIN_ADDR, STACK_SIZE, STACK_TOP};
 use crate::platform::{AddressSpace, Perms, PhysAddr, PhysMem};
 use abi::layout::{PAGE_SIZE, USER_END};
 use abi::linux::errno::ENOEXEC;
@@ -55,11 +51,7 @@ impl FileRef {
         if pa.checked_add(len).is_none_or(|end| end > phys.size()) {
             return Err(SysError::efault("program file outside physical memory"));
         }
-        Ok(Self {
-            phys: *phys,
-            pa,
-            len,
-        })
+        Ok(Self { phys: *phys, pa, len })
     }
 
     /// Copies `[off, off + len)` of the file; `why` if that is past its end.
@@ -92,11 +84,7 @@ impl Segment {
     /// The page-rounded span `[start, end)` the segment occupies.
     /// Validated by [`parse`] not to overflow.
     fn span(&self) -> (u64, u64) {
-        let end = self
-            .vaddr
-            .checked_add(self.memsz)
-            .and_then(page_round_up)
-            .unwrap_or(u64::MAX);
+        let end = self.vaddr.checked_add(self.memsz).and_then(page_round_up).unwrap_or(u64::MAX);
         (page_round_down(self.vaddr), end)
     }
 }
@@ -127,30 +115,22 @@ fn header_error(e: &ParseError) -> SysError {
 }
 
 fn perms(p_flags: u32) -> Perms {
-    Perms {
-        read: p_flags & PF_R != 0,
-        write: p_flags & PF_W != 0,
-        exec: p_flags & PF_X != 0,
-    }
+    Perms { read: p_flags & PF_R != 0, write: p_flags & PF_W != 0, exec: p_flags & PF_X != 0 }
 }
 
 /// Reads and checks the ELF header and program headers of `file`.
 pub(super) fn parse(file: &FileRef) -> Result<Image, SysError> {
     let ehdr_bytes = file.read(0, EHDR_SIZE, "file too short for an ELF header")?;
-    let ident =
-        elf::file::parse_ident::<LittleEndian>(&ehdr_bytes).map_err(|e| header_error(&e))?;
+    let ident = elf::file::parse_ident::<LittleEndian>(&ehdr_bytes).map_err(|e| header_error(&e))?;
     if ident.1 != Class::ELF64 {
         return Err(noexec("not a 64-bit ELF file"));
     }
-    let ehdr =
-        FileHeader::parse_tail(ident, &ehdr_bytes[EI_NIDENT..]).map_err(|e| header_error(&e))?;
+    let ehdr = FileHeader::parse_tail(ident, &ehdr_bytes[EI_NIDENT..]).map_err(|e| header_error(&e))?;
     if ehdr.e_machine != EM_X86_64 {
         return Err(noexec("not an x86-64 program"));
     }
     if ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN {
-        return Err(noexec(
-            "not an executable or position-independent executable",
-        ));
+        return Err(noexec("not an executable or position-independent executable"));
     }
     if u64::from(ehdr.e_phentsize) != PHDR_SIZE {
         return Err(noexec("unexpected program header size"));
@@ -170,9 +150,7 @@ pub(super) fn parse(file: &FileRef) -> Result<Image, SysError> {
     let mut phdr_vaddr = None;
     let mut max_align = PAGE_SIZE;
     for i in 0..table.len() {
-        let ph = table
-            .get(i)
-            .map_err(|_| noexec("malformed program header"))?;
+        let ph = table.get(i).map_err(|_| noexec("malformed program header"))?;
         match ph.p_type {
             PT_INTERP => return Err(noexec("dynamically linked programs are not supported yet")),
             PT_PHDR => phdr_vaddr = Some(ph.p_vaddr),
@@ -186,11 +164,7 @@ pub(super) fn parse(file: &FileRef) -> Result<Image, SysError> {
             _ => {}
         }
     }
-    let lowest = raw
-        .iter()
-        .map(|s| page_round_down(s.vaddr))
-        .min()
-        .ok_or(noexec("no loadable segments"))?;
+    let lowest = raw.iter().map(|s| page_round_down(s.vaddr)).min().ok_or(noexec("no loadable segments"))?;
     let bias = if ehdr.e_type == ET_DYN {
         ELF_ET_DYN_BASE
             .saturating_sub(lowest)
@@ -201,15 +175,10 @@ pub(super) fn parse(file: &FileRef) -> Result<Image, SysError> {
     };
     let segments = place(&raw, bias)?;
 
-    let entry = ehdr
-        .e_entry
-        .checked_add(bias)
-        .filter(|&e| e < USER_END)
-        .ok_or(noexec("entry point outside user space"))?;
+    let entry =
+        ehdr.e_entry.checked_add(bias).filter(|&e| e < USER_END).ok_or(noexec("entry point outside user space"))?;
     let phdr = match phdr_vaddr {
-        Some(v) => v
-            .checked_add(bias)
-            .ok_or(noexec("program header address overflows"))?,
+        Some(v) => v.checked_add(bias).ok_or(noexec("program header address overflows"))?,
         // As Linux: the PT_LOAD whose file bytes hold the program headers.
         None => segments
             .iter()
@@ -217,20 +186,9 @@ pub(super) fn parse(file: &FileRef) -> Result<Image, SysError> {
             .map_or(0, |s| s.vaddr + (ehdr.e_phoff - s.offset)),
     };
     // `place` checked every end.
-    let brk_start = segments
-        .iter()
-        .map(|s| s.vaddr + s.memsz)
-        .max()
-        .unwrap_or(0);
+    let brk_start = segments.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
 
-    Ok(Image {
-        entry,
-        bias,
-        phdr,
-        phnum,
-        brk_start,
-        segments,
-    })
+    Ok(Image { entry, bias, phdr, phnum, brk_start, segments })
 }
 
 /// Checks a `PT_LOAD` header on its own, before any bias.
@@ -238,24 +196,13 @@ fn check_load(ph: &ProgramHeader, file_len: u64) -> Result<Segment, SysError> {
     if ph.p_filesz > ph.p_memsz {
         return Err(noexec("segment file size exceeds its memory size"));
     }
-    if ph
-        .p_offset
-        .checked_add(ph.p_filesz)
-        .is_none_or(|end| end > file_len)
-    {
+    if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|end| end > file_len) {
         return Err(noexec("segment extends past end of file"));
     }
     if ph.p_vaddr % PAGE_SIZE != ph.p_offset % PAGE_SIZE {
-        return Err(noexec(
-            "segment address and file offset differ modulo the page size",
-        ));
+        return Err(noexec("segment address and file offset differ modulo the page size"));
     }
-    if ph
-        .p_vaddr
-        .checked_add(ph.p_memsz)
-        .and_then(page_round_up)
-        .is_none()
-    {
+    if ph.p_vaddr.checked_add(ph.p_memsz).and_then(page_round_up).is_none() {
         return Err(noexec("segment wraps around the address space"));
     }
     Ok(Segment {
@@ -274,10 +221,7 @@ fn place(raw: &[Segment], bias: u64) -> Result<Vec<Segment>, SysError> {
     let mut segments = Vec::with_capacity(raw.len());
     for s in raw {
         let vaddr = s.vaddr.checked_add(bias).ok_or(outside)?;
-        let (start, end) = (
-            page_round_down(vaddr),
-            vaddr.checked_add(s.memsz).and_then(page_round_up),
-        );
+        let (start, end) = (page_round_down(vaddr), vaddr.checked_add(s.memsz).and_then(page_round_up));
         let end = end.filter(|&e| e <= USER_END).ok_or(outside)?;
         if start < MMAP_MIN_ADDR {
             return Err(noexec("segment below mmap_min_addr"));
@@ -318,16 +262,7 @@ pub(super) fn map_segments<A: AddressSpace>(
         let shared_end = page_round_up(seg.offset + seg.filesz).unwrap_or(u64::MAX);
         let share = !seg.perms.write && seg.filesz == seg.memsz && shared_end <= file.len;
         if share {
-            mm.map(
-                frames,
-                start,
-                end - start,
-                seg.perms,
-                Backing::Phys {
-                    base: file.pa + file_page,
-                },
-                true,
-            )?;
+            mm.map(frames, start, end - start, seg.perms, Backing::Phys { base: file.pa + file_page }, true)?;
             continue;
         }
         mm.map(frames, start, end - start, seg.perms, Backing::Anon, true)?;
@@ -343,20 +278,13 @@ pub(super) fn map_segments<A: AddressSpace>(
 ///
 /// Goes through the page tables rather than [`MemoryManager::copy_out`]:
 /// the segment may well not be writable (or even readable) by the program.
-fn copy_from_file<A: AddressSpace>(
-    mm: &mut MemoryManager<A>,
-    file: &FileRef,
-    seg: &Segment,
-) -> Result<(), SysError> {
+fn copy_from_file<A: AddressSpace>(mm: &mut MemoryManager<A>, file: &FileRef, seg: &Segment) -> Result<(), SysError> {
     let end = seg.vaddr + seg.filesz;
     let mut va = seg.vaddr;
     let mut off = seg.offset;
     while va < end {
         let chunk = (PAGE_SIZE - va % PAGE_SIZE).min(end - va);
-        let (frame, _) = mm
-            .space_mut()
-            .translate(va)
-            .ok_or(SysError::efault("segment page not populated"))?;
+        let (frame, _) = mm.space_mut().translate(va).ok_or(SysError::efault("segment page not populated"))?;
         if !file.phys.copy(frame + va % PAGE_SIZE, file.pa + off, chunk) {
             return Err(SysError::efault("segment frame outside physical memory"));
         }

@@ -99,24 +99,13 @@ pub fn load_elf<A: AddressSpace>(
     let file = elf::FileRef::new(frames.phys(), file_pa, file_len)?;
     let image = elf::parse(&file)?;
     let entry = image.entry;
-    let info = stack::ImageInfo {
-        phdr: image.phdr,
-        phnum: image.phnum,
-        entry,
-    };
+    let info = stack::ImageInfo { phdr: image.phdr, phnum: image.phnum, entry };
     let stack_image = stack::build(STACK_TOP, args, &info)?;
 
     elf::map_segments(mm, frames, &file, &image)?;
     mm.init_brk(image.brk_start);
 
-    mm.map(
-        frames,
-        STACK_TOP - STACK_SIZE,
-        STACK_SIZE,
-        Perms::RW,
-        Backing::Stack,
-        true,
-    )?;
+    mm.map(frames, STACK_TOP - STACK_SIZE, STACK_SIZE, Perms::RW, Backing::Stack, true)?;
     mm.copy_out(frames, stack_image.sp, &stack_image.bytes)?;
 
     Ok(Loaded {

@@ -77,28 +77,17 @@ fn strings_size(strings: &[&[u8]]) -> Result<u64, SysError> {
 
 /// Builds the stack image for a stack whose highest address is `top`
 /// (exclusive). Fails with `E2BIG` when the arguments exceed [`ARG_MAX`].
-pub(super) fn build(
-    top: u64,
-    args: &ExecArgs<'_>,
-    info: &ImageInfo,
-) -> Result<StackImage, SysError> {
+pub(super) fn build(top: u64, args: &ExecArgs<'_>, info: &ImageInfo) -> Result<StackImage, SysError> {
     let argc = args.argv.len() as u64;
     let envc = args.envp.len() as u64;
     let execfn_len = strings_size(&[args.execfn])?;
     let strings_len = strings_size(args.argv)?.saturating_add(strings_size(args.envp)?);
     let pointers = argc.saturating_add(envc).saturating_mul(8);
-    if strings_len
-        .saturating_add(pointers)
-        .saturating_add(execfn_len)
-        > ARG_MAX
-    {
+    if strings_len.saturating_add(pointers).saturating_add(execfn_len) > ARG_MAX {
         return Err(e2big("argument list too long"));
     }
     // Everything below is bounded by ARG_MAX plus a few hundred bytes.
-    let below = |addr: u64, n: u64| {
-        addr.checked_sub(n)
-            .ok_or(SysError::enomem("stack top too low"))
-    };
+    let below = |addr: u64, n: u64| addr.checked_sub(n).ok_or(SysError::enomem("stack top too low"));
 
     let execfn_addr = below(top, 8 + execfn_len)?;
     let strings_addr = below(execfn_addr, strings_len)?;
@@ -132,10 +121,7 @@ pub(super) fn build(
 
     let size = usize::try_from(top - sp).map_err(|_| e2big("argument list too long"))?;
     let mut bytes = alloc::vec![0u8; size];
-    let mut w = Writer {
-        bytes: &mut bytes,
-        sp,
-    };
+    let mut w = Writer { bytes: &mut bytes, sp };
     w.put(execfn_addr, args.execfn);
     let mut at = strings_addr;
     let mut pointers = Vec::with_capacity(args.argv.len() + args.envp.len());
@@ -180,9 +166,8 @@ impl Writer<'_> {
     /// write inside the image (the zero bytes after each string are
     /// already there).
     fn put(&mut self, addr: u64, data: &[u8]) {
-        let dst = usize::try_from(addr - self.sp)
-            .ok()
-            .and_then(|off| self.bytes.get_mut(off..off.checked_add(data.len())?));
+        let dst =
+            usize::try_from(addr - self.sp).ok().and_then(|off| self.bytes.get_mut(off..off.checked_add(data.len())?));
         debug_assert!(dst.is_some(), "stack write outside the image");
         if let Some(dst) = dst {
             dst.copy_from_slice(data);

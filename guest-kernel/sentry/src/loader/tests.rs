@@ -13,16 +13,7 @@ const BUSYBOX: &str = "/usr/bin/busybox";
 const RANDOM: [u8; 16] = *b"0123456789abcdef";
 
 fn args<'a>(argv: &'a [&'a [u8]], envp: &'a [&'a [u8]]) -> ExecArgs<'a> {
-    ExecArgs {
-        execfn: b"/bin/prog",
-        argv,
-        envp,
-        random: RANDOM,
-        uid: 1000,
-        gid: 100,
-        hwcap: 0x178b_fbff,
-        hwcap2: 2,
-    }
+    ExecArgs { execfn: b"/bin/prog", argv, envp, random: RANDOM, uid: 1000, gid: 100, hwcap: 0x178b_fbff, hwcap2: 2 }
 }
 
 struct Run {
@@ -44,9 +35,7 @@ fn load(file: &[u8]) -> (Run, Loaded) {
 }
 
 fn load_err(file: &[u8]) -> SysError {
-    load_with(file, &args(&[b"prog"], &[]))
-        .1
-        .expect_err("load should fail")
+    load_with(file, &args(&[b"prog"], &[])).1.expect_err("load should fail")
 }
 
 /// A program header for [`craft`].
@@ -62,15 +51,7 @@ struct Ph {
 }
 
 fn load_ph(flags: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64) -> Ph {
-    Ph {
-        ty: PT_LOAD,
-        flags,
-        offset,
-        vaddr,
-        filesz,
-        memsz,
-        align: PAGE_SIZE,
-    }
+    Ph { ty: PT_LOAD, flags, offset, vaddr, filesz, memsz, align: PAGE_SIZE }
 }
 
 /// A minimal ELF64 x86-64 file: header, program headers at 64, zero bytes
@@ -101,10 +82,7 @@ fn craft(e_type: u16, entry: u64, phs: &[Ph], len: usize) -> Vec<u8> {
         let o = 64 + 56 * i;
         f[o..o + 4].copy_from_slice(&ph.ty.to_le_bytes());
         f[o + 4..o + 8].copy_from_slice(&ph.flags.to_le_bytes());
-        for (j, v) in [ph.offset, ph.vaddr, ph.vaddr, ph.filesz, ph.memsz, ph.align]
-            .iter()
-            .enumerate()
-        {
+        for (j, v) in [ph.offset, ph.vaddr, ph.vaddr, ph.filesz, ph.memsz, ph.align].iter().enumerate() {
             f[o + 8 + 8 * j..o + 16 + 8 * j].copy_from_slice(&v.to_le_bytes());
         }
     }
@@ -121,16 +99,12 @@ fn exec_phs() -> Vec<Ph> {
 
 fn read(run: &mut Run, va: u64, len: usize) -> Vec<u8> {
     let mut buf = std::vec![0u8; len];
-    run.mm
-        .copy_in(&mut run.mem.frames, va, &mut buf)
-        .expect("readable");
+    run.mm.copy_in(&mut run.mem.frames, va, &mut buf).expect("readable");
     buf
 }
 
 fn word(run: &mut Run, va: u64) -> u64 {
-    run.mm
-        .read_u64(&mut run.mem.frames, va)
-        .expect("stack word")
+    run.mm.read_u64(&mut run.mem.frames, va).expect("stack word")
 }
 
 /// The initial stack, decoded: argv, envp and auxv.
@@ -151,11 +125,7 @@ fn decode_stack(run: &mut Run, sp: u64) -> Stack {
             if p == 0 {
                 return out;
             }
-            out.push(
-                run.mm
-                    .read_cstr(&mut run.mem.frames, p, 1 << 20)
-                    .expect("string"),
-            );
+            out.push(run.mm.read_cstr(&mut run.mem.frames, p, 1 << 20).expect("string"));
         }
     };
     let argv = strings(run, &mut at);
@@ -185,8 +155,7 @@ fn busybox() -> Option<Vec<u8>> {
 #[test]
 fn loads_busybox_zero_copy_with_a_linux_stack() {
     let Some(file) = busybox() else { return };
-    let parsed = ::elf::ElfBytes::<::elf::endian::LittleEndian>::minimal_parse(&file)
-        .expect("busybox parses");
+    let parsed = ::elf::ElfBytes::<::elf::endian::LittleEndian>::minimal_parse(&file).expect("busybox parses");
     let argv: [&[u8]; 3] = [b"busybox", b"echo", b"hi there"];
     let envp: [&[u8]; 2] = [b"PATH=/bin", b"HOME=/"];
     let (mut run, r) = load_with(&file, &args(&argv, &envp));
@@ -195,47 +164,26 @@ fn loads_busybox_zero_copy_with_a_linux_stack() {
     assert_eq!(l.load_bias, 0);
 
     let mut top = 0;
-    for ph in parsed
-        .segments()
-        .expect("phdrs")
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD)
-    {
+    for ph in parsed.segments().expect("phdrs").iter().filter(|p| p.p_type == PT_LOAD) {
         top = top.max(ph.p_vaddr + ph.p_memsz);
         let va = ph.p_vaddr;
         let (filesz, memsz) = (ph.p_filesz as usize, ph.p_memsz as usize);
         let got = read(&mut run, va, memsz);
         let off = ph.p_offset as usize;
-        assert_eq!(
-            got[..filesz],
-            file[off..off + filesz],
-            "segment at {va:#x} holds the file bytes"
-        );
-        assert!(
-            got[filesz..].iter().all(|&b| b == 0),
-            "bss at {va:#x} is zero"
-        );
+        assert_eq!(got[..filesz], file[off..off + filesz], "segment at {va:#x} holds the file bytes");
+        assert!(got[filesz..].iter().all(|&b| b == 0), "bss at {va:#x} is zero");
         let (pa, perms) = run.mm.space_mut().translate(va).expect("faulted in");
         assert_eq!(perms.write, ph.p_flags & PF_W != 0);
         assert_eq!(perms.exec, ph.p_flags & PF_X != 0);
         let file_frame = run.file_pa + ph.p_offset / PAGE_SIZE * PAGE_SIZE;
         if ph.p_flags & PF_W == 0 {
-            assert_eq!(
-                pa, file_frame,
-                "read-only segment at {va:#x} maps the file's frame"
-            );
+            assert_eq!(pa, file_frame, "read-only segment at {va:#x} maps the file's frame");
         } else {
-            assert_ne!(
-                pa, file_frame,
-                "writable segment at {va:#x} is a private copy"
-            );
+            assert_ne!(pa, file_frame, "writable segment at {va:#x} is a private copy");
         }
     }
     assert_eq!(l.brk_start, top);
-    assert_eq!(
-        run.mm.brk(&mut run.mem.frames, 0),
-        top.next_multiple_of(PAGE_SIZE)
-    );
+    assert_eq!(run.mm.brk(&mut run.mem.frames, 0), top.next_multiple_of(PAGE_SIZE));
 
     let sp = l.stack_pointer;
     assert_eq!(sp % 16, 0);
@@ -274,37 +222,16 @@ fn loads_busybox_zero_copy_with_a_linux_stack() {
     assert_eq!(aux[&AT_PHENT], 56);
     assert_eq!(aux[&AT_PAGESZ], 4096);
     assert_eq!(aux[&AT_CLKTCK], 100);
-    assert_eq!(
-        (aux[&AT_UID], aux[&AT_EUID], aux[&AT_GID], aux[&AT_EGID]),
-        (1000, 1000, 100, 100)
-    );
-    assert_eq!(
-        (
-            aux[&AT_HWCAP],
-            aux[&AT_HWCAP2],
-            aux[&AT_SECURE],
-            aux[&AT_BASE]
-        ),
-        (0x178b_fbff, 2, 0, 0)
-    );
+    assert_eq!((aux[&AT_UID], aux[&AT_EUID], aux[&AT_GID], aux[&AT_EGID]), (1000, 1000, 100, 100));
+    assert_eq!((aux[&AT_HWCAP], aux[&AT_HWCAP2], aux[&AT_SECURE], aux[&AT_BASE]), (0x178b_fbff, 2, 0, 0));
     assert_eq!(aux[&AT_PHDR], l.phdr);
     let phoff = parsed.ehdr.e_phoff as usize;
     let table_len = 56 * usize::from(parsed.ehdr.e_phnum);
-    assert_eq!(
-        read(&mut run, aux[&AT_PHDR], table_len),
-        file[phoff..phoff + table_len],
-        "AT_PHDR"
-    );
+    assert_eq!(read(&mut run, aux[&AT_PHDR], table_len), file[phoff..phoff + table_len], "AT_PHDR");
     assert_eq!(read(&mut run, aux[&AT_RANDOM], 16), RANDOM);
-    let execfn = run
-        .mm
-        .read_cstr(&mut run.mem.frames, aux[&AT_EXECFN], 4096)
-        .expect("execfn");
+    let execfn = run.mm.read_cstr(&mut run.mem.frames, aux[&AT_EXECFN], 4096).expect("execfn");
     assert_eq!(execfn, b"/bin/prog");
-    let platform = run
-        .mm
-        .read_cstr(&mut run.mem.frames, aux[&AT_PLATFORM], 4096)
-        .expect("platform");
+    let platform = run.mm.read_cstr(&mut run.mem.frames, aux[&AT_PLATFORM], 4096).expect("platform");
     assert_eq!(platform, b"x86_64");
     // As Linux: execfn ends 8 bytes below the top of the stack.
     assert_eq!(aux[&AT_EXECFN] + 10 + 8, crate::mm::STACK_TOP);
@@ -313,15 +240,7 @@ fn loads_busybox_zero_copy_with_a_linux_stack() {
 #[test]
 fn loads_a_crafted_static_pie_at_the_dyn_base() {
     let mut phs = std::vec![
-        Ph {
-            ty: PT_PHDR,
-            flags: PF_R,
-            offset: 64,
-            vaddr: 64,
-            filesz: 4 * 56,
-            memsz: 4 * 56,
-            align: 8
-        },
+        Ph { ty: PT_PHDR, flags: PF_R, offset: 64, vaddr: 64, filesz: 4 * 56, memsz: 4 * 56, align: 8 },
         load_ph(PF_R, 0, 0, 0x800, 0x800),
         load_ph(PF_R | PF_X, 0x1000, 0x1000, 0x100, 0x100),
         load_ph(PF_R | PF_W, 0x2000, 0x3000, 0x10, 0x5000),
@@ -334,15 +253,9 @@ fn loads_a_crafted_static_pie_at_the_dyn_base() {
     assert_eq!(l.phdr, bias + 64);
     assert_eq!(l.brk_start, bias + 0x8000);
     assert_eq!(read(&mut run, bias + 0x3000, 0x10), file[0x2000..0x2010]);
-    assert_eq!(
-        read(&mut run, bias + 0x3010, 0x4ff0),
-        std::vec![0u8; 0x4ff0]
-    );
+    assert_eq!(read(&mut run, bias + 0x3010, 0x4ff0), std::vec![0u8; 0x4ff0]);
     assert_eq!(read(&mut run, bias + 0x1000, 0x100), file[0x1000..0x1100]);
-    assert_eq!(
-        run.mm.space_mut().translate(bias + 0x1000).map(|t| t.0),
-        Some(run.file_pa + 0x1000)
-    );
+    assert_eq!(run.mm.space_mut().translate(bias + 0x1000).map(|t| t.0), Some(run.file_pa + 0x1000));
     let st = decode_stack(&mut run, l.stack_pointer);
     assert!(st.auxv.contains(&(AT_PHDR, bias + 64)));
     assert!(st.auxv.contains(&(AT_ENTRY, bias + 0x1000)));
@@ -357,25 +270,16 @@ fn loads_a_crafted_static_pie_at_the_dyn_base() {
 fn read_only_segments_needing_zeroes_or_past_eof_are_copied() {
     // memsz > filesz on a read-only segment, and a text segment whose last
     // page runs past the end of the file.
-    let phs = [
-        load_ph(PF_R, 0, 0x40_0000, 0x800, 0x2000),
-        load_ph(PF_R | PF_X, 0x1000, 0x40_3000, 0x80, 0x80),
-    ];
+    let phs = [load_ph(PF_R, 0, 0x40_0000, 0x800, 0x2000), load_ph(PF_R | PF_X, 0x1000, 0x40_3000, 0x80, 0x80)];
     let file = craft(ET_EXEC, 0x40_3000, &phs, 0x1080);
     let (mut run, l) = load(&file);
-    assert_eq!(
-        l.phdr, 0x40_0040,
-        "found through the PT_LOAD holding e_phoff"
-    );
+    assert_eq!(l.phdr, 0x40_0040, "found through the PT_LOAD holding e_phoff");
     assert_eq!(read(&mut run, 0x40_0000, 0x800), file[..0x800]);
     assert_eq!(read(&mut run, 0x40_0800, 0x1800), std::vec![0u8; 0x1800]);
     assert_eq!(read(&mut run, 0x40_3000, 0x80), file[0x1000..0x1080]);
     for va in [0x40_0000, 0x40_3000] {
         let (pa, perms) = run.mm.space_mut().translate(va).expect("mapped");
-        assert!(
-            pa >= file.len() as u64,
-            "{va:#x}: a private frame, not the file's"
-        );
+        assert!(pa >= file.len() as u64, "{va:#x}: a private frame, not the file's");
         assert!(!perms.write);
     }
 }
@@ -413,70 +317,29 @@ fn rejects_hostile_headers() {
     noexec(&patched(54, &32u16.to_le_bytes()), "phentsize");
     noexec(&patched(56, &0u16.to_le_bytes()), "phnum 0");
     noexec(&patched(56, &0xffffu16.to_le_bytes()), "phnum huge");
-    noexec(
-        &patched(32, &(0x2300u64 - 56).to_le_bytes()),
-        "program headers past EOF",
-    );
+    noexec(&patched(32, &(0x2300u64 - 56).to_le_bytes()), "program headers past EOF");
     noexec(&patched(32, &u64::MAX.to_le_bytes()), "phoff wraps");
-    noexec(
-        &patched(24, &0xffff_8000_0000_0000u64.to_le_bytes()),
-        "entry in the kernel half",
-    );
+    noexec(&patched(24, &0xffff_8000_0000_0000u64.to_le_bytes()), "entry in the kernel half");
     noexec(&with(&|p| p[1].offset = 0x1_0000_0100), "offset past EOF");
     noexec(&with(&|p| p[1].filesz = 0x2300), "filesz past EOF");
     noexec(&with(&|p| p[1].filesz = u64::MAX), "filesz wraps");
     noexec(&with(&|p| p[1].memsz = 0x100), "filesz > memsz");
     noexec(&with(&|p| p[1].vaddr = 0x40_1100), "overlapping");
-    noexec(
-        &with(&|p| (p[1].offset, p[1].vaddr) = (0x1900, 0x40_1900)),
-        "sharing a page",
-    );
-    noexec(
-        &with(&|p| p[1].vaddr = 0x40_3000),
-        "vaddr not congruent to offset",
-    );
-    noexec(
-        &with(&|p| p[1].vaddr = 0xffff_8000_0000_0100),
-        "kernel half",
-    );
-    noexec(
-        &with(&|p| p[1].vaddr = USER_END - 0x1f00),
-        "crosses USER_END",
-    );
+    noexec(&with(&|p| (p[1].offset, p[1].vaddr) = (0x1900, 0x40_1900)), "sharing a page");
+    noexec(&with(&|p| p[1].vaddr = 0x40_3000), "vaddr not congruent to offset");
+    noexec(&with(&|p| p[1].vaddr = 0xffff_8000_0000_0100), "kernel half");
+    noexec(&with(&|p| p[1].vaddr = USER_END - 0x1f00), "crosses USER_END");
     noexec(&with(&|p| p[1].memsz = u64::MAX - 0x40_0000), "memsz wraps");
-    noexec(
-        &with(&|p| p[1].memsz = u64::MAX - 0x40_3200),
-        "memsz wraps when rounded",
-    );
+    noexec(&with(&|p| p[1].memsz = u64::MAX - 0x40_3200), "memsz wraps when rounded");
     noexec(&with(&|p| p[0].vaddr = 0), "below mmap_min_addr");
-    noexec(
-        &with(&|p| p[1].vaddr = crate::mm::STACK_TOP - 0x2f00),
-        "over the stack",
-    );
-    noexec(
-        &with(&|p| p.iter_mut().for_each(|p| p.ty = 4)),
-        "no PT_LOAD",
-    );
-    let e = load_err(&with(&|p| {
-        p.push(Ph {
-            ty: PT_INTERP,
-            ..p[0]
-        })
-    }));
-    assert_eq!(
-        e,
-        SysError::new(
-            errno::ENOEXEC,
-            "dynamically linked programs are not supported yet"
-        )
-    );
+    noexec(&with(&|p| p[1].vaddr = crate::mm::STACK_TOP - 0x2f00), "over the stack");
+    noexec(&with(&|p| p.iter_mut().for_each(|p| p.ty = 4)), "no PT_LOAD");
+    let e = load_err(&with(&|p| p.push(Ph { ty: PT_INTERP, ..p[0] })));
+    assert_eq!(e, SysError::new(errno::ENOEXEC, "dynamically linked programs are not supported yet"));
 
     let mut huge_align = ok.clone();
     huge_align[0].align = 1 << 63;
-    noexec(
-        &craft(ET_DYN, 0x100, &huge_align, 0x2300),
-        "alignment overflows the bias",
-    );
+    noexec(&craft(ET_DYN, 0x100, &huge_align, 0x2300), "alignment overflows the bias");
 }
 
 #[test]
@@ -488,13 +351,7 @@ fn rejects_bad_file_locations_and_arguments() {
     let size = mem.phys().size();
     let r = load_elf(&mut mm, &mut mem.frames, 8, file.len() as u64, &a);
     assert_eq!(r.map_err(|e| e.errno), Err(errno::EINVAL));
-    let r = load_elf(
-        &mut mm,
-        &mut mem.frames,
-        size - PAGE_SIZE,
-        2 * PAGE_SIZE,
-        &a,
-    );
+    let r = load_elf(&mut mm, &mut mem.frames, size - PAGE_SIZE, 2 * PAGE_SIZE, &a);
     assert_eq!(r.map_err(|e| e.errno), Err(errno::EFAULT));
     let r = load_elf(&mut mm, &mut mem.frames, PAGE_SIZE, u64::MAX, &a);
     assert_eq!(r.map_err(|e| e.errno), Err(errno::EFAULT));
@@ -509,9 +366,7 @@ fn rejects_bad_file_locations_and_arguments() {
     assert_eq!(e2big(&[b"a\0b"]), Err(errno::EINVAL));
 
     // Argument-heavy but legal: the stack stays aligned and readable.
-    let argv: Vec<Vec<u8>> = (0..1000)
-        .map(|i| std::format!("arg{i}").into_bytes())
-        .collect();
+    let argv: Vec<Vec<u8>> = (0..1000).map(|i| std::format!("arg{i}").into_bytes()).collect();
     let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let (mut run, r) = load_with(&file, &args(&argv, &[b"A=1"]));
     let l = r.expect("load");
@@ -563,18 +418,7 @@ fn mutated_headers_never_panic_or_leak() {
     let phys = mem.phys();
     let head = &file[..4096];
     let table_end = 64 + 56 * usize::from(u16::from_le_bytes([file[56], file[57]]));
-    let interesting = [
-        0u64,
-        1,
-        0x1000,
-        0x40_0000,
-        0x7fff_ffff_f000,
-        1 << 47,
-        u64::MAX,
-        u64::MAX - 0xfff,
-        56,
-        64,
-    ];
+    let interesting = [0u64, 1, 0x1000, 0x40_0000, 0x7fff_ffff_f000, 1 << 47, u64::MAX, u64::MAX - 0xfff, 56, 64];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut loaded, mut failed) = (0, 0);
     for _ in 0..3000 {
@@ -588,17 +432,12 @@ fn mutated_headers_never_panic_or_leak() {
                 }
                 _ if at + 8 <= m.len() => {
                     let v = u64::from_le_bytes(m[at..at + 8].try_into().expect("8 bytes"));
-                    m[at..at + 8]
-                        .copy_from_slice(&v.wrapping_add(rng.next() % 0x3000).to_le_bytes());
+                    m[at..at + 8].copy_from_slice(&v.wrapping_add(rng.next() % 0x3000).to_le_bytes());
                 }
                 _ => {}
             }
         }
-        let len = if rng.below(8) == 0 {
-            rng.below(file.len() as u64) as u64
-        } else {
-            file.len() as u64
-        };
+        let len = if rng.below(8) == 0 { rng.below(file.len() as u64) as u64 } else { file.len() as u64 };
         assert!(phys.write(file_pa, &m));
         let mut mm = MemoryManager::new(FakeSpace::new());
         match load_elf(&mut mm, &mut mem.frames, file_pa, len, &args(&[b"x"], &[])) {
@@ -608,10 +447,7 @@ fn mutated_headers_never_panic_or_leak() {
             }
             Err(e) => {
                 failed += 1;
-                assert!(
-                    [errno::ENOEXEC, errno::ENOMEM, errno::EFAULT].contains(&e.errno),
-                    "{e:?}"
-                );
+                assert!([errno::ENOEXEC, errno::ENOMEM, errno::EFAULT].contains(&e.errno), "{e:?}");
             }
         }
         mm.destroy(&mut mem.frames);
@@ -640,11 +476,7 @@ fn loads_a_gcc_static_pie_if_available() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let src = dir.join("t.c");
     let exe = dir.join("t");
-    std::fs::write(
-        &src,
-        "int x = 42; char big[100000]; int main(void) { return x + big[5]; }\n",
-    )
-    .expect("write");
+    std::fs::write(&src, "int x = 42; char big[100000]; int main(void) { return x + big[5]; }\n").expect("write");
     let built = std::process::Command::new("gcc")
         .args(["-static-pie", "-O1", "-o"])
         .arg(&exe)
@@ -657,28 +489,16 @@ fn loads_a_gcc_static_pie_if_available() {
         std::eprintln!("skipping: gcc -static-pie unavailable");
         return;
     };
-    let parsed =
-        ::elf::ElfBytes::<::elf::endian::LittleEndian>::minimal_parse(&file).expect("parses");
+    let parsed = ::elf::ElfBytes::<::elf::endian::LittleEndian>::minimal_parse(&file).expect("parses");
     assert_eq!(parsed.ehdr.e_type, ET_DYN);
     let (mut run, l) = load(&file);
     assert_eq!(l.load_bias, ELF_ET_DYN_BASE);
     assert_eq!(l.entry, ELF_ET_DYN_BASE + parsed.ehdr.e_entry);
     let phoff = parsed.ehdr.e_phoff as usize;
     let table_len = 56 * usize::from(parsed.ehdr.e_phnum);
-    assert_eq!(
-        read(&mut run, l.phdr, table_len),
-        file[phoff..phoff + table_len]
-    );
-    for ph in parsed
-        .segments()
-        .expect("phdrs")
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD)
-    {
+    assert_eq!(read(&mut run, l.phdr, table_len), file[phoff..phoff + table_len]);
+    for ph in parsed.segments().expect("phdrs").iter().filter(|p| p.p_type == PT_LOAD) {
         let got = read(&mut run, l.load_bias + ph.p_vaddr, ph.p_filesz as usize);
-        assert_eq!(
-            got,
-            file[ph.p_offset as usize..(ph.p_offset + ph.p_filesz) as usize]
-        );
+        assert_eq!(got, file[ph.p_offset as usize..(ph.p_offset + ph.p_filesz) as usize]);
     }
 }

@@ -79,7 +79,7 @@ impl FrameAllocator {
     /// Two adjacent zeroed frames, the first 8 KiB aligned, each with one
     /// reference: a page-table pair (kernel table, user table).
     pub fn alloc_pair(&mut self) -> Option<PhysAddr> {
-        if self.next % (2 * PAGE_SIZE) != 0 && self.next < self.end {
+        if !self.next.is_multiple_of(2 * PAGE_SIZE) && self.next < self.end {
             // Keep the odd page for single allocations.
             let pa = self.next;
             self.next += PAGE_SIZE;

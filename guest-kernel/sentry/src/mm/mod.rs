@@ -117,12 +117,10 @@ impl<A: AddressSpace> MemoryManager<A> {
 
     /// Validates a user range: page aligned start, non-empty, inside user space.
     fn check_range(start: u64, len: u64) -> Result<u64, SysError> {
-        if start % PAGE_SIZE != 0 {
+        if !start.is_multiple_of(PAGE_SIZE) {
             return Err(SysError::einval("address not page aligned"));
         }
-        let end = page_round_up(len)
-            .and_then(|l| start.checked_add(l))
-            .ok_or(SysError::einval("range overflows"))?;
+        let end = page_round_up(len).and_then(|l| start.checked_add(l)).ok_or(SysError::einval("range overflows"))?;
         if len == 0 {
             return Err(SysError::einval("zero length"));
         }
@@ -191,7 +189,10 @@ impl<A: AddressSpace> MemoryManager<A> {
         while at < end {
             let v = self.vma_at(at).ok_or(SysError::enomem("range not fully mapped"))?;
             if perms.write && matches!(v.backing, Backing::Phys { .. }) {
-                return Err(SysError::new(errno::EACCES, "shared file pages cannot be made writable (no copy-on-write yet)"));
+                return Err(SysError::new(
+                    errno::EACCES,
+                    "shared file pages cannot be made writable (no copy-on-write yet)",
+                ));
             }
             at = v.end;
         }
@@ -309,9 +310,7 @@ impl<A: AddressSpace> MemoryManager<A> {
     fn frame_for(&mut self, frames: &mut FrameAllocator, va: u64, write: bool) -> Result<PhysAddr, SysError> {
         let need = if write { Access::Write } else { Access::Read };
         match self.space.translate(va) {
-            Some((pa, p)) if (!write && (p.read || p.exec)) || (write && p.write) => {
-                Ok(pa + (va & (PAGE_SIZE - 1)))
-            }
+            Some((pa, p)) if (!write && (p.read || p.exec)) || (write && p.write) => Ok(pa + (va & (PAGE_SIZE - 1))),
             _ => {
                 self.handle_fault(frames, va, need)?;
                 match self.space.translate(va) {

@@ -10,9 +10,7 @@ fn setup() -> (TestMem, MemoryManager<FakeSpace>) {
 }
 
 fn spans(mm: &MemoryManager<FakeSpace>) -> Vec<(u64, u64, Perms, Backing)> {
-    mm.vmas()
-        .map(|v| (v.start, v.end, v.perms, v.backing))
-        .collect()
+    mm.vmas().map(|v| (v.start, v.end, v.perms, v.backing)).collect()
 }
 
 fn mapped(mm: &mut MemoryManager<FakeSpace>, va: u64) -> bool {
@@ -25,18 +23,14 @@ fn unmap_splits_and_releases_frames() {
     let f = &mut m.frames;
     let before = f.available();
     let base = 0x10_0000;
-    mm.map(f, base, 4 * P, Perms::RW, Backing::Anon, true)
-        .expect("map");
+    mm.map(f, base, 4 * P, Perms::RW, Backing::Anon, true).expect("map");
     mm.populate(f, base, 4 * P).expect("populate");
     assert_eq!(f.available(), before - 4);
 
     mm.unmap(f, base + P, P).expect("unmap");
     assert_eq!(
         spans(&mm),
-        [
-            (base, base + P, Perms::RW, Backing::Anon),
-            (base + 2 * P, base + 4 * P, Perms::RW, Backing::Anon)
-        ]
+        [(base, base + P, Perms::RW, Backing::Anon), (base + 2 * P, base + 4 * P, Perms::RW, Backing::Anon)]
     );
     assert!(!mapped(&mut mm, base + P));
     assert!(mapped(&mut mm, base + 2 * P));
@@ -44,20 +38,11 @@ fn unmap_splits_and_releases_frames() {
 
     // Unmapping across the hole and into both neighbours.
     mm.unmap(f, base, 3 * P).expect("unmap");
-    assert_eq!(
-        spans(&mm),
-        [(base + 3 * P, base + 4 * P, Perms::RW, Backing::Anon)]
-    );
+    assert_eq!(spans(&mm), [(base + 3 * P, base + 4 * P, Perms::RW, Backing::Anon)]);
     assert_eq!(f.available(), before - 1);
 
-    assert_eq!(
-        mm.unmap(f, base + 1, P).map_err(|e| e.errno),
-        Err(errno::EINVAL)
-    );
-    assert_eq!(
-        mm.unmap(f, base, 0).map_err(|e| e.errno),
-        Err(errno::EINVAL)
-    );
+    assert_eq!(mm.unmap(f, base + 1, P).map_err(|e| e.errno), Err(errno::EINVAL));
+    assert_eq!(mm.unmap(f, base, 0).map_err(|e| e.errno), Err(errno::EINVAL));
     mm.destroy(f);
     assert_eq!(f.available(), before);
 }
@@ -67,31 +52,11 @@ fn splitting_a_phys_vma_offsets_its_base() {
     let (mut m, mut mm) = setup();
     let f = &mut m.frames;
     let base = 0x20_0000;
-    mm.map(
-        f,
-        base,
-        3 * P,
-        Perms::R,
-        Backing::Phys { base: 0x5000 },
-        true,
-    )
-    .expect("map");
+    mm.map(f, base, 3 * P, Perms::R, Backing::Phys { base: 0x5000 }, true).expect("map");
     mm.unmap(f, base, P).expect("unmap");
-    assert_eq!(
-        spans(&mm),
-        [(
-            base + P,
-            base + 3 * P,
-            Perms::R,
-            Backing::Phys { base: 0x6000 }
-        )]
-    );
-    mm.handle_fault(f, base + 2 * P + 5, Access::Read)
-        .expect("fault");
-    assert_eq!(
-        mm.space_mut().translate(base + 2 * P),
-        Some((0x7000, Perms::R))
-    );
+    assert_eq!(spans(&mm), [(base + P, base + 3 * P, Perms::R, Backing::Phys { base: 0x6000 })]);
+    mm.handle_fault(f, base + 2 * P + 5, Access::Read).expect("fault");
+    assert_eq!(mm.space_mut().translate(base + 2 * P), Some((0x7000, Perms::R)));
     // Shared frames are mapped one page at a time.
     assert!(!mapped(&mut mm, base + P));
 }
@@ -102,14 +67,11 @@ fn fixed_mapping_replaces_what_was_there() {
     let f = &mut m.frames;
     let before = f.available();
     let base = 0x40_0000;
-    mm.map(f, base, 4 * P, Perms::RW, Backing::Anon, true)
-        .expect("map");
+    mm.map(f, base, 4 * P, Perms::RW, Backing::Anon, true).expect("map");
     mm.copy_out(f, base, &[0xaa; 4 * 4096]).expect("fill");
     assert_eq!(f.available(), before - 4);
 
-    let got = mm
-        .map(f, base + P, 2 * P, Perms::R, Backing::Anon, true)
-        .expect("fixed map");
+    let got = mm.map(f, base + P, 2 * P, Perms::R, Backing::Anon, true).expect("fixed map");
     assert_eq!(got, base + P);
     assert_eq!(
         spans(&mm),
@@ -121,20 +83,14 @@ fn fixed_mapping_replaces_what_was_there() {
     );
     assert_eq!(f.available(), before - 2);
     let mut buf = [1u8; 8];
-    mm.copy_in(f, base + P, &mut buf)
-        .expect("read replaced page");
+    mm.copy_in(f, base + P, &mut buf).expect("read replaced page");
     assert_eq!(buf, [0; 8]);
-    mm.copy_in(f, base + 3 * P, &mut buf)
-        .expect("read kept page");
+    mm.copy_in(f, base + 3 * P, &mut buf).expect("read kept page");
     assert_eq!(buf, [0xaa; 8]);
 
-    let below = mm
-        .map(f, 0x1000, P, Perms::RW, Backing::Anon, true)
-        .map_err(|e| e.errno);
+    let below = mm.map(f, 0x1000, P, Perms::RW, Backing::Anon, true).map_err(|e| e.errno);
     assert_eq!(below, Err(errno::EPERM));
-    let high = mm
-        .map(f, USER_END - P, 2 * P, Perms::RW, Backing::Anon, true)
-        .map_err(|e| e.errno);
+    let high = mm.map(f, USER_END - P, 2 * P, Perms::RW, Backing::Anon, true).map_err(|e| e.errno);
     assert_eq!(high, Err(errno::ENOMEM));
 }
 
@@ -145,28 +101,17 @@ fn find_gap_allocates_top_down_and_honours_free_hints() {
     let a = mm.map(f, 0, P, Perms::RW, Backing::Anon, false).expect("a");
     assert_eq!(a, MMAP_TOP - P);
     // Leave a one-page hole below `a`.
-    mm.map(f, MMAP_TOP - 3 * P, P, Perms::RW, Backing::Anon, true)
-        .expect("b");
-    let two = mm
-        .map(f, 0, 2 * P, Perms::RW, Backing::Anon, false)
-        .expect("two pages");
+    mm.map(f, MMAP_TOP - 3 * P, P, Perms::RW, Backing::Anon, true).expect("b");
+    let two = mm.map(f, 0, 2 * P, Perms::RW, Backing::Anon, false).expect("two pages");
     assert_eq!(two, MMAP_TOP - 5 * P, "the one-page hole is too small");
-    let one = mm
-        .map(f, 0, P, Perms::RW, Backing::Anon, false)
-        .expect("one page");
+    let one = mm.map(f, 0, P, Perms::RW, Backing::Anon, false).expect("one page");
     assert_eq!(one, MMAP_TOP - 2 * P, "the hole fits one page");
 
-    let hinted = mm
-        .map(f, 0x1234_5000, P, Perms::RW, Backing::Anon, false)
-        .expect("hint");
+    let hinted = mm.map(f, 0x1234_5000, P, Perms::RW, Backing::Anon, false).expect("hint");
     assert_eq!(hinted, 0x1234_5000);
-    let taken = mm
-        .map(f, 0x1234_5000, P, Perms::RW, Backing::Anon, false)
-        .expect("hint taken");
+    let taken = mm.map(f, 0x1234_5000, P, Perms::RW, Backing::Anon, false).expect("hint taken");
     assert_eq!(taken, MMAP_TOP - 6 * P);
-    let low = mm
-        .map(f, 0x1000, P, Perms::RW, Backing::Anon, false)
-        .expect("hint too low");
+    let low = mm.map(f, 0x1000, P, Perms::RW, Backing::Anon, false).expect("hint too low");
     assert_eq!(low, MMAP_TOP - 7 * P);
 }
 
@@ -175,18 +120,13 @@ fn protect_splits_and_fails_on_holes() {
     let (mut m, mut mm) = setup();
     let f = &mut m.frames;
     let base = 0x60_0000;
-    mm.map(f, base, 3 * P, Perms::RW, Backing::Anon, true)
-        .expect("map");
-    mm.map(f, base + 4 * P, P, Perms::RW, Backing::Anon, true)
-        .expect("map");
+    mm.map(f, base, 3 * P, Perms::RW, Backing::Anon, true).expect("map");
+    mm.map(f, base + 4 * P, P, Perms::RW, Backing::Anon, true).expect("map");
     mm.populate(f, base, 3 * P).expect("populate");
 
     let err = mm.protect(base, 5 * P, Perms::R).map_err(|e| e.errno);
     assert_eq!(err, Err(errno::ENOMEM));
-    assert!(
-        mm.vmas().all(|v| v.perms == Perms::RW),
-        "a failed protect changes nothing"
-    );
+    assert!(mm.vmas().all(|v| v.perms == Perms::RW), "a failed protect changes nothing");
 
     mm.protect(base + P, P, Perms::R).expect("protect");
     assert_eq!(
@@ -197,14 +137,8 @@ fn protect_splits_and_fails_on_holes() {
             (base + 2 * P, base + 3 * P, Perms::RW, Backing::Anon),
         ]
     );
-    assert_eq!(
-        mm.space_mut().translate(base + P).map(|(_, p)| p),
-        Some(Perms::R)
-    );
-    assert_eq!(
-        mm.copy_out(f, base + P, &[1]).map_err(|e| e.errno),
-        Err(errno::EFAULT)
-    );
+    assert_eq!(mm.space_mut().translate(base + P).map(|(_, p)| p), Some(Perms::R));
+    assert_eq!(mm.copy_out(f, base + P, &[1]).map_err(|e| e.errno), Err(errno::EFAULT));
     mm.copy_out(f, base, &[1]).expect("still writable");
 }
 
@@ -213,19 +147,10 @@ fn protect_refuses_to_make_shared_frames_writable() {
     let (mut m, mut mm) = setup();
     let f = &mut m.frames;
     let base = 0x60_0000;
-    mm.map(
-        f,
-        base,
-        2 * P,
-        Perms::RX,
-        Backing::Phys { base: 0x3000 },
-        true,
-    )
-    .expect("map");
+    mm.map(f, base, 2 * P, Perms::RX, Backing::Phys { base: 0x3000 }, true).expect("map");
     let err = mm.protect(base, 2 * P, Perms::RWX).map_err(|e| e.errno);
     assert_eq!(err, Err(errno::EACCES));
-    mm.protect(base, P, Perms::R)
-        .expect("dropping rights is fine");
+    mm.protect(base, P, Perms::R).expect("dropping rights is fine");
 }
 
 #[test]
@@ -239,18 +164,10 @@ fn brk_grows_and_shrinks() {
     assert_eq!(mm.brk(f, start - 1), start, "below the start is refused");
 
     assert_eq!(mm.brk(f, start + 5000), start + 5000);
-    assert_eq!(
-        spans(&mm),
-        [(start, start + 2 * P, Perms::RW, Backing::Heap)]
-    );
-    mm.copy_out(f, start + 4096, &[7; 100])
-        .expect("heap is writable");
+    assert_eq!(spans(&mm), [(start, start + 2 * P, Perms::RW, Backing::Heap)]);
+    mm.copy_out(f, start + 4096, &[7; 100]).expect("heap is writable");
     assert_eq!(mm.brk(f, start + 3 * P), start + 3 * P);
-    assert_eq!(
-        spans(&mm),
-        [(start, start + 3 * P, Perms::RW, Backing::Heap)],
-        "grown in place"
-    );
+    assert_eq!(spans(&mm), [(start, start + 3 * P, Perms::RW, Backing::Heap)], "grown in place");
 
     assert_eq!(mm.brk(f, start + 10), start + 10);
     assert_eq!(spans(&mm), [(start, start + P, Perms::RW, Backing::Heap)]);
@@ -262,8 +179,7 @@ fn brk_grows_and_shrinks() {
     assert_eq!(b, [0; 100]);
 
     // A mapping in the way stops the heap.
-    mm.map(f, start + 4 * P, P, Perms::R, Backing::Anon, true)
-        .expect("map");
+    mm.map(f, start + 4 * P, P, Perms::R, Backing::Anon, true).expect("map");
     assert_eq!(mm.brk(f, start + 8 * P), start + 2 * P);
     assert_eq!(mm.brk(f, MMAP_TOP + P), start + 2 * P);
 
@@ -278,21 +194,8 @@ fn handle_fault_checks_permissions() {
     let r = 0x70_0000;
     let rx = 0x80_0000;
     mm.map(f, r, P, Perms::R, Backing::Anon, true).expect("map");
-    mm.map(
-        f,
-        rx,
-        P,
-        Perms {
-            read: false,
-            write: false,
-            exec: true,
-        },
-        Backing::Anon,
-        true,
-    )
-    .expect("map");
-    mm.map(f, 0x90_0000, P, Perms::NONE, Backing::Anon, true)
-        .expect("map");
+    mm.map(f, rx, P, Perms { read: false, write: false, exec: true }, Backing::Anon, true).expect("map");
+    mm.map(f, 0x90_0000, P, Perms::NONE, Backing::Anon, true).expect("map");
 
     let fault = |mm: &mut MemoryManager<FakeSpace>, f: &mut FrameAllocator, a, acc| {
         mm.handle_fault(f, a, acc).map_err(|e| e.errno)
@@ -300,21 +203,10 @@ fn handle_fault_checks_permissions() {
     assert_eq!(fault(&mut mm, f, r, Access::Write), Err(errno::EFAULT));
     assert_eq!(fault(&mut mm, f, r, Access::Exec), Err(errno::EFAULT));
     assert_eq!(fault(&mut mm, f, r + 8, Access::Read), Ok(()));
-    assert_eq!(
-        fault(&mut mm, f, rx, Access::Read),
-        Ok(()),
-        "exec implies read on x86"
-    );
+    assert_eq!(fault(&mut mm, f, rx, Access::Read), Ok(()), "exec implies read on x86");
     assert_eq!(fault(&mut mm, f, rx, Access::Exec), Ok(()));
-    assert_eq!(
-        fault(&mut mm, f, 0x90_0000, Access::Read),
-        Err(errno::EFAULT)
-    );
-    assert_eq!(
-        fault(&mut mm, f, 0xa0_0000, Access::Read),
-        Err(errno::EFAULT),
-        "no VMA"
-    );
+    assert_eq!(fault(&mut mm, f, 0x90_0000, Access::Read), Err(errno::EFAULT));
+    assert_eq!(fault(&mut mm, f, 0xa0_0000, Access::Read), Err(errno::EFAULT), "no VMA");
 }
 
 #[test]
@@ -325,8 +217,7 @@ fn fault_around_stays_inside_the_vma() {
     // Starts 3 pages into a fault-around window, ends 5 pages into a later one.
     let start = 0x100_0000 + 3 * P;
     let end = 0x100_0000 + 2 * span + 5 * P;
-    mm.map(f, start, end - start, Perms::RW, Backing::Anon, true)
-        .expect("map");
+    mm.map(f, start, end - start, Perms::RW, Backing::Anon, true).expect("map");
 
     mm.handle_fault(f, start + P, Access::Write).expect("fault");
     let pages: Vec<u64> = mm.space_mut().pages.keys().copied().collect();
@@ -335,19 +226,11 @@ fn fault_around_stays_inside_the_vma() {
     assert_eq!(pages, want, "first window, clipped to the VMA start");
 
     mm.handle_fault(f, end - 1, Access::Read).expect("fault");
-    let last: Vec<u64> = mm
-        .space_mut()
-        .pages
-        .range(0x100_0000 + 2 * span..)
-        .map(|(&v, _)| v)
-        .collect();
+    let last: Vec<u64> = mm.space_mut().pages.range(0x100_0000 + 2 * span..).map(|(&v, _)| v).collect();
     let want: Vec<u64> = (0x100_0000 + 2 * span..end).step_by(4096).collect();
     assert_eq!(last, want, "last window, clipped to the VMA end");
     assert!(!mapped(&mut mm, end));
-    assert!(
-        !mapped(&mut mm, start + span),
-        "the rest of the middle window is untouched"
-    );
+    assert!(!mapped(&mut mm, start + span), "the rest of the middle window is untouched");
 }
 
 #[test]
@@ -355,33 +238,23 @@ fn copies_cross_page_boundaries() {
     let (mut m, mut mm) = setup();
     let f = &mut m.frames;
     let base = 0x200_0000;
-    mm.map(f, base, 4 * P, Perms::RW, Backing::Anon, true)
-        .expect("map");
+    mm.map(f, base, 4 * P, Perms::RW, Backing::Anon, true).expect("map");
     let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
     mm.copy_out(f, base + 4090, &data).expect("copy out");
     let mut back = alloc::vec![0u8; data.len()];
     mm.copy_in(f, base + 4090, &mut back).expect("copy in");
     assert_eq!(back, data);
-    assert_eq!(
-        mm.read_u64(f, base + 4090).expect("u64"),
-        u64::from_le_bytes(data[..8].try_into().expect("8"))
-    );
+    assert_eq!(mm.read_u64(f, base + 4090).expect("u64"), u64::from_le_bytes(data[..8].try_into().expect("8")));
 
     // Physical ranges of one page each, since frames need not be adjacent.
     let segs = mm.segments(f, base + 4090, 10, false).expect("segments");
     assert_eq!(segs.iter().map(|s| s.1).sum::<u64>(), 10);
 
-    let past_end = mm
-        .copy_out(f, base + 4 * P - 4, &[0; 8])
-        .map_err(|e| e.errno);
+    let past_end = mm.copy_out(f, base + 4 * P - 4, &[0; 8]).map_err(|e| e.errno);
     assert_eq!(past_end, Err(errno::EFAULT));
-    let unmapped = mm
-        .copy_in(f, base + 8 * P, &mut [0; 1])
-        .map_err(|e| e.errno);
+    let unmapped = mm.copy_in(f, base + 8 * P, &mut [0; 1]).map_err(|e| e.errno);
     assert_eq!(unmapped, Err(errno::EFAULT));
-    let wraps = mm
-        .copy_in(f, u64::MAX - 2, &mut [0; 8])
-        .map_err(|e| e.errno);
+    let wraps = mm.copy_in(f, u64::MAX - 2, &mut [0; 8]).map_err(|e| e.errno);
     assert_eq!(wraps, Err(errno::EFAULT));
 }
 
@@ -390,18 +263,10 @@ fn read_cstr_spans_pages_and_bounds_length() {
     let (mut m, mut mm) = setup();
     let f = &mut m.frames;
     let base = 0x300_0000;
-    mm.map(f, base, 2 * P, Perms::RW, Backing::Anon, true)
-        .expect("map");
-    mm.copy_out(f, base + 4090, b"hello, world\0")
-        .expect("write");
-    assert_eq!(
-        mm.read_cstr(f, base + 4090, 64).expect("cstr"),
-        b"hello, world"
-    );
-    assert_eq!(
-        mm.read_cstr(f, base + 4090, 12).expect("exact max"),
-        b"hello, world"
-    );
+    mm.map(f, base, 2 * P, Perms::RW, Backing::Anon, true).expect("map");
+    mm.copy_out(f, base + 4090, b"hello, world\0").expect("write");
+    assert_eq!(mm.read_cstr(f, base + 4090, 64).expect("cstr"), b"hello, world");
+    assert_eq!(mm.read_cstr(f, base + 4090, 12).expect("exact max"), b"hello, world");
     let long = mm.read_cstr(f, base + 4090, 5).map_err(|e| e.errno);
     assert_eq!(long, Err(errno::ENAMETOOLONG));
     assert_eq!(mm.read_cstr(f, base + 100, 64).expect("empty"), b"");

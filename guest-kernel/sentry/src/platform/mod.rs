@@ -34,11 +34,7 @@ impl Perms {
     /// Decodes `PROT_*` bits.
     pub fn from_prot(prot: u64) -> Self {
         use abi::linux::mman::{PROT_EXEC, PROT_READ, PROT_WRITE};
-        Self {
-            read: prot & PROT_READ != 0,
-            write: prot & PROT_WRITE != 0,
-            exec: prot & PROT_EXEC != 0,
-        }
+        Self { read: prot & PROT_READ != 0, write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 }
     }
 
     /// Whether any access is allowed.
@@ -155,8 +151,7 @@ pub trait Context {
     ///
     /// Preconditions: `regs` holds user segment selectors and a canonical
     /// user `rip`/`rsp` (the platform enforces this, never trusting them).
-    fn switch(&mut self, space: &mut Self::AddressSpace, regs: &mut UserRegs, fp: &mut FpState)
-        -> Trap;
+    fn switch(&mut self, space: &mut Self::AddressSpace, regs: &mut UserRegs, fp: &mut FpState) -> Trap;
 }
 
 /// Host clocks sampled together.

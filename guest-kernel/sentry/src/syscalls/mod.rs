@@ -4,10 +4,12 @@
 //! file, registered in [`table`]. A number with no handler returns ENOSYS
 //! and is logged once by name.
 
+mod fd;
 mod info;
 mod mmap;
 mod read_write;
 mod signal;
+mod stat;
 pub mod table;
 mod thread;
 mod time;
@@ -69,6 +71,10 @@ fn encode(r: SysResult) -> u64 {
 /// Decodes and runs the syscall in `t`'s registers, storing the result in rax.
 pub fn dispatch<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
     let args = SyscallArgs { nr: t.regs.syscall_nr(), a: t.regs.syscall_args() };
+    if k.params.strace && (args.nr == sysno::exit || args.nr == sysno::exit_group) {
+        // These never return: trace them first, as strace shows "= ?".
+        trace_line(k, &args, "?");
+    }
     let result = match table::call(k, t, &args) {
         Some(r) => r,
         None => unimplemented(k, &args),
@@ -90,12 +96,23 @@ fn unimplemented<P: Platform>(k: &mut Kernel<P>, args: &SyscallArgs) -> SysResul
     }
     if k.first_report(args.nr) {
         let name = sysno::name(args.nr).unwrap_or("unknown");
-        k.log(LogLevel::Warn, &format!("unsupported syscall {name} ({}), returning ENOSYS", args.nr));
+        // Info, not Warn: static glibc probes several syscalls at startup
+        // and copes without them; `--debug` shows these lines.
+        k.log(LogLevel::Info, &format!("unsupported syscall {name} ({}), returning ENOSYS", args.nr));
     }
     Err(SysError::new(errno::ENOSYS, "not implemented"))
 }
 
 fn trace<P: Platform>(k: &Kernel<P>, args: &SyscallArgs, result: SysResult) {
+    let ret = match result {
+        Ok(v) if v < 4096 => format!("{v}"),
+        Ok(v) => format!("{v:#x}"),
+        Err(e) => format!("-1 {} ({})", errno::name(e.errno), e.why),
+    };
+    trace_line(k, args, &ret);
+}
+
+fn trace_line<P: Platform>(k: &Kernel<P>, args: &SyscallArgs, ret: &str) {
     let mut line = String::from("strace: ");
     let name = sysno::name(args.nr).unwrap_or("syscall");
     let n = table::arg_count(args.nr);
@@ -104,10 +121,6 @@ fn trace<P: Platform>(k: &Kernel<P>, args: &SyscallArgs, result: SysResult) {
         let sep = if i == 0 { "" } else { ", " };
         let _ = if *a < 4096 { write!(line, "{sep}{a}") } else { write!(line, "{sep}{a:#x}") };
     }
-    let _ = match result {
-        Ok(v) if v < 4096 => write!(line, ") = {v}"),
-        Ok(v) => write!(line, ") = {v:#x}"),
-        Err(e) => write!(line, ") = -1 {} ({})", errno::name(e.errno), e.why),
-    };
+    let _ = write!(line, ") = {ret}");
     k.log(LogLevel::Info, &line);
 }

@@ -6,7 +6,7 @@ use super::SyscallArgs;
 use crate::error::{SysError, SysResult};
 use crate::kernel::fd::File;
 use crate::kernel::{Kernel, Task};
-use crate::platform::{Host, Platform, PhysAddr};
+use crate::platform::{Host, PhysAddr, Platform};
 use abi::hostcall::{MAX_SEGMENTS, MAX_TRANSFER};
 use abi::linux::{errno, signal, Iovec};
 
@@ -127,7 +127,10 @@ fn read_iovecs<P: Platform>(
         b.copy_from_slice(&c[8..]);
         let len = u64::from_le_bytes(b);
         // Linux rejects a total that overflows ssize_t.
-        total = total.checked_add(len).filter(|&t| t <= i64::MAX as u64).ok_or(SysError::einval("iovec lengths overflow"))?;
+        total = total
+            .checked_add(len)
+            .filter(|&t| t <= i64::MAX as u64)
+            .ok_or(SysError::einval("iovec lengths overflow"))?;
         out.push(Iovec { base, len });
     }
     Ok(out)

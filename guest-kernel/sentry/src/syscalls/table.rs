@@ -1,7 +1,7 @@
 //! The syscall table: one row per implemented number (handler and argument
 //! count), plus the numbers deliberately answered with an error.
 
-use super::{info, mmap, read_write, signal, thread, time, SyscallArgs};
+use super::{fd, info, mmap, read_write, signal, stat, thread, time, SyscallArgs};
 use crate::error::SysResult;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
@@ -36,6 +36,13 @@ syscall_table! {
     readv => read_write::sys_readv, 3;
     writev => read_write::sys_writev, 3;
     close => read_write::sys_close, 1;
+    fcntl => fd::sys_fcntl, 3;
+    fstat => stat::sys_fstat, 2;
+    newfstatat => stat::sys_newfstatat, 4;
+    prctl => thread::sys_prctl, 5;
+    dup => fd::sys_dup, 1;
+    dup2 => fd::sys_dup2, 2;
+    dup3 => fd::sys_dup3, 3;
     mmap => mmap::sys_mmap, 6;
     munmap => mmap::sys_munmap, 2;
     mprotect => mmap::sys_mprotect, 3;

@@ -22,13 +22,21 @@ pub fn sys_exit_group<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
 }
 
 /// Implements Linux `set_tid_address(2)`.
-pub fn sys_set_tid_address<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+pub fn sys_set_tid_address<P: Platform>(
+    _k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    a: &SyscallArgs,
+) -> SysResult {
     t.clear_child_tid = a.u64(0);
     Ok(u64::from(t.tid))
 }
 
 /// Implements Linux `set_robust_list(2)` (recorded; used at thread exit).
-pub fn sys_set_robust_list<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+pub fn sys_set_robust_list<P: Platform>(
+    _k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    a: &SyscallArgs,
+) -> SysResult {
     // sizeof(struct robust_list_head) on x86-64.
     if a.u64(1) != 24 {
         return Err(SysError::einval("bad robust_list_head size"));
@@ -92,14 +100,18 @@ pub fn sys_sched_yield<P: Platform>(_k: &mut Kernel<P>, _t: &mut Task<P::Address
 }
 
 /// Implements Linux `sched_getaffinity(2)`: the sandbox has one CPU.
-pub fn sys_sched_getaffinity<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+pub fn sys_sched_getaffinity<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    a: &SyscallArgs,
+) -> SysResult {
     let pid = a.int(0);
     if pid != 0 && u32::try_from(pid).ok() != Some(t.tid) {
         return Err(SysError::new(errno::ESRCH, "no such task"));
     }
     let len = a.u64(1);
     // Linux copies whole longs covering nr_cpu_ids bits.
-    if len < 8 || len % 8 != 0 {
+    if len < 8 || !len.is_multiple_of(8) {
         return Err(SysError::einval("cpu set too small or unaligned"));
     }
     t.mm.copy_out(&mut k.frames, a.u64(2), &1u64.to_le_bytes())?;
@@ -179,4 +191,40 @@ pub fn sys_umask<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
     let old = t.umask;
     t.umask = a.uint(0) & 0o777;
     Ok(u64::from(old))
+}
+
+const PR_SET_PDEATHSIG: i32 = 1;
+const PR_GET_PDEATHSIG: i32 = 2;
+const PR_GET_DUMPABLE: i32 = 3;
+const PR_SET_DUMPABLE: i32 = 4;
+const PR_SET_NAME: i32 = 15;
+const PR_GET_NAME: i32 = 16;
+
+/// Implements Linux `prctl(2)`: the command name and the few process
+/// attributes a single process has. Others return EINVAL, as Linux does for
+/// options it does not know.
+pub fn sys_prctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    match a.int(0) {
+        PR_SET_NAME => {
+            let mut name = t.mm.read_cstr(&mut k.frames, a.u64(1), 4096)?;
+            name.truncate(15);
+            t.comm = [0; 16];
+            t.comm[..name.len()].copy_from_slice(&name);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let comm = t.comm;
+            t.mm.copy_out(&mut k.frames, a.u64(1), &comm)?;
+            Ok(0)
+        }
+        // The container's init has no parent to watch.
+        PR_SET_PDEATHSIG => Ok(0),
+        PR_GET_PDEATHSIG => {
+            t.mm.copy_out(&mut k.frames, a.u64(1), &0u32.to_le_bytes())?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE => Ok(1),
+        PR_SET_DUMPABLE if a.u64(1) <= 1 => Ok(0),
+        _ => Err(SysError::einval("prctl option not supported")),
+    }
 }

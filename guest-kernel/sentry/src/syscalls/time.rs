@@ -88,7 +88,11 @@ pub fn sys_nanosleep<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
 }
 
 /// Implements Linux `clock_nanosleep(2)` (relative and TIMER_ABSTIME).
-pub fn sys_clock_nanosleep<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+pub fn sys_clock_nanosleep<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    a: &SyscallArgs,
+) -> SysResult {
     let (id, flags) = (a.u64(0), a.u64(1));
     if id == CLOCK_THREAD_CPUTIME_ID {
         return Err(SysError::einval("cannot sleep on the thread CPU clock"));

@@ -42,10 +42,7 @@ pub fn tss_selector(vcpu: u64) -> u16 {
 
 /// The two descriptor words of an available 64-bit TSS at `base`.
 pub fn tss_descriptor(base: u64) -> [u64; 2] {
-    let low = u64::from(TSS_LIMIT)
-        | ((base & 0xff_ffff) << 16)
-        | (0x89 << 40)
-        | (((base >> 24) & 0xff) << 56);
+    let low = u64::from(TSS_LIMIT) | ((base & 0xff_ffff) << 16) | (0x89 << 40) | (((base >> 24) & 0xff) << 56);
     [low, base >> 32]
 }
 
@@ -112,22 +109,14 @@ mod tests {
     fn tss_bytes_in_memory() {
         let mem = GuestMemory::new_anonymous(layout::MIN_GUEST_MEMORY);
         write_gdt_and_tss(&mem, 2).expect("write");
-        assert_eq!(
-            mem.read_u64(layout::GDT_GPA + 0x10).expect("read"),
-            0x00af_9b00_0000_ffff
-        );
+        assert_eq!(mem.read_u64(layout::GDT_GPA + 0x10).expect("read"), 0x00af_9b00_0000_ffff);
         let mut rsp0 = [0u8; 8];
-        mem.read_bytes(layout::tss_gpa(1) + 4, &mut rsp0)
-            .expect("read");
+        mem.read_bytes(layout::tss_gpa(1) + 4, &mut rsp0).expect("read");
         assert_eq!(u64::from_le_bytes(rsp0), layout::trap_stack_top(1));
         assert_eq!(layout::trap_stack_top(1), 0xffff_ffff_8014_0000);
         let mut iomap = [0u8; 2];
-        mem.read_bytes(layout::tss_gpa(0) + 0x66, &mut iomap)
-            .expect("read");
+        mem.read_bytes(layout::tss_gpa(0) + 0x66, &mut iomap).expect("read");
         assert_eq!(u16::from_le_bytes(iomap), 0x68);
-        assert!(matches!(
-            write_gdt_and_tss(&mem, 9),
-            Err(LoadError::TooManyVcpus(9))
-        ));
+        assert!(matches!(write_gdt_and_tss(&mem, 9), Err(LoadError::TooManyVcpus(9))));
     }
 }

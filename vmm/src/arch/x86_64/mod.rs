@@ -96,11 +96,7 @@ impl Variant {
 }
 
 /// Writes the boot page tables, GDT and TSSs for `vcpus` vCPUs.
-pub fn write_boot_structures(
-    mem: &GuestMemory,
-    variant: Variant,
-    vcpus: u64,
-) -> Result<(), LoadError> {
+pub fn write_boot_structures(mem: &GuestMemory, variant: Variant, vcpus: u64) -> Result<(), LoadError> {
     paging::build_boot_tables(mem, variant.kernel_pages_user())?;
     gdt::write_gdt_and_tss(mem, vcpus)?;
     Ok(())
@@ -117,40 +113,17 @@ pub fn cr4(fsgsbase: bool) -> u64 {
 
 /// The initial state of vCPU `index`.
 pub fn vcpu_setup(variant: Variant, index: u64, fsgsbase: bool, header: &ImageHeader) -> VcpuSetup {
-    let flat = SegmentSetup {
-        selector: 0,
-        base: 0,
-        limit: 0xfffff,
-        type_: 0,
-        dpl: 0,
-        db: false,
-        s: true,
-        l: false,
-        g: true,
-    };
-    let mut msrs = vec![
-        (MSR_STAR, layout::STAR),
-        (MSR_LSTAR, header.syscall_entry),
-        (MSR_SFMASK, layout::SFMASK),
-    ];
+    let flat =
+        SegmentSetup { selector: 0, base: 0, limit: 0xfffff, type_: 0, dpl: 0, db: false, s: true, l: false, g: true };
+    let mut msrs = vec![(MSR_STAR, layout::STAR), (MSR_LSTAR, header.syscall_entry), (MSR_SFMASK, layout::SFMASK)];
     msrs.extend(variant.extra_msrs(index));
     VcpuSetup {
         cr0: CR0,
         cr3: layout::BOOT_PML4_GPA,
         cr4: cr4(fsgsbase),
         efer: EFER,
-        cs: SegmentSetup {
-            selector: layout::selector::KERNEL_CS,
-            type_: 0xb,
-            l: true,
-            ..flat
-        },
-        ds: SegmentSetup {
-            selector: layout::selector::KERNEL_DS,
-            type_: 3,
-            db: true,
-            ..flat
-        },
+        cs: SegmentSetup { selector: layout::selector::KERNEL_CS, type_: 0xb, l: true, ..flat },
+        ds: SegmentSetup { selector: layout::selector::KERNEL_DS, type_: 3, db: true, ..flat },
         tr: SegmentSetup {
             selector: gdt::tss_selector(index),
             base: layout::KERNEL_BASE + layout::tss_gpa(index),

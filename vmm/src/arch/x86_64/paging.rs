@@ -84,37 +84,19 @@ pub fn build_boot_tables(mem: &GuestMemory, user: bool) -> Result<(), LoadError>
     let u = if user { PTE_U } else { 0 };
     // The pair: kernel PML4, then the user PML4, both zero.
     mem.write_bytes(layout::BOOT_PML4_GPA, &[0u8; 2 * PAGE])?;
-    let mut pool = Pool {
-        next: layout::BOOT_PT_POOL_GPA,
-    };
+    let mut pool = Pool { next: layout::BOOT_PT_POOL_GPA };
     let pml4 = layout::BOOT_PML4_GPA;
     // Direct map of all memory (the last partial 2 MiB page included; the
     // sentry bounds its accesses by BootInfo::mem_size).
     let mut pa = 0;
     while pa < mem.size() {
-        map_large(
-            mem,
-            &mut pool,
-            pml4,
-            layout::PHYS_MAP_BASE + pa,
-            pa,
-            PTE_W | PTE_NX | u,
-            u,
-        )?;
+        map_large(mem, &mut pool, pml4, layout::PHYS_MAP_BASE + pa, pa, PTE_W | PTE_NX | u, u)?;
         pa += layout::LARGE_PAGE_SIZE;
     }
     // The kernel image and fixed structures.
     let mut pa = 0;
     while pa < layout::KERNEL_MAP_SIZE.min(mem.size()) {
-        map_large(
-            mem,
-            &mut pool,
-            pml4,
-            layout::KERNEL_BASE + pa,
-            pa,
-            PTE_W | u,
-            u,
-        )?;
+        map_large(mem, &mut pool, pml4, layout::KERNEL_BASE + pa, pa, PTE_W | u, u)?;
         pa += layout::LARGE_PAGE_SIZE;
     }
     Ok(())
@@ -141,15 +123,11 @@ pub fn translate(mem: &GuestMemory, pml4: u64, va: u64) -> Option<Walk> {
             return None;
         }
         if level == 2 && entry & PTE_PS != 0 {
-            let pa = (entry & ADDR_MASK & !(layout::LARGE_PAGE_SIZE - 1))
-                | (va & (layout::LARGE_PAGE_SIZE - 1));
+            let pa = (entry & ADDR_MASK & !(layout::LARGE_PAGE_SIZE - 1)) | (va & (layout::LARGE_PAGE_SIZE - 1));
             return Some(Walk { pa, entries });
         }
         if level == 1 {
-            return Some(Walk {
-                pa: (entry & ADDR_MASK) | (va & 0xfff),
-                entries,
-            });
+            return Some(Walk { pa: (entry & ADDR_MASK) | (va & 0xfff), entries });
         }
         table = entry & ADDR_MASK;
     }

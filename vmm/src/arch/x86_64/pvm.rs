@@ -28,14 +28,10 @@ pub fn tsc_khz(vcpu: &Vcpu) -> u64 {
 /// The VIF page must be zero when registered ("state valid", `if_ = 0`).
 pub fn prepare_vcpu_memory(mem: &GuestMemory, vcpu: u64) -> Result<(), LoadError> {
     let len = usize::try_from(layout::PAGE_SIZE).unwrap_or(4096);
-    mem.zero(layout::vif_gpa(vcpu), len)
-        .map_err(LoadError::Memory)
+    mem.zero(layout::vif_gpa(vcpu), len).map_err(LoadError::Memory)
 }
 
 /// The VIF registration: isolated direct switch (KPTI pair, gates, CR2 cell).
 pub fn msrs(vcpu: u64) -> Vec<(u32, u64)> {
-    vec![(
-        pvm::MSR_VIF,
-        layout::vif_gpa(vcpu) | pvm::VIF_VALID | pvm::VIF_FLAGS_DIRECT_SWITCH,
-    )]
+    vec![(pvm::MSR_VIF, layout::vif_gpa(vcpu) | pvm::VIF_VALID | pvm::VIF_FLAGS_DIRECT_SWITCH)]
 }
