@@ -108,7 +108,8 @@ pub fn read(path: &Path) -> Result<Program, ProgramError> {
     if meta.len() > MAX_PROGRAM_SIZE {
         return Err(ProgramError::TooLarge(path.to_owned()));
     }
-    let mut bytes = Vec::new();
+    // Sized up front: one read instead of a doubling buffer.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
     file.take(MAX_PROGRAM_SIZE + 1).read_to_end(&mut bytes).map_err(unreadable)?;
     if u64::try_from(bytes.len()).map_or(true, |n| n > MAX_PROGRAM_SIZE) {
         return Err(ProgramError::TooLarge(path.to_owned()));

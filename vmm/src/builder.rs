@@ -54,8 +54,18 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     // 5. Run.
     let mut hostcalls = Hostcalls::new(&memory, stop, vcpu.index());
     let mut stats = RunStats::default();
+    // The counters cost a few hundred microseconds to read: only for --debug.
+    let want_kvm = tracing::enabled!(tracing::Level::DEBUG);
+    let kvm_before = if want_kvm { vcpu.kvm_stats() } else { Vec::new() };
     let outcome = vcpu.run(stop, &mut hostcalls, started, &mut stats);
     stats.hostcalls = hostcalls.count;
+    stats.kvm = if want_kvm { vcpu.kvm_stats() } else { Vec::new() }
+        .into_iter()
+        .filter_map(|(name, after)| {
+            let before = kvm_before.iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| *v);
+            (after != before).then(|| (name, after.wrapping_sub(before)))
+        })
+        .collect();
     tracing::debug!(?stats, "run finished");
     outcome.map(|o| (o, stats))
 }

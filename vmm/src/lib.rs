@@ -61,7 +61,7 @@ pub enum Outcome {
 }
 
 /// Counters of one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunStats {
     /// VM exits seen by the run loop (hostcalls included).
     pub exits: u64,
@@ -69,6 +69,8 @@ pub struct RunStats {
     pub hostcalls: u64,
     /// Nanoseconds from VM creation to the first `KVM_RUN`.
     pub boot_ns: u64,
+    /// The vCPU's KVM counters that changed during the run (name, delta).
+    pub kvm: Vec<(String, u64)>,
 }
 
 /// Runs `config` to completion on the calling thread.

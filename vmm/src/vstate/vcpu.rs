@@ -11,6 +11,8 @@ use std::io;
 use std::time::Instant;
 
 use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, CpuId, Msrs};
+use std::os::fd::AsRawFd;
+
 use kvm_ioctls::{VcpuExit, VcpuFd};
 
 use crate::error::{GuestFault, VmmError};
@@ -162,6 +164,22 @@ impl Vcpu {
             Ok(_) => Err(VcpuError::MsrRefused { index, value }),
             Err(source) => Err(VcpuError::SetMsr { index, source }),
         }
+    }
+
+    /// The vCPU's KVM statistics (`KVM_GET_STATS_FD`): every single-value
+    /// counter by name. Empty if the kernel does not offer them.
+    pub fn kvm_stats(&self) -> Vec<(String, u64)> {
+        // KVM_GET_STATS_FD = _IO(KVMIO, 0xce).
+        const KVM_GET_STATS_FD: libc::c_ulong = 0xaece;
+        // SAFETY: KVM_GET_STATS_FD takes no argument and returns a new fd
+        // (or -1); the vCPU fd is valid for the call.
+        let raw = unsafe { libc::ioctl(self.fd.as_raw_fd(), KVM_GET_STATS_FD, 0) };
+        if raw < 0 {
+            return Vec::new();
+        }
+        // SAFETY: `raw` is a fresh fd we own; File closes it on drop.
+        let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+        read_stats(&file).unwrap_or_default()
     }
 
     /// `KVM_GET_TSC_KHZ` (hardware KVM).
@@ -345,6 +363,32 @@ fn exit_name(exit: &VcpuExit<'_>) -> &'static str {
         VcpuExit::MemoryFault { .. } => "KVM_EXIT_MEMORY_FAULT",
         _ => "an unexpected exit",
     }
+}
+
+/// Parses a KVM binary statistics file (Documentation/virt/kvm/api.rst,
+/// KVM_GET_STATS_FD): the header, the descriptors, then the data.
+fn read_stats(file: &std::fs::File) -> std::io::Result<Vec<(String, u64)>> {
+    use std::os::unix::fs::FileExt;
+    let mut hdr = [0u8; 24];
+    file.read_exact_at(&mut hdr, 0)?;
+    let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let (name_size, num_desc, desc_off, data_off) = (word(&hdr, 4), word(&hdr, 8), word(&hdr, 16), word(&hdr, 20));
+    let desc_size = 16 + u64::from(name_size);
+    let mut out = Vec::new();
+    for i in 0..u64::from(num_desc).min(1024) {
+        let mut d = vec![0u8; usize::try_from(desc_size).unwrap_or(0)];
+        file.read_exact_at(&mut d, u64::from(desc_off) + i * desc_size)?;
+        let size = u16::from_le_bytes([d[6], d[7]]);
+        if size != 1 {
+            continue;
+        }
+        let offset = word(&d, 8);
+        let name = String::from_utf8_lossy(&d[16..]).trim_end_matches('\0').to_string();
+        let mut v = [0u8; 8];
+        file.read_exact_at(&mut v, u64::from(data_off) + u64::from(offset))?;
+        out.push((name, u64::from_le_bytes(v)));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -263,6 +263,10 @@ pub(super) fn map_segments<A: AddressSpace>(
         let share = !seg.perms.write && seg.filesz == seg.memsz && shared_end <= file.len;
         if share {
             mm.map(frames, start, end - start, seg.perms, Backing::Phys { base: file.pa + file_page }, true)?;
+            // A fault costs tens of microseconds on KVM, a page-table entry
+            // written before first use almost nothing, and sharing copies no
+            // data: map the whole segment now.
+            mm.populate(frames, start, end - start)?;
             continue;
         }
         mm.map(frames, start, end - start, seg.perms, Backing::Anon, true)?;

@@ -32,8 +32,11 @@ mod tests;
 
 use crate::error::SysError;
 use crate::mm::frames::FrameAllocator;
-use crate::mm::{Backing, MemoryManager, STACK_SIZE, STACK_TOP};
+use crate::mm::{page_round_down, Backing, MemoryManager, STACK_SIZE, STACK_TOP};
 use crate::platform::{AddressSpace, Perms, PhysAddr};
+
+/// Stack bytes below the initial stack pointer mapped at exec.
+pub const STACK_PREFAULT: u64 = 32 << 10;
 
 pub use elf::ELF_ET_DYN_BASE;
 pub use stack::{ARG_MAX, MAX_ARG_STRLEN};
@@ -107,6 +110,9 @@ pub fn load_elf<A: AddressSpace>(
 
     mm.map(frames, STACK_TOP - STACK_SIZE, STACK_SIZE, Perms::RW, Backing::Stack, true)?;
     mm.copy_out(frames, stack_image.sp, &stack_image.bytes)?;
+    // Startup code touches the stack below the arguments: map that now too.
+    let warm = page_round_down(stack_image.sp).saturating_sub(STACK_PREFAULT);
+    mm.populate(frames, warm, STACK_TOP - warm)?;
 
     Ok(Loaded {
         entry,

@@ -6,6 +6,7 @@
 //! range (the boot module holding the program file) are never freed:
 //! reference operations on them are no-ops.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::platform::{PhysAddr, PhysMem};
@@ -20,7 +21,32 @@ pub struct FrameAllocator {
     /// Frames at or above this address have never been handed out.
     next: u64,
     free: Vec<PhysAddr>,
-    refs: Vec<u16>,
+    refs: RefCounts,
+}
+
+/// Frames per lazily allocated chunk of reference counts (4 KiB of counters).
+const REF_CHUNK: usize = 2048;
+
+/// Reference counts, allocated a chunk at a time when a frame in the chunk
+/// is first handed out: boot touches no counter memory, which matters when
+/// every first touch of a page is a shadow-paging fault.
+#[derive(Debug)]
+struct RefCounts {
+    chunks: Vec<Option<Box<[u16; REF_CHUNK]>>>,
+}
+
+impl RefCounts {
+    fn new(frames: usize) -> Self {
+        Self { chunks: (0..frames.div_ceil(REF_CHUNK)).map(|_| None).collect() }
+    }
+
+    fn get(&self, i: usize) -> u16 {
+        self.chunks[i / REF_CHUNK].as_ref().map_or(0, |c| c[i % REF_CHUNK])
+    }
+
+    fn set(&mut self, i: usize, v: u16) {
+        self.chunks[i / REF_CHUNK].get_or_insert_with(|| Box::new([0; REF_CHUNK]))[i % REF_CHUNK] = v;
+    }
 }
 
 impl FrameAllocator {
@@ -30,7 +56,7 @@ impl FrameAllocator {
         let start = start.next_multiple_of(PAGE_SIZE);
         let end = (end.min(phys.size()) / PAGE_SIZE * PAGE_SIZE).max(start);
         let frames = usize::try_from((end - start) / PAGE_SIZE).unwrap_or(0);
-        Self { phys, start, end, next: start, free: Vec::new(), refs: alloc::vec![0; frames] }
+        Self { phys, start, end, next: start, free: Vec::new(), refs: RefCounts::new(frames) }
     }
 
     /// The physical memory the frames live in.
@@ -58,7 +84,7 @@ impl FrameAllocator {
             return None;
         };
         if let Some(i) = self.index(pa) {
-            self.refs[i] = 1;
+            self.refs.set(i, 1);
         }
         Some(pa)
     }
@@ -71,7 +97,7 @@ impl FrameAllocator {
             None => return self.alloc_zeroed(),
         };
         if let Some(i) = self.index(pa) {
-            self.refs[i] = 1;
+            self.refs.set(i, 1);
         }
         Some(pa)
     }
@@ -92,7 +118,7 @@ impl FrameAllocator {
         self.next += 2 * PAGE_SIZE;
         for p in [pa, pa + PAGE_SIZE] {
             if let Some(i) = self.index(p) {
-                self.refs[i] = 1;
+                self.refs.set(i, 1);
             }
         }
         Some(pa)
@@ -101,27 +127,27 @@ impl FrameAllocator {
     /// Adds a reference to a frame (a second mapping of it).
     pub fn get(&mut self, pa: PhysAddr) {
         if let Some(i) = self.index(pa) {
-            self.refs[i] = self.refs[i].saturating_add(1);
+            self.refs.set(i, self.refs.get(i).saturating_add(1));
         }
     }
 
     /// Drops a reference; the frame is freed when none remain.
     pub fn put(&mut self, pa: PhysAddr) {
         if let Some(i) = self.index(pa) {
-            match self.refs[i] {
+            match self.refs.get(i) {
                 0 => {}
                 1 => {
-                    self.refs[i] = 0;
+                    self.refs.set(i, 0);
                     self.free.push(pa & !(PAGE_SIZE - 1));
                 }
-                n => self.refs[i] = n - 1,
+                n => self.refs.set(i, n - 1),
             }
         }
     }
 
     /// References held on `pa` (external frames report 1).
     pub fn refcount(&self, pa: PhysAddr) -> u16 {
-        self.index(pa).map_or(1, |i| self.refs[i])
+        self.index(pa).map_or(1, |i| self.refs.get(i))
     }
 
     /// Frames still available.
