@@ -24,6 +24,8 @@ pub struct SandboxOptions {
     pub strace: bool,
     /// uname nodename.
     pub hostname: Vec<u8>,
+    /// Test hook: fault inside the sentry after boot.
+    pub inject_sentry_fault: bool,
 }
 
 /// How the sandbox ended.
@@ -97,6 +99,7 @@ pub fn run(
         envp,
         strace: opts.strace,
         hostname: opts.hostname.clone(),
+        inject_sentry_fault: opts.inject_sentry_fault,
     };
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use abi::boot::{BootInfo, BOOT_MAGIC, BOOT_VERSION, FLAG_FSGSBASE, FLAG_STRACE};
+use abi::boot::{BootInfo, BOOT_MAGIC, BOOT_VERSION, FLAG_FSGSBASE, FLAG_INJECT_SENTRY_FAULT, FLAG_STRACE};
 use abi::layout;
 use abi::linux::Winsize;
 
@@ -101,6 +101,9 @@ fn boot_info(
     if fsgsbase {
         flags |= FLAG_FSGSBASE;
     }
+    if config.inject_sentry_fault {
+        flags |= FLAG_INJECT_SENTRY_FAULT;
+    }
     let tty_mask = (0..3).filter(|&fd| sys::isatty(fd)).fold(0u32, |m, fd| m | (1 << fd));
     let winsize = if tty_mask & 2 != 0 { sys::winsize(1) } else { None }.unwrap_or(Winsize {
         ws_row: 0,
@@ -168,6 +171,7 @@ mod tests {
             envp: vec![b"A=1".to_vec()],
             strace: false,
             hostname: b"ringfence".to_vec(),
+            inject_sentry_fault: false,
         }
     }
 

@@ -47,6 +47,9 @@ pub struct VmConfig {
     pub strace: bool,
     /// uname nodename (at most 64 bytes).
     pub hostname: Vec<u8>,
+    /// Test hook: make the sentry fault in supervisor mode after boot
+    /// ([`abi::boot::FLAG_INJECT_SENTRY_FAULT`]).
+    pub inject_sentry_fault: bool,
 }
 
 /// How a run ended.

@@ -11,6 +11,9 @@ pub const FLAG_PVM: u32 = 1 << 0;
 pub const FLAG_STRACE: u32 = 1 << 1;
 /// The CPU has `wrfsbase`/`rdfsbase` enabled (CR4.FSGSBASE).
 pub const FLAG_FSGSBASE: u32 = 1 << 2;
+/// Fault injection for tests: the sentry touches an unmapped kernel
+/// address right after boot, exercising its fatal-fault report.
+pub const FLAG_INJECT_SENTRY_FAULT: u32 = 1 << 3;
 
 /// Bit `n` of [`BootInfo::tty_mask`]: host fd `n` (0, 1, 2) is a terminal.
 pub const TTY_STDIN: u32 = 1 << 0;

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use abi::boot::{BootInfo, BOOT_MAGIC, BOOT_VERSION, FLAG_FSGSBASE, FLAG_PVM, FLAG_STRACE};
+use abi::boot::{BootInfo, BOOT_MAGIC, BOOT_VERSION, FLAG_FSGSBASE, FLAG_INJECT_SENTRY_FAULT, FLAG_PVM, FLAG_STRACE};
 use abi::layout::{
     BOOT_INFO_GPA, KERNEL_BASE, KERNEL_IMAGE_END, MAX_GUEST_MEMORY, MIN_GUEST_MEMORY, PAGE_SIZE, PHYS_MAP_BASE,
 };
@@ -14,6 +14,9 @@ use crate::arch::entry::CPU_LOCAL;
 use crate::arch::Backend;
 use crate::host::KvmHost;
 use crate::platform::{KvmContext, KvmPlatform};
+
+/// An upper-half address outside every kernel mapping (PML4 slot 384).
+const INJECTED_FAULT_ADDRESS: u64 = 0xffff_c000_0000_0000;
 
 /// Fails boot with a message (before the sentry runs).
 fn fail(msg: &str) -> ! {
@@ -89,6 +92,11 @@ pub fn start(_vcpu: u64) -> ! {
     let frames = FrameAllocator::new(phys, heap_start + heap_size, mem);
 
     let host = KvmHost::new(info.tsc_khz);
+    if info.flags & FLAG_INJECT_SENTRY_FAULT != 0 {
+        // SAFETY: deliberately reads an address no table maps (test hook);
+        // the page fault is taken in supervisor mode and never returns.
+        unsafe { core::ptr::read_volatile(INJECTED_FAULT_ADDRESS as *const u64) };
+    }
     let (execfn, argv, envp) = parse_args(&phys, &info);
     let hostname: Vec<u8> = info.hostname.iter().copied().take_while(|&b| b != 0).collect();
     let params = BootParams {

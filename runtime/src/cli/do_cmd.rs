@@ -26,6 +26,9 @@ pub struct DoArgs {
     /// Print VM counters to stderr at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Test hook: make the sentry fault after boot (its fatal-error path).
+    #[arg(long, hide = true)]
+    pub inject_sentry_fault: bool,
     /// The program (a host path; searched on PATH if it has no '/') and its
     /// arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "PROGRAM")]
@@ -69,6 +72,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         timeout: args.timeout,
         strace: global.debug,
         hostname: b"ringfence".to_vec(),
+        inject_sentry_fault: args.inject_sentry_fault,
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {
