@@ -86,7 +86,8 @@ pub fn init_logging(global: &GlobalArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open log file {}", path.display()))?;
             (BoxMakeWriter::new(Mutex::new(file)), false)
         }
-        None => (BoxMakeWriter::new(std::io::stderr), true),
+        // Colours only for a person at a terminal, never into pipes or files.
+        None => (BoxMakeWriter::new(std::io::stderr), std::io::IsTerminal::is_terminal(&std::io::stderr())),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
