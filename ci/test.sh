@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The test command: style checks, release build, C test programs, then every
 # test of the workspace (unit tests and the integration tests of tests/,
-# which run programs natively and under `ringfence do`; they need /dev/kvm).
+# which run programs natively and under `ringfence do`; they need /dev/kvm),
+# then the hardware-KVM cases under emulation (ci/hwkvm/run.sh).
 #
 # Usage: bash ci/test.sh [extra `cargo test` arguments, e.g. a test name]
+# Environment: HWKVM=0 skips ci/hwkvm.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,4 +58,15 @@ awk '
         if (failed_names != "") printf "  failed tests:\n%s", failed_names
         printf "%d passed, %d failed, %d skipped\n", p, f, s
     }' "$log"
+
+# Hardware KVM (AMD SVM) under QEMU TCG: a static ringfence runs the cases of
+# ci/hwkvm/cases.txt against a real kvm_amd (about a minute; HWKVM=0 skips).
+if [[ ${HWKVM:-1} != 0 ]]; then
+    step "ci/hwkvm/run.sh (hardware KVM, AMD SVM emulated by QEMU TCG)"
+    hw_start=$SECONDS
+    hw_status=0
+    bash ci/hwkvm/run.sh || hw_status=$?
+    echo "hardware KVM (AMD SVM): $( ((hw_status == 0)) && echo PASS || echo FAIL) in $((SECONDS - hw_start)) s"
+    ((hw_status == 0)) || status=1
+fi
 exit "$status"
