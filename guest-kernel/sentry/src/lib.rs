@@ -10,6 +10,7 @@ extern crate alloc;
 
 pub mod arch;
 pub mod error;
+pub mod fs;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
@@ -18,3 +19,4 @@ pub mod syscalls;
 #[cfg(test)]
 pub mod testutil;
 pub mod time;
+pub mod vfs;

@@ -22,3 +22,17 @@ pub fn ns_from_timespec(ts: &Timespec) -> Option<u64> {
     let nsec = u64::try_from(ts.tv_nsec).ok()?;
     sec.checked_mul(NSEC_PER_SEC)?.checked_add(nsec)
 }
+
+/// CLOCK_REALTIME as of the last trap into the sentry, for file times
+/// (Linux also stamps files with a coarse clock).
+static COARSE_REALTIME_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Records the current realtime (called by the kernel on each trap).
+pub fn set_coarse_realtime(ns: u64) {
+    COARSE_REALTIME_NS.store(ns, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The coarse realtime clock.
+pub fn coarse_now() -> Timespec {
+    timespec_from_ns(COARSE_REALTIME_NS.load(core::sync::atomic::Ordering::Relaxed))
+}

@@ -1,0 +1,5 @@
+//! Filesystems: in-sandbox ones (tmpfs, device nodes) and, with the gofer,
+//! the container's root over 9P.
+
+pub mod dev;
+pub mod tmpfs;

@@ -1,0 +1,210 @@
+//! Path resolution.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::{FileType, InodeRef};
+use crate::error::SysError;
+use abi::linux::errno;
+
+/// Symlinks followed in one resolution before ELOOP (Linux: 40).
+pub const MAX_SYMLINKS: u32 = 40;
+/// Longest path accepted (PATH_MAX, including the NUL).
+pub const PATH_MAX: usize = 4096;
+
+/// Where a path resolution stands: the directories from the container root
+/// down to a node, so that `..` goes back the way it came and never above
+/// the root.
+#[derive(Clone)]
+pub struct Location {
+    /// `(name, node)` from the root (whose name is empty) to this node.
+    chain: Vec<(Vec<u8>, InodeRef)>,
+}
+
+impl core::fmt::Debug for Location {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Location({:?})", alloc::string::String::from_utf8_lossy(&self.path()))
+    }
+}
+
+impl Location {
+    /// The root of a filesystem tree.
+    pub fn root(node: InodeRef) -> Self {
+        Self { chain: alloc::vec![(Vec::new(), node)] }
+    }
+
+    /// The node this location names.
+    pub fn node(&self) -> &InodeRef {
+        &self.chain[self.chain.len() - 1].1
+    }
+
+    /// The parent location (the root's parent is the root).
+    pub fn parent(&self) -> Self {
+        let mut p = self.clone();
+        if p.chain.len() > 1 {
+            p.chain.pop();
+        }
+        p
+    }
+
+    /// The location of child `name` (already looked up as `node`).
+    pub fn child(&self, name: &[u8], node: InodeRef) -> Self {
+        let mut c = self.clone();
+        c.chain.push((name.to_vec(), node));
+        c
+    }
+
+    /// The absolute path from the root ("/" for the root).
+    pub fn path(&self) -> Vec<u8> {
+        if self.chain.len() == 1 {
+            return b"/".to_vec();
+        }
+        let mut p = Vec::new();
+        for (name, _) in &self.chain[1..] {
+            p.push(b'/');
+            p.extend_from_slice(name);
+        }
+        p
+    }
+
+    /// The last component's name (empty for the root).
+    pub fn name(&self) -> &[u8] {
+        &self.chain[self.chain.len() - 1].0
+    }
+
+    /// The root of this location's tree.
+    pub fn tree_root(&self) -> Self {
+        Self { chain: alloc::vec![self.chain[0].clone()] }
+    }
+}
+
+/// Mounted filesystems: mount-point identity to the mounted root.
+#[derive(Default)]
+pub struct MountTable {
+    mounts: Vec<((u64, u64), InodeRef)>,
+}
+
+impl MountTable {
+    /// Mounts `root` over the directory `at`.
+    pub fn mount(&mut self, at: &InodeRef, root: InodeRef) {
+        let id = at.id();
+        self.mounts.retain(|(m, _)| *m != id);
+        self.mounts.push((id, root));
+    }
+
+    /// The node a lookup lands on: the root of whatever is mounted on
+    /// `node`, repeatedly, or `node` itself.
+    pub fn cross(&self, mut node: InodeRef) -> InodeRef {
+        for _ in 0..16 {
+            let id = node.id();
+            match self.mounts.iter().find(|(m, _)| *m == id) {
+                Some((_, r)) => node = Arc::clone(r),
+                None => break,
+            }
+        }
+        node
+    }
+}
+
+/// What a process resolves paths against.
+#[derive(Clone)]
+pub struct FsContext {
+    pub root: Location,
+    pub cwd: Location,
+    pub mounts: Arc<spin::Mutex<MountTable>>,
+}
+
+fn is_dir(node: &InodeRef) -> Result<bool, SysError> {
+    Ok(node.stat()?.file_type() == Some(FileType::Directory))
+}
+
+fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty())
+}
+
+impl FsContext {
+    /// Resolves `path` from `start` (or the root for an absolute path).
+    /// The last component is followed if it is a symlink when
+    /// `follow_last` is set or the path ends in '/'.
+    pub fn resolve(&self, start: &Location, path: &[u8], follow_last: bool) -> Result<Location, SysError> {
+        if path.is_empty() {
+            return Err(SysError::new(errno::ENOENT, "empty path"));
+        }
+        if path.len() >= PATH_MAX {
+            return Err(SysError::new(errno::ENAMETOOLONG, "path longer than PATH_MAX"));
+        }
+        let trailing_slash = path.ends_with(b"/");
+        let mut loc = if path[0] == b'/' { self.root.clone() } else { start.clone() };
+        // Components still to resolve, last first.
+        let mut pending: Vec<Vec<u8>> = components(path).rev().map(<[u8]>::to_vec).collect();
+        let mut links = 0u32;
+        let mounts = self.mounts.lock();
+        while let Some(c) = pending.pop() {
+            if !is_dir(loc.node())? {
+                return Err(SysError::new(errno::ENOTDIR, "a path component is not a directory"));
+            }
+            if c == b"." {
+                continue;
+            }
+            if c == b".." {
+                // Confined: the root's parent is the root.
+                if loc.chain.len() > self.root.chain.len() || !Arc::ptr_eq(loc.node(), self.root.node()) {
+                    loc = loc.parent();
+                }
+                continue;
+            }
+            if c.len() > 255 {
+                return Err(SysError::new(errno::ENAMETOOLONG, "component longer than 255 bytes"));
+            }
+            let child = mounts.cross(loc.node().lookup(&c)?);
+            let last = pending.is_empty();
+            if child.stat()?.file_type() == Some(FileType::Symlink) && (!last || follow_last || trailing_slash) {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(SysError::new(errno::ELOOP, "too many levels of symbolic links"));
+                }
+                let target = child.readlink()?;
+                if target.is_empty() {
+                    return Err(SysError::new(errno::ENOENT, "empty symlink"));
+                }
+                if target[0] == b'/' {
+                    loc = self.root.clone();
+                }
+                pending.extend(components(&target).rev().map(<[u8]>::to_vec));
+                continue;
+            }
+            loc = loc.child(&c, child);
+        }
+        if trailing_slash && !is_dir(loc.node())? {
+            return Err(SysError::new(errno::ENOTDIR, "trailing slash on a non-directory"));
+        }
+        Ok(loc)
+    }
+
+    /// Resolves all but the last component of `path`: the directory and the
+    /// final name (which may be "." or ".."; callers reject those as their
+    /// syscall does). The name is empty for "/".
+    pub fn resolve_parent(&self, start: &Location, path: &[u8]) -> Result<(Location, Vec<u8>), SysError> {
+        if path.is_empty() {
+            return Err(SysError::new(errno::ENOENT, "empty path"));
+        }
+        if path.len() >= PATH_MAX {
+            return Err(SysError::new(errno::ENAMETOOLONG, "path longer than PATH_MAX"));
+        }
+        let trimmed_len = path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+        let trimmed = &path[..trimmed_len];
+        let (dir, name) = match trimmed.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&path[..=i], &trimmed[i + 1..]),
+            None if path[0] == b'/' => (&path[..1], &trimmed[..0]),
+            None => (&b"."[..], trimmed),
+        };
+        let dir_loc = self.resolve(start, dir, true)?;
+        if !is_dir(dir_loc.node())? {
+            return Err(SysError::new(errno::ENOTDIR, "parent is not a directory"));
+        }
+        if name.len() > 255 {
+            return Err(SysError::new(errno::ENAMETOOLONG, "component longer than 255 bytes"));
+        }
+        Ok((dir_loc, name.to_vec()))
+    }
+}
