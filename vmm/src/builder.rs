@@ -40,6 +40,7 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     let mut vcpu = vm.create_vcpu(0)?;
     vcpu.set_cpuid(&cpuid)?;
     let variant = Variant::detect(&vcpu);
+    vcpu.set_mode_probe(variant.mode_probe());
     let fsgsbase = variant.fsgsbase(cpuid_has_fsgsbase(&cpuid));
     let tsc_khz = variant.tsc_khz(&vcpu);
     tracing::debug!(?variant, fsgsbase, tsc_khz, image_end = image.end, "vCPU created");

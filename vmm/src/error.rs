@@ -67,8 +67,8 @@ pub enum VmmError {
     #[error("vCPU failed")]
     Vcpu(#[from] VcpuError),
     /// The guest stopped in a way the VMM cannot continue from.
-    #[error("{fault} on vCPU {vcpu} at rip {rip:#x}, cr3 {cr3:#x} ({mode} mode)", mode = if cr3 & 0x1000 != 0 { "user" } else { "kernel" })]
-    Guest { fault: GuestFault, vcpu: u64, rip: u64, cr3: u64 },
+    #[error("{fault} on vCPU {vcpu} at rip {rip:#x}, cr3 {cr3:#x} ({mode} mode)", mode = if *user { "user" } else { "kernel" })]
+    Guest { fault: GuestFault, vcpu: u64, rip: u64, cr3: u64, user: bool },
     /// The sentry sent a malformed hostcall; the sandbox ends.
     #[error("vCPU {vcpu} sent a malformed hostcall")]
     BadHostcall {

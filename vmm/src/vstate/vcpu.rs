@@ -3,9 +3,10 @@
 //!
 //! The run loop follows Firecracker: `KVM_RUN` until an exit needs the VMM;
 //! `EINTR` (a kick) makes it look at the stop signal. Whether the guest was
-//! in user or kernel mode is told by CR3 bit 12 (the PVM variant's user
-//! table is the kernel table + 0x1000), never by CS, which `KVM_GET_SREGS`
-//! reports stale on that variant.
+//! in user or kernel mode is told by [`ModeProbe`]: on the PVM variant by
+//! CR3 bit 12 (its user table is the kernel table + 0x1000), never by CS,
+//! which `KVM_GET_SREGS` reports stale there; on hardware, where both modes
+//! run on one table, by the CPL in CS.
 
 use std::io;
 use std::time::Instant;
@@ -122,10 +123,20 @@ fn kvm_seg(s: &SegmentSetup) -> kvm_segment {
     }
 }
 
+/// How the VMM tells user mode from kernel mode when the guest stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeProbe {
+    /// CR3 bit 12 set: the PVM variant's user table of the pair.
+    Cr3Bit12,
+    /// CS.RPL = 3 (hardware virtualization reports CS accurately).
+    Cpl,
+}
+
 /// A vCPU.
 pub struct Vcpu {
     fd: VcpuFd,
     index: u64,
+    mode_probe: ModeProbe,
 }
 
 fn regs_err(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VcpuError {
@@ -134,7 +145,12 @@ fn regs_err(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VcpuError {
 
 impl Vcpu {
     pub(super) fn new(fd: VcpuFd, index: u64) -> Self {
-        Self { fd, index }
+        Self { fd, index, mode_probe: ModeProbe::Cr3Bit12 }
+    }
+
+    /// Sets how [`VmmError::Guest`] tells user from kernel mode (by variant).
+    pub fn set_mode_probe(&mut self, probe: ModeProbe) {
+        self.mode_probe = probe;
     }
 
     /// The vCPU's index (`rdi` at entry, its slot in `abi::layout`).
@@ -215,11 +231,15 @@ impl Vcpu {
         self.fd.set_regs(&regs).map_err(regs_err("KVM_SET_REGS"))
     }
 
-    /// Where the vCPU stopped: (rip, cr3).
-    fn position(&self) -> (u64, u64) {
+    /// Where the vCPU stopped: (rip, cr3, whether in user mode).
+    fn position(&self) -> (u64, u64, bool) {
         let rip = self.fd.get_regs().map(|r| r.rip).unwrap_or(0);
-        let cr3 = self.fd.get_sregs().map(|s| s.cr3).unwrap_or(0);
-        (rip, cr3)
+        let (cr3, cs) = self.fd.get_sregs().map(|s| (s.cr3, s.cs.selector)).unwrap_or((0, 0));
+        let user = match self.mode_probe {
+            ModeProbe::Cr3Bit12 => cr3 & 0x1000 != 0,
+            ModeProbe::Cpl => cs & 3 == 3,
+        };
+        (rip, cr3, user)
     }
 
     fn kick_handle(&mut self) -> VcpuKick {
@@ -274,8 +294,8 @@ impl Vcpu {
                 ExitAction::Resume => {}
                 ExitAction::Finish(outcome) => return Ok(outcome),
                 ExitAction::Fault(fault) => {
-                    let (rip, cr3) = self.position();
-                    return Err(VmmError::Guest { fault, vcpu: self.index, rip, cr3 });
+                    let (rip, cr3, user) = self.position();
+                    return Err(VmmError::Guest { fault, vcpu: self.index, rip, cr3, user });
                 }
             }
             if let Some(reason) = stop.reason() {

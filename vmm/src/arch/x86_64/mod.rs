@@ -11,7 +11,7 @@ use abi::boot::ImageHeader;
 use abi::layout;
 
 use crate::loader::LoadError;
-use crate::vstate::{GuestMemory, SegmentSetup, Vcpu, VcpuSetup};
+use crate::vstate::{GuestMemory, ModeProbe, SegmentSetup, Vcpu, VcpuSetup};
 
 /// CR0: PE, MP, ET, NE, WP, AM, PG.
 pub const CR0: u64 = 0x8005_0033;
@@ -44,6 +44,15 @@ impl Variant {
             Self::Pvm
         } else {
             Self::Hardware
+        }
+    }
+
+    /// How to tell user from kernel mode when the guest stops: the PVM
+    /// variant's CS is stale, hardware has one table for both modes.
+    pub fn mode_probe(self) -> ModeProbe {
+        match self {
+            Self::Pvm => ModeProbe::Cr3Bit12,
+            Self::Hardware => ModeProbe::Cpl,
         }
     }
 
