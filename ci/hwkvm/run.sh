@@ -53,21 +53,33 @@ fi
 #    (not installed). The uncompressed vmlinux boots through QEMU's PVH entry,
 #    ~3 s faster under TCG than the bzImage.
 kdir=$W/kernel
-if [[ ! -f $kdir/vmlinux || ! -d $kdir/pkg/lib/modules ]]; then
+if [[ ! -f $kdir/vmlinux || ! -f $kdir/modules/kvm-amd.ko || ! -f $kdir/version ]]; then
     step "fetch the Debian kernel package"
-    kpkg=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n 1)
+    kernel_package() {
+        apt-cache depends linux-image-amd64 2> /dev/null |
+            sed -n 's/.*Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n 1
+    }
+    kpkg=$(kernel_package)
+    [[ -n $kpkg ]] || { apt-get update -qq && kpkg=$(kernel_package); }
     [[ -n $kpkg ]] || { echo "hwkvm: cannot find the package linux-image-amd64 depends on" >&2; exit 1; }
     rm -rf "$kdir" && mkdir -p "$kdir/pkg"
-    # apt-get download as root warns that _apt cannot write here; harmless.
-    (cd "$kdir" && apt-get download "$kpkg" 2> /dev/null && dpkg-deb -x ./"$kpkg"_*.deb pkg && rm -f ./*.deb)
+    # As root, apt-get download warns that it runs unsandboxed; harmless.
+    (cd "$kdir" && apt-get -q download "$kpkg" && dpkg-deb -x ./"$kpkg"_*.deb pkg && rm -f ./*.deb)
     kver=$(ls "$kdir/pkg/lib/modules" | head -n 1)
+    # kvm-amd needs kvm and ccp, kvm needs irqbypass; keep only those.
+    K=$kdir/pkg/lib/modules/$kver/kernel
+    mkdir -p "$kdir/modules"
+    cp "$K/virt/lib/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko" "$K/arch/x86/kvm/kvm-amd.ko" \
+        "$K/drivers/crypto/ccp/ccp.ko" "$kdir/modules/"
     off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$kdir/pkg/boot/vmlinuz-$kver" | head -n 1 | cut -d: -f1)
     tail -c +$((off + 1)) "$kdir/pkg/boot/vmlinuz-$kver" | xz -dc 2> /dev/null > "$kdir/vmlinux.tmp" || true
     [[ $(head -c 4 "$kdir/vmlinux.tmp" | od -An -c | tr -d ' ') == 177ELF ]] ||
         { echo "hwkvm: extracting vmlinux from vmlinuz-$kver failed" >&2; exit 1; }
     mv "$kdir/vmlinux.tmp" "$kdir/vmlinux"
+    rm -rf "$kdir/pkg"
+    echo "$kver" > "$kdir/version"
 fi
-kver=$(ls "$kdir/pkg/lib/modules" | head -n 1)
+kver=$(cat "$kdir/version")
 
 # 3. A static ringfence (the emulated machine has no Rust libraries) and the
 #    static C test programs.
@@ -98,9 +110,7 @@ install -m 755 "$here/init" "$rootfs/init"
 install -m 755 "$here/cases.sh" "$rootfs/hwkvm/cases.sh"
 cp "$CASES" "$rootfs/hwkvm/cases.txt"
 find "$root/target/resources" -maxdepth 1 -type f -perm -u+x -exec cp {} "$rootfs/resources/" \;
-K=$kdir/pkg/lib/modules/$kver/kernel
-cp "$K/virt/lib/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko" "$K/arch/x86/kvm/kvm-amd.ko" \
-    "$K/drivers/crypto/ccp/ccp.ko" "$rootfs/lib/modules/"
+cp "$kdir"/modules/*.ko "$rootfs/lib/modules/"
 (cd "$rootfs" && find . | cpio -o -H newc --quiet | gzip -1 > "$W/initramfs.gz")
 
 # 5. Boot under TCG and run the cases; the serial console is the log.
