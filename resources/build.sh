@@ -35,7 +35,7 @@ build() {
     echo "built $dst"
 }
 
-for name in exit_code segv spin isolation getppid_bench; do
+for name in exit_code segv spin isolation getppid_bench files; do
     build "$name" -static
 done
 build hello_pie -static-pie -fPIE

@@ -4,20 +4,24 @@
 //! standard streams, inherited as fds 0, 1 and 2. The table already has the
 //! Linux semantics the VFS will keep: lowest free number, close-on-exec flag.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::error::SysError;
+use crate::vfs::file::OpenFile;
 use abi::linux::errno;
 
 /// An open file description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum File {
     /// One of the host's standard streams (host fd 0, 1 or 2).
     HostStdio { host_fd: u32, tty: bool },
+    /// A file of the sandbox's own filesystems.
+    Vfs(Arc<OpenFile>),
 }
 
 /// A descriptor: the file and its per-descriptor flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Descriptor {
     pub file: File,
     pub cloexec: bool,
@@ -44,8 +48,8 @@ impl FdTable {
     pub fn get(&self, fd: i32) -> Result<File, SysError> {
         usize::try_from(fd)
             .ok()
-            .and_then(|i| self.slots.get(i).copied().flatten())
-            .map(|d| d.file)
+            .and_then(|i| self.slots.get(i).and_then(Option::as_ref))
+            .map(|d| d.file.clone())
             .ok_or(SysError::ebadf("fd not open"))
     }
 
@@ -86,7 +90,7 @@ impl FdTable {
     pub fn cloexec(&self, fd: i32) -> Result<bool, SysError> {
         usize::try_from(fd)
             .ok()
-            .and_then(|i| self.slots.get(i).copied().flatten())
+            .and_then(|i| self.slots.get(i).and_then(Option::as_ref))
             .map(|d| d.cloexec)
             .ok_or(SysError::ebadf("fd not open"))
     }

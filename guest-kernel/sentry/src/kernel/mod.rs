@@ -8,6 +8,7 @@
 
 pub mod fd;
 pub mod random;
+pub mod rootfs;
 pub mod task;
 
 use alloc::vec::Vec;
@@ -66,8 +67,14 @@ pub struct Kernel<P: Platform> {
 impl<P: Platform> Kernel<P> {
     /// A kernel over `platform` with `frames` as its physical memory.
     pub fn new(platform: P, frames: FrameAllocator, params: BootParams) -> Self {
-        let rng = random::Rng::new(params.seed);
-        let boot_ns = platform.host().clocks().monotonic_ns;
+        let mut rng = random::Rng::new(params.seed);
+        // The random devices get a generator of their own, keyed from ours.
+        let mut dev_seed = [0u8; 32];
+        rng.fill(&mut dev_seed);
+        crate::fs::dev::set_rng(random::Rng::new(dev_seed));
+        let clocks = platform.host().clocks();
+        crate::time::set_coarse_realtime(clocks.realtime_ns);
+        let boot_ns = clocks.monotonic_ns;
         Self { platform, frames, params, rng, boot_ns, reported: [0; 8] }
     }
 
@@ -116,7 +123,8 @@ impl<P: Platform> Kernel<P> {
             hwcap2: 0,
         };
         let loaded = loader::load_elf(&mut mm, &mut self.frames, prog.file_pa, prog.file_len, &args)?;
-        let mut task = Task::new(mm, loaded.entry, loaded.stack_pointer, self.params.tty_mask);
+        let fs = rootfs::build()?;
+        let mut task = Task::new(mm, fs, loaded.entry, loaded.stack_pointer, self.params.tty_mask);
         task.set_comm_from_path(&prog.execfn);
         Ok(task)
     }
@@ -164,7 +172,9 @@ pub fn run<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) -> ! {
         t.sanitize_regs();
         let before = k.host().clocks().monotonic_ns;
         let trap = k.platform.context().switch(t.mm.space_mut(), &mut t.regs, &mut t.fp);
-        let after = k.host().clocks().monotonic_ns;
+        let now = k.host().clocks();
+        let after = now.monotonic_ns;
+        crate::time::set_coarse_realtime(now.realtime_ns);
         t.utime_ns += after.saturating_sub(before);
         match trap {
             Trap::Syscall => {

@@ -4,6 +4,7 @@ use crate::arch::{FpState, UserRegs, RFLAGS_FIXED, RFLAGS_IF, RFLAGS_USER_MASK};
 use crate::kernel::fd::FdTable;
 use crate::mm::MemoryManager;
 use crate::platform::AddressSpace;
+use crate::vfs::path::FsContext;
 use abi::layout::selector;
 use abi::linux::{rlimit, Rlimit};
 
@@ -23,6 +24,8 @@ pub struct Task<A: AddressSpace> {
     pub fp: FpState,
     pub mm: MemoryManager<A>,
     pub fds: FdTable,
+    /// Root, working directory and mounts for path resolution.
+    pub fs: FsContext,
     pub tid: u32,
     pub pid: u32,
     pub ppid: u32,
@@ -61,12 +64,13 @@ pub fn default_rlimits() -> [Rlimit; 16] {
 
 impl<A: AddressSpace> Task<A> {
     /// A task about to start at `entry` with stack pointer `sp`.
-    pub fn new(mm: MemoryManager<A>, entry: u64, sp: u64, tty_mask: u32) -> Self {
+    pub fn new(mm: MemoryManager<A>, fs: FsContext, entry: u64, sp: u64, tty_mask: u32) -> Self {
         Self {
             regs: UserRegs::new_user(entry, sp),
             fp: FpState::new_user(),
             mm,
             fds: FdTable::with_stdio(tty_mask),
+            fs,
             tid: 1,
             pid: 1,
             ppid: 0,

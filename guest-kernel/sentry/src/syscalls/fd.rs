@@ -2,6 +2,7 @@
 
 use super::SyscallArgs;
 use crate::error::{SysError, SysResult};
+use crate::kernel::fd::File;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
 use abi::linux::{errno, rlimit};
@@ -38,9 +39,15 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
         }
         F_GETFD => Ok(if t.fds.cloexec(fd)? { FD_CLOEXEC } else { 0 }),
         F_SETFD => t.fds.set_cloexec(fd, a.u64(2) & FD_CLOEXEC != 0).map(|()| 0),
-        F_GETFL => {
-            let crate::kernel::fd::File::HostStdio { host_fd, .. } = file;
-            Ok(if host_fd == 0 { O_RDONLY } else { O_WRONLY })
+        F_GETFL => match file {
+            File::HostStdio { host_fd, .. } => Ok(if host_fd == 0 { O_RDONLY } else { O_WRONLY }),
+            File::Vfs(f) => Ok(u64::from(f.flags() & !O_CLOEXEC)),
+        },
+        F_SETFL if matches!(file, File::Vfs(_)) => {
+            if let File::Vfs(f) = file {
+                f.set_status_flags(a.uint(2));
+            }
+            Ok(0)
         }
         F_SETFL => {
             const O_APPEND: u64 = 0o2000;

@@ -56,7 +56,10 @@ pub fn sys_getrandom<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
 /// Implements Linux `ioctl(2)` for the standard streams: window size when
 /// the host stream is a terminal, ENOTTY otherwise.
 pub fn sys_ioctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    let File::HostStdio { tty, .. } = t.fds.get(a.fd(0))?;
+    let tty = match t.fds.get(a.fd(0))? {
+        File::HostStdio { tty, .. } => tty,
+        File::Vfs(_) => false,
+    };
     let (cmd, arg) = (a.uint(1), a.u64(2));
     if !tty {
         return Err(SysError::new(errno::ENOTTY, "not a terminal"));

@@ -5,6 +5,7 @@
 //! and is logged once by name.
 
 mod fd;
+mod file;
 mod info;
 mod mmap;
 mod read_write;

@@ -7,6 +7,7 @@ use crate::error::{SysError, SysResult};
 use crate::kernel::fd::File;
 use crate::kernel::{Kernel, Task};
 use crate::platform::{Host, PhysAddr, Platform};
+use crate::vfs::file::OpenFile;
 use abi::hostcall::{MAX_SEGMENTS, MAX_TRANSFER};
 use abi::linux::{errno, signal, Iovec};
 
@@ -17,7 +18,7 @@ const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
 /// Direction of a transfer.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Dir {
+pub(super) enum Dir {
     Read,
     Write,
 }
@@ -67,7 +68,10 @@ fn transfer<P: Platform>(
     iovs: &[Iovec],
     dir: Dir,
 ) -> SysResult {
-    let File::HostStdio { host_fd, .. } = t.fds.get(fd)?;
+    let host_fd = match t.fds.get(fd)? {
+        File::HostStdio { host_fd, .. } => host_fd,
+        File::Vfs(f) => return transfer_vfs(k, t, &f, iovs, dir, None),
+    };
     let allowed = match dir {
         Dir::Read => host_fd == 0,
         Dir::Write => host_fd == 1 || host_fd == 2,
@@ -95,6 +99,92 @@ fn transfer<P: Platform>(
         }
         Err(e) => Err(SysError::new(e, "host I/O failed")),
     }
+}
+
+/// Largest bounce buffer for one transfer to or from a sandbox file.
+const BOUNCE_MAX: u64 = 1 << 20;
+
+/// Reads or writes a sandbox file through a kernel buffer, at the file
+/// offset or at `at` (pread/pwrite).
+pub(super) fn transfer_vfs<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    f: &OpenFile,
+    iovs: &[Iovec],
+    dir: Dir,
+    at: Option<u64>,
+) -> SysResult {
+    let mut done = 0u64;
+    for iov in iovs {
+        let mut pos = 0u64;
+        while pos < iov.len {
+            let chunk = (iov.len - pos).min(BOUNCE_MAX);
+            let mut buf = alloc::vec![0u8; usize::try_from(chunk).unwrap_or(0)];
+            let off = at.map(|a| a + done);
+            let n = match dir {
+                Dir::Read => {
+                    let r = match off {
+                        Some(o) => f.pread(o, &mut buf),
+                        None => f.read(&mut buf),
+                    };
+                    let n = match r {
+                        Ok(n) => n,
+                        Err(e) if done == 0 => return Err(e),
+                        Err(_) => return Ok(done),
+                    };
+                    if let Err(e) = t.mm.copy_out(&mut k.frames, iov.base + pos, &buf[..n]) {
+                        return if done == 0 { Err(e) } else { Ok(done) };
+                    }
+                    n
+                }
+                Dir::Write => {
+                    if let Err(e) = t.mm.copy_in(&mut k.frames, iov.base + pos, &mut buf) {
+                        return if done == 0 { Err(e) } else { Ok(done) };
+                    }
+                    let r = match off {
+                        Some(o) => f.pwrite(o, &buf),
+                        None => f.write(&buf),
+                    };
+                    match r {
+                        Ok(n) => n,
+                        Err(e) if done == 0 => return Err(e),
+                        Err(_) => return Ok(done),
+                    }
+                }
+            };
+            done += n as u64;
+            pos += n as u64;
+            if (n as u64) < chunk {
+                return Ok(done);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Implements Linux `pread64(2)` (sandbox files; streams are not seekable).
+pub fn sys_pread64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let off = positional_offset(a.u64(3))?;
+    match t.fds.get(a.fd(0))? {
+        File::Vfs(f) => transfer_vfs(k, t, &f, &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Read, Some(off)),
+        File::HostStdio { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+    }
+}
+
+/// Implements Linux `pwrite64(2)`.
+pub fn sys_pwrite64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let off = positional_offset(a.u64(3))?;
+    match t.fds.get(a.fd(0))? {
+        File::Vfs(f) => transfer_vfs(k, t, &f, &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Write, Some(off)),
+        File::HostStdio { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+    }
+}
+
+fn positional_offset(raw: u64) -> Result<u64, SysError> {
+    if raw > i64::MAX as u64 {
+        return Err(SysError::einval("negative offset"));
+    }
+    Ok(raw)
 }
 
 /// Implements Linux `read(2)` on the host's standard input.

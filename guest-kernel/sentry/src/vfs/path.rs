@@ -84,6 +84,12 @@ pub struct MountTable {
     mounts: Vec<((u64, u64), InodeRef)>,
 }
 
+impl core::fmt::Debug for MountTable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "MountTable({} mounts)", self.mounts.len())
+    }
+}
+
 impl MountTable {
     /// Mounts `root` over the directory `at`.
     pub fn mount(&mut self, at: &InodeRef, root: InodeRef) {
@@ -107,7 +113,7 @@ impl MountTable {
 }
 
 /// What a process resolves paths against.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct FsContext {
     pub root: Location,
     pub cwd: Location,

@@ -1,0 +1,604 @@
+//! Path and file syscalls: open, lseek, getdents64, mkdir, unlink, rename,
+//! symlink, readlink, link, chmod, chown, utimensat, truncate, fsync,
+//! statfs, getcwd, chdir, access.
+//!
+//! The sandbox's init runs as root with the capabilities a container root
+//! has (CAP_DAC_OVERRIDE, CAP_FOWNER), so permission bits do not restrict
+//! it; credential checks arrive with setuid and friends.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::stat::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
+use super::SyscallArgs;
+use crate::error::{SysError, SysResult};
+use crate::kernel::fd::File;
+use crate::kernel::{Kernel, Task};
+use crate::platform::{AddressSpace, Platform};
+use crate::time::coarse_now;
+use crate::vfs::file::{flags::*, OpenFile};
+use crate::vfs::path::{Location, PATH_MAX};
+use crate::vfs::{check_name, FileType, SetAttr};
+use abi::linux::{errno, rlimit, Timespec};
+
+/// `dirfd` meaning the working directory.
+pub const AT_FDCWD: i32 = -100;
+const AT_REMOVEDIR: u32 = 0x200;
+const AT_SYMLINK_FOLLOW: u32 = 0x400;
+const AT_EACCESS: u32 = 0x200;
+
+/// Reads a path argument (ENOENT if empty).
+pub(super) fn path_arg<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    addr: u64,
+) -> Result<Vec<u8>, SysError> {
+    let p = t.mm.read_cstr(&mut k.frames, addr, PATH_MAX)?;
+    if p.is_empty() {
+        return Err(SysError::new(errno::ENOENT, "empty path"));
+    }
+    Ok(p)
+}
+
+/// Where a `*at` path starts: the root for absolute paths, else the
+/// working directory or the directory open at `dirfd`.
+pub(super) fn base_location<A: AddressSpace>(t: &Task<A>, dirfd: i32, path: &[u8]) -> Result<Location, SysError> {
+    if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
+        return Ok(t.fs.cwd.clone());
+    }
+    match t.fds.get(dirfd)? {
+        File::Vfs(f) if f.node.stat()?.file_type() == Some(FileType::Directory) => Ok(f.loc.clone()),
+        _ => Err(SysError::new(errno::ENOTDIR, "dirfd is not a directory")),
+    }
+}
+
+fn fd_limit<A: AddressSpace>(t: &Task<A>) -> usize {
+    usize::try_from(t.rlimits[rlimit::RLIMIT_NOFILE as usize].cur).unwrap_or(usize::MAX)
+}
+
+fn do_open<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    dirfd: i32,
+    path_addr: u64,
+    flags: u32,
+    mode: u32,
+) -> SysResult {
+    let path = path_arg(k, t, path_addr)?;
+    if flags & O_TMPFILE == O_TMPFILE {
+        return Err(SysError::new(errno::EOPNOTSUPP, "O_TMPFILE not supported"));
+    }
+    let base = base_location(t, dirfd, &path)?;
+    let follow = flags & O_NOFOLLOW == 0;
+    let loc = if flags & O_CREAT != 0 {
+        let (dir, name) = t.fs.resolve_parent(&base, &path)?;
+        if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
+            return Err(SysError::new(errno::EISDIR, "cannot create a directory with open"));
+        }
+        match t.fs.resolve(&dir, &name, follow) {
+            Ok(_) if flags & O_EXCL != 0 => return Err(SysError::new(errno::EEXIST, "file exists")),
+            Ok(loc) => loc,
+            Err(e) if e.errno == errno::ENOENT => {
+                check_name(&name)?;
+                let node = dir.node().create(&name, FileType::Regular, mode & !t.umask & 0o7777, 0)?;
+                dir.child(&name, node)
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        t.fs.resolve(&base, &path, follow)?
+    };
+    let st = loc.node().stat()?;
+    let kind = st.file_type();
+    if flags & O_PATH == 0 {
+        if kind == Some(FileType::Symlink) {
+            return Err(SysError::new(errno::ELOOP, "O_NOFOLLOW on a symlink"));
+        }
+        if kind == Some(FileType::Directory) && (flags & O_ACCMODE != O_RDONLY || flags & O_CREAT != 0) {
+            return Err(SysError::new(errno::EISDIR, "is a directory"));
+        }
+        if flags & O_TRUNC != 0 && kind == Some(FileType::Regular) && flags & O_ACCMODE != O_RDONLY {
+            loc.node().setattr(&SetAttr { size: Some(0), ..SetAttr::default() })?;
+        }
+    }
+    if flags & O_DIRECTORY != 0 && kind != Some(FileType::Directory) {
+        return Err(SysError::new(errno::ENOTDIR, "not a directory"));
+    }
+    let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+    let file = File::Vfs(Arc::new(OpenFile::new(loc, keep)));
+    let limit = fd_limit(t);
+    t.fds.install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
+}
+
+/// Implements Linux `open(2)`.
+pub fn sys_open<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_open(k, t, AT_FDCWD, a.u64(0), a.uint(1), a.uint(2))
+}
+
+/// Implements Linux `openat(2)`.
+pub fn sys_openat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_open(k, t, a.fd(0), a.u64(1), a.uint(2), a.uint(3))
+}
+
+/// Implements Linux `creat(2)`.
+pub fn sys_creat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_open(k, t, AT_FDCWD, a.u64(0), O_CREAT | O_WRONLY | O_TRUNC, a.uint(1))
+}
+
+/// Implements Linux `lseek(2)`.
+pub fn sys_lseek<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    match t.fds.get(a.fd(0))? {
+        File::Vfs(f) => f.seek(a.u64(1).cast_signed(), a.uint(2)),
+        File::HostStdio { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+    }
+}
+
+/// Implements Linux `getdents64(2)`.
+pub fn sys_getdents64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let File::Vfs(f) = t.fds.get(a.fd(0))? else {
+        return Err(SysError::new(errno::ENOTDIR, "not a directory"));
+    };
+    let max = usize::try_from(a.u64(2).min(1 << 20)).unwrap_or(0);
+    let out = f.getdents(max)?;
+    t.mm.copy_out(&mut k.frames, a.u64(1), &out)?;
+    Ok(out.len() as u64)
+}
+
+fn do_mkdir<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    dirfd: i32,
+    path_addr: u64,
+    mode: u32,
+) -> SysResult {
+    let path = path_arg(k, t, path_addr)?;
+    let base = base_location(t, dirfd, &path)?;
+    let (dir, name) = t.fs.resolve_parent(&base, &path)?;
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(SysError::new(errno::EEXIST, "file exists"));
+    }
+    check_name(&name)?;
+    dir.node().mkdir(&name, mode & !t.umask & 0o7777).map(|_| 0)
+}
+
+/// Implements Linux `mkdir(2)`.
+pub fn sys_mkdir<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_mkdir(k, t, AT_FDCWD, a.u64(0), a.uint(1))
+}
+
+/// Implements Linux `mkdirat(2)`.
+pub fn sys_mkdirat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_mkdir(k, t, a.fd(0), a.u64(1), a.uint(2))
+}
+
+fn do_unlink<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    dirfd: i32,
+    path_addr: u64,
+    rmdir: bool,
+) -> SysResult {
+    let path = path_arg(k, t, path_addr)?;
+    let base = base_location(t, dirfd, &path)?;
+    let (dir, name) = t.fs.resolve_parent(&base, &path)?;
+    match name.as_slice() {
+        b"" => return Err(SysError::new(errno::EBUSY, "cannot remove the root")),
+        b"." if rmdir => return Err(SysError::einval("cannot remove '.'")),
+        b".." if rmdir => return Err(SysError::new(errno::ENOTEMPTY, "cannot remove '..'")),
+        b"." | b".." => return Err(SysError::new(errno::EISDIR, "is a directory")),
+        _ => {}
+    }
+    if !rmdir && path.ends_with(b"/") {
+        return Err(SysError::new(errno::ENOTDIR, "trailing slash"));
+    }
+    dir.node().unlink(&name, rmdir).map(|()| 0)
+}
+
+/// Implements Linux `unlink(2)`.
+pub fn sys_unlink<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_unlink(k, t, AT_FDCWD, a.u64(0), false)
+}
+
+/// Implements Linux `rmdir(2)`.
+pub fn sys_rmdir<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_unlink(k, t, AT_FDCWD, a.u64(0), true)
+}
+
+/// Implements Linux `unlinkat(2)`.
+pub fn sys_unlinkat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let flags = a.uint(2);
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(SysError::einval("unknown flags"));
+    }
+    do_unlink(k, t, a.fd(0), a.u64(1), flags & AT_REMOVEDIR != 0)
+}
+
+const RENAME_NOREPLACE: u32 = 1;
+
+fn do_rename<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    (olddirfd, old_addr): (i32, u64),
+    (newdirfd, new_addr): (i32, u64),
+    flags: u32,
+) -> SysResult {
+    if flags & !RENAME_NOREPLACE != 0 {
+        return Err(SysError::einval("only RENAME_NOREPLACE is supported"));
+    }
+    let old = path_arg(k, t, old_addr)?;
+    let new = path_arg(k, t, new_addr)?;
+    let (odir, oname) = t.fs.resolve_parent(&base_location(t, olddirfd, &old)?, &old)?;
+    let (ndir, nname) = t.fs.resolve_parent(&base_location(t, newdirfd, &new)?, &new)?;
+    for n in [&oname, &nname] {
+        if n.is_empty() || n == b"." || n == b".." {
+            return Err(SysError::new(errno::EBUSY, "cannot rename '.', '..' or the root"));
+        }
+    }
+    let src = odir.node().lookup(&oname)?;
+    // A directory cannot move below itself.
+    let mut at = ndir.clone();
+    loop {
+        if Arc::ptr_eq(at.node(), &src) {
+            return Err(SysError::einval("cannot move a directory into itself"));
+        }
+        if at.name().is_empty() {
+            break;
+        }
+        at = at.parent();
+    }
+    if flags & RENAME_NOREPLACE != 0 && ndir.node().lookup(&nname).is_ok() {
+        return Err(SysError::new(errno::EEXIST, "target exists"));
+    }
+    odir.node().rename(&oname, ndir.node(), &nname).map(|()| 0)
+}
+
+/// Implements Linux `rename(2)`.
+pub fn sys_rename<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_rename(k, t, (AT_FDCWD, a.u64(0)), (AT_FDCWD, a.u64(1)), 0)
+}
+
+/// Implements Linux `renameat(2)`.
+pub fn sys_renameat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_rename(k, t, (a.fd(0), a.u64(1)), (a.fd(2), a.u64(3)), 0)
+}
+
+/// Implements Linux `renameat2(2)` (RENAME_NOREPLACE; not RENAME_EXCHANGE or RENAME_WHITEOUT).
+pub fn sys_renameat2<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_rename(k, t, (a.fd(0), a.u64(1)), (a.fd(2), a.u64(3)), a.uint(4))
+}
+
+fn do_symlink<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    target_addr: u64,
+    dirfd: i32,
+    path_addr: u64,
+) -> SysResult {
+    let target = path_arg(k, t, target_addr)?;
+    let path = path_arg(k, t, path_addr)?;
+    let (dir, name) = t.fs.resolve_parent(&base_location(t, dirfd, &path)?, &path)?;
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(SysError::new(errno::EEXIST, "file exists"));
+    }
+    check_name(&name)?;
+    dir.node().symlink(&name, &target).map(|_| 0)
+}
+
+/// Implements Linux `symlink(2)`.
+pub fn sys_symlink<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_symlink(k, t, a.u64(0), AT_FDCWD, a.u64(1))
+}
+
+/// Implements Linux `symlinkat(2)`.
+pub fn sys_symlinkat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_symlink(k, t, a.u64(0), a.fd(1), a.u64(2))
+}
+
+fn do_readlink<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    dirfd: i32,
+    path_addr: u64,
+    buf: u64,
+    size: u64,
+) -> SysResult {
+    if size == 0 || size > i32::MAX as u64 {
+        return Err(SysError::einval("bad buffer size"));
+    }
+    let path = path_arg(k, t, path_addr)?;
+    let loc = t.fs.resolve(&base_location(t, dirfd, &path)?, &path, false)?;
+    let target = loc.node().readlink()?;
+    let n = target.len().min(usize::try_from(size).unwrap_or(usize::MAX));
+    t.mm.copy_out(&mut k.frames, buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+/// Implements Linux `readlink(2)`.
+pub fn sys_readlink<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_readlink(k, t, AT_FDCWD, a.u64(0), a.u64(1), a.u64(2))
+}
+
+/// Implements Linux `readlinkat(2)`.
+pub fn sys_readlinkat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_readlink(k, t, a.fd(0), a.u64(1), a.u64(2), a.u64(3))
+}
+
+fn do_link<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    (olddirfd, old_addr): (i32, u64),
+    (newdirfd, new_addr): (i32, u64),
+    flags: u32,
+) -> SysResult {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(SysError::einval("unknown flags"));
+    }
+    let old = path_arg(k, t, old_addr)?;
+    let new = path_arg(k, t, new_addr)?;
+    let src = t.fs.resolve(&base_location(t, olddirfd, &old)?, &old, flags & AT_SYMLINK_FOLLOW != 0)?;
+    let (dir, name) = t.fs.resolve_parent(&base_location(t, newdirfd, &new)?, &new)?;
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(SysError::new(errno::EEXIST, "file exists"));
+    }
+    check_name(&name)?;
+    dir.node().link(&name, src.node()).map(|()| 0)
+}
+
+/// Implements Linux `link(2)`.
+pub fn sys_link<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_link(k, t, (AT_FDCWD, a.u64(0)), (AT_FDCWD, a.u64(1)), 0)
+}
+
+/// Implements Linux `linkat(2)`.
+pub fn sys_linkat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_link(k, t, (a.fd(0), a.u64(1)), (a.fd(2), a.u64(3)), a.uint(4))
+}
+
+/// The node named by `(dirfd, path)`, or the open file when `path` is
+/// empty and `AT_EMPTY_PATH` is set.
+fn node_at<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    dirfd: i32,
+    path_addr: u64,
+    flags: u32,
+) -> Result<crate::vfs::InodeRef, SysError> {
+    let path = t.mm.read_cstr(&mut k.frames, path_addr, PATH_MAX)?;
+    if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(SysError::new(errno::ENOENT, "empty path"));
+        }
+        return fd_node(t, dirfd);
+    }
+    let loc = t.fs.resolve(&base_location(t, dirfd, &path)?, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    Ok(Arc::clone(loc.node()))
+}
+
+fn fd_node<A: AddressSpace>(t: &Task<A>, fd: i32) -> Result<crate::vfs::InodeRef, SysError> {
+    match t.fds.get(fd)? {
+        File::Vfs(f) => Ok(Arc::clone(&f.node)),
+        File::HostStdio { .. } => Err(SysError::new(errno::EPERM, "attributes of a host stream cannot change")),
+    }
+}
+
+fn set_mode(node: &crate::vfs::InodeRef, mode: u32) -> SysResult {
+    node.setattr(&SetAttr { mode: Some(mode & 0o7777), ..SetAttr::default() }).map(|()| 0)
+}
+
+/// Implements Linux `chmod(2)`.
+pub fn sys_chmod<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let node = node_at(k, t, AT_FDCWD, a.u64(0), 0)?;
+    set_mode(&node, a.uint(1))
+}
+
+/// Implements Linux `fchmod(2)`.
+pub fn sys_fchmod<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    set_mode(&fd_node(t, a.fd(0))?, a.uint(1))
+}
+
+/// Implements Linux `fchmodat(2)`.
+pub fn sys_fchmodat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let node = node_at(k, t, a.fd(0), a.u64(1), 0)?;
+    set_mode(&node, a.uint(2))
+}
+
+fn set_owner(node: &crate::vfs::InodeRef, uid: u32, gid: u32) -> SysResult {
+    let attr =
+        SetAttr { uid: (uid != u32::MAX).then_some(uid), gid: (gid != u32::MAX).then_some(gid), ..SetAttr::default() };
+    node.setattr(&attr).map(|()| 0)
+}
+
+/// Implements Linux `chown(2)`.
+pub fn sys_chown<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let node = node_at(k, t, AT_FDCWD, a.u64(0), 0)?;
+    set_owner(&node, a.uint(1), a.uint(2))
+}
+
+/// Implements Linux `lchown(2)`.
+pub fn sys_lchown<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let node = node_at(k, t, AT_FDCWD, a.u64(0), AT_SYMLINK_NOFOLLOW)?;
+    set_owner(&node, a.uint(1), a.uint(2))
+}
+
+/// Implements Linux `fchown(2)`.
+pub fn sys_fchown<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    set_owner(&fd_node(t, a.fd(0))?, a.uint(1), a.uint(2))
+}
+
+/// Implements Linux `fchownat(2)`.
+pub fn sys_fchownat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let flags = a.uint(4);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(SysError::einval("unknown flags"));
+    }
+    let node = node_at(k, t, a.fd(0), a.u64(1), flags)?;
+    set_owner(&node, a.uint(2), a.uint(3))
+}
+
+const UTIME_NOW: i64 = (1 << 30) - 1;
+const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+/// Implements Linux `utimensat(2)` (and futimens with a NULL path).
+pub fn sys_utimensat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let flags = a.uint(3);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(SysError::einval("unknown flags"));
+    }
+    let node = if a.u64(1) == 0 { fd_node(t, a.fd(0))? } else { node_at(k, t, a.fd(0), a.u64(1), flags)? };
+    let now = coarse_now();
+    let (atime, mtime) = if a.u64(2) == 0 {
+        (Some(now), Some(now))
+    } else {
+        let mut b = [0u8; 32];
+        t.mm.copy_in(&mut k.frames, a.u64(2), &mut b)?;
+        let word =
+            |i: usize| i64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
+        let pick = |sec: i64, nsec: i64| -> Result<Option<Timespec>, SysError> {
+            match nsec {
+                UTIME_NOW => Ok(Some(now)),
+                UTIME_OMIT => Ok(None),
+                0..=999_999_999 => Ok(Some(Timespec { tv_sec: sec, tv_nsec: nsec })),
+                _ => Err(SysError::einval("bad tv_nsec")),
+            }
+        };
+        (pick(word(0), word(8))?, pick(word(16), word(24))?)
+    };
+    node.setattr(&SetAttr { atime, mtime, ..SetAttr::default() }).map(|()| 0)
+}
+
+fn truncate_node(node: &crate::vfs::InodeRef, len: u64) -> SysResult {
+    if len > i64::MAX as u64 {
+        return Err(SysError::einval("negative length"));
+    }
+    match node.stat()?.file_type() {
+        Some(FileType::Directory) => Err(SysError::new(errno::EISDIR, "is a directory")),
+        Some(FileType::Regular) => node.setattr(&SetAttr { size: Some(len), ..SetAttr::default() }).map(|()| 0),
+        _ => Err(SysError::einval("not a regular file")),
+    }
+}
+
+/// Implements Linux `truncate(2)`.
+pub fn sys_truncate<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let node = node_at(k, t, AT_FDCWD, a.u64(0), 0)?;
+    truncate_node(&node, a.u64(1))
+}
+
+/// Implements Linux `ftruncate(2)`.
+pub fn sys_ftruncate<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    match t.fds.get(a.fd(0))? {
+        File::Vfs(f) if f.writable() => truncate_node(&f.node, a.u64(1)),
+        _ => Err(SysError::einval("not open for writing")),
+    }
+}
+
+/// Implements Linux `fsync(2)` and `fdatasync(2)`.
+pub fn sys_fsync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    match t.fds.get(a.fd(0))? {
+        File::Vfs(f) => f.node.fsync().map(|()| 0),
+        File::HostStdio { .. } => Err(SysError::einval("cannot sync a stream")),
+    }
+}
+
+fn statfs_bytes(s: &crate::vfs::StatFs) -> [u8; 120] {
+    let mut b = [0u8; 120];
+    for (i, v) in [s.fs_type, s.bsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree].iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    // f_fsid at 56 stays zero.
+    b[64..72].copy_from_slice(&s.namelen.to_le_bytes());
+    b[72..80].copy_from_slice(&s.bsize.to_le_bytes());
+    b[80..88].copy_from_slice(&s.flags.to_le_bytes());
+    b
+}
+
+/// Implements Linux `statfs(2)`.
+pub fn sys_statfs<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let node = node_at(k, t, AT_FDCWD, a.u64(0), 0)?;
+    let s = node.statfs()?;
+    t.mm.copy_out(&mut k.frames, a.u64(1), &statfs_bytes(&s))?;
+    Ok(0)
+}
+
+/// Implements Linux `fstatfs(2)`.
+pub fn sys_fstatfs<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let File::Vfs(f) = t.fds.get(a.fd(0))? else {
+        return Err(SysError::new(errno::ENOSYS, "statfs of a host stream"));
+    };
+    let s = f.node.statfs()?;
+    t.mm.copy_out(&mut k.frames, a.u64(1), &statfs_bytes(&s))?;
+    Ok(0)
+}
+
+/// Implements Linux `getcwd(2)`.
+pub fn sys_getcwd<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let mut p = t.fs.cwd.path();
+    p.push(0);
+    if p.len() as u64 > a.u64(1) {
+        return Err(SysError::new(errno::ERANGE, "buffer too small"));
+    }
+    t.mm.copy_out(&mut k.frames, a.u64(0), &p)?;
+    Ok(p.len() as u64)
+}
+
+/// Implements Linux `chdir(2)`.
+pub fn sys_chdir<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let path = path_arg(k, t, a.u64(0))?;
+    let loc = t.fs.resolve(&t.fs.cwd, &path, true)?;
+    if loc.node().stat()?.file_type() != Some(FileType::Directory) {
+        return Err(SysError::new(errno::ENOTDIR, "not a directory"));
+    }
+    t.fs.cwd = loc;
+    Ok(0)
+}
+
+/// Implements Linux `fchdir(2)`.
+pub fn sys_fchdir<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    match t.fds.get(a.fd(0))? {
+        File::Vfs(f) if f.node.stat()?.file_type() == Some(FileType::Directory) => {
+            t.fs.cwd = f.loc.clone();
+            Ok(0)
+        }
+        _ => Err(SysError::new(errno::ENOTDIR, "not a directory")),
+    }
+}
+
+const X_OK: u32 = 1;
+
+fn do_access<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    dirfd: i32,
+    path_addr: u64,
+    mode: u32,
+    flags: u32,
+) -> SysResult {
+    if mode & !7 != 0 {
+        return Err(SysError::einval("bad mode"));
+    }
+    if flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(SysError::einval("unknown flags"));
+    }
+    let node = node_at(k, t, dirfd, path_addr, flags)?;
+    let st = node.stat()?;
+    // Root may read and write anything; it may execute a non-directory
+    // only if some execute bit is set.
+    if mode & X_OK != 0 && st.file_type() != Some(FileType::Directory) && st.mode & 0o111 == 0 {
+        return Err(SysError::new(errno::EACCES, "no execute permission"));
+    }
+    Ok(0)
+}
+
+/// Implements Linux `access(2)`.
+pub fn sys_access<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_access(k, t, AT_FDCWD, a.u64(0), a.uint(1), 0)
+}
+
+/// Implements Linux `faccessat(2)`.
+pub fn sys_faccessat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_access(k, t, a.fd(0), a.u64(1), a.uint(2), 0)
+}
+
+/// Implements Linux `faccessat2(2)`.
+pub fn sys_faccessat2<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    do_access(k, t, a.fd(0), a.u64(1), a.uint(2), a.uint(3))
+}

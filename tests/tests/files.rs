@@ -1,0 +1,37 @@
+//! File syscalls on the sandbox's own filesystems (tmpfs, /dev), compared
+//! with the same program on the host: open/creat/read/write/lseek/pread/
+//! pwrite, stat family, getdents64, mkdir/rmdir, unlink, rename, symlink/
+//! readlink (and a symlink loop: ELOOP), link, chmod, access, truncate,
+//! chdir/getcwd, `..` at the root.
+
+use ringfence_tests::{busybox, compare_runs, resource, Run, TempDir};
+
+#[test]
+fn file_syscalls_match_linux() {
+    let dir = TempDir::new("files");
+    let files = resource("files");
+    let native = Run::native(&files, &[dir.path()]);
+    let sandboxed = Run::sandbox(&files, &["/tmp"]);
+    compare_runs(native, sandboxed);
+}
+
+#[test]
+fn dev_nodes_behave() {
+    // /dev/zero and /dev/urandom produce, /dev/null swallows, /dev/full is full.
+    let zeros = Run::sandbox(busybox(), &["head", "-c", "8", "/dev/zero"]).run();
+    zeros.assert_code(0);
+    assert_eq!(zeros.stdout, vec![0u8; 8]);
+    let random = Run::sandbox(busybox(), &["head", "-c", "4096", "/dev/urandom"]).run();
+    random.assert_code(0);
+    assert_eq!(random.stdout.len(), 4096);
+    assert!(random.stdout.iter().any(|&b| b != 0), "urandom gave only zeroes");
+    Run::sandbox(busybox(), &["sh", "-c", "echo gone > /dev/null"]).run().assert_code(0).assert_stdout("");
+    let full = Run::sandbox(busybox(), &["sh", "-c", "echo x > /dev/full"]).run();
+    assert!(full.stderr_str().contains("No space left on device"), "stderr: {}", full.stderr_str());
+}
+
+#[test]
+fn listing_dev_shows_the_device_nodes() {
+    let out = Run::sandbox(busybox(), &["ls", "/dev"]).run();
+    out.assert_code(0).assert_stdout("fd\nfull\nnull\nrandom\nshm\nstderr\nstdin\nstdout\nurandom\nzero\n");
+}
