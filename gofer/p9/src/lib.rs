@@ -48,7 +48,7 @@ pub const HEADER_LEN: usize = 7;
 /// Room Linux reserves in msize for the header of Tread/Twrite/Rread; the
 /// largest I/O payload is `msize - IOHDRSZ`.
 pub const IOHDRSZ: u32 = 24;
-/// Bytes before the data of an `Rread` frame: header + count[4].
+/// Bytes before the data of an `Rread` (or `Rreaddir`) frame: header + count[4].
 pub const RREAD_HEADER_LEN: usize = HEADER_LEN + 4;
 /// Bytes before the data of a `Twrite` frame: header + fid + offset + count.
 pub const TWRITE_HEADER_LEN: usize = HEADER_LEN + 4 + 8 + 4;
@@ -289,11 +289,21 @@ impl Rmessage<'_> {
 /// `buf[..RREAD_HEADER_LEN]`, for servers that read file data directly into
 /// `buf[RREAD_HEADER_LEN..]`. Returns the frame length.
 pub fn encode_rread_header(tag: u16, count: u32, buf: &mut [u8]) -> Result<usize, EncodeError> {
-    let total = u32::try_from(RREAD_HEADER_LEN).map_err(|_| EncodeError::TooLong)?;
-    let size = total.checked_add(count).ok_or(EncodeError::TooLong)?;
+    encode_data_header(RREAD, tag, count, buf)
+}
+
+/// Like [`encode_rread_header`] for `Rreaddir`, whose body has the same
+/// `count[4] data` layout (pack the entries with [`DirentWriter`]).
+pub fn encode_rreaddir_header(tag: u16, count: u32, buf: &mut [u8]) -> Result<usize, EncodeError> {
+    encode_data_header(RREADDIR, tag, count, buf)
+}
+
+fn encode_data_header(ty: u8, tag: u16, count: u32, buf: &mut [u8]) -> Result<usize, EncodeError> {
+    let header = u32::try_from(RREAD_HEADER_LEN).map_err(|_| EncodeError::TooLong)?;
+    let size = header.checked_add(count).ok_or(EncodeError::TooLong)?;
     let mut w = wire::Writer::new(buf);
     w.u32(size)?;
-    w.u8(RREAD)?;
+    w.u8(ty)?;
     w.u16(tag)?;
     w.u32(count)?;
     usize::try_from(size).map_err(|_| EncodeError::TooLong)

@@ -1,0 +1,11 @@
+//! One file per family of 9P2000.L requests; each handler is a `Server`
+//! method returning `Result<R, Errno>`, turned into `Rlerror` by dispatch.
+
+mod attr;
+mod create;
+mod dir;
+mod io;
+mod link;
+mod lock;
+mod walk;
+mod xattr;

@@ -1,0 +1,91 @@
+//! Session and navigation: version, auth, attach, flush, walk, clunk.
+
+use std::sync::Arc;
+
+use p9::{Qid, Rattach, Rauth, Rclunk, Rflush, Rwalk, Tattach, Tauth, Tclunk, Tflush, Tversion, Twalk};
+use rustix::io::Errno;
+
+use crate::fid::{validate_name, Fid};
+use crate::server::{Server, MIN_MSIZE};
+
+impl Server {
+    /// Negotiates msize (at most `max_msize`) and the version; resets the
+    /// session (all fids are clunked). An unknown version is answered with
+    /// "unknown", as the protocol asks. An msize below `MIN_MSIZE` is
+    /// raised to it; a client that cannot take that fails on its own.
+    pub(crate) fn version(&mut self, t: &Tversion<'_>) -> (u32, &'static [u8]) {
+        self.fids.clear();
+        self.msize = t.msize.clamp(MIN_MSIZE, self.opts.max_msize);
+        let version =
+            if t.version.starts_with(p9::VERSION_9P2000L) { p9::VERSION_9P2000L } else { p9::VERSION_UNKNOWN };
+        (self.msize, version)
+    }
+
+    /// No authentication: the transport is a private socketpair.
+    pub(crate) fn auth(&mut self, _t: &Tauth<'_>) -> Result<Rauth, Errno> {
+        Err(Errno::OPNOTSUPP)
+    }
+
+    /// Binds `fid` to the root. `aname` is ignored: one server serves one
+    /// tree. `afid` must be NOFID.
+    pub(crate) fn attach(&mut self, t: &Tattach<'_>) -> Result<Rattach, Errno> {
+        if t.afid != p9::NOFID {
+            return Err(Errno::INVAL);
+        }
+        if self.fids.contains_key(&t.fid) {
+            return Err(Errno::BADF);
+        }
+        let uid = if t.n_uname == u32::MAX { 0 } else { t.n_uname };
+        let root = Arc::clone(&self.root);
+        let qid = root.qid;
+        self.fids.insert(t.fid, Fid::new(root, uid));
+        Ok(Rattach { qid })
+    }
+
+    /// Requests are served one at a time, so the flushed one has already
+    /// been answered.
+    pub(crate) fn flush(&mut self, _t: &Tflush) -> Result<Rflush, Errno> {
+        Ok(Rflush {})
+    }
+
+    /// Walks component by component from `fid`'s node: `..` goes to the
+    /// remembered parent (the root's is itself); any other name must be a
+    /// valid single component and is opened `O_PATH|O_NOFOLLOW` in the
+    /// current directory, so a symlink is returned as a symlink qid and a
+    /// further component under it fails with `ENOTDIR`. A failure after the
+    /// first component returns the qids walked so far and binds nothing.
+    pub(crate) fn walk(&mut self, t: &Twalk<'_>) -> Result<Rwalk, Errno> {
+        let from = self.fid(t.fid)?;
+        let uid = from.uid;
+        let mut node = Arc::clone(&from.node);
+        if t.newfid != t.fid && self.fids.contains_key(&t.newfid) {
+            return Err(Errno::BADF);
+        }
+        let mut wqids: Vec<Qid> = Vec::with_capacity(t.wnames.len());
+        for name in &t.wnames {
+            let next = if *name == b".." {
+                if node.is_dir() {
+                    Ok(node.loc().map_or_else(|| Arc::clone(&self.root), |loc| loc.parent))
+                } else {
+                    Err(Errno::NOTDIR)
+                }
+            } else {
+                validate_name(name).and_then(|name| self.lookup(&node, name))
+            };
+            let next = match next {
+                Ok(n) => n,
+                Err(e) if wqids.is_empty() => return Err(e),
+                Err(_) => return Ok(Rwalk { wqids }),
+            };
+            wqids.push(next.qid);
+            node = next;
+        }
+        self.fids.insert(t.newfid, Fid::new(node, uid));
+        Ok(Rwalk { wqids })
+    }
+
+    pub(crate) fn clunk(&mut self, t: &Tclunk) -> Result<Rclunk, Errno> {
+        self.fids.remove(&t.fid).ok_or(Errno::BADF)?;
+        Ok(Rclunk {})
+    }
+}
