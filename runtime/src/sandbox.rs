@@ -100,6 +100,7 @@ pub fn run(
         strace: opts.strace,
         hostname: opts.hostname.clone(),
         inject_sentry_fault: opts.inject_sentry_fault,
+        gofer: None,
     };
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;

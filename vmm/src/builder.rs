@@ -54,6 +54,10 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
 
     // 5. Run.
     let mut hostcalls = Hostcalls::new(&memory, stop, vcpu.index());
+    if let Some(sock) = &config.gofer {
+        let sock = sock.try_clone().map_err(|_| VmmError::Config("cannot use the gofer connection"))?;
+        hostcalls = hostcalls.with_gofer(sock);
+    }
     let mut stats = RunStats::default();
     // The counters cost a few hundred microseconds to read: only for --debug.
     let want_kvm = tracing::enabled!(tracing::Level::DEBUG);
@@ -173,6 +177,7 @@ mod tests {
             strace: false,
             hostname: b"ringfence".to_vec(),
             inject_sentry_fault: false,
+            gofer: None,
         }
     }
 

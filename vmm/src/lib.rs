@@ -47,6 +47,9 @@ pub struct VmConfig {
     pub strace: bool,
     /// uname nodename (at most 64 bytes).
     pub hostname: Vec<u8>,
+    /// The connection to the gofer serving the container's files, if any
+    /// (shared so that the config stays cloneable; used by one vCPU).
+    pub gofer: Option<std::sync::Arc<std::os::unix::net::UnixStream>>,
     /// Test hook: make the sentry fault in supervisor mode after boot
     /// ([`abi::boot::FLAG_INJECT_SENTRY_FAULT`]).
     pub inject_sentry_fault: bool,

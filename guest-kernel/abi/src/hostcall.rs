@@ -115,7 +115,18 @@ hostcalls! {
     Log = 6,
     /// The sentry failed: the segments hold the message. Never returns.
     Panic = 7,
+    /// One 9P2000.L exchange with the gofer. The first `args[0]` segments
+    /// hold the T-message (written to the gofer as they are), the remaining
+    /// segments receive the R-message in order (its first segment at least
+    /// [`P9_MIN_REPLY`] bytes). `ret`: the R-message's size, or `-errno`
+    /// (EIO once the gofer connection is lost, ENOSYS without a gofer).
+    P9 = 8,
 }
+
+/// Largest 9P message either way (the msize the VMM accepts).
+pub const P9_MAX_MESSAGE: u64 = 4 << 20;
+/// Smallest first reply segment: size[4] type[1] tag[2].
+pub const P9_MIN_REPLY: u64 = 7;
 
 /// How the application ended ([`Hostcall::Exit`] `args[0]`).
 #[repr(u64)]
@@ -177,6 +188,7 @@ mod tests {
             Hostcall::Sleep,
             Hostcall::Log,
             Hostcall::Panic,
+            Hostcall::P9,
         ] {
             assert_eq!(Hostcall::from_raw(h as u32), Some(h));
         }

@@ -9,6 +9,7 @@
 
 mod clock;
 mod log;
+pub mod p9;
 mod stdio;
 
 use std::mem::offset_of;
@@ -107,7 +108,12 @@ pub fn decode(mem: &GuestMemory, block: &HostcallBlock) -> Result<Request, Hostc
 
 /// Serves a validated request. The match lists every hostcall: a new row in
 /// the abi table does not compile until it has a handler.
-pub fn serve(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Reply, HostcallError> {
+pub fn serve(
+    mem: &GuestMemory,
+    stop: &StopSignal,
+    gofer: Option<&mut p9::GoferChannel>,
+    req: &Request,
+) -> Result<Reply, HostcallError> {
     match req.call {
         Hostcall::Write => stdio::write(mem, stop, req),
         Hostcall::Read => stdio::read(mem, stop, req),
@@ -116,6 +122,7 @@ pub fn serve(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Repl
         Hostcall::Sleep => Ok(clock::sleep(stop, req)),
         Hostcall::Log => log::log(mem, req),
         Hostcall::Panic => log::panic(mem, req),
+        Hostcall::P9 => p9::p9(mem, stop, gofer, req),
     }
 }
 
@@ -124,6 +131,7 @@ pub struct Hostcalls<'a> {
     mem: &'a GuestMemory,
     stop: &'a StopSignal,
     vcpu: u64,
+    gofer: Option<p9::GoferChannel>,
     /// Hostcalls served.
     pub count: u64,
 }
@@ -131,7 +139,13 @@ pub struct Hostcalls<'a> {
 impl<'a> Hostcalls<'a> {
     /// The hostcall port of vCPU `vcpu`.
     pub fn new(mem: &'a GuestMemory, stop: &'a StopSignal, vcpu: u64) -> Self {
-        Self { mem, stop, vcpu, count: 0 }
+        Self { mem, stop, vcpu, gofer: None, count: 0 }
+    }
+
+    /// Serves `P9` hostcalls over `sock` (the gofer connection).
+    pub fn with_gofer(mut self, sock: std::os::unix::net::UnixStream) -> Self {
+        self.gofer = Some(p9::GoferChannel::new(sock));
+        self
     }
 
     fn handle(&mut self) -> Result<Option<Outcome>, HostcallError> {
@@ -140,7 +154,7 @@ impl<'a> Hostcalls<'a> {
         let req = decode(self.mem, &block)?;
         self.count += 1;
         tracing::trace!(call = req.call.name(), args = ?req.args, total = req.total, "hostcall");
-        match serve(self.mem, self.stop, &req)? {
+        match serve(self.mem, self.stop, self.gofer.as_mut(), &req)? {
             Reply::Return { ret, ret2 } => {
                 let ret_gpa = gpa + offset_of!(HostcallBlock, ret) as u64;
                 let ret2_gpa = gpa + offset_of!(HostcallBlock, ret2) as u64;

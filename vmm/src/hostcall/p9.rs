@@ -1,0 +1,160 @@
+//! `P9`: one 9P2000.L exchange between the sentry and the gofer, moved
+//! straight between guest memory and the gofer's socket with vectored I/O
+//! (no copies in the VMM).
+//!
+//! The gofer is a separate, confined process, but its replies are still
+//! checked here: the size field must be a valid 9P size that fits the
+//! guest's reply segments. A bad reply or a lost connection marks the
+//! channel broken; every later exchange fails with EIO.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+
+use abi::hostcall::{P9_MAX_MESSAGE, P9_MIN_REPLY};
+use vm_memory::VolatileSlice;
+
+use super::{HostcallError, Reply, Request};
+use crate::stop::StopSignal;
+use crate::sys;
+use crate::vstate::GuestMemory;
+
+/// The VMM's end of the gofer connection.
+pub struct GoferChannel {
+    sock: UnixStream,
+    broken: bool,
+}
+
+impl GoferChannel {
+    /// Wraps a connected socket to the gofer.
+    pub fn new(sock: UnixStream) -> Self {
+        Self { sock, broken: false }
+    }
+}
+
+fn slices<'m>(mem: &'m GuestMemory, segs: &[abi::hostcall::Segment]) -> Result<Vec<VolatileSlice<'m>>, HostcallError> {
+    segs.iter()
+        .enumerate()
+        .map(|(index, s)| {
+            let outside = || HostcallError::SegmentOutside { index, gpa: s.gpa, len: s.len };
+            let len = usize::try_from(s.len).map_err(|_| outside())?;
+            mem.slice(s.gpa, len).map_err(|_| outside())
+        })
+        .collect()
+}
+
+/// Advances `slices` past `n` bytes.
+fn advance<'m>(slices: &mut Vec<VolatileSlice<'m>>, mut n: usize) -> Result<(), io::Error> {
+    while n > 0 {
+        let first = slices.first().ok_or_else(|| io::Error::from_raw_os_error(libc::EIO))?;
+        if n >= first.len() {
+            n -= first.len();
+            slices.remove(0);
+        } else {
+            let rest = first.offset(n).map_err(|_| io::Error::from_raw_os_error(libc::EIO))?;
+            slices[0] = rest;
+            n = 0;
+        }
+    }
+    slices.retain(|s| !s.is_empty());
+    Ok(())
+}
+
+/// Moves every byte of `slices` with `op`, waiting for readiness between
+/// partial transfers and giving up when the VM is stopped.
+fn all<'m>(
+    fd: i32,
+    events: libc::c_short,
+    stop: &StopSignal,
+    mut slices: Vec<VolatileSlice<'m>>,
+    op: impl Fn(i32, &[VolatileSlice<'m>]) -> io::Result<usize>,
+) -> io::Result<()> {
+    slices.retain(|s| !s.is_empty());
+    while !slices.is_empty() {
+        if stop.reason().is_some() {
+            return Err(io::Error::from_raw_os_error(libc::EINTR));
+        }
+        if !sys::poll_one(fd, events, 100)? {
+            continue;
+        }
+        match op(fd, &slices) {
+            Ok(0) => return Err(io::Error::from_raw_os_error(libc::EIO)),
+            Ok(n) => advance(&mut slices, n)?,
+            Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn exchange(mem: &GuestMemory, stop: &StopSignal, chan: &GoferChannel, req: &Request, nreq: usize) -> io::Result<i64> {
+    let fd = chan.sock.as_raw_fd();
+    let (tsegs, rsegs) = req.segments.split_at(nreq);
+    let tslices = slices(mem, tsegs).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+    all(fd, libc::POLLOUT, stop, tslices, sys::writev)?;
+
+    let mut size = [0u8; 4];
+    let head = mem.slice(rsegs[0].gpa, 4).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+    all(fd, libc::POLLIN, stop, vec![head], sys::readv)?;
+    head.copy_to(&mut size[..]);
+    let n = u64::from(u32::from_le_bytes(size));
+    let capacity: u64 = rsegs.iter().map(|s| s.len).sum();
+    if !(P9_MIN_REPLY..=P9_MAX_MESSAGE).contains(&n) || n > capacity {
+        return Err(io::Error::from_raw_os_error(libc::EPROTO));
+    }
+    // The rest of the reply, scattered over the reply segments after the
+    // four size bytes.
+    let mut rslices = slices(mem, rsegs).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+    advance(&mut rslices, 4)?;
+    let mut want = usize::try_from(n - 4).unwrap_or(0);
+    let mut body = Vec::new();
+    for s in rslices {
+        if want == 0 {
+            break;
+        }
+        let take = s.len().min(want);
+        body.push(s.subslice(0, take).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?);
+        want -= take;
+    }
+    all(fd, libc::POLLIN, stop, body, sys::readv)?;
+    Ok(i64::try_from(n).unwrap_or(0))
+}
+
+/// `P9`: relays one exchange; `ret` = reply size or `-errno`.
+pub fn p9(
+    mem: &GuestMemory,
+    stop: &StopSignal,
+    gofer: Option<&mut GoferChannel>,
+    req: &Request,
+) -> Result<Reply, HostcallError> {
+    let nreq = usize::try_from(req.args[0])
+        .ok()
+        .filter(|&n| n >= 1 && n < req.segments.len())
+        .ok_or(HostcallError::BadArgument { call: "P9", what: "request segment count", value: req.args[0] })?;
+    let tlen: u64 = req.segments[..nreq].iter().map(|s| s.len).sum();
+    if !(P9_MIN_REPLY..=P9_MAX_MESSAGE).contains(&tlen) {
+        return Err(HostcallError::BadArgument { call: "P9", what: "request length", value: tlen });
+    }
+    if req.segments[nreq].len < P9_MIN_REPLY {
+        return Err(HostcallError::BadArgument {
+            call: "P9",
+            what: "first reply segment length",
+            value: req.segments[nreq].len,
+        });
+    }
+    let Some(chan) = gofer else {
+        return Ok(Reply::ret(-i64::from(libc::ENOSYS)));
+    };
+    if chan.broken {
+        return Ok(Reply::ret(-i64::from(libc::EIO)));
+    }
+    match exchange(mem, stop, chan, req, nreq) {
+        Ok(n) => Ok(Reply::ret(n)),
+        Err(e) => {
+            // Mid-message failures leave the stream out of step: no more exchanges.
+            chan.broken = true;
+            tracing::warn!(error = %e, "gofer channel broken");
+            Ok(Reply::ret(-i64::from(libc::EIO)))
+        }
+    }
+}
