@@ -5,6 +5,27 @@ use sentry::platform::{Clocks, ExitStatus, Host, PhysAddr};
 
 use crate::{arch, hostcall};
 
+/// The gofer channel: 9P exchanges through the P9 hostcall.
+#[derive(Debug)]
+pub struct KvmP9;
+
+impl sentry::platform::P9Transport for KvmP9 {
+    fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        let mut segs = alloc::vec::Vec::with_capacity(request.len() + reply.len());
+        segs.extend_from_slice(request);
+        segs.extend_from_slice(reply);
+        if segs.len() > MAX_SEGMENTS {
+            return Err(abi::linux::errno::EINVAL);
+        }
+        let (ret, _) = hostcall::call(Hostcall::P9, [request.len() as u64, 0, 0, 0], &segs);
+        if ret < 0 {
+            Err(i32::try_from(-ret).unwrap_or(abi::linux::errno::EIO))
+        } else {
+            Ok(usize::try_from(ret).unwrap_or(0))
+        }
+    }
+}
+
 /// Host services for the sentry.
 #[derive(Debug)]
 pub struct KvmHost {

@@ -119,4 +119,8 @@ impl Platform for KvmPlatform {
     fn host(&self) -> &KvmHost {
         &self.host
     }
+
+    fn p9_transport(&self) -> alloc::sync::Arc<dyn sentry::platform::P9Transport> {
+        alloc::sync::Arc::new(crate::host::KvmP9)
+    }
 }

@@ -2,4 +2,5 @@
 //! the container's root over 9P.
 
 pub mod dev;
+pub mod gofer;
 pub mod tmpfs;

@@ -123,7 +123,7 @@ impl<P: Platform> Kernel<P> {
             hwcap2: 0,
         };
         let loaded = loader::load_elf(&mut mm, &mut self.frames, prog.file_pa, prog.file_len, &args)?;
-        let fs = rootfs::build()?;
+        let fs = rootfs::build(self.platform.p9_transport(), &mut self.frames)?;
         let mut task = Task::new(mm, fs, loaded.entry, loaded.stack_pointer, self.params.tty_mask);
         task.set_comm_from_path(&prog.execfn);
         Ok(task)

@@ -1,28 +1,57 @@
 //! The filesystem tree a container starts with.
 //!
-//! Until the gofer serves the container's root (files issue, in progress),
-//! the root is an in-sandbox tmpfs holding the standard mount points:
-//! `/dev` (device nodes), `/tmp` (tmpfs) and `/proc` (an empty mount point
-//! for procfs).
+//! With a gofer, the root is the gofer's tree (9P) with `/dev` (device
+//! nodes) and `/tmp` (tmpfs) mounted over the directories of those names
+//! when the tree has them. Without one, the root is an in-sandbox tmpfs
+//! holding `/dev`, `/tmp` and `/proc` (an empty mount point for procfs).
 
 use alloc::sync::Arc;
 
 use crate::error::SysError;
-use crate::fs::{dev, tmpfs};
+use crate::fs::{dev, gofer, tmpfs};
+use crate::mm::frames::FrameAllocator;
+use crate::platform::P9Transport;
 use crate::vfs::path::{FsContext, Location, MountTable};
 use crate::vfs::FileType;
+use crate::vfs::InodeRef;
 
 /// Device numbers of the sandbox's filesystems.
 const ROOT_DEV: u64 = dev::makedev(0, 30);
 const DEV_DEV: u64 = dev::makedev(0, 31);
 const TMP_DEV: u64 = dev::makedev(0, 32);
+const GOFER_DEV: u64 = dev::makedev(0, 33);
 
 /// Builds the initial tree and returns the context init resolves paths in.
-pub fn build() -> Result<FsContext, SysError> {
-    let root = tmpfs::new(ROOT_DEV, 0o755, 4 << 20);
+pub fn build(transport: Arc<dyn P9Transport>, frames: &mut FrameAllocator) -> Result<FsContext, SysError> {
     let mut mounts = MountTable::default();
+    let root = match gofer::mount(transport, frames, GOFER_DEV) {
+        Ok(root) => {
+            let is_dir = |name: &[u8]| {
+                root.lookup(name).ok().filter(|n| n.stat().is_ok_and(|s| s.file_type() == Some(FileType::Directory)))
+            };
+            if let Some(d) = is_dir(b"dev") {
+                mounts.mount(&d, devfs()?);
+            }
+            if let Some(t) = is_dir(b"tmp") {
+                mounts.mount(&t, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
+            }
+            root
+        }
+        Err(e) if e.errno == abi::linux::errno::ENOSYS => {
+            let root = tmpfs::new(ROOT_DEV, 0o755, 4 << 20);
+            mounts.mount(&root.mkdir(b"dev", 0o755)?, devfs()?);
+            mounts.mount(&root.mkdir(b"tmp", 0o1777)?, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
+            root.mkdir(b"proc", 0o555)?;
+            root
+        }
+        Err(e) => return Err(e),
+    };
+    let loc = Location::root(root);
+    Ok(FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(mounts)) })
+}
 
-    let dev_dir = root.mkdir(b"dev", 0o755)?;
+/// A tmpfs with the standard device nodes.
+fn devfs() -> Result<InodeRef, SysError> {
     let devfs = tmpfs::new(DEV_DEV, 0o755, 64 << 10);
     for (name, rdev) in [
         (&b"null"[..], dev::NULL),
@@ -42,12 +71,5 @@ pub fn build() -> Result<FsContext, SysError> {
         devfs.symlink(name, &target)?;
     }
     devfs.mkdir(b"shm", 0o1777)?;
-    mounts.mount(&dev_dir, devfs);
-
-    let tmp_dir = root.mkdir(b"tmp", 0o1777)?;
-    mounts.mount(&tmp_dir, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
-    root.mkdir(b"proc", 0o555)?;
-
-    let loc = Location::root(root);
-    Ok(FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(mounts)) })
+    Ok(devfs)
 }

@@ -124,6 +124,23 @@ impl FrameAllocator {
         Some(pa)
     }
 
+    /// `pages` physically contiguous zeroed frames, one reference each
+    /// (buffers handed to the host in one piece).
+    pub fn alloc_contiguous(&mut self, pages: u64) -> Option<PhysAddr> {
+        let len = pages.checked_mul(PAGE_SIZE)?;
+        if self.next.checked_add(len)? > self.end {
+            return None;
+        }
+        let pa = self.next;
+        self.next += len;
+        for i in 0..pages {
+            if let Some(idx) = self.index(pa + i * PAGE_SIZE) {
+                self.refs.set(idx, 1);
+            }
+        }
+        Some(pa)
+    }
+
     /// Adds a reference to a frame (a second mapping of it).
     pub fn get(&mut self, pa: PhysAddr) {
         if let Some(i) = self.index(pa) {

@@ -186,6 +186,14 @@ pub trait Host {
     fn exit(&self, status: ExitStatus) -> !;
 }
 
+/// The channel to the gofer: one 9P exchange at a time. The T-message is
+/// read from the `request` ranges, the R-message lands in the `reply`
+/// ranges in order. Returns the R-message's size or an errno (ENOSYS when
+/// the sandbox has no gofer, EIO when the connection is lost).
+pub trait P9Transport: Send + Sync {
+    fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32>;
+}
+
 /// A platform: its address-space and context types, and its host.
 pub trait Platform {
     type AddressSpace: AddressSpace;
@@ -198,4 +206,6 @@ pub trait Platform {
     fn context(&mut self) -> &mut Self::Context;
     /// The host services.
     fn host(&self) -> &Self::Host;
+    /// The gofer channel.
+    fn p9_transport(&self) -> alloc::sync::Arc<dyn P9Transport>;
 }

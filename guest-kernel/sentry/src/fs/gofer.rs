@@ -1,0 +1,525 @@
+//! The container's files over 9P2000.L: a client of the gofer.
+//!
+//! Every exchange goes through the platform's [`P9Transport`] using one
+//! physically contiguous message buffer (msize bytes), so a hostcall carries
+//! one request and one reply range. Each [`Node`] holds a walked fid; file
+//! I/O uses separately opened fids, opened on first use.
+//!
+//! Caching: the served tree is exclusive to this sandbox (the gofer serves
+//! it to nobody else), so the sentry's own operations are the only changes:
+//! looked-up children stay cached in their directory until the sentry
+//! removes or renames them, and attributes are cached until the sentry
+//! writes, truncates or changes them. Changes made on the host while a
+//! container runs are not seen.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use p9::{Rmessage, Tmessage};
+
+use crate::error::SysError;
+use crate::mm::frames::FrameAllocator;
+use crate::platform::{P9Transport, PhysAddr, PhysMem};
+use crate::vfs::{DirEntry, FileType, Inode, InodeRef, SetAttr, Stat, StatFs};
+use abi::layout::PAGE_SIZE;
+use abi::linux::{errno, Timespec};
+
+/// The msize the sentry asks for: 1 MiB of data plus headers.
+pub const MSIZE: u32 = (1 << 20) + 4096;
+/// Header bytes of Tread/Rread/Twrite around the data.
+const IO_HEADER: u32 = 24;
+const TAG: u16 = 1;
+const NOFID: u32 = u32::MAX;
+
+/// The connection: transport, message buffer and fid numbers.
+pub struct Client {
+    transport: Arc<dyn P9Transport>,
+    phys: PhysMem,
+    buf: PhysAddr,
+    msize: u32,
+    next_fid: u32,
+    free_fids: Vec<u32>,
+}
+
+fn proto_error(why: &'static str) -> SysError {
+    SysError::new(errno::EIO, why)
+}
+
+impl Client {
+    /// One exchange: returns the reply frame.
+    fn rpc(&mut self, t: Tmessage<'_>) -> Result<Vec<u8>, SysError> {
+        let mut req = Vec::with_capacity(t.encoded_len());
+        t.encode_to_vec(TAG, &mut req).map_err(|_| SysError::einval("9P request cannot be encoded"))?;
+        if req.len() as u64 > u64::from(self.msize) {
+            return Err(SysError::einval("9P request larger than msize"));
+        }
+        self.phys.write(self.buf, &req);
+        let cap = u64::from(self.msize);
+        let n = self
+            .transport
+            .exchange(&[(self.buf, req.len() as u64)], &[(self.buf, cap)])
+            .map_err(|e| SysError::new(e, "gofer unavailable"))?;
+        let mut reply = alloc::vec![0u8; n];
+        self.phys.read(self.buf, &mut reply);
+        Ok(reply)
+    }
+
+    fn fid(&mut self) -> u32 {
+        self.free_fids.pop().unwrap_or_else(|| {
+            self.next_fid += 1;
+            self.next_fid
+        })
+    }
+
+    fn clunk(&mut self, fid: u32) {
+        // A failed clunk still releases the fid on the server (9P semantics).
+        let _ = self.rpc(p9::Tclunk { fid }.into());
+        self.free_fids.push(fid);
+    }
+}
+
+/// Runs `t` and maps the reply with `f` (`None`: unexpected reply type).
+fn call<R>(
+    client: &spin::Mutex<Client>,
+    t: Tmessage<'_>,
+    f: impl FnOnce(Rmessage<'_>) -> Option<R>,
+) -> Result<R, SysError> {
+    let frame = client.lock().rpc(t)?;
+    let (_, body) = p9::decode_r(&frame).map_err(|_| proto_error("malformed 9P reply frame"))?;
+    match body.map_err(|_| proto_error("malformed 9P reply"))? {
+        Rmessage::Lerror(e) => Err(SysError::new(i32::try_from(e.ecode).unwrap_or(errno::EIO), "gofer")),
+        r => f(r).ok_or_else(|| proto_error("unexpected 9P reply")),
+    }
+}
+
+/// Connects to the gofer and attaches its root; `Err(ENOSYS)` when the
+/// sandbox has no gofer.
+pub fn mount(transport: Arc<dyn P9Transport>, frames: &mut FrameAllocator, dev: u64) -> Result<InodeRef, SysError> {
+    let pages = u64::from(MSIZE).div_ceil(PAGE_SIZE);
+    let buf = frames.alloc_contiguous(pages).ok_or(SysError::enomem("no memory for the 9P buffer"))?;
+    let client = Client { transport, phys: *frames.phys(), buf, msize: MSIZE, next_fid: 0, free_fids: Vec::new() };
+    let client = Arc::new(spin::Mutex::new(client));
+    let msize = call(&client, p9::Tversion { msize: MSIZE, version: b"9P2000.L" }.into(), |r| match r {
+        Rmessage::Version(v) if v.version == b"9P2000.L" => Some(v.msize),
+        _ => None,
+    })?;
+    if msize < 8192 {
+        return Err(proto_error("gofer msize too small"));
+    }
+    client.lock().msize = msize.min(MSIZE);
+    let qid =
+        call(
+            &client,
+            p9::Tattach { fid: 0, afid: NOFID, uname: b"root", aname: b"", n_uname: 0 }.into(),
+            |r| match r {
+                Rmessage::Attach(a) => Some(a.qid),
+                _ => None,
+            },
+        )?;
+    Ok(Node::new_ref(client, 0, qid, dev))
+}
+
+/// A file or directory of the gofer's tree.
+pub struct Node {
+    client: Arc<spin::Mutex<Client>>,
+    fid: u32,
+    qid: p9::Qid,
+    dev: u64,
+    attr: spin::Mutex<Option<Stat>>,
+    /// Fids opened for reading and for writing, opened on first use.
+    read_fid: spin::Mutex<Option<u32>>,
+    write_fid: spin::Mutex<Option<u32>>,
+    children: spin::Mutex<BTreeMap<Vec<u8>, InodeRef>>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let fids = [Some(self.fid), self.read_fid.lock().take(), self.write_fid.lock().take()];
+        let mut c = self.client.lock();
+        for fid in fids.into_iter().flatten() {
+            c.clunk(fid);
+        }
+    }
+}
+
+fn timespec(sec: u64, nsec: u64) -> Timespec {
+    Timespec { tv_sec: i64::try_from(sec).unwrap_or(i64::MAX), tv_nsec: i64::try_from(nsec).unwrap_or(0) }
+}
+
+impl Node {
+    fn new_ref(client: Arc<spin::Mutex<Client>>, fid: u32, qid: p9::Qid, dev: u64) -> InodeRef {
+        Arc::new(Self {
+            client,
+            fid,
+            qid,
+            dev,
+            attr: spin::Mutex::new(None),
+            read_fid: spin::Mutex::new(None),
+            write_fid: spin::Mutex::new(None),
+            children: spin::Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn invalidate(&self) {
+        *self.attr.lock() = None;
+    }
+
+    /// Walks from this node: `names` empty clones the fid.
+    fn walk(&self, names: &[&[u8]]) -> Result<(u32, Option<p9::Qid>), SysError> {
+        let newfid = self.client.lock().fid();
+        let r = call(&self.client, p9::Twalk { fid: self.fid, newfid, wnames: names.to_vec() }.into(), |r| match r {
+            Rmessage::Walk(w) => Some(w.wqids),
+            _ => None,
+        });
+        match r {
+            Ok(qids) if qids.len() == names.len() => Ok((newfid, qids.last().copied())),
+            Ok(_) => {
+                // A partial walk binds nothing.
+                self.client.lock().free_fids.push(newfid);
+                Err(SysError::new(errno::ENOENT, "no such file or directory"))
+            }
+            Err(e) => {
+                self.client.lock().free_fids.push(newfid);
+                Err(e)
+            }
+        }
+    }
+
+    /// A fid of this file opened with `flags`.
+    fn open(&self, flags: u32) -> Result<u32, SysError> {
+        let (fid, _) = self.walk(&[])?;
+        match call(&self.client, p9::Tlopen { fid, flags }.into(), |r| matches!(r, Rmessage::Lopen(_)).then_some(())) {
+            Ok(()) => Ok(fid),
+            Err(e) => {
+                self.client.lock().clunk(fid);
+                Err(e)
+            }
+        }
+    }
+
+    fn io_fid(&self, write: bool) -> Result<u32, SysError> {
+        let slot = if write { &self.write_fid } else { &self.read_fid };
+        let mut s = slot.lock();
+        if let Some(fid) = *s {
+            return Ok(fid);
+        }
+        let fid = self.open(if write { p9::open_flags::WRONLY } else { p9::open_flags::RDONLY })?;
+        *s = Some(fid);
+        Ok(fid)
+    }
+
+    fn max_io(&self) -> usize {
+        usize::try_from(self.client.lock().msize - IO_HEADER).unwrap_or(4096)
+    }
+
+    fn same_client<'a>(&self, other: &'a InodeRef) -> Result<&'a Node, SysError> {
+        match other.as_any().downcast_ref::<Node>() {
+            Some(n) if Arc::ptr_eq(&n.client, &self.client) => Ok(n),
+            _ => Err(SysError::new(errno::EXDEV, "not on the same filesystem")),
+        }
+    }
+}
+
+impl Inode for Node {
+    fn stat(&self) -> Result<Stat, SysError> {
+        if let Some(s) = *self.attr.lock() {
+            return Ok(s);
+        }
+        let a =
+            call(&self.client, p9::Tgetattr { fid: self.fid, request_mask: p9::getattr::BASIC }.into(), |r| match r {
+                Rmessage::Getattr(a) => Some(a),
+                _ => None,
+            })?;
+        let st = Stat {
+            dev: self.dev,
+            ino: self.qid.path,
+            mode: a.mode,
+            nlink: a.nlink,
+            uid: a.uid,
+            gid: a.gid,
+            rdev: a.rdev,
+            size: a.size,
+            blksize: a.blksize,
+            blocks: a.blocks,
+            atime: timespec(a.atime_sec, a.atime_nsec),
+            mtime: timespec(a.mtime_sec, a.mtime_nsec),
+            ctime: timespec(a.ctime_sec, a.ctime_nsec),
+        };
+        *self.attr.lock() = Some(st);
+        Ok(st)
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, SysError> {
+        if let Some(n) = self.children.lock().get(name) {
+            return Ok(Arc::clone(n));
+        }
+        let (fid, qid) = self.walk(&[name])?;
+        let node = Node::new_ref(Arc::clone(&self.client), fid, qid.unwrap_or_default(), self.dev);
+        self.children.lock().insert(name.to_vec(), Arc::clone(&node));
+        Ok(node)
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, SysError> {
+        let fid = self.open(p9::open_flags::RDONLY | p9::open_flags::DIRECTORY)?;
+        let count = u32::try_from(self.max_io()).unwrap_or(4096);
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        let result = loop {
+            let data = call(&self.client, p9::Treaddir { fid, offset, count }.into(), |r| match r {
+                Rmessage::Readdir(d) => Some(d.data.to_vec()),
+                _ => None,
+            });
+            let data = match data {
+                Ok(d) => d,
+                Err(e) => break Err(e),
+            };
+            if data.is_empty() {
+                break Ok(());
+            }
+            for d in p9::DirentIter::new(&data) {
+                let Ok(d) = d else { break };
+                offset = d.offset;
+                if d.name == b"." || d.name == b".." {
+                    continue;
+                }
+                let kind = match d.ty {
+                    1 => FileType::Fifo,
+                    2 => FileType::CharDevice,
+                    4 => FileType::Directory,
+                    6 => FileType::BlockDevice,
+                    10 => FileType::Symlink,
+                    12 => FileType::Socket,
+                    _ => FileType::Regular,
+                };
+                out.push(DirEntry { ino: d.qid.path, kind, name: d.name.to_vec() });
+            }
+        };
+        self.client.lock().clunk(fid);
+        result.map(|()| out)
+    }
+
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, SysError> {
+        let fid = self.io_fid(false)?;
+        let max = self.max_io();
+        let mut done = 0;
+        while done < buf.len() {
+            let count = u32::try_from((buf.len() - done).min(max)).unwrap_or(0);
+            let data = call(&self.client, p9::Tread { fid, offset: off + done as u64, count }.into(), |r| match r {
+                Rmessage::Read(d) => Some(d.data.to_vec()),
+                _ => None,
+            })?;
+            let n = data.len().min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&data[..n]);
+            done += n;
+            if n < count as usize {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, SysError> {
+        let fid = self.io_fid(true)?;
+        let max = self.max_io();
+        let mut done = 0;
+        while done < buf.len() {
+            let chunk = &buf[done..(done + max).min(buf.len())];
+            let n =
+                call(&self.client, p9::Twrite { fid, offset: off + done as u64, data: chunk }.into(), |r| match r {
+                    Rmessage::Write(w) => Some(w.count),
+                    _ => None,
+                })?;
+            done += n as usize;
+            if (n as usize) < chunk.len() {
+                break;
+            }
+        }
+        self.invalidate();
+        Ok(done)
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, SysError> {
+        call(&self.client, p9::Treadlink { fid: self.fid }.into(), |r| match r {
+            Rmessage::Readlink(l) => Some(l.target.to_vec()),
+            _ => None,
+        })
+    }
+
+    fn create(&self, name: &[u8], kind: FileType, perm: u32, rdev: u64) -> Result<InodeRef, SysError> {
+        match kind {
+            FileType::Regular => {
+                let (fid, _) = self.walk(&[])?;
+                let flags = p9::open_flags::RDWR;
+                let r = call(&self.client, p9::Tlcreate { fid, name, flags, mode: perm, gid: 0 }.into(), |r| {
+                    matches!(r, Rmessage::Lcreate(_)).then_some(())
+                });
+                // The create fid is now open on the new file: keep it for I/O.
+                let node = r.and_then(|()| self.lookup(name));
+                match node {
+                    Ok(node) => {
+                        if let Some(n) = node.as_any().downcast_ref::<Node>() {
+                            let mut w = n.write_fid.lock();
+                            if w.is_none() {
+                                *w = Some(fid);
+                                return Ok(Arc::clone(&node));
+                            }
+                        }
+                        self.client.lock().clunk(fid);
+                        Ok(node)
+                    }
+                    Err(e) => {
+                        self.client.lock().clunk(fid);
+                        Err(e)
+                    }
+                }
+            }
+            FileType::Fifo | FileType::CharDevice | FileType::BlockDevice | FileType::Socket => {
+                let (major, minor) = (u32::try_from(rdev >> 8).unwrap_or(0), u32::try_from(rdev & 0xff).unwrap_or(0));
+                let mode = kind.mode_bits() | perm;
+                call(&self.client, p9::Tmknod { dfid: self.fid, name, mode, major, minor, gid: 0 }.into(), |r| {
+                    matches!(r, Rmessage::Mknod(_)).then_some(())
+                })?;
+                self.invalidate();
+                self.lookup(name)
+            }
+            FileType::Directory | FileType::Symlink => Err(SysError::einval("use mkdir or symlink")),
+        }
+    }
+
+    fn mkdir(&self, name: &[u8], perm: u32) -> Result<InodeRef, SysError> {
+        call(&self.client, p9::Tmkdir { dfid: self.fid, name, mode: perm, gid: 0 }.into(), |r| {
+            matches!(r, Rmessage::Mkdir(_)).then_some(())
+        })?;
+        self.invalidate();
+        self.lookup(name)
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8]) -> Result<InodeRef, SysError> {
+        call(&self.client, p9::Tsymlink { fid: self.fid, name, symtgt: target, gid: 0 }.into(), |r| {
+            matches!(r, Rmessage::Symlink(_)).then_some(())
+        })?;
+        self.lookup(name)
+    }
+
+    fn link(&self, name: &[u8], node: &InodeRef) -> Result<(), SysError> {
+        let n = self.same_client(node)?;
+        call(&self.client, p9::Tlink { dfid: self.fid, fid: n.fid, name }.into(), |r| {
+            matches!(r, Rmessage::Link(_)).then_some(())
+        })?;
+        n.invalidate();
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8], dir: bool) -> Result<(), SysError> {
+        let flags = if dir { p9::AT_REMOVEDIR } else { 0 };
+        call(&self.client, p9::Tunlinkat { dirfid: self.fid, name, flags }.into(), |r| {
+            matches!(r, Rmessage::Unlinkat(_)).then_some(())
+        })?;
+        let gone = self.children.lock().remove(name);
+        drop(gone);
+        self.invalidate();
+        Ok(())
+    }
+
+    fn rename(&self, name: &[u8], new_dir: &InodeRef, new_name: &[u8]) -> Result<(), SysError> {
+        let target = self.same_client(new_dir)?;
+        call(
+            &self.client,
+            p9::Trenameat { olddirfid: self.fid, oldname: name, newdirfid: target.fid, newname: new_name }.into(),
+            |r| matches!(r, Rmessage::Renameat(_)).then_some(()),
+        )?;
+        let moved = self.children.lock().remove(name);
+        let replaced = target.children.lock().remove(new_name);
+        drop(replaced);
+        if let Some(m) = moved {
+            target.children.lock().insert(new_name.to_vec(), m);
+        }
+        self.invalidate();
+        target.invalidate();
+        Ok(())
+    }
+
+    fn setattr(&self, a: &SetAttr) -> Result<(), SysError> {
+        use p9::setattr::*;
+        let mut valid = CTIME;
+        let mut t = p9::Tsetattr {
+            fid: self.fid,
+            valid: 0,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            atime_sec: 0,
+            atime_nsec: 0,
+            mtime_sec: 0,
+            mtime_nsec: 0,
+        };
+        if let Some(m) = a.mode {
+            valid |= MODE;
+            t.mode = m;
+        }
+        if let Some(u) = a.uid {
+            valid |= UID;
+            t.uid = u;
+        }
+        if let Some(g) = a.gid {
+            valid |= GID;
+            t.gid = g;
+        }
+        if let Some(s) = a.size {
+            valid |= SIZE;
+            t.size = s;
+        }
+        if let Some(ts) = a.atime {
+            valid |= ATIME | ATIME_SET;
+            t.atime_sec = ts.tv_sec.unsigned_abs();
+            t.atime_nsec = ts.tv_nsec.unsigned_abs();
+        }
+        if let Some(ts) = a.mtime {
+            valid |= MTIME | MTIME_SET;
+            t.mtime_sec = ts.tv_sec.unsigned_abs();
+            t.mtime_nsec = ts.tv_nsec.unsigned_abs();
+        }
+        t.valid = valid;
+        let r = call(&self.client, t.into(), |r| matches!(r, Rmessage::Setattr(_)).then_some(()));
+        self.invalidate();
+        r
+    }
+
+    fn fsync(&self) -> Result<(), SysError> {
+        let fid = *self.write_fid.lock();
+        match fid {
+            Some(fid) => call(&self.client, p9::Tfsync { fid, datasync: 0 }.into(), |r| {
+                matches!(r, Rmessage::Fsync(_)).then_some(())
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn statfs(&self) -> Result<StatFs, SysError> {
+        let s = call(&self.client, p9::Tstatfs { fid: self.fid }.into(), |r| match r {
+            Rmessage::Statfs(s) => Some(s),
+            _ => None,
+        })?;
+        Ok(StatFs {
+            fs_type: u64::from(s.ty),
+            bsize: u64::from(s.bsize),
+            blocks: s.blocks,
+            bfree: s.bfree,
+            bavail: s.bavail,
+            files: s.files,
+            ffree: s.ffree,
+            namelen: u64::from(s.namelen),
+            flags: 0,
+        })
+    }
+
+    fn id(&self) -> (u64, u64) {
+        (self.dev, self.qid.path)
+    }
+
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
+}
