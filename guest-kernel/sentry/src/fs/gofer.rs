@@ -523,3 +523,7 @@ impl Inode for Node {
         self
     }
 }
+
+#[cfg(test)]
+#[path = "gofer_tests.rs"]
+mod tests;

@@ -1,0 +1,109 @@
+//! The 9P client against the real gofer server, in process: the transport
+//! hands each request frame from sentry physical memory to
+//! `gofer::Server::handle` and scatters the reply back.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use super::*;
+use crate::testutil::TestMem;
+use crate::vfs::path::{FsContext, Location, MountTable};
+
+struct InProcess {
+    server: Mutex<gofer::Server>,
+    phys: PhysMem,
+}
+
+impl P9Transport for InProcess {
+    fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        let mut frame = Vec::new();
+        for &(pa, len) in request {
+            let mut part = vec![0u8; usize::try_from(len).expect("len")];
+            assert!(self.phys.read(pa, &mut part));
+            frame.extend_from_slice(&part);
+        }
+        let mut out = vec![0u8; 2 << 20];
+        let n = self.server.lock().expect("server").handle(&frame, &mut out).map_err(|_| errno::EIO)?;
+        let mut done = 0;
+        for &(pa, len) in reply {
+            let take = (n - done).min(usize::try_from(len).expect("len"));
+            assert!(self.phys.write(pa, &out[done..done + take]));
+            done += take;
+        }
+        assert_eq!(done, n, "reply larger than the reply segments");
+        Ok(n)
+    }
+}
+
+fn tree() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rf-9p-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("etc")).expect("mkdir");
+    std::fs::write(dir.join("etc/hostname"), b"inside\n").expect("write");
+    std::os::unix::fs::symlink("/etc/hostname", dir.join("abs-link")).expect("symlink");
+    std::os::unix::fs::symlink("../../../../etc", dir.join("up-link")).expect("symlink");
+    dir
+}
+
+fn context(dir: &std::path::Path, mem: &mut TestMem, readonly: bool) -> FsContext {
+    let server =
+        gofer::Server::new(dir, gofer::GoferOptions { readonly, max_msize: gofer::DEFAULT_MAX_MSIZE }).expect("server");
+    let t = Arc::new(InProcess { server: Mutex::new(server), phys: mem.phys() });
+    let root = mount(t, &mut mem.frames, 99).expect("mount");
+    let loc = Location::root(root);
+    FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(MountTable::default())) }
+}
+
+fn read_all(node: &InodeRef) -> Vec<u8> {
+    let mut buf = vec![0u8; 4096];
+    let n = node.read_at(0, &mut buf).expect("read");
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn reads_walks_and_confines_symlinks() {
+    let dir = tree();
+    let mut mem = TestMem::new(16);
+    let fs = context(&dir, &mut mem, true);
+    let f = fs.resolve(&fs.root, b"/etc/hostname", true).expect("walk");
+    assert_eq!(read_all(f.node()), b"inside\n");
+    assert_eq!(f.node().stat().expect("stat").size, 7);
+    // Absolute and `..`-laden symlinks resolve inside the served tree.
+    let via_abs = fs.resolve(&fs.root, b"/abs-link", true).expect("abs link");
+    assert_eq!(read_all(via_abs.node()), b"inside\n");
+    let via_up = fs.resolve(&fs.root, b"/up-link/hostname", true).expect("up link");
+    assert_eq!(read_all(via_up.node()), b"inside\n");
+    let dotdot = fs.resolve(&fs.root, b"/../../../etc/hostname", true).expect("dotdot");
+    assert_eq!(read_all(dotdot.node()), b"inside\n");
+    let mut names: Vec<Vec<u8>> = fs.root.node().readdir().expect("readdir").into_iter().map(|e| e.name).collect();
+    names.sort();
+    assert_eq!(names, vec![b"abs-link".to_vec(), b"etc".to_vec(), b"up-link".to_vec()]);
+    // Read-only: changes are refused by the gofer.
+    let e = fs.root.node().mkdir(b"new", 0o755).err().expect("EROFS");
+    assert_eq!(e.errno, errno::EROFS);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn writable_tree_changes_land_inside_only() {
+    let dir = tree();
+    let mut mem = TestMem::new(16);
+    let fs = context(&dir, &mut mem, false);
+    let root = fs.root.node();
+    let d = root.mkdir(b"d", 0o755).expect("mkdir");
+    let f = d.create(b"f", FileType::Regular, 0o644, 0).expect("create");
+    assert_eq!(f.write_at(0, b"hello 9p").expect("write"), 8);
+    assert_eq!(read_all(&f), b"hello 9p");
+    assert_eq!(std::fs::read(dir.join("d/f")).expect("host sees it"), b"hello 9p");
+    d.symlink(b"l", b"f").expect("symlink");
+    assert_eq!(d.lookup(b"l").expect("lookup").readlink().expect("readlink"), b"f");
+    d.rename(b"f", root, b"g").expect("rename");
+    assert!(dir.join("g").exists() && !dir.join("d/f").exists());
+    root.lookup(b"g").expect("renamed").setattr(&SetAttr { size: Some(2), ..SetAttr::default() }).expect("truncate");
+    assert_eq!(std::fs::read(dir.join("g")).expect("read"), b"he");
+    d.unlink(b"l", false).expect("unlink");
+    root.unlink(b"d", true).expect("rmdir");
+    assert!(!dir.join("d").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
