@@ -107,3 +107,28 @@ fn writable_tree_changes_land_inside_only() {
     assert!(!dir.join("d").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn programs_are_found_on_path_and_read_whole() {
+    let dir = tree();
+    std::fs::create_dir_all(dir.join("usr/bin")).expect("mkdir");
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("usr/bin/prog"), &body).expect("write");
+    std::fs::set_permissions(dir.join("usr/bin/prog"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    std::fs::write(dir.join("usr/bin/data"), b"not executable").expect("write");
+    let mut mem = TestMem::new(32);
+    let fs = context(&dir, &mut mem, true);
+    let env = [b"PATH=/nowhere:/usr/bin".to_vec()];
+    let (pa, len) = crate::kernel::exec::read_program(&fs, &mut mem.frames, b"prog", &env).expect("found on PATH");
+    assert_eq!(len, body.len() as u64);
+    let mut got = vec![0u8; body.len()];
+    assert!(mem.phys().read(pa, &mut got));
+    assert_eq!(got, body);
+    let e =
+        crate::kernel::exec::read_program(&fs, &mut mem.frames, b"/usr/bin/data", &env).err().expect("not executable");
+    assert_eq!(e.errno, errno::EACCES);
+    let e = crate::kernel::exec::read_program(&fs, &mut mem.frames, b"missing", &env).err().expect("missing");
+    assert_eq!(e.errno, errno::ENOENT);
+    let _ = std::fs::remove_dir_all(&dir);
+}

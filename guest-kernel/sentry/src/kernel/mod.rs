@@ -6,6 +6,7 @@
 //! a [`Task`] with the per-thread state, and [`run`] looping on
 //! [`Context::switch`].
 
+pub mod exec;
 pub mod fd;
 pub mod random;
 pub mod rootfs;
@@ -103,6 +104,13 @@ impl<P: Platform> Kernel<P> {
 
     /// Loads `prog` into a fresh address space as the init task.
     pub fn spawn_init(&mut self, prog: &InitProgram) -> Result<Task<P::AddressSpace>, crate::error::SysError> {
+        let fs = rootfs::build(self.platform.p9_transport(), &mut self.frames)?;
+        // Without a boot module, the program comes from the container's tree.
+        let (file_pa, file_len) = if prog.file_len > 0 {
+            (prog.file_pa, prog.file_len)
+        } else {
+            exec::read_program(&fs, &mut self.frames, &prog.execfn, &prog.envp)?
+        };
         let space = self
             .platform
             .new_address_space(&mut self.frames)
@@ -122,8 +130,7 @@ impl<P: Platform> Kernel<P> {
             hwcap: hwcap(),
             hwcap2: 0,
         };
-        let loaded = loader::load_elf(&mut mm, &mut self.frames, prog.file_pa, prog.file_len, &args)?;
-        let fs = rootfs::build(self.platform.p9_transport(), &mut self.frames)?;
+        let loaded = loader::load_elf(&mut mm, &mut self.frames, file_pa, file_len, &args)?;
         let mut task = Task::new(mm, fs, loaded.entry, loaded.stack_pointer, self.params.tty_mask);
         task.set_comm_from_path(&prog.execfn);
         Ok(task)
@@ -160,7 +167,9 @@ pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams
                 abi::linux::errno::name(e.errno)
             );
             k.log(LogLevel::Error, &msg);
-            k.exit(ExitStatus::Exited(126));
+            // As a shell reports it: 127 not found, 126 found but not runnable.
+            let status = if e.errno == abi::linux::errno::ENOENT { 127 } else { 126 };
+            k.exit(ExitStatus::Exited(status));
         }
     };
     run(&mut k, &mut task)
