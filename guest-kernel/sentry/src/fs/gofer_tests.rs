@@ -126,9 +126,9 @@ fn programs_are_found_on_path_and_read_whole() {
     assert!(mem.phys().read(pa, &mut got));
     assert_eq!(got, body);
     let e =
-        crate::kernel::exec::read_program(&fs, &mut mem.frames, b"/usr/bin/data", &env).err().expect("not executable");
+        crate::kernel::exec::read_program(&fs, &mut mem.frames, b"/usr/bin/data", &env).expect_err("not executable");
     assert_eq!(e.errno, errno::EACCES);
-    let e = crate::kernel::exec::read_program(&fs, &mut mem.frames, b"missing", &env).err().expect("missing");
+    let e = crate::kernel::exec::read_program(&fs, &mut mem.frames, b"missing", &env).expect_err("missing");
     assert_eq!(e.errno, errno::ENOENT);
     let _ = std::fs::remove_dir_all(&dir);
 }
