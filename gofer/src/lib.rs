@@ -29,11 +29,14 @@
 //! confines the client to the tree and gives new files to the requesting
 //! user. Requests are served one at a time per connection.
 //!
-//! Not yet: confinement of the gofer process itself (mount namespace with
-//! the rootfs bind-mounted `nodev`, `pivot_root`, seccomp), xattrs.
+//! The process that serves is confined first ([`confine`]): its own mount
+//! namespace whose root is the served tree, few capabilities, and a seccomp
+//! filter ([`seccomp`]). Not yet: xattrs.
 
+pub mod confine;
 mod fid;
 mod ops;
+pub mod seccomp;
 mod server;
 #[allow(unsafe_code)]
 mod sys;
@@ -41,9 +44,11 @@ mod sys;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+pub use confine::{confine, ConfineError};
 pub use p9::FrameError;
 pub use rustix::io::Errno;
 pub use server::{Server, MIN_MSIZE};
+pub use sys::inherited_socket;
 
 /// The msize offered by default: 1 MiB of I/O payload plus headers.
 pub const DEFAULT_MAX_MSIZE: u32 = (1 << 20) + 4096;

@@ -1,4 +1,5 @@
-//! The gofer's only raw system calls: the two that rustix does not wrap.
+//! The gofer's only raw system calls: the ones rustix does not wrap, or
+//! wraps as `unsafe`.
 //! Everything else goes through rustix's safe wrappers.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -75,3 +76,50 @@ pub fn ofd_getlk(fd: BorrowedFd<'_>, lock: RangeLock) -> Result<RangeLock, Errno
 pub const F_RDLCK: i16 = 0;
 pub const F_WRLCK: i16 = 1;
 pub const F_UNLCK: i16 = 2;
+
+/// `unshare(CLONE_NEWNS)`: gives the calling thread its own copy of the
+/// mount table. rustix marks `unshare` unsafe because of `CLONE_FILES`
+/// (threads could then see fds from another table); this asks only for a
+/// new mount namespace, which affects path resolution, not descriptors.
+pub fn unshare_mount_namespace() -> Result<(), Errno> {
+    // SAFETY: `unshare_unsafe`'s contract concerns `UnshareFlags::FILES`
+    // only; with `NEWNS` alone no descriptor table is split, so no thread
+    // can observe a descriptor from an unshared table.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }
+}
+
+/// Takes ownership of the connected unix socket `fd` that the process
+/// inherited from the runtime (`ringfence gofer --fd N`).
+///
+/// Refuses stdio (0–2), a descriptor that is not open, or one that is not a
+/// socket, and succeeds at most once per process, so a second call cannot
+/// create a second owner of the same descriptor.
+pub fn inherited_socket(fd: i32) -> Result<std::os::unix::net::UnixStream, Errno> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    if fd <= 2 {
+        return Err(Errno::BADF);
+    }
+    // SAFETY: fstat writes one `struct stat`, which `st` is (zeroed is a
+    // valid value of this plain C struct); any fd number is at worst EBADF.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `st` is alive and exclusively borrowed for the call.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(last_errno());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(Errno::NOTSOCK);
+    }
+    if TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(Errno::BUSY);
+    }
+    // SAFETY: `fd` is open (fstat succeeded) and is a socket the process
+    // was started with: this process creates no sockets before serving, and
+    // std owns only stdio, which is refused above. `TAKEN` makes this the
+    // only `OwnedFd` ever made here, so the descriptor has exactly one
+    // owner and is closed once.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(std::os::unix::net::UnixStream::from(owned))
+}
