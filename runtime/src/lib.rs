@@ -1,7 +1,10 @@
 //! The ringfence runtime library: what the `ringfence` commands do, behind
 //! the thin clap layer in `src/cli/`.
 
+pub mod gofer;
 pub mod guest;
 pub mod program;
 pub mod sandbox;
 pub mod size;
+#[allow(unsafe_code)]
+mod sys;

@@ -2,6 +2,7 @@
 //! and SIGINT/SIGTERM ending it promptly.
 
 use std::io;
+use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -26,6 +27,8 @@ pub struct SandboxOptions {
     pub hostname: Vec<u8>,
     /// Test hook: fault inside the sentry after boot.
     pub inject_sentry_fault: bool,
+    /// The connection to the gofer serving the root filesystem.
+    pub gofer: Option<Arc<UnixStream>>,
 }
 
 /// How the sandbox ended.
@@ -100,7 +103,7 @@ pub fn run(
         strace: opts.strace,
         hostname: opts.hostname.clone(),
         inject_sentry_fault: opts.inject_sentry_fault,
-        gofer: None,
+        gofer: opts.gofer.clone(),
     };
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;

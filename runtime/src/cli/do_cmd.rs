@@ -3,16 +3,19 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{bail, Context as _};
 
+use ringfence::gofer::{self, Gofer, GoferSpec, SELF_EXE};
 use ringfence::guest::GUEST_IMAGE;
 use ringfence::program;
 use ringfence::sandbox::{self, SandboxOptions, Status};
 use ringfence::size::parse_size;
 
-use super::{GlobalArgs, Platform};
+use super::{GlobalArgs, LogFormat, Platform};
 
 /// Arguments of `do`.
 #[derive(Debug, clap::Args)]
@@ -26,6 +29,13 @@ pub struct DoArgs {
     /// Print VM counters to stderr at the end.
     #[arg(long)]
     pub stats: bool,
+    /// The directory served to the sandbox as its root filesystem (default:
+    /// the host's /, read-only).
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Serve the root filesystem writable (default: read-only).
+    #[arg(long)]
+    pub rw: bool,
     /// Test hook: make the sentry fault after boot (its fatal-error path).
     #[arg(long, hide = true)]
     pub inject_sentry_fault: bool,
@@ -67,12 +77,20 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
             kv
         })
         .collect();
+    let root = args.rootfs.as_deref().unwrap_or(Path::new("/"));
+    let Some(root) = gofer::rootfs_dir(root) else {
+        bail!("--rootfs {}: no such directory", root.display());
+    };
+    // Killed and reaped when dropped, on every way out of this function.
+    let spec = GoferSpec { exe: SELF_EXE.into(), root, readonly: !args.rw, global_args: gofer_global_args(global) };
+    let (gofer, conn) = Gofer::start(&spec).context("cannot start the gofer")?;
     let opts = SandboxOptions {
         memory_bytes: args.memory,
         timeout: args.timeout,
         strace: global.debug,
         hostname: b"ringfence".to_vec(),
         inject_sentry_fault: args.inject_sentry_fault,
+        gofer: Some(Arc::new(conn)),
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {
@@ -91,5 +109,23 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         Status::TimedOut(d) => eprintln!("ringfence: timed out after {}s", d.as_secs_f64()),
         Status::Exited(_) | Status::Signaled(_) | Status::Interrupted(_) => {}
     }
+    drop(gofer);
     Ok(finished.status.exit_code())
+}
+
+/// The global flags the gofer process inherits: where and how to log.
+fn gofer_global_args(global: &GlobalArgs) -> Vec<OsString> {
+    let mut args = Vec::new();
+    if global.debug {
+        args.push("--debug".into());
+    }
+    if let Some(log) = &global.log {
+        args.push("--log".into());
+        args.push(log.clone().into_os_string());
+    }
+    if global.log_format == LogFormat::Json {
+        args.push("--log-format".into());
+        args.push("json".into());
+    }
+    args
 }

@@ -1,6 +1,7 @@
 //! The command line: global flags, one file per command.
 
 pub mod do_cmd;
+pub mod gofer;
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Run one program in a sandbox, without a bundle.
     #[command(name = "do")]
     Do(do_cmd::DoArgs),
+    /// Internal: the gofer process, started by the runtime itself.
+    #[command(hide = true)]
+    Gofer(gofer::GoferArgs),
 }
 
 /// Environment variable overriding the log filter (tracing `EnvFilter` syntax).
@@ -105,5 +109,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     init_logging(&cli.global)?;
     match cli.command {
         Command::Do(args) => do_cmd::run(&cli.global, args),
+        Command::Gofer(args) => gofer::run(args),
     }
 }

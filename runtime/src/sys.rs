@@ -1,0 +1,60 @@
+//! The runtime's raw system calls: setting up a child between fork and exec.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// Arranges for `cmd`'s child to get `sock` as descriptor `target`, to be
+/// SIGKILLed when this process dies, and to inherit no other descriptor
+/// above `target` (stdio stays as configured on `cmd`).
+///
+/// `sock` must stay open until the child is spawned, and `target` must be
+/// an open descriptor in this process at spawn time (or `sock` itself), so
+/// that std's exec-status pipe is never at `target` and is not clobbered.
+pub fn pass_fd_with_pdeathsig(cmd: &mut Command, sock: BorrowedFd<'_>, target: i32) {
+    let src = sock.as_raw_fd();
+    // SAFETY: getpid takes no arguments and touches no memory.
+    let parent = unsafe { libc::getpid() };
+    let child_setup = move || -> io::Result<()> {
+        // Only async-signal-safe system calls below: this runs in the forked
+        // child of a possibly multi-threaded process.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The parent may have died before the prctl: then nobody would
+        // deliver the signal.
+        // SAFETY: getppid takes no arguments and touches no memory.
+        if unsafe { libc::getppid() } != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        if src == target {
+            // dup2 onto itself keeps FD_CLOEXEC: clear it instead.
+            // SAFETY: fcntl(F_SETFD) on an fd number takes integers only.
+            if unsafe { libc::fcntl(src, libc::F_SETFD, 0) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        // SAFETY: dup2 takes two fd numbers; `src` is open in the child (a
+        // copy of the parent's table, where the caller keeps it open) and
+        // the new `target` is not close-on-exec.
+        } else if unsafe { libc::dup2(src, target) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Every other descriptor above `target` becomes close-on-exec, so
+        // nothing this process inherited leaks into the child. std's own
+        // exec-status pipe is close-on-exec already. Kernels before 5.11
+        // lack close_range: the runtime opens everything O_CLOEXEC anyway.
+        let first = libc::c_uint::try_from(target + 1).unwrap_or(libc::c_uint::MAX);
+        // SAFETY: close_range takes integers only and, with
+        // CLOSE_RANGE_CLOEXEC, only sets flags; it closes nothing.
+        let _ = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+        Ok(())
+    };
+    // SAFETY: the closure makes only async-signal-safe system calls
+    // (prctl, getppid, fcntl, dup2, close_range), allocates nothing, and
+    // takes no locks, as a pre_exec hook in a forked child must.
+    unsafe {
+        cmd.pre_exec(child_setup);
+    }
+}
