@@ -7,6 +7,14 @@ use std::time::Duration;
 
 use ringfence_tests::{assert_no_process_with, busybox, processes_with, resource, Run, TempDir, SIGKILL, SIGTERM};
 
+/// Copies host program `from` into `dir` as `/name` (PROGRAM resolves inside
+/// the rootfs) and returns the in-tree path.
+fn install(dir: &TempDir, from: &std::path::Path, name: &str) -> String {
+    let to = dir.path().join(name);
+    std::fs::copy(from, &to).expect("copy the program into the rootfs");
+    format!("/{name}")
+}
+
 /// The `ringfence gofer` processes serving `dir`.
 fn gofers_of(dir: &TempDir) -> Vec<(u32, String)> {
     let dir = dir.path().to_string_lossy().into_owned();
@@ -45,9 +53,13 @@ fn gofer_serves_rootfs_readonly_by_default_and_rw_on_request() {
     let dir = TempDir::new("rootfs-mode");
     let root = dir.path().to_string_lossy().into_owned();
     for (flags, readonly) in [(vec!["--rootfs", &root], true), (vec!["--rootfs", &root, "--rw"], false)] {
-        let running = Run::sandbox_flags(&[&flags[..], &["--timeout", "5"]].concat(), resource("spin"), &["x"])
-            .timeout(Duration::from_secs(15))
-            .spawn();
+        let running = Run::sandbox_flags(
+            &[&flags[..], &["--timeout", "5"]].concat(),
+            install(&dir, &resource("spin"), "spin"),
+            &["x"],
+        )
+        .timeout(Duration::from_secs(15))
+        .spawn();
         let (pid, cmdline) = wait_for_gofer(&dir);
         assert!(cmdline.contains(&format!("--root {root}")), "{cmdline}");
         assert_eq!(cmdline.contains("--readonly"), readonly, "{flags:?}: {cmdline}");
@@ -74,9 +86,10 @@ fn default_rootfs_is_the_hosts_root_readonly() {
 fn timeout_leaves_no_gofer_behind() {
     let dir = TempDir::new("rootfs-timeout");
     let root = dir.path().to_string_lossy().into_owned();
-    let out = Run::sandbox_flags(&["--rootfs", &root, "--timeout", "1"], resource("spin"), &["x"])
-        .timeout(Duration::from_secs(15))
-        .run();
+    let out =
+        Run::sandbox_flags(&["--rootfs", &root, "--timeout", "1"], install(&dir, &resource("spin"), "spin"), &["x"])
+            .timeout(Duration::from_secs(15))
+            .run();
     out.assert_code(124);
     assert_no_process_with(&root, Duration::from_secs(2));
 }
@@ -85,7 +98,7 @@ fn timeout_leaves_no_gofer_behind() {
 fn normal_exit_leaves_no_gofer_behind() {
     let dir = TempDir::new("rootfs-exit");
     let root = dir.path().to_string_lossy().into_owned();
-    Run::sandbox_flags(&["--rootfs", &root, "--rw"], busybox(), &["echo", "done"])
+    Run::sandbox_flags(&["--rootfs", &root, "--rw"], install(&dir, &busybox(), "busybox"), &["echo", "done"])
         .run()
         .assert_code(0)
         .assert_stdout("done\n");
@@ -96,8 +109,9 @@ fn normal_exit_leaves_no_gofer_behind() {
 fn sigkill_of_ringfence_kills_the_gofer() {
     let dir = TempDir::new("rootfs-sigkill");
     let root = dir.path().to_string_lossy().into_owned();
-    let running =
-        Run::sandbox_flags(&["--rootfs", &root], resource("spin"), &["x"]).timeout(Duration::from_secs(15)).spawn();
+    let running = Run::sandbox_flags(&["--rootfs", &root], install(&dir, &resource("spin"), "spin"), &["x"])
+        .timeout(Duration::from_secs(15))
+        .spawn();
     wait_for_gofer(&dir);
     // Only ringfence itself, not its process group: the gofer must go by
     // its parent-death signal.
