@@ -25,6 +25,8 @@ pub struct SandboxOptions {
     pub strace: bool,
     /// uname nodename.
     pub hostname: Vec<u8>,
+    /// Writes to the read-only root go to an in-sandbox tmpfs.
+    pub root_overlay: bool,
     /// Test hook: fault inside the sentry after boot.
     pub inject_sentry_fault: bool,
     /// The connection to the gofer serving the root filesystem.
@@ -104,6 +106,7 @@ pub fn run(
         hostname: opts.hostname.clone(),
         inject_sentry_fault: opts.inject_sentry_fault,
         gofer: opts.gofer.clone(),
+        root_overlay: opts.root_overlay,
     };
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;

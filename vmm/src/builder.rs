@@ -109,6 +109,9 @@ fn boot_info(
     if config.inject_sentry_fault {
         flags |= FLAG_INJECT_SENTRY_FAULT;
     }
+    if config.root_overlay {
+        flags |= abi::boot::FLAG_ROOT_OVERLAY;
+    }
     let tty_mask = (0..3).filter(|&fd| sys::isatty(fd)).fold(0u32, |m, fd| m | (1 << fd));
     let winsize = if tty_mask & 2 != 0 { sys::winsize(1) } else { None }.unwrap_or(Winsize {
         ws_row: 0,
@@ -178,6 +181,7 @@ mod tests {
             hostname: b"ringfence".to_vec(),
             inject_sentry_fault: false,
             gofer: None,
+            root_overlay: false,
         }
     }
 

@@ -50,6 +50,9 @@ pub struct VmConfig {
     /// The connection to the gofer serving the container's files, if any
     /// (shared so that the config stays cloneable; used by one vCPU).
     pub gofer: Option<std::sync::Arc<std::os::unix::net::UnixStream>>,
+    /// Put an in-sandbox tmpfs over the (read-only) root from the gofer
+    /// ([`abi::boot::FLAG_ROOT_OVERLAY`]).
+    pub root_overlay: bool,
     /// Test hook: make the sentry fault in supervisor mode after boot
     /// ([`abi::boot::FLAG_INJECT_SENTRY_FAULT`]).
     pub inject_sentry_fault: bool,

@@ -14,6 +14,9 @@ pub const FLAG_FSGSBASE: u32 = 1 << 2;
 /// Fault injection for tests: the sentry touches an unmapped kernel
 /// address right after boot, exercising its fatal-fault report.
 pub const FLAG_INJECT_SENTRY_FAULT: u32 = 1 << 3;
+/// The gofer's root is read-only: put an in-sandbox tmpfs over it so that
+/// writes stay in the sandbox.
+pub const FLAG_ROOT_OVERLAY: u32 = 1 << 4;
 
 /// Bit `n` of [`BootInfo::tty_mask`]: host fd `n` (0, 1, 2) is a terminal.
 pub const TTY_STDIN: u32 = 1 << 0;

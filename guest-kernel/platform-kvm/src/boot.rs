@@ -105,6 +105,7 @@ pub fn start(_vcpu: u64) -> ! {
         winsize: info.winsize,
         termios: info.termios,
         stdio: info.stdio,
+        root_overlay: info.flags & abi::boot::FLAG_ROOT_OVERLAY != 0,
         hostname,
         seed: info.seed,
     };

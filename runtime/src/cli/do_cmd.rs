@@ -99,6 +99,9 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         strace: global.debug,
         hostname: b"ringfence".to_vec(),
         inject_sentry_fault: args.inject_sentry_fault,
+        // The default root (the host's /) is read-only with writes kept in
+        // the sandbox; --rootfs DIR is read-only, or writable with --rw.
+        root_overlay: args.rootfs.is_none(),
         gofer: Some(Arc::new(conn)),
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;

@@ -3,4 +3,5 @@
 
 pub mod dev;
 pub mod gofer;
+pub mod overlay;
 pub mod tmpfs;

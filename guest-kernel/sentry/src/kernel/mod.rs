@@ -34,6 +34,8 @@ pub struct BootParams {
     pub winsize: abi::linux::Winsize,
     /// The host terminal's `struct termios` (kernel layout, 36 bytes), if any.
     pub termios: [u8; 36],
+    /// Overlay the root with an in-sandbox tmpfs.
+    pub root_overlay: bool,
     /// What the host's standard streams are (fstat).
     pub stdio: [abi::boot::StdioStat; 3],
     /// Host name for uname.
@@ -104,7 +106,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Loads `prog` into a fresh address space as the init task.
     pub fn spawn_init(&mut self, prog: &InitProgram) -> Result<Task<P::AddressSpace>, crate::error::SysError> {
-        let fs = rootfs::build(self.platform.p9_transport(), &mut self.frames)?;
+        let fs = rootfs::build(self.platform.p9_transport(), &mut self.frames, self.params.root_overlay)?;
         // Without a boot module, the program comes from the container's tree.
         let (file_pa, file_len) = if prog.file_len > 0 {
             (prog.file_pa, prog.file_len)

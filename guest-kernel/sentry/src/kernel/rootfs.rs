@@ -20,12 +20,23 @@ const ROOT_DEV: u64 = dev::makedev(0, 30);
 const DEV_DEV: u64 = dev::makedev(0, 31);
 const TMP_DEV: u64 = dev::makedev(0, 32);
 const GOFER_DEV: u64 = dev::makedev(0, 33);
+const OVERLAY_DEV: u64 = dev::makedev(0, 34);
+const UPPER_DEV: u64 = dev::makedev(0, 35);
 
 /// Builds the initial tree and returns the context init resolves paths in.
-pub fn build(transport: Arc<dyn P9Transport>, frames: &mut FrameAllocator) -> Result<FsContext, SysError> {
+pub fn build(
+    transport: Arc<dyn P9Transport>,
+    frames: &mut FrameAllocator,
+    overlay: bool,
+) -> Result<FsContext, SysError> {
     let mut mounts = MountTable::default();
     let root = match gofer::mount(transport, frames, GOFER_DEV) {
         Ok(root) => {
+            let root = if overlay {
+                crate::fs::overlay::new(root, tmpfs::new(UPPER_DEV, 0o755, 16 << 20), OVERLAY_DEV)
+            } else {
+                root
+            };
             let is_dir = |name: &[u8]| {
                 root.lookup(name).ok().filter(|n| n.stat().is_ok_and(|s| s.file_type() == Some(FileType::Directory)))
             };

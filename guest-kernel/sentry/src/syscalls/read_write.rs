@@ -180,6 +180,31 @@ pub fn sys_pwrite64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace
     }
 }
 
+fn positional_vectored<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    a: &SyscallArgs,
+    dir: Dir,
+) -> SysResult {
+    let file = t.fds.get(a.fd(0))?;
+    let off = positional_offset(a.u64(3))?;
+    let iovs = read_iovecs(k, t, a.u64(1), a.size(2)?)?;
+    match file {
+        File::Vfs(f) => transfer_vfs(k, t, &f, &iovs, dir, Some(off)),
+        File::HostStdio { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+    }
+}
+
+/// Implements Linux `preadv(2)` (the offset in one register on x86-64).
+pub fn sys_preadv<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    positional_vectored(k, t, a, Dir::Read)
+}
+
+/// Implements Linux `pwritev(2)`.
+pub fn sys_pwritev<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    positional_vectored(k, t, a, Dir::Write)
+}
+
 fn positional_offset(raw: u64) -> Result<u64, SysError> {
     if raw > i64::MAX as u64 {
         return Err(SysError::einval("negative offset"));

@@ -44,6 +44,8 @@ syscall_table! {
     statx => stat::sys_statx, 5;
     pread64 => read_write::sys_pread64, 4;
     pwrite64 => read_write::sys_pwrite64, 4;
+    preadv => read_write::sys_preadv, 4;
+    pwritev => read_write::sys_pwritev, 4;
     open => file::sys_open, 3;
     openat => file::sys_openat, 4;
     creat => file::sys_creat, 2;
