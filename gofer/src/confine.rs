@@ -122,8 +122,22 @@ fn enter_root(root: &Path, readonly: bool) -> Result<(), ConfineError> {
     // "."; detaching "." then leaves only the new root (pivot_root(2)).
     let pivot = || -> Result<(), Errno> {
         rustix::process::chdir(top)?;
-        rustix::process::pivot_root(".", ".")?;
-        rustix::mount::unmount(".", UnmountFlags::DETACH)?;
+        match rustix::process::pivot_root(".", ".") {
+            Ok(()) => rustix::mount::unmount(".", UnmountFlags::DETACH)?,
+            // The initial ramfs (a root booted from an initramfs) cannot be
+            // pivoted away from. Do what runc does there: move the new root
+            // over "/" and chroot into it. Escaping a chroot needs
+            // CAP_SYS_CHROOT or a second chroot; step 4 drops the first and
+            // the seccomp filter refuses the second.
+            Err(Errno::INVAL) => {
+                // Serving "/" itself, the new root is already mounted there.
+                if root != Path::new("/") {
+                    rustix::mount::mount_move(".", "/")?;
+                }
+                rustix::process::chroot(".")?;
+            }
+            Err(e) => return Err(e),
+        }
         rustix::process::chdir("/")
     };
     pivot().map_err(|source| ConfineError::PivotRoot { path: path(), source })
