@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "common.h"
 
@@ -98,6 +99,22 @@ int main(int argc, char **argv)
     SHOW("truncate d/f 100", truncate("d/f", 100));
     SHOW("stat size", stat("d/f", &st));
     outf(1, "  size %ld blocks>0 %d\n", (long)st.st_size, st.st_blocks > 0);
+    int dfd = open("d", O_RDONLY | O_DIRECTORY);
+    struct open_how how = { .flags = O_RDONLY };
+    how.resolve = RESOLVE_BENEATH;
+    SHOW("openat2 BENEATH ../d/f", syscall(SYS_openat2, dfd, "../d/f", &how, sizeof how));
+    SHOW("openat2 BENEATH f", syscall(SYS_openat2, dfd, "f", &how, sizeof how) >= 0 ? 0 : -1);
+    SHOW("openat2 BENEATH /etc", syscall(SYS_openat2, dfd, "/etc", &how, sizeof how));
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    SHOW("openat2 NO_SYMLINKS l", syscall(SYS_openat2, dfd, "l", &how, sizeof how));
+    how.resolve = RESOLVE_IN_ROOT;
+    SHOW("openat2 IN_ROOT /f", syscall(SYS_openat2, dfd, "/f", &how, sizeof how) >= 0 ? 0 : -1);
+    SHOW("openat2 IN_ROOT /../../f", syscall(SYS_openat2, dfd, "/../../f", &how, sizeof how) >= 0 ? 0 : -1);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_BENEATH;
+    SHOW("openat2 IN_ROOT|BENEATH", syscall(SYS_openat2, dfd, "f", &how, sizeof how));
+    how.resolve = 0;
+    SHOW("openat2 small size", syscall(SYS_openat2, dfd, "f", &how, 8));
+    close(dfd);
     SHOW("chdir d", chdir("d"));
     char *cwd = getcwd(buf, sizeof buf);
     const char *base = strrchr(cwd ? cwd : "", '/');

@@ -17,7 +17,7 @@ use crate::kernel::{Kernel, Task};
 use crate::platform::{AddressSpace, Platform};
 use crate::time::coarse_now;
 use crate::vfs::file::{flags::*, OpenFile};
-use crate::vfs::path::{Location, PATH_MAX};
+use crate::vfs::path::{Location, Restrict, PATH_MAX};
 use crate::vfs::{check_name, FileType, SetAttr};
 use abi::linux::{errno, rlimit, Timespec};
 
@@ -65,17 +65,30 @@ fn do_open<P: Platform>(
     mode: u32,
 ) -> SysResult {
     let path = path_arg(k, t, path_addr)?;
+    let base = base_location(t, dirfd, &path)?;
+    open_at(t, base, &path, flags, mode, Restrict::default())
+}
+
+/// Opens `path` from `base` with `flags` under `restrict`.
+fn open_at<A: AddressSpace>(
+    t: &mut Task<A>,
+    base: Location,
+    path: &[u8],
+    flags: u32,
+    mode: u32,
+    restrict: Restrict,
+) -> SysResult {
+    let path = path.to_vec();
     if flags & O_TMPFILE == O_TMPFILE {
         return Err(SysError::new(errno::EOPNOTSUPP, "O_TMPFILE not supported"));
     }
-    let base = base_location(t, dirfd, &path)?;
     let follow = flags & O_NOFOLLOW == 0;
     let loc = if flags & O_CREAT != 0 {
-        let (dir, name) = t.fs.resolve_parent(&base, &path)?;
+        let (dir, name) = t.fs.resolve_parent_restricted(&base, &path, restrict)?;
         if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
             return Err(SysError::new(errno::EISDIR, "cannot create a directory with open"));
         }
-        match t.fs.resolve(&dir, &name, follow) {
+        match t.fs.resolve_restricted(&dir, &name, follow, restrict) {
             Ok(_) if flags & O_EXCL != 0 => return Err(SysError::new(errno::EEXIST, "file exists")),
             Ok(loc) => loc,
             Err(e) if e.errno == errno::ENOENT => {
@@ -86,7 +99,7 @@ fn do_open<P: Platform>(
             Err(e) => return Err(e),
         }
     } else {
-        t.fs.resolve(&base, &path, follow)?
+        t.fs.resolve_restricted(&base, &path, follow, restrict)?
     };
     let st = loc.node().stat()?;
     let kind = st.file_type();
@@ -118,6 +131,69 @@ pub fn sys_open<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
 /// Implements Linux `openat(2)`.
 pub fn sys_openat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     do_open(k, t, a.fd(0), a.u64(1), a.uint(2), a.uint(3))
+}
+
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_CACHED: u64 = 0x20;
+/// Every `open(2)` flag Linux knows (VALID_OPEN_FLAGS).
+const VALID_OPEN_FLAGS: u64 = 0o37_777_703;
+
+/// Implements Linux `openat2(2)`. The sandbox has no magic links, so
+/// RESOLVE_NO_MAGICLINKS holds trivially; RESOLVE_CACHED lookups are
+/// always allowed to proceed.
+pub fn sys_openat2<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let size = a.u64(3);
+    if size < 24 {
+        return Err(SysError::einval("open_how too small"));
+    }
+    if size > 4096 {
+        return Err(SysError::new(errno::E2BIG, "open_how too large"));
+    }
+    let mut how = alloc::vec![0u8; usize::try_from(size).unwrap_or(24)];
+    t.mm.copy_in(&mut k.frames, a.u64(2), &mut how)?;
+    if how[24..].iter().any(|&b| b != 0) {
+        return Err(SysError::new(errno::E2BIG, "unknown open_how fields set"));
+    }
+    let word = |i: usize| {
+        u64::from_le_bytes([how[i], how[i + 1], how[i + 2], how[i + 3], how[i + 4], how[i + 5], how[i + 6], how[i + 7]])
+    };
+    let (flags, mode, resolve) = (word(0), word(8), word(16));
+    if flags & !VALID_OPEN_FLAGS != 0 {
+        return Err(SysError::einval("unknown open flags"));
+    }
+    let flags = u32::try_from(flags).map_err(|_| SysError::einval("unknown open flags"))?;
+    let creating = flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE;
+    if mode & !0o7777 != 0 || (!creating && mode != 0) {
+        return Err(SysError::einval("mode without O_CREAT or with unknown bits"));
+    }
+    let all = RESOLVE_NO_XDEV
+        | RESOLVE_NO_MAGICLINKS
+        | RESOLVE_NO_SYMLINKS
+        | RESOLVE_BENEATH
+        | RESOLVE_IN_ROOT
+        | RESOLVE_CACHED;
+    if resolve & !all != 0 || (resolve & RESOLVE_BENEATH != 0 && resolve & RESOLVE_IN_ROOT != 0) {
+        return Err(SysError::einval("bad resolve flags"));
+    }
+    let restrict = Restrict {
+        no_symlinks: resolve & RESOLVE_NO_SYMLINKS != 0,
+        beneath: resolve & RESOLVE_BENEATH != 0,
+        in_root: resolve & RESOLVE_IN_ROOT != 0,
+        no_xdev: resolve & RESOLVE_NO_XDEV != 0,
+    };
+    let path = path_arg(k, t, a.u64(1))?;
+    let dirfd = a.fd(0);
+    // BENEATH and IN_ROOT work from dirfd even for an absolute path.
+    let base = if (restrict.beneath || restrict.in_root) && path.first() == Some(&b'/') {
+        base_location(t, dirfd, b".")?
+    } else {
+        base_location(t, dirfd, &path)?
+    };
+    open_at(t, base, &path, flags, u32::try_from(mode).unwrap_or(0), restrict)
 }
 
 /// Implements Linux `creat(2)`.

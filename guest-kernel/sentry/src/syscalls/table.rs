@@ -48,6 +48,7 @@ syscall_table! {
     pwritev => read_write::sys_pwritev, 4;
     open => file::sys_open, 3;
     openat => file::sys_openat, 4;
+    openat2 => file::sys_openat2, 4;
     creat => file::sys_creat, 2;
     lseek => file::sys_lseek, 3;
     getdents64 => file::sys_getdents64, 3;

@@ -112,6 +112,20 @@ impl MountTable {
     }
 }
 
+/// Restrictions on a resolution (`openat2`'s `RESOLVE_*`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Restrict {
+    /// Fail with ELOOP at any symlink (RESOLVE_NO_SYMLINKS).
+    pub no_symlinks: bool,
+    /// Fail with EXDEV on an absolute path or a `..` or symlink leaving
+    /// the start directory (RESOLVE_BENEATH).
+    pub beneath: bool,
+    /// Treat the start directory as the root (RESOLVE_IN_ROOT).
+    pub in_root: bool,
+    /// Fail with EXDEV when crossing a mount point (RESOLVE_NO_XDEV).
+    pub no_xdev: bool,
+}
+
 /// What a process resolves paths against.
 #[derive(Clone, Debug)]
 pub struct FsContext {
@@ -133,6 +147,21 @@ impl FsContext {
     /// The last component is followed if it is a symlink when
     /// `follow_last` is set or the path ends in '/'.
     pub fn resolve(&self, start: &Location, path: &[u8], follow_last: bool) -> Result<Location, SysError> {
+        self.resolve_restricted(start, path, follow_last, Restrict::default())
+    }
+
+    /// [`Self::resolve`] under `openat2` restrictions.
+    pub fn resolve_restricted(
+        &self,
+        start: &Location,
+        path: &[u8],
+        follow_last: bool,
+        r: Restrict,
+    ) -> Result<Location, SysError> {
+        let xdev = || SysError::new(errno::EXDEV, "resolution would leave the start directory");
+        // IN_ROOT: the start directory acts as the root for "/" and "..".
+        let root = if r.in_root { start.clone() } else { self.root.clone() };
+        let floor = start.chain.len();
         if path.is_empty() {
             return Err(SysError::new(errno::ENOENT, "empty path"));
         }
@@ -140,7 +169,10 @@ impl FsContext {
             return Err(SysError::new(errno::ENAMETOOLONG, "path longer than PATH_MAX"));
         }
         let trailing_slash = path.ends_with(b"/");
-        let mut loc = if path[0] == b'/' { self.root.clone() } else { start.clone() };
+        if r.beneath && path[0] == b'/' {
+            return Err(xdev());
+        }
+        let mut loc = if path[0] == b'/' { root.clone() } else { start.clone() };
         // Components still to resolve, last first.
         let mut pending: Vec<Vec<u8>> = components(path).rev().map(<[u8]>::to_vec).collect();
         let mut links = 0u32;
@@ -153,8 +185,11 @@ impl FsContext {
                 continue;
             }
             if c == b".." {
+                if r.beneath && loc.chain.len() <= floor {
+                    return Err(xdev());
+                }
                 // Confined: the root's parent is the root.
-                if loc.chain.len() > self.root.chain.len() || !Arc::ptr_eq(loc.node(), self.root.node()) {
+                if loc.chain.len() > root.chain.len() || !Arc::ptr_eq(loc.node(), root.node()) {
                     loc = loc.parent();
                 }
                 continue;
@@ -162,9 +197,16 @@ impl FsContext {
             if c.len() > 255 {
                 return Err(SysError::new(errno::ENAMETOOLONG, "component longer than 255 bytes"));
             }
-            let child = mounts.cross(loc.node().lookup(&c)?);
+            let looked_up = loc.node().lookup(&c)?;
+            let child = mounts.cross(Arc::clone(&looked_up));
+            if r.no_xdev && !Arc::ptr_eq(&child, &looked_up) {
+                return Err(xdev());
+            }
             let last = pending.is_empty();
             if child.stat()?.file_type() == Some(FileType::Symlink) && (!last || follow_last || trailing_slash) {
+                if r.no_symlinks {
+                    return Err(SysError::new(errno::ELOOP, "symlink with RESOLVE_NO_SYMLINKS"));
+                }
                 links += 1;
                 if links > MAX_SYMLINKS {
                     return Err(SysError::new(errno::ELOOP, "too many levels of symbolic links"));
@@ -174,7 +216,10 @@ impl FsContext {
                     return Err(SysError::new(errno::ENOENT, "empty symlink"));
                 }
                 if target[0] == b'/' {
-                    loc = self.root.clone();
+                    if r.beneath {
+                        return Err(xdev());
+                    }
+                    loc = root.clone();
                 }
                 pending.extend(components(&target).rev().map(<[u8]>::to_vec));
                 continue;
@@ -191,6 +236,16 @@ impl FsContext {
     /// final name (which may be "." or ".."; callers reject those as their
     /// syscall does). The name is empty for "/".
     pub fn resolve_parent(&self, start: &Location, path: &[u8]) -> Result<(Location, Vec<u8>), SysError> {
+        self.resolve_parent_restricted(start, path, Restrict::default())
+    }
+
+    /// [`Self::resolve_parent`] under `openat2` restrictions.
+    pub fn resolve_parent_restricted(
+        &self,
+        start: &Location,
+        path: &[u8],
+        r: Restrict,
+    ) -> Result<(Location, Vec<u8>), SysError> {
         if path.is_empty() {
             return Err(SysError::new(errno::ENOENT, "empty path"));
         }
@@ -204,7 +259,7 @@ impl FsContext {
             None if path[0] == b'/' => (&path[..1], &trimmed[..0]),
             None => (&b"."[..], trimmed),
         };
-        let dir_loc = self.resolve(start, dir, true)?;
+        let dir_loc = self.resolve_restricted(start, dir, true, r)?;
         if !is_dir(dir_loc.node())? {
             return Err(SysError::new(errno::ENOTDIR, "parent is not a directory"));
         }
