@@ -46,7 +46,68 @@ fn proto_error(why: &'static str) -> SysError {
     SysError::new(errno::EIO, why)
 }
 
+/// Splits `segs` at `len` bytes: the ranges covering the first `len`.
+fn take_segments(segs: &[(PhysAddr, u64)], mut len: u64) -> Vec<(PhysAddr, u64)> {
+    let mut out = Vec::new();
+    for &(pa, l) in segs {
+        if len == 0 {
+            break;
+        }
+        let take = l.min(len);
+        out.push((pa, take));
+        len -= take;
+    }
+    out
+}
+
+/// Skips the first `n` bytes of `segs`.
+fn skip_segments(segs: &[(PhysAddr, u64)], mut n: u64) -> Vec<(PhysAddr, u64)> {
+    let mut out = Vec::new();
+    for &(pa, l) in segs {
+        if n >= l {
+            n -= l;
+            continue;
+        }
+        out.push((pa + n, l - n));
+        n = 0;
+    }
+    out
+}
+
+/// Segments per zero-copy exchange (the hostcall block holds 128).
+const DATA_SEGMENTS: usize = 100;
+
 impl Client {
+    /// One exchange whose file data moves straight between the gofer and
+    /// `data` (Tread: the reply's data lands there; Twrite: the request's
+    /// data comes from there). `header` is the encoded message without its
+    /// data. Returns the reply header (`size type tag` + 4 bytes: the count
+    /// or the Rlerror code).
+    fn rpc_data(&mut self, header: &[u8], data: &[(PhysAddr, u64)], write: bool) -> Result<[u8; 11], SysError> {
+        self.phys.write(self.buf, header);
+        let hdr = (self.buf, header.len() as u64);
+        let reply_hdr = (self.buf + 64, 11);
+        let n = if write {
+            let mut req = alloc::vec![hdr];
+            req.extend_from_slice(data);
+            self.transport.exchange(&req, &[reply_hdr])
+        } else {
+            let mut reply = alloc::vec![reply_hdr];
+            reply.extend_from_slice(data);
+            self.transport.exchange(&[hdr], &reply)
+        }
+        .map_err(|e| SysError::new(e, "gofer unavailable"))?;
+        if n < 11 {
+            return Err(proto_error("short 9P reply"));
+        }
+        let mut h = [0u8; 11];
+        self.phys.read(self.buf + 64, &mut h);
+        if u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize != n {
+            return Err(proto_error("9P reply size mismatch"));
+        }
+        Ok(h)
+    }
+
     /// One exchange: returns the reply frame.
     fn rpc(&mut self, t: Tmessage<'_>) -> Result<Vec<u8>, SysError> {
         let mut req = Vec::with_capacity(t.encoded_len());
@@ -317,6 +378,79 @@ impl Inode for Node {
             }
         }
         Ok(done)
+    }
+
+    fn read_phys(&self, _phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        let fid = self.io_fid(false)?;
+        let max = self.max_io() as u64;
+        let total: u64 = segs.iter().map(|s| s.1).sum();
+        let mut done = 0u64;
+        while done < total {
+            let rest = skip_segments(segs, done);
+            let mut chunk = take_segments(&rest, (total - done).min(max));
+            chunk.truncate(DATA_SEGMENTS);
+            let want: u64 = chunk.iter().map(|s| s.1).sum();
+            let count = u32::try_from(want).unwrap_or(0);
+            // Tread: size[4] type[1] tag[2] fid[4] offset[8] count[4].
+            let mut h = Vec::with_capacity(23);
+            h.extend_from_slice(&23u32.to_le_bytes());
+            h.push(p9::TREAD);
+            h.extend_from_slice(&TAG.to_le_bytes());
+            h.extend_from_slice(&fid.to_le_bytes());
+            h.extend_from_slice(&(off + done).to_le_bytes());
+            h.extend_from_slice(&count.to_le_bytes());
+            let r = self.client.lock().rpc_data(&h, &chunk, false)?;
+            let word = u32::from_le_bytes([r[7], r[8], r[9], r[10]]);
+            match r[4] {
+                p9::RREAD if word <= count => {
+                    done += u64::from(word);
+                    if word < count {
+                        break;
+                    }
+                }
+                p9::RLERROR => return Err(SysError::new(i32::try_from(word).unwrap_or(errno::EIO), "gofer")),
+                _ => return Err(proto_error("unexpected reply to Tread")),
+            }
+        }
+        Ok(usize::try_from(done).unwrap_or(usize::MAX))
+    }
+
+    fn write_phys(&self, _phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        let fid = self.io_fid(true)?;
+        let max = self.max_io() as u64;
+        let total: u64 = segs.iter().map(|s| s.1).sum();
+        let mut done = 0u64;
+        while done < total {
+            let rest = skip_segments(segs, done);
+            let mut chunk = take_segments(&rest, (total - done).min(max));
+            chunk.truncate(DATA_SEGMENTS);
+            let len: u64 = chunk.iter().map(|s| s.1).sum();
+            let count = u32::try_from(len).unwrap_or(0);
+            // Twrite: size[4] type[1] tag[2] fid[4] offset[8] count[4] data.
+            let size =
+                u32::try_from(p9::TWRITE_HEADER_LEN as u64 + len).map_err(|_| SysError::einval("write too large"))?;
+            let mut h = Vec::with_capacity(p9::TWRITE_HEADER_LEN);
+            h.extend_from_slice(&size.to_le_bytes());
+            h.push(p9::TWRITE);
+            h.extend_from_slice(&TAG.to_le_bytes());
+            h.extend_from_slice(&fid.to_le_bytes());
+            h.extend_from_slice(&(off + done).to_le_bytes());
+            h.extend_from_slice(&count.to_le_bytes());
+            let r = self.client.lock().rpc_data(&h, &chunk, true)?;
+            let word = u32::from_le_bytes([r[7], r[8], r[9], r[10]]);
+            match r[4] {
+                p9::RWRITE if word <= count => {
+                    done += u64::from(word);
+                    if word < count {
+                        break;
+                    }
+                }
+                p9::RLERROR => return Err(SysError::new(i32::try_from(word).unwrap_or(errno::EIO), "gofer")),
+                _ => return Err(proto_error("unexpected reply to Twrite")),
+            }
+        }
+        self.invalidate();
+        Ok(usize::try_from(done).unwrap_or(usize::MAX))
     }
 
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, SysError> {

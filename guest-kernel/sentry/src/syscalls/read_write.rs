@@ -101,11 +101,9 @@ fn transfer<P: Platform>(
     }
 }
 
-/// Largest bounce buffer for one transfer to or from a sandbox file.
-const BOUNCE_MAX: u64 = 1 << 20;
-
-/// Reads or writes a sandbox file through a kernel buffer, at the file
-/// offset or at `at` (pread/pwrite).
+/// Reads or writes a sandbox file at the file offset or at `at`
+/// (pread/pwrite), moving data straight between the file and the
+/// application's frames where the filesystem can.
 pub(super) fn transfer_vfs<P: Platform>(
     k: &mut Kernel<P>,
     t: &mut Task<P::AddressSpace>,
@@ -116,47 +114,29 @@ pub(super) fn transfer_vfs<P: Platform>(
 ) -> SysResult {
     let mut done = 0u64;
     for iov in iovs {
-        let mut pos = 0u64;
-        while pos < iov.len {
-            let chunk = (iov.len - pos).min(BOUNCE_MAX);
-            let mut buf = alloc::vec![0u8; usize::try_from(chunk).unwrap_or(0)];
-            let off = at.map(|a| a + done);
-            let n = match dir {
-                Dir::Read => {
-                    let r = match off {
-                        Some(o) => f.pread(o, &mut buf),
-                        None => f.read(&mut buf),
-                    };
-                    let n = match r {
-                        Ok(n) => n,
-                        Err(e) if done == 0 => return Err(e),
-                        Err(_) => return Ok(done),
-                    };
-                    if let Err(e) = t.mm.copy_out(&mut k.frames, iov.base + pos, &buf[..n]) {
-                        return if done == 0 { Err(e) } else { Ok(done) };
-                    }
-                    n
-                }
-                Dir::Write => {
-                    if let Err(e) = t.mm.copy_in(&mut k.frames, iov.base + pos, &mut buf) {
-                        return if done == 0 { Err(e) } else { Ok(done) };
-                    }
-                    let r = match off {
-                        Some(o) => f.pwrite(o, &buf),
-                        None => f.write(&buf),
-                    };
-                    match r {
-                        Ok(n) => n,
-                        Err(e) if done == 0 => return Err(e),
-                        Err(_) => return Ok(done),
-                    }
-                }
-            };
-            done += n as u64;
-            pos += n as u64;
-            if (n as u64) < chunk {
-                return Ok(done);
-            }
+        let len = iov.len.min(MAX_RW_COUNT - done);
+        if len == 0 {
+            continue;
+        }
+        let segs = match t.mm.segments(&mut k.frames, iov.base, len, dir == Dir::Read) {
+            Ok(s) => s,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => return Ok(done),
+        };
+        let phys = *k.frames.phys();
+        let off = at.map(|a| a + done);
+        let r = match dir {
+            Dir::Read => f.read_phys(&phys, off, &segs),
+            Dir::Write => f.write_phys(&phys, off, &segs),
+        };
+        let n = match r {
+            Ok(n) => n as u64,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => return Ok(done),
+        };
+        done += n;
+        if n < len {
+            break;
         }
     }
     Ok(done)

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use super::path::Location;
 use super::{DirEntry, FileType, InodeRef};
 use crate::error::SysError;
+use crate::platform::{PhysAddr, PhysMem};
 use abi::linux::errno;
 
 /// `open(2)` flags the sentry keeps on a description.
@@ -107,6 +108,42 @@ impl OpenFile {
             s.offset = self.node.stat()?.size;
         }
         let n = self.node.write_at(s.offset, buf)?;
+        s.offset += n as u64;
+        Ok(n)
+    }
+
+    /// Reads at `at` (or the file offset, advancing it) straight into
+    /// physical ranges.
+    pub fn read_phys(&self, phys: &PhysMem, at: Option<u64>, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        if !self.readable() {
+            return Err(SysError::ebadf("not open for reading"));
+        }
+        if self.node.stat()?.file_type() == Some(FileType::Directory) {
+            return Err(SysError::new(errno::EISDIR, "is a directory"));
+        }
+        if let Some(off) = at {
+            return self.node.read_phys(phys, off, segs);
+        }
+        let mut s = self.state.lock();
+        let n = self.node.read_phys(phys, s.offset, segs)?;
+        s.offset += n as u64;
+        Ok(n)
+    }
+
+    /// Writes physical ranges at `at` (or the file offset / end with
+    /// O_APPEND, advancing it).
+    pub fn write_phys(&self, phys: &PhysMem, at: Option<u64>, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        if !self.writable() {
+            return Err(SysError::ebadf("not open for writing"));
+        }
+        if let Some(off) = at {
+            return self.node.write_phys(phys, off, segs);
+        }
+        let mut s = self.state.lock();
+        if s.flags & flags::O_APPEND != 0 {
+            s.offset = self.node.stat()?.size;
+        }
+        let n = self.node.write_phys(phys, s.offset, segs)?;
         s.offset += n as u64;
         Ok(n)
     }

@@ -19,6 +19,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::error::SysError;
+use crate::platform::{PhysAddr, PhysMem};
 use abi::linux::{errno, Timespec};
 
 /// A shared inode.
@@ -201,6 +202,37 @@ pub trait Inode: Send + Sync {
     /// Writes `buf` at `off` (regular files and devices).
     fn write_at(&self, _off: u64, _buf: &[u8]) -> Result<usize, SysError> {
         Err(SysError::new(errno::EINVAL, "not writable"))
+    }
+
+    /// Reads at `off` straight into the physical ranges `segs` (file data
+    /// then needs no copy in the sentry). The default goes through a buffer.
+    fn read_phys(&self, phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        let mut done = 0usize;
+        for &(pa, len) in segs {
+            let mut buf = alloc::vec![0u8; usize::try_from(len).map_err(|_| SysError::einval("segment too large"))?];
+            let n = self.read_at(off + done as u64, &mut buf)?;
+            phys.write(pa, &buf[..n]);
+            done += n;
+            if n < buf.len() {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Writes the physical ranges `segs` at `off`. The default goes through a buffer.
+    fn write_phys(&self, phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        let mut done = 0usize;
+        for &(pa, len) in segs {
+            let mut buf = alloc::vec![0u8; usize::try_from(len).map_err(|_| SysError::einval("segment too large"))?];
+            phys.read(pa, &mut buf);
+            let n = self.write_at(off + done as u64, &buf)?;
+            done += n;
+            if n < buf.len() {
+                break;
+            }
+        }
+        Ok(done)
     }
 
     /// The target of a symlink.
