@@ -133,15 +133,40 @@ failures=$((failures + $(grep -c FAILED <<<"$sandbox_true$native_true" || true))
 native_ms=$(median <<<"$native_true")
 sandbox_ms=$(median <<<"$sandbox_true")
 
+# (c) files through the gofer: a 16 MiB read (9P data path) and a
+# metadata walk (one Twalk and Tgetattr per entry), both from a --rootfs
+# tree; native runs read the same tree.
+files_dir=$(mktemp -d)
+trap 'rm -rf "$files_dir"' EXIT
+mkdir -p "$files_dir/bin" "$files_dir/data"
+cp "$busybox" "$files_dir/bin/busybox"
+head -c $((16 << 20)) /dev/urandom > "$files_dir/data/big"
+for d in $(seq 1 20); do mkdir -p "$files_dir/data/tree/$d"; for f in $(seq 1 50); do : > "$files_dir/data/tree/$d/$f"; done; done
+native_read=$(collect "$true_runs" wall_ms "$busybox" sha256sum "$files_dir/data/big")
+sandbox_read=$(collect "$true_runs" wall_ms "$rf" do --rootfs "$files_dir" -- /bin/busybox sha256sum /data/big)
+native_find=$(collect "$true_runs" wall_ms "$busybox" find "$files_dir/data/tree")
+sandbox_find=$(collect "$true_runs" wall_ms "$rf" do --rootfs "$files_dir" -- /bin/busybox find /data/tree)
+failures=$((failures + $(grep -c FAILED <<<"$native_read$sandbox_read$native_find$sandbox_find" || true)))
+read_hostcalls=$(stats_field hostcalls "$rf" do --stats --rootfs "$files_dir" -- /bin/busybox sha256sum /data/big || echo n/a)
+find_hostcalls=$(stats_field hostcalls "$rf" do --stats --rootfs "$files_dir" -- /bin/busybox find /data/tree || echo n/a)
+native_read_ms=$(median <<<"$native_read")
+sandbox_read_ms=$(median <<<"$sandbox_read")
+native_find_ms=$(median <<<"$native_find")
+sandbox_find_ms=$(median <<<"$sandbox_find")
+
 row() { printf '%-34s %14s %14s %10s\n' "$@"; }
 row "benchmark" "native" "ringfence" "ratio"
 row "----------------------------------" "--------------" "--------------" "----------"
 row "getppid (ns/call)" "$native_ns" "$sandbox_ns" "$(ratio "$sandbox_ns" "$native_ns")"
 row "busybox true, end to end (ms)" "$native_ms" "$sandbox_ms" "$(ratio "$sandbox_ms" "$native_ms")"
+row "sha256sum 16 MiB via 9P (ms)" "$native_read_ms" "$sandbox_read_ms" "$(ratio "$sandbox_read_ms" "$native_read_ms")"
+row "find 1,020 entries via 9P (ms)" "$native_find_ms" "$sandbox_find_ms" "$(ratio "$sandbox_find_ms" "$native_find_ms")"
 echo
 row "VM exits per getppid (--stats)" "" "$exits_per_call" ""
 echo "  exits with N=$n: $exits_n, with 2N: $exits_2n"
 row "sandbox boot (--stats boot_us)" "" "$boot_us" ""
+row "hostcalls: sha256sum 16 MiB" "" "$read_hostcalls" ""
+row "hostcalls: find 1,020 entries" "" "$find_hostcalls" ""
 
 if ((failures > 0)); then
     echo

@@ -192,7 +192,15 @@ pub struct Node {
     read_fid: spin::Mutex<Option<u32>>,
     write_fid: spin::Mutex<Option<u32>>,
     children: spin::Mutex<BTreeMap<Vec<u8>, InodeRef>>,
+    /// Read-ahead: file bytes from an offset, fetched in one Tread for the
+    /// small sequential reads most programs make. Dropped on any change.
+    readahead: spin::Mutex<Option<(u64, Vec<u8>)>>,
 }
+
+/// Reads smaller than this are served through the read-ahead buffer.
+const SMALL_READ: u64 = 64 << 10;
+/// Bytes fetched per read-ahead.
+const READAHEAD: usize = 256 << 10;
 
 impl Drop for Node {
     fn drop(&mut self) {
@@ -219,11 +227,50 @@ impl Node {
             read_fid: spin::Mutex::new(None),
             write_fid: spin::Mutex::new(None),
             children: spin::Mutex::new(BTreeMap::new()),
+            readahead: spin::Mutex::new(None),
         })
     }
 
     fn invalidate(&self) {
         *self.attr.lock() = None;
+        *self.readahead.lock() = None;
+    }
+
+    /// Serves a small read from the read-ahead buffer, refilling it from
+    /// the first byte it does not cover, until the request is met or the
+    /// file ends.
+    fn read_small(&self, phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)], total: u64) -> Result<usize, SysError> {
+        let mut ra = self.readahead.lock();
+        let mut done = 0u64;
+        while done < total {
+            let at = off + done;
+            let covered = matches!(&*ra, Some((start, data)) if at >= *start && at < *start + data.len() as u64);
+            if !covered {
+                let mut data = ra.take().map(|(_, d)| d).unwrap_or_default();
+                data.resize(READAHEAD, 0);
+                let n = self.read_at(at, &mut data)?;
+                data.truncate(n);
+                *ra = Some((at, data));
+                if n == 0 {
+                    break;
+                }
+            }
+            let Some((start, data)) = &*ra else { break };
+            let from = usize::try_from(at - start).unwrap_or(usize::MAX).min(data.len());
+            let avail = &data[from..];
+            let n = usize::try_from(total - done).unwrap_or(usize::MAX).min(avail.len());
+            let mut copied = 0usize;
+            for (pa, len) in take_segments(&skip_segments(segs, done), n as u64) {
+                let l = usize::try_from(len).unwrap_or(0);
+                phys.write(pa, &avail[copied..copied + l]);
+                copied += l;
+            }
+            done += copied as u64;
+            if data.len() < READAHEAD && from + n >= data.len() {
+                break; // end of file
+            }
+        }
+        Ok(usize::try_from(done).unwrap_or(usize::MAX))
     }
 
     /// Walks from this node: `names` empty clones the fid.
@@ -380,10 +427,13 @@ impl Inode for Node {
         Ok(done)
     }
 
-    fn read_phys(&self, _phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+    fn read_phys(&self, phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        let total: u64 = segs.iter().map(|s| s.1).sum();
+        if total < SMALL_READ {
+            return self.read_small(phys, off, segs, total);
+        }
         let fid = self.io_fid(false)?;
         let max = self.max_io() as u64;
-        let total: u64 = segs.iter().map(|s| s.1).sum();
         let mut done = 0u64;
         while done < total {
             let rest = skip_segments(segs, done);

@@ -132,3 +132,35 @@ fn programs_are_found_on_path_and_read_whole() {
     assert_eq!(e.errno, errno::ENOENT);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn small_reads_through_readahead_match_the_file() {
+    let dir = tree();
+    let body: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    std::fs::write(dir.join("f"), &body).expect("write");
+    let mut mem = TestMem::new(16);
+    let fs = context(&dir, &mut mem, false);
+    let f = fs.resolve(&fs.root, b"/f", true).expect("walk");
+    let phys = mem.phys();
+    let page = mem.frames.alloc_zeroed().expect("frame");
+    // 3000-byte reads cross the 256 KiB read-ahead boundaries unaligned.
+    let mut got = Vec::new();
+    loop {
+        let n = f.node().read_phys(&phys, got.len() as u64, &[(page, 1000), (page + 2000, 2000)]).expect("read");
+        let mut chunk = vec![0u8; 3000];
+        assert!(phys.read(page, &mut chunk[..1000]) && phys.read(page + 2000, &mut chunk[1000..]));
+        got.extend_from_slice(&chunk[..n]);
+        if n < 3000 {
+            break;
+        }
+    }
+    assert_eq!(got.len(), body.len());
+    assert!(got == body, "read-ahead returned different bytes");
+    // A write drops the read-ahead: the next read sees the new bytes.
+    f.node().write_at(10, b"CHANGED").expect("write");
+    assert_eq!(f.node().read_phys(&phys, 10, &[(page, 7)]).expect("read"), 7);
+    let mut b = [0u8; 7];
+    assert!(phys.read(page, &mut b));
+    assert_eq!(&b, b"CHANGED");
+    let _ = std::fs::remove_dir_all(&dir);
+}
