@@ -182,6 +182,22 @@ impl PortIo for Hostcalls<'_> {
     }
 }
 
+/// The guest-memory slices of validated segments (empty ones left out).
+fn guest_slices<'m>(
+    mem: &'m GuestMemory,
+    segs: &[Segment],
+) -> Result<Vec<vm_memory::VolatileSlice<'m>>, HostcallError> {
+    segs.iter()
+        .enumerate()
+        .filter(|(_, s)| s.len != 0)
+        .map(|(index, s)| {
+            let outside = || HostcallError::SegmentOutside { index, gpa: s.gpa, len: s.len };
+            let len = usize::try_from(s.len).map_err(|_| outside())?;
+            mem.slice(s.gpa, len).map_err(|_| outside())
+        })
+        .collect()
+}
+
 /// Copies the request's segments out as text: lossy UTF-8, at most `cap`
 /// bytes.
 fn segments_text(mem: &GuestMemory, req: &Request, cap: usize) -> String {

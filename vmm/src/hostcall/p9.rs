@@ -14,7 +14,7 @@ use std::os::unix::net::UnixStream;
 use abi::hostcall::{P9_MAX_MESSAGE, P9_MIN_REPLY};
 use vm_memory::VolatileSlice;
 
-use super::{HostcallError, Reply, Request};
+use super::{guest_slices, HostcallError, Reply, Request};
 use crate::stop::StopSignal;
 use crate::sys;
 use crate::vstate::GuestMemory;
@@ -30,17 +30,6 @@ impl GoferChannel {
     pub fn new(sock: UnixStream) -> Self {
         Self { sock, broken: false }
     }
-}
-
-fn slices<'m>(mem: &'m GuestMemory, segs: &[abi::hostcall::Segment]) -> Result<Vec<VolatileSlice<'m>>, HostcallError> {
-    segs.iter()
-        .enumerate()
-        .map(|(index, s)| {
-            let outside = || HostcallError::SegmentOutside { index, gpa: s.gpa, len: s.len };
-            let len = usize::try_from(s.len).map_err(|_| outside())?;
-            mem.slice(s.gpa, len).map_err(|_| outside())
-        })
-        .collect()
 }
 
 /// Advances `slices` past `n` bytes.
@@ -90,7 +79,7 @@ fn all<'m>(
 fn exchange(mem: &GuestMemory, stop: &StopSignal, chan: &GoferChannel, req: &Request, nreq: usize) -> io::Result<i64> {
     let fd = chan.sock.as_raw_fd();
     let (tsegs, rsegs) = req.segments.split_at(nreq);
-    let tslices = slices(mem, tsegs).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+    let tslices = guest_slices(mem, tsegs).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
     all(fd, libc::POLLOUT, stop, tslices, sys::writev)?;
 
     let mut size = [0u8; 4];
@@ -104,7 +93,7 @@ fn exchange(mem: &GuestMemory, stop: &StopSignal, chan: &GoferChannel, req: &Req
     }
     // The rest of the reply, scattered over the reply segments after the
     // four size bytes.
-    let mut rslices = slices(mem, rsegs).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+    let mut rslices = guest_slices(mem, rsegs).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
     advance(&mut rslices, 4)?;
     let mut want = usize::try_from(n - 4).unwrap_or(0);
     let mut body = Vec::new();

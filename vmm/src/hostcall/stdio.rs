@@ -4,26 +4,10 @@
 use std::io;
 use std::os::fd::RawFd;
 
-use vm_memory::VolatileSlice;
-
-use super::{HostcallError, Reply, Request};
+use super::{guest_slices, HostcallError, Reply, Request};
 use crate::stop::StopSignal;
 use crate::sys;
 use crate::vstate::GuestMemory;
-
-/// The guest-memory slices of a validated request.
-fn slices<'m>(mem: &'m GuestMemory, req: &Request) -> Result<Vec<VolatileSlice<'m>>, HostcallError> {
-    req.segments
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.len != 0)
-        .map(|(index, s)| {
-            let outside = || HostcallError::SegmentOutside { index, gpa: s.gpa, len: s.len };
-            let len = usize::try_from(s.len).map_err(|_| outside())?;
-            mem.slice(s.gpa, len).map_err(|_| outside())
-        })
-        .collect()
-}
 
 /// Waits until `fd` is ready for `events` or the VM is stopped, so a
 /// blocking read or write never outlives a stop request. `Err` carries an
@@ -66,7 +50,7 @@ pub fn write(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Repl
         2 => 2,
         fd => return Err(HostcallError::BadFd { call: "Write", fd }),
     };
-    let slices = slices(mem, req)?;
+    let slices = guest_slices(mem, &req.segments)?;
     if slices.is_empty() {
         return Ok(Reply::ret(0));
     }
@@ -78,7 +62,7 @@ pub fn read(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Reply
     if req.args[0] != 0 {
         return Err(HostcallError::BadFd { call: "Read", fd: req.args[0] });
     }
-    let slices = slices(mem, req)?;
+    let slices = guest_slices(mem, &req.segments)?;
     if slices.is_empty() {
         return Ok(Reply::ret(0));
     }

@@ -87,6 +87,11 @@ impl<A: AddressSpace> Task<A> {
         }
     }
 
+    /// The lowest fd number the task may not use (RLIMIT_NOFILE).
+    pub fn fd_limit(&self) -> usize {
+        usize::try_from(self.rlimits[rlimit::RLIMIT_NOFILE as usize].cur).unwrap_or(usize::MAX)
+    }
+
     /// Sets the command name from a path's last component, as exec does.
     pub fn set_comm_from_path(&mut self, path: &[u8]) {
         let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);

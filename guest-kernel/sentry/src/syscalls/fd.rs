@@ -5,7 +5,7 @@ use crate::error::{SysError, SysResult};
 use crate::kernel::fd::File;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
-use abi::linux::{errno, rlimit};
+use abi::linux::errno;
 
 const F_DUPFD: i32 = 0;
 const F_GETFD: i32 = 1;
@@ -14,13 +14,7 @@ const F_GETFL: i32 = 3;
 const F_SETFL: i32 = 4;
 const F_DUPFD_CLOEXEC: i32 = 1030;
 const FD_CLOEXEC: u64 = 1;
-const O_CLOEXEC: u32 = 0o2_000_000;
-const O_RDONLY: u64 = 0;
-const O_WRONLY: u64 = 1;
-
-fn fd_limit<A: crate::platform::AddressSpace>(t: &Task<A>) -> usize {
-    usize::try_from(t.rlimits[rlimit::RLIMIT_NOFILE as usize].cur).unwrap_or(usize::MAX)
-}
+use crate::vfs::file::flags::{O_APPEND, O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY};
 
 /// Implements Linux `fcntl(2)`: F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD,
 /// F_GETFL, F_SETFL. The standard streams have no status flags to change
@@ -31,7 +25,7 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
     match a.int(1) {
         cmd @ (F_DUPFD | F_DUPFD_CLOEXEC) => {
             let min = usize::try_from(a.int(2)).map_err(|_| SysError::einval("negative fd"))?;
-            let limit = fd_limit(t);
+            let limit = t.fd_limit();
             if min >= limit {
                 return Err(SysError::einval("fd above RLIMIT_NOFILE"));
             }
@@ -40,7 +34,7 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
         F_GETFD => Ok(if t.fds.cloexec(fd)? { FD_CLOEXEC } else { 0 }),
         F_SETFD => t.fds.set_cloexec(fd, a.u64(2) & FD_CLOEXEC != 0).map(|()| 0),
         F_GETFL => match file {
-            File::HostStdio { host_fd, .. } => Ok(if host_fd == 0 { O_RDONLY } else { O_WRONLY }),
+            File::HostStdio { host_fd, .. } => Ok(u64::from(if host_fd == 0 { O_RDONLY } else { O_WRONLY })),
             File::Vfs(f) => Ok(u64::from(f.flags() & !O_CLOEXEC)),
         },
         F_SETFL if matches!(file, File::Vfs(_)) => {
@@ -50,9 +44,7 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
             Ok(0)
         }
         F_SETFL => {
-            const O_APPEND: u64 = 0o2000;
-            const O_NONBLOCK: u64 = 0o4000;
-            if a.u64(2) & (O_APPEND | O_NONBLOCK) != 0 {
+            if a.uint(2) & (O_APPEND | O_NONBLOCK) != 0 {
                 return Err(SysError::new(errno::EINVAL, "O_APPEND/O_NONBLOCK on a host stream not supported yet"));
             }
             Ok(0)
@@ -64,7 +56,7 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
 /// Implements Linux `dup(2)`.
 pub fn sys_dup<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let file = t.fds.get(a.fd(0))?;
-    let limit = fd_limit(t);
+    let limit = t.fd_limit();
     t.fds.install(file, 0, limit, false).map(|n| n.unsigned_abs().into())
 }
 
@@ -75,7 +67,7 @@ pub fn sys_dup2<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
     if old == new {
         return Ok(old.unsigned_abs().into());
     }
-    let limit = fd_limit(t);
+    let limit = t.fd_limit();
     t.fds.install_at(file, new, limit, false).map(|()| new.unsigned_abs().into())
 }
 
@@ -89,6 +81,6 @@ pub fn sys_dup3<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
         return Err(SysError::einval("dup3 to the same fd"));
     }
     let file = t.fds.get(old)?;
-    let limit = fd_limit(t);
+    let limit = t.fd_limit();
     t.fds.install_at(file, new, limit, flags & O_CLOEXEC != 0).map(|()| new.unsigned_abs().into())
 }

@@ -19,7 +19,7 @@ use crate::time::coarse_now;
 use crate::vfs::file::{flags::*, OpenFile};
 use crate::vfs::path::{Location, Restrict, PATH_MAX};
 use crate::vfs::{check_name, FileType, SetAttr};
-use abi::linux::{errno, rlimit, Timespec};
+use abi::linux::{errno, Timespec};
 
 /// `dirfd` meaning the working directory.
 pub const AT_FDCWD: i32 = -100;
@@ -50,10 +50,6 @@ pub(super) fn base_location<A: AddressSpace>(t: &Task<A>, dirfd: i32, path: &[u8
         File::Vfs(f) if f.node.stat()?.file_type() == Some(FileType::Directory) => Ok(f.loc.clone()),
         _ => Err(SysError::new(errno::ENOTDIR, "dirfd is not a directory")),
     }
-}
-
-fn fd_limit<A: AddressSpace>(t: &Task<A>) -> usize {
-    usize::try_from(t.rlimits[rlimit::RLIMIT_NOFILE as usize].cur).unwrap_or(usize::MAX)
 }
 
 fn do_open<P: Platform>(
@@ -119,7 +115,7 @@ fn open_at<A: AddressSpace>(
     }
     let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
     let file = File::Vfs(Arc::new(OpenFile::new(loc, keep)));
-    let limit = fd_limit(t);
+    let limit = t.fd_limit();
     t.fds.install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
 }
 
@@ -230,10 +226,7 @@ fn do_mkdir<P: Platform>(
     let path = path_arg(k, t, path_addr)?;
     let base = base_location(t, dirfd, &path)?;
     let (dir, name) = t.fs.resolve_parent(&base, &path)?;
-    if name.is_empty() || name == b"." || name == b".." {
-        return Err(SysError::new(errno::EEXIST, "file exists"));
-    }
-    check_name(&name)?;
+    new_entry_name(&name)?;
     dir.node().mkdir(&name, mode & !t.umask & 0o7777).map(|_| 0)
 }
 
@@ -287,6 +280,15 @@ pub fn sys_unlinkat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace
         return Err(SysError::einval("unknown flags"));
     }
     do_unlink(k, t, a.fd(0), a.u64(1), flags & AT_REMOVEDIR != 0)
+}
+
+/// Checks the last component of a path that is to be created: the root,
+/// "." and ".." always exist (EEXIST), then the usual name rules.
+fn new_entry_name(name: &[u8]) -> Result<(), SysError> {
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(SysError::new(errno::EEXIST, "file exists"));
+    }
+    check_name(name)
 }
 
 const RENAME_NOREPLACE: u32 = 1;
@@ -353,10 +355,7 @@ fn do_symlink<P: Platform>(
     let target = path_arg(k, t, target_addr)?;
     let path = path_arg(k, t, path_addr)?;
     let (dir, name) = t.fs.resolve_parent(&base_location(t, dirfd, &path)?, &path)?;
-    if name.is_empty() || name == b"." || name == b".." {
-        return Err(SysError::new(errno::EEXIST, "file exists"));
-    }
-    check_name(&name)?;
+    new_entry_name(&name)?;
     dir.node().symlink(&name, &target).map(|_| 0)
 }
 
@@ -413,10 +412,7 @@ fn do_link<P: Platform>(
     let new = path_arg(k, t, new_addr)?;
     let src = t.fs.resolve(&base_location(t, olddirfd, &old)?, &old, flags & AT_SYMLINK_FOLLOW != 0)?;
     let (dir, name) = t.fs.resolve_parent(&base_location(t, newdirfd, &new)?, &new)?;
-    if name.is_empty() || name == b"." || name == b".." {
-        return Err(SysError::new(errno::EEXIST, "file exists"));
-    }
-    check_name(&name)?;
+    new_entry_name(&name)?;
     dir.node().link(&name, src.node()).map(|()| 0)
 }
 
