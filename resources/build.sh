@@ -35,7 +35,7 @@ build() {
     echo "built $dst"
 }
 
-for name in exit_code segv spin isolation getppid_bench files; do
+for name in exit_code segv spin isolation getppid_bench files fs_bench; do
     build "$name" -static
 done
 build hello_pie -static-pie -fPIE

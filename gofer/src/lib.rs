@@ -53,6 +53,10 @@ pub use sys::inherited_socket;
 /// The msize offered by default: 1 MiB of I/O payload plus headers.
 pub const DEFAULT_MAX_MSIZE: u32 = (1 << 20) + 4096;
 
+/// Fids one connection may hold (EMFILE beyond): the sentry keeps one per
+/// cached dentry and open file, far below this.
+pub const MAX_FIDS: usize = 1 << 16;
+
 /// How one served tree is exposed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GoferOptions {

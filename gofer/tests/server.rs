@@ -418,3 +418,18 @@ fn permissions_of_the_tree_are_untouched_by_reads() {
     assert_eq!(std::fs::metadata(&p).expect("stat").mode() & 0o7777, 0o400);
     c.finish().expect("clean end");
 }
+
+#[test]
+fn fids_per_connection_are_capped() {
+    let dir = TempDir::new("fidcap");
+    let mut c = Client::start(dir.path(), GoferOptions { readonly: true, max_msize: gofer::DEFAULT_MAX_MSIZE });
+    c.attach(0);
+    let cap = u32::try_from(gofer::MAX_FIDS).expect("fits");
+    for fid in 1..cap {
+        c.walk(0, fid, &[]).expect("clone walk within the cap");
+    }
+    assert_eq!(c.walk(0, cap, &[]), Err(libc::EMFILE as u32));
+    // Freeing one makes room again.
+    c.clunk(1).expect("clunk");
+    c.walk(0, cap, &[]).expect("room after a clunk");
+}

@@ -73,6 +73,9 @@ impl Gofer {
         // child only. Both stay open across the spawn (see
         // `sys::pass_fd_with_pdeathsig`).
         let (mine, theirs) = UnixStream::pair().map_err(GoferStartError::Socketpair)?;
+        for end in [&mine, &theirs] {
+            crate::sys::enlarge_socket_buffers(std::os::fd::AsFd::as_fd(end), 4 << 20);
+        }
         let mut cmd = Command::new(&spec.exe);
         cmd.arg0("ringfence").args(&spec.global_args).arg("gofer").arg("--fd").arg(GOFER_FD.to_string());
         cmd.arg("--root").arg(&spec.root);

@@ -58,3 +58,23 @@ pub fn pass_fd_with_pdeathsig(cmd: &mut Command, sock: BorrowedFd<'_>, target: i
         cmd.pre_exec(child_setup);
     }
 }
+
+/// Gives a 9P socket buffers that hold a whole message (msize, 1 MiB and
+/// more), so a large Tread reply moves in one write and one read instead of
+/// ping-ponging through the default ~200 KiB. Uses the FORCE variants, which
+/// root may set beyond `net.core.[rw]mem_max`; failures keep the defaults.
+pub fn enlarge_socket_buffers(sock: BorrowedFd<'_>, bytes: libc::c_int) {
+    for opt in [libc::SO_SNDBUFFORCE, libc::SO_RCVBUFFORCE] {
+        // SAFETY: setsockopt reads one c_int from the pointer, which points
+        // at a live local; the fd is a valid socket for the call.
+        let _ = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&bytes as *const libc::c_int).cast(),
+                libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap_or(4),
+            )
+        };
+    }
+}

@@ -7,6 +7,7 @@ use rustix::io::Errno;
 
 use crate::fid::{validate_name, Fid};
 use crate::server::{Server, MIN_MSIZE};
+use crate::MAX_FIDS;
 
 impl Server {
     /// Negotiates msize (at most `max_msize`) and the version; resets the
@@ -35,6 +36,7 @@ impl Server {
         if self.fids.contains_key(&t.fid) {
             return Err(Errno::BADF);
         }
+        self.check_fid_room(t.fid)?;
         let uid = if t.n_uname == u32::MAX { 0 } else { t.n_uname };
         let root = Arc::clone(&self.root);
         let qid = root.qid;
@@ -80,8 +82,18 @@ impl Server {
             wqids.push(next.qid);
             node = next;
         }
+        self.check_fid_room(t.newfid)?;
         self.fids.insert(t.newfid, Fid::new(node, uid));
         Ok(Rwalk { wqids })
+    }
+
+    /// A client may hold at most [`MAX_FIDS`] fids: each costs the gofer
+    /// memory (and often a file descriptor), and the client is hostile.
+    fn check_fid_room(&self, fid: u32) -> Result<(), Errno> {
+        if self.fids.len() >= MAX_FIDS && !self.fids.contains_key(&fid) {
+            return Err(Errno::MFILE);
+        }
+        Ok(())
     }
 
     pub(crate) fn clunk(&mut self, t: &Tclunk) -> Result<Rclunk, Errno> {

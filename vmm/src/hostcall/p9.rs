@@ -28,7 +28,10 @@ pub struct GoferChannel {
 impl GoferChannel {
     /// Wraps a connected socket to the gofer.
     pub fn new(sock: UnixStream) -> Self {
-        Self { sock, broken: false }
+        // Non-blocking: a partial write goes back to the poll loop (which
+        // also watches for a stop) instead of blocking in writev.
+        let broken = sock.set_nonblocking(true).is_err();
+        Self { sock, broken }
     }
 }
 
@@ -123,6 +126,14 @@ pub fn p9(
     let tlen: u64 = req.segments[..nreq].iter().map(|s| s.len).sum();
     if !(P9_MIN_REPLY..=P9_MAX_MESSAGE).contains(&tlen) {
         return Err(HostcallError::BadArgument { call: "P9", what: "request length", value: tlen });
+    }
+    // Exactly one message: its size field must be the request's length
+    // (several back to back could leave the gofer blocked on replies the
+    // VMM is not yet reading).
+    let mut size = [0u8; 4];
+    let first = &req.segments[0];
+    if first.len < 4 || mem.read_bytes(first.gpa, &mut size).is_err() || u64::from(u32::from_le_bytes(size)) != tlen {
+        return Err(HostcallError::BadArgument { call: "P9", what: "request size field", value: tlen });
     }
     if req.segments[nreq].len < P9_MIN_REPLY {
         return Err(HostcallError::BadArgument {

@@ -132,7 +132,10 @@ core::arch::global_asm!(
     // copy it into the task's UserRegs.
     "push %rax; push %rbx; push %rcx; push %rdx; push %rsi; push %rdi; push %rbp",
     "push %r8; push %r9; push %r10; push %r11; push %r12; push %r13; push %r14; push %r15",
-    "cld",
+    // Clear AC (alignment checks; on PVM the sentry runs at hardware CPL 3)
+    // and DF, which the user may have left set; IF stays off (VIF byte).
+    "pushq $2",
+    "popfq",
     "mov %rsp, %rsi",
     "mov CPU_LOCAL+16, %rdi",
     "mov $22, %ecx",

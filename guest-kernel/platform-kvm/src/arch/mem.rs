@@ -16,7 +16,11 @@ core::arch::global_asm!(
     "mov %rdx, %rcx",
     "cmp %rsi, %rdi",
     "jbe 1f",
-    // dst above src: copy backwards so an overlapping source survives.
+    "lea (%rsi,%rdx), %r8",
+    "cmp %r8, %rdi",
+    "jae 1f",
+    // dst inside [src, src + n): copy backwards so the source survives.
+    // (Backward `rep movsb` is slow: only for this overlap.)
     "lea -1(%rsi,%rdx), %rsi",
     "lea -1(%rdi,%rdx), %rdi",
     "std",

@@ -37,6 +37,11 @@ pub struct Client {
     transport: Arc<dyn P9Transport>,
     phys: PhysMem,
     buf: PhysAddr,
+    /// Read-ahead region (READAHEAD bytes of contiguous frames) and what it
+    /// holds: (read fid, file offset, bytes). One file at a time: the
+    /// common case is one program reading one file sequentially.
+    ra_buf: PhysAddr,
+    ra: Option<(u32, u64, u64)>,
     msize: u32,
     next_fid: u32,
     free_fids: Vec<u32>,
@@ -134,6 +139,10 @@ impl Client {
     }
 
     fn clunk(&mut self, fid: u32) {
+        // A reused fid number must not inherit the read-ahead.
+        if self.ra.is_some_and(|(f, _, _)| f == fid) {
+            self.ra = None;
+        }
         // A failed clunk still releases the fid on the server (9P semantics).
         let _ = self.rpc(p9::Tclunk { fid }.into());
         self.free_fids.push(fid);
@@ -159,7 +168,18 @@ fn call<R>(
 pub fn mount(transport: Arc<dyn P9Transport>, frames: &mut FrameAllocator, dev: u64) -> Result<InodeRef, SysError> {
     let pages = u64::from(MSIZE).div_ceil(PAGE_SIZE);
     let buf = frames.alloc_contiguous(pages).ok_or(SysError::enomem("no memory for the 9P buffer"))?;
-    let client = Client { transport, phys: *frames.phys(), buf, msize: MSIZE, next_fid: 0, free_fids: Vec::new() };
+    let ra_buf =
+        frames.alloc_contiguous(READAHEAD as u64 / PAGE_SIZE).ok_or(SysError::enomem("no memory for 9P read-ahead"))?;
+    let client = Client {
+        transport,
+        phys: *frames.phys(),
+        buf,
+        ra_buf,
+        ra: None,
+        msize: MSIZE,
+        next_fid: 0,
+        free_fids: Vec::new(),
+    };
     let client = Arc::new(spin::Mutex::new(client));
     let msize = call(&client, p9::Tversion { msize: MSIZE, version: b"9P2000.L" }.into(), |r| match r {
         Rmessage::Version(v) if v.version == b"9P2000.L" => Some(v.msize),
@@ -192,9 +212,6 @@ pub struct Node {
     read_fid: spin::Mutex<Option<u32>>,
     write_fid: spin::Mutex<Option<u32>>,
     children: spin::Mutex<BTreeMap<Vec<u8>, InodeRef>>,
-    /// Read-ahead: file bytes from an offset, fetched in one Tread for the
-    /// small sequential reads most programs make. Dropped on any change.
-    readahead: spin::Mutex<Option<(u64, Vec<u8>)>>,
 }
 
 /// Reads smaller than this are served through the read-ahead buffer.
@@ -227,47 +244,84 @@ impl Node {
             read_fid: spin::Mutex::new(None),
             write_fid: spin::Mutex::new(None),
             children: spin::Mutex::new(BTreeMap::new()),
-            readahead: spin::Mutex::new(None),
         })
     }
 
     fn invalidate(&self) {
         *self.attr.lock() = None;
-        *self.readahead.lock() = None;
+        // Any change may touch the bytes the read-ahead holds.
+        self.client.lock().ra = None;
     }
 
-    /// Serves a small read from the read-ahead buffer, refilling it from
-    /// the first byte it does not cover, until the request is met or the
-    /// file ends.
+    /// Serves a small read through the client's read-ahead region: a miss
+    /// refills it with one zero-copy Tread of READAHEAD bytes from the
+    /// first byte not covered; hits are one copy within physical memory.
     fn read_small(&self, phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)], total: u64) -> Result<usize, SysError> {
-        let mut ra = self.readahead.lock();
+        let fid = self.io_fid(false)?;
         let mut done = 0u64;
         while done < total {
             let at = off + done;
-            let covered = matches!(&*ra, Some((start, data)) if at >= *start && at < *start + data.len() as u64);
-            if !covered {
-                let mut data = ra.take().map(|(_, d)| d).unwrap_or_default();
-                data.resize(READAHEAD, 0);
-                let n = self.read_at(at, &mut data)?;
-                data.truncate(n);
-                *ra = Some((at, data));
-                if n == 0 {
-                    break;
+            let (ra_buf, entry) = {
+                let c = self.client.lock();
+                (c.ra_buf, c.ra)
+            };
+            let (start, len) = match entry {
+                Some((f, start, len)) if f == fid && at >= start && at < start + len => (start, len),
+                _ => {
+                    let n = self.read_fid_phys(fid, at, &[(ra_buf, READAHEAD as u64)])? as u64;
+                    self.client.lock().ra = Some((fid, at, n));
+                    if n == 0 {
+                        break;
+                    }
+                    (at, n)
                 }
+            };
+            let avail = start + len - at;
+            let n = (total - done).min(avail);
+            let mut src = ra_buf + (at - start);
+            for (pa, l) in take_segments(&skip_segments(segs, done), n) {
+                phys.copy(pa, src, l);
+                src += l;
             }
-            let Some((start, data)) = &*ra else { break };
-            let from = usize::try_from(at - start).unwrap_or(usize::MAX).min(data.len());
-            let avail = &data[from..];
-            let n = usize::try_from(total - done).unwrap_or(usize::MAX).min(avail.len());
-            let mut copied = 0usize;
-            for (pa, len) in take_segments(&skip_segments(segs, done), n as u64) {
-                let l = usize::try_from(len).unwrap_or(0);
-                phys.write(pa, &avail[copied..copied + l]);
-                copied += l;
-            }
-            done += copied as u64;
-            if data.len() < READAHEAD && from + n >= data.len() {
+            done += n;
+            if len < READAHEAD as u64 && n >= avail {
                 break; // end of file
+            }
+        }
+        Ok(usize::try_from(done).unwrap_or(usize::MAX))
+    }
+
+    /// Zero-copy Treads on `fid` from `off` into `segs` until they are
+    /// full or the file ends.
+    fn read_fid_phys(&self, fid: u32, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        let total: u64 = segs.iter().map(|s| s.1).sum();
+        let max = self.max_io() as u64;
+        let mut done = 0u64;
+        while done < total {
+            let rest = skip_segments(segs, done);
+            let mut chunk = take_segments(&rest, (total - done).min(max));
+            chunk.truncate(DATA_SEGMENTS);
+            let want: u64 = chunk.iter().map(|s| s.1).sum();
+            let count = u32::try_from(want).unwrap_or(0);
+            // Tread: size[4] type[1] tag[2] fid[4] offset[8] count[4].
+            let mut h = Vec::with_capacity(23);
+            h.extend_from_slice(&23u32.to_le_bytes());
+            h.push(p9::TREAD);
+            h.extend_from_slice(&TAG.to_le_bytes());
+            h.extend_from_slice(&fid.to_le_bytes());
+            h.extend_from_slice(&(off + done).to_le_bytes());
+            h.extend_from_slice(&count.to_le_bytes());
+            let r = self.client.lock().rpc_data(&h, &chunk, false)?;
+            let word = u32::from_le_bytes([r[7], r[8], r[9], r[10]]);
+            match r[4] {
+                p9::RREAD if word <= count => {
+                    done += u64::from(word);
+                    if word < count {
+                        break;
+                    }
+                }
+                p9::RLERROR => return Err(SysError::new(i32::try_from(word).unwrap_or(errno::EIO), "gofer")),
+                _ => return Err(proto_error("unexpected reply to Tread")),
             }
         }
         Ok(usize::try_from(done).unwrap_or(usize::MAX))
@@ -433,36 +487,7 @@ impl Inode for Node {
             return self.read_small(phys, off, segs, total);
         }
         let fid = self.io_fid(false)?;
-        let max = self.max_io() as u64;
-        let mut done = 0u64;
-        while done < total {
-            let rest = skip_segments(segs, done);
-            let mut chunk = take_segments(&rest, (total - done).min(max));
-            chunk.truncate(DATA_SEGMENTS);
-            let want: u64 = chunk.iter().map(|s| s.1).sum();
-            let count = u32::try_from(want).unwrap_or(0);
-            // Tread: size[4] type[1] tag[2] fid[4] offset[8] count[4].
-            let mut h = Vec::with_capacity(23);
-            h.extend_from_slice(&23u32.to_le_bytes());
-            h.push(p9::TREAD);
-            h.extend_from_slice(&TAG.to_le_bytes());
-            h.extend_from_slice(&fid.to_le_bytes());
-            h.extend_from_slice(&(off + done).to_le_bytes());
-            h.extend_from_slice(&count.to_le_bytes());
-            let r = self.client.lock().rpc_data(&h, &chunk, false)?;
-            let word = u32::from_le_bytes([r[7], r[8], r[9], r[10]]);
-            match r[4] {
-                p9::RREAD if word <= count => {
-                    done += u64::from(word);
-                    if word < count {
-                        break;
-                    }
-                }
-                p9::RLERROR => return Err(SysError::new(i32::try_from(word).unwrap_or(errno::EIO), "gofer")),
-                _ => return Err(proto_error("unexpected reply to Tread")),
-            }
-        }
-        Ok(usize::try_from(done).unwrap_or(usize::MAX))
+        self.read_fid_phys(fid, off, segs)
     }
 
     fn write_phys(&self, _phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {

@@ -88,6 +88,9 @@ impl<A: AddressSpace> MemoryManager<A> {
 
     /// Finds a free gap of `len` bytes below `top`, highest first.
     fn find_gap(&self, len: u64, top: u64) -> Option<u64> {
+        if len > top.checked_sub(MMAP_MIN_ADDR)? {
+            return None;
+        }
         let mut hi = top;
         for (_, v) in self.vmas.range(..top).rev() {
             if v.end <= hi && hi - v.end >= len {
@@ -95,7 +98,7 @@ impl<A: AddressSpace> MemoryManager<A> {
             }
             hi = hi.min(v.start);
         }
-        (hi >= MMAP_MIN_ADDR + len).then(|| hi - len)
+        (hi >= MMAP_MIN_ADDR.checked_add(len)?).then(|| hi - len)
     }
 
     /// Splits the VMA containing `addr` so that a VMA starts at `addr`.

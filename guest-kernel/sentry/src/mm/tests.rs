@@ -276,3 +276,14 @@ fn read_cstr_spans_pages_and_bounds_length() {
     let unterminated = mm.read_cstr(f, base + 2 * P - 3, 4096).map_err(|e| e.errno);
     assert_eq!(unterminated, Err(errno::EFAULT));
 }
+
+#[test]
+fn huge_anonymous_lengths_fail_cleanly() {
+    let mut mem = crate::testutil::TestMem::new(4);
+    let mut mm = MemoryManager::new(crate::testutil::FakeSpace::new());
+    for len in [u64::MAX - 0xfff, u64::MAX - 0x1_0000 + 1, MMAP_TOP, 1 << 62] {
+        let e = mm.map(&mut mem.frames, 0, len, Perms::RW, Backing::Anon, false).expect_err("cannot fit");
+        assert!(e.errno == abi::linux::errno::ENOMEM || e.errno == abi::linux::errno::EINVAL, "len {len:#x}: {e:?}");
+    }
+    assert_eq!(mm.vmas().count(), 0);
+}
