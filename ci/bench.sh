@@ -149,6 +149,26 @@ sandbox_find=$(collect "$true_runs" wall_ms "$rf" do --rootfs "$files_dir" -- /b
 failures=$((failures + $(grep -c FAILED <<<"$native_read$sandbox_read$native_find$sandbox_find" || true)))
 read_hostcalls=$(stats_field hostcalls "$rf" do --stats --rootfs "$files_dir" -- /bin/busybox sha256sum /data/big || echo n/a)
 find_hostcalls=$(stats_field hostcalls "$rf" do --stats --rootfs "$files_dir" -- /bin/busybox find /data/tree || echo n/a)
+# (d) the file benchmark of the files issue: stat, open+read+close of a
+# small file, sequential reads of a 256 MiB file in 4 KiB and 1 MiB blocks
+# (fs_bench times its own loop; same tree natively and through the gofer).
+fsb=$root/target/resources/fs_bench
+cp "$fsb" "$files_dir/fs_bench"
+echo small > "$files_dir/data/small"
+head -c $((256 << 20)) /dev/urandom > "$files_dir/data/seq"
+fs_value() { "${limit[@]}" "$@" 2>/dev/null | sed -n 's/^\(ns_per_op\|mb_per_s\)=\([0-9.]*\).*/\2/p' | grep . || echo FAILED; }
+fs_pair() { # fs_pair MODE FILE ARG -> "native sandbox" medians
+    local nat sb
+    nat=$(collect "$runs" fs_value "$fsb" "$1" "$files_dir$2" "$3")
+    sb=$(collect "$runs" fs_value "$rf" do --rootfs "$files_dir" -- /fs_bench "$1" "$2" "$3")
+    failures=$((failures + $(grep -c FAILED <<<"$nat$sb" || true)))
+    echo "$(median <<<"$nat") $(median <<<"$sb")"
+}
+read -r stat_n stat_s <<<"$(fs_pair stat /data/small 100000)"
+read -r orc_n orc_s <<<"$(fs_pair orc /data/small 20000)"
+read -r seq4k_n seq4k_s <<<"$(fs_pair seq /data/seq 4096)"
+read -r seq1m_n seq1m_s <<<"$(fs_pair seq /data/seq 1048576)"
+
 native_read_ms=$(median <<<"$native_read")
 sandbox_read_ms=$(median <<<"$sandbox_read")
 native_find_ms=$(median <<<"$native_find")
@@ -161,6 +181,10 @@ row "getppid (ns/call)" "$native_ns" "$sandbox_ns" "$(ratio "$sandbox_ns" "$nati
 row "busybox true, end to end (ms)" "$native_ms" "$sandbox_ms" "$(ratio "$sandbox_ms" "$native_ms")"
 row "sha256sum 16 MiB via 9P (ms)" "$native_read_ms" "$sandbox_read_ms" "$(ratio "$sandbox_read_ms" "$native_read_ms")"
 row "find 1,020 entries via 9P (ms)" "$native_find_ms" "$sandbox_find_ms" "$(ratio "$sandbox_find_ms" "$native_find_ms")"
+row "stat (ns/op)" "$stat_n" "$stat_s" "$(ratio "$stat_s" "$stat_n")"
+row "open+read 4K+close (ns/op)" "$orc_n" "$orc_s" "$(ratio "$orc_s" "$orc_n")"
+row "sequential read, 4 KiB (MB/s)" "$seq4k_n" "$seq4k_s" "$(ratio "$seq4k_s" "$seq4k_n")"
+row "sequential read, 1 MiB (MB/s)" "$seq1m_n" "$seq1m_s" "$(ratio "$seq1m_s" "$seq1m_n")"
 echo
 row "VM exits per getppid (--stats)" "" "$exits_per_call" ""
 echo "  exits with N=$n: $exits_n, with 2N: $exits_2n"
