@@ -64,6 +64,8 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     let kvm_before = if want_kvm { vcpu.kvm_stats() } else { Vec::new() };
     let outcome = vcpu.run(stop, &mut hostcalls, started, &mut stats);
     stats.hostcalls = hostcalls.count;
+    stats.p9_exchanges = hostcalls.p9_count;
+    stats.p9_ns = hostcalls.p9_ns;
     stats.kvm = if want_kvm { vcpu.kvm_stats() } else { Vec::new() }
         .into_iter()
         .filter_map(|(name, after)| {

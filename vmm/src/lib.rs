@@ -78,6 +78,9 @@ pub struct RunStats {
     pub hostcalls: u64,
     /// Nanoseconds from VM creation to the first `KVM_RUN`.
     pub boot_ns: u64,
+    /// P9 hostcalls and the time spent relaying them to the gofer.
+    pub p9_exchanges: u64,
+    pub p9_ns: u64,
     /// The vCPU's KVM counters that changed during the run (name, delta).
     pub kvm: Vec<(String, u64)>,
 }

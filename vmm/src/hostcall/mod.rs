@@ -134,12 +134,16 @@ pub struct Hostcalls<'a> {
     gofer: Option<p9::GoferChannel>,
     /// Hostcalls served.
     pub count: u64,
+    /// P9 hostcalls served, and the nanoseconds spent relaying them (the
+    /// gofer round trip, without the VM exit itself).
+    pub p9_count: u64,
+    pub p9_ns: u64,
 }
 
 impl<'a> Hostcalls<'a> {
     /// The hostcall port of vCPU `vcpu`.
     pub fn new(mem: &'a GuestMemory, stop: &'a StopSignal, vcpu: u64) -> Self {
-        Self { mem, stop, vcpu, gofer: None, count: 0 }
+        Self { mem, stop, vcpu, gofer: None, count: 0, p9_count: 0, p9_ns: 0 }
     }
 
     /// Serves `P9` hostcalls over `sock` (the gofer connection).
@@ -154,7 +158,13 @@ impl<'a> Hostcalls<'a> {
         let req = decode(self.mem, &block)?;
         self.count += 1;
         tracing::trace!(call = req.call.name(), args = ?req.args, total = req.total, "hostcall");
-        match serve(self.mem, self.stop, self.gofer.as_mut(), &req)? {
+        let t0 = (req.call == Hostcall::P9).then(std::time::Instant::now);
+        let reply = serve(self.mem, self.stop, self.gofer.as_mut(), &req)?;
+        if let Some(t0) = t0 {
+            self.p9_count += 1;
+            self.p9_ns += u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        }
+        match reply {
             Reply::Return { ret, ret2 } => {
                 let ret_gpa = gpa + offset_of!(HostcallBlock, ret) as u64;
                 let ret2_gpa = gpa + offset_of!(HostcallBlock, ret2) as u64;
