@@ -69,6 +69,21 @@ impl Gofer {
     /// the runtime's end of its connection, over which `Tversion` has been
     /// answered once (the sentry's own `Tversion` starts a fresh session).
     pub fn start(spec: &GoferSpec) -> Result<(Self, UnixStream), GoferStartError> {
+        let (mut gofer, mine) = Self::spawn(spec)?;
+        if let Err(e) = handshake(&mine) {
+            // A gofer that failed to confine itself has said why on stderr
+            // and closed the socket: it is exiting.
+            return Err(match gofer.reap(EXIT_GRACE) {
+                Some(status) => GoferStartError::Exited { status },
+                None => GoferStartError::Handshake(e),
+            });
+        }
+        Ok((gofer, mine))
+    }
+
+    /// Starts `ringfence gofer` without waiting for it to serve: pair it
+    /// with [`handshake_in_background`] so its start-up overlaps the VM's.
+    pub fn spawn(spec: &GoferSpec) -> Result<(Self, UnixStream), GoferStartError> {
         // Both ends are close-on-exec; the child's end becomes fd 3 in the
         // child only. Both stay open across the spawn (see
         // `sys::pass_fd_with_pdeathsig`).
@@ -86,16 +101,8 @@ impl Gofer {
         sys::pass_fd_with_pdeathsig(&mut cmd, theirs.as_fd(), GOFER_FD);
         let child = cmd.spawn().map_err(GoferStartError::Spawn)?;
         drop(theirs);
-        let mut gofer = Self { child };
+        let gofer = Self { child };
         tracing::debug!(pid = gofer.child.id(), root = %spec.root.display(), readonly = spec.readonly, "gofer started");
-        if let Err(e) = handshake(&mine) {
-            // A gofer that failed to confine itself has said why on stderr
-            // and closed the socket: it is exiting.
-            return Err(match gofer.reap(EXIT_GRACE) {
-                Some(status) => GoferStartError::Exited { status },
-                None => GoferStartError::Handshake(e),
-            });
-        }
         Ok((gofer, mine))
     }
 
@@ -127,6 +134,23 @@ impl Drop for Gofer {
         let _ = self.reap(Duration::ZERO);
         tracing::debug!(pid = self.child.id(), "gofer reaped");
     }
+}
+
+/// Runs the start-up handshake on `sock` on a thread and returns the check
+/// that waits for it (the VMM calls it before it uses the socket).
+pub fn handshake_in_background(sock: &UnixStream) -> io::Result<vmm::GoferReady> {
+    let sock = sock.try_clone()?;
+    let thread = std::thread::Builder::new().name("gofer-handshake".into()).spawn(move || handshake(&sock))?;
+    let thread = std::sync::Mutex::new(Some(thread));
+    Ok(vmm::GoferReady(std::sync::Arc::new(move || {
+        let handle = thread.lock().map_err(|_| "handshake state poisoned".to_owned())?.take();
+        match handle.map(std::thread::JoinHandle::join) {
+            Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(format!("no answer to Tversion ({e}); its error, if any, is above")),
+            Some(Err(_)) => Err("the handshake thread panicked".to_owned()),
+            None => Ok(()),
+        }
+    })))
 }
 
 /// One `Tversion`/`Rversion` exchange: the gofer is confined and serving.

@@ -31,6 +31,8 @@ pub struct SandboxOptions {
     pub inject_sentry_fault: bool,
     /// The connection to the gofer serving the root filesystem.
     pub gofer: Option<Arc<UnixStream>>,
+    /// Waits for the gofer's start-up handshake (see `gofer::handshake_in_background`).
+    pub gofer_ready: Option<vmm::GoferReady>,
 }
 
 /// How the sandbox ended.
@@ -106,6 +108,7 @@ pub fn run(
         hostname: opts.hostname.clone(),
         inject_sentry_fault: opts.inject_sentry_fault,
         gofer: opts.gofer.clone(),
+        gofer_ready: opts.gofer_ready.clone(),
         root_overlay: opts.root_overlay,
     };
     let stop = Arc::new(StopSignal::new());

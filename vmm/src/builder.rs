@@ -53,6 +53,11 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     vcpu.configure(&arch::vcpu_setup(variant, vcpu.index(), fsgsbase, &image.header))?;
 
     // 5. Run.
+    // The gofer started alongside the VM; it must serve before its socket
+    // is used (and made non-blocking) below.
+    if let Some(ready) = &config.gofer_ready {
+        (ready.0)().map_err(VmmError::GoferStart)?;
+    }
     let mut hostcalls = Hostcalls::new(&memory, stop, vcpu.index());
     if let Some(sock) = &config.gofer {
         let sock = sock.try_clone().map_err(|_| VmmError::Config("cannot use the gofer connection"))?;
@@ -183,6 +188,7 @@ mod tests {
             hostname: b"ringfence".to_vec(),
             inject_sentry_fault: false,
             gofer: None,
+            gofer_ready: None,
             root_overlay: false,
         }
     }

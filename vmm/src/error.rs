@@ -54,6 +54,9 @@ pub enum VmmError {
     /// The configuration cannot be run.
     #[error("invalid VM configuration: {0}")]
     Config(&'static str),
+    /// The gofer serving the root did not start.
+    #[error("the gofer did not start: {0}")]
+    GoferStart(String),
     /// `/dev/kvm`, the VM or memory slots.
     #[error("KVM setup failed")]
     Kvm(#[from] KvmError),

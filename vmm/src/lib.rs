@@ -50,12 +50,25 @@ pub struct VmConfig {
     /// The connection to the gofer serving the container's files, if any
     /// (shared so that the config stays cloneable; used by one vCPU).
     pub gofer: Option<std::sync::Arc<std::os::unix::net::UnixStream>>,
+    /// Waits until the gofer serves (its start overlaps VM creation); run
+    /// once, right before the VMM first uses `gofer`.
+    pub gofer_ready: Option<GoferReady>,
     /// Put an in-sandbox tmpfs over the (read-only) root from the gofer
     /// ([`abi::boot::FLAG_ROOT_OVERLAY`]).
     pub root_overlay: bool,
     /// Test hook: make the sentry fault in supervisor mode after boot
     /// ([`abi::boot::FLAG_INJECT_SENTRY_FAULT`]).
     pub inject_sentry_fault: bool,
+}
+
+/// A blocking check that the gofer started: `Err` carries why it did not.
+#[derive(Clone)]
+pub struct GoferReady(pub Arc<dyn Fn() -> Result<(), String> + Send + Sync>);
+
+impl std::fmt::Debug for GoferReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GoferReady")
+    }
 }
 
 /// How a run ended.

@@ -92,7 +92,10 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
     };
     // Killed and reaped when dropped, on every way out of this function.
     let spec = GoferSpec { exe: SELF_EXE.into(), root, readonly: !args.rw, global_args: gofer_global_args(global) };
-    let (gofer, conn) = Gofer::start(&spec).context("cannot start the gofer")?;
+    // The gofer starts alongside the VM: the VMM waits for its handshake
+    // only when it first needs the socket.
+    let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
+    let ready = gofer::handshake_in_background(&conn).context("cannot start the gofer")?;
     let opts = SandboxOptions {
         memory_bytes: args.memory,
         timeout: args.timeout,
@@ -103,6 +106,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         // the sandbox; --rootfs DIR is read-only, or writable with --rw.
         root_overlay: args.rootfs.is_none(),
         gofer: Some(Arc::new(conn)),
+        gofer_ready: Some(ready),
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {
