@@ -33,5 +33,20 @@ fn dev_nodes_behave() {
 #[test]
 fn listing_dev_shows_the_device_nodes() {
     let out = Run::sandbox(busybox(), &["ls", "/dev"]).run();
-    out.assert_code(0).assert_stdout("fd\nfull\nnull\nrandom\nshm\nstderr\nstdin\nstdout\nurandom\nzero\n");
+    out.assert_code(0).assert_stdout("fd\nfull\nnull\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n");
+}
+
+#[test]
+fn dev_tty_is_the_host_terminal_or_enxio() {
+    // Without a terminal on stdio: ENXIO, as for a process with no controlling tty.
+    let out = Run::sandbox(busybox(), &["sh", "-c", "echo x > /dev/tty"]).run();
+    assert!(out.stderr_str().contains("No such device or address"), "stderr: {}", out.stderr_str());
+    // Through a pseudo-terminal (script(1) from util-linux): the write reaches it.
+    let cmd = format!(
+        "{} do -- {} sh -c 'echo via-dev-tty > /dev/tty'",
+        ringfence_tests::ringfence_bin().display(),
+        busybox().display()
+    );
+    let out = Run::native("script", &["-qec", &cmd, "/dev/null"]).run();
+    assert!(out.stdout_str().contains("via-dev-tty"), "stdout: {:?}", out.stdout_str());
 }

@@ -15,6 +15,8 @@ pub const ZERO: u64 = makedev(1, 5);
 pub const FULL: u64 = makedev(1, 7);
 pub const RANDOM: u64 = makedev(1, 8);
 pub const URANDOM: u64 = makedev(1, 9);
+/// /dev/tty: opened as the host terminal (see `syscalls::file`).
+pub const TTY: u64 = makedev(5, 0);
 
 /// The generator behind /dev/random and /dev/urandom, set at boot.
 static RNG: spin::Mutex<Option<Rng>> = spin::Mutex::new(None);

@@ -16,6 +16,9 @@ use abi::linux::errno;
 pub enum File {
     /// One of the host's standard streams (host fd 0, 1 or 2).
     HostStdio { host_fd: u32, tty: bool },
+    /// `/dev/tty`: the host terminal the sandbox's stdio is connected to,
+    /// read through host fd `read_fd` and written through `write_fd`.
+    HostTty { read_fd: u32, write_fd: u32 },
     /// A file of the sandbox's own filesystems.
     Vfs(Arc<OpenFile>),
 }
@@ -31,6 +34,7 @@ pub struct Descriptor {
 #[derive(Debug, Default)]
 pub struct FdTable {
     slots: Vec<Option<Descriptor>>,
+    tty_mask: u32,
 }
 
 impl FdTable {
@@ -41,7 +45,12 @@ impl FdTable {
                 Some(Descriptor { file: File::HostStdio { host_fd: n, tty: tty_mask & (1 << n) != 0 }, cloexec: false })
             })
             .collect();
-        Self { slots }
+        Self { slots, tty_mask }
+    }
+
+    /// Which host standard streams are terminals (bit n = host fd n).
+    pub fn tty_mask(&self) -> u32 {
+        self.tty_mask
     }
 
     /// The file at `fd`.

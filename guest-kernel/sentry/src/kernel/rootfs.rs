@@ -70,6 +70,7 @@ fn devfs() -> Result<InodeRef, SysError> {
         (b"full", dev::FULL),
         (b"random", dev::RANDOM),
         (b"urandom", dev::URANDOM),
+        (b"tty", dev::TTY),
     ] {
         devfs.create(name, FileType::CharDevice, 0o666, rdev)?;
     }

@@ -35,6 +35,7 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
         F_SETFD => t.fds.set_cloexec(fd, a.u64(2) & FD_CLOEXEC != 0).map(|()| 0),
         F_GETFL => match file {
             File::HostStdio { host_fd, .. } => Ok(u64::from(if host_fd == 0 { O_RDONLY } else { O_WRONLY })),
+            File::HostTty { .. } => Ok(u64::from(crate::vfs::file::flags::O_RDWR)),
             File::Vfs(f) => Ok(u64::from(f.flags() & !O_CLOEXEC)),
         },
         F_SETFL if matches!(file, File::Vfs(_)) => {

@@ -113,10 +113,26 @@ fn open_at<A: AddressSpace>(
     if flags & O_DIRECTORY != 0 && kind != Some(FileType::Directory) {
         return Err(SysError::new(errno::ENOTDIR, "not a directory"));
     }
+    if kind == Some(FileType::CharDevice) && st.rdev == crate::fs::dev::TTY && flags & O_PATH == 0 {
+        let file = host_tty(t.fds.tty_mask())?;
+        let limit = t.fd_limit();
+        return t.fds.install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into());
+    }
     let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
     let file = File::Vfs(Arc::new(OpenFile::new(loc, keep)));
     let limit = t.fd_limit();
     t.fds.install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
+}
+
+/// `/dev/tty` as the host terminal: read through stdin and written through
+/// the first of stdout/stderr that is a terminal. Without one, ENXIO, as for
+/// a process with no controlling terminal.
+fn host_tty(tty_mask: u32) -> Result<File, SysError> {
+    let write_fd = [1u32, 2].into_iter().find(|&fd| tty_mask & (1 << fd) != 0);
+    match (tty_mask & 1 != 0, write_fd) {
+        (true, Some(write_fd)) => Ok(File::HostTty { read_fd: 0, write_fd }),
+        _ => Err(SysError::new(errno::ENXIO, "no controlling terminal")),
+    }
 }
 
 /// Implements Linux `open(2)`.
@@ -201,7 +217,7 @@ pub fn sys_creat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 pub fn sys_lseek<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.fds.get(a.fd(0))? {
         File::Vfs(f) => f.seek(a.u64(1).cast_signed(), a.uint(2)),
-        File::HostStdio { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
     }
 }
 
@@ -449,7 +465,9 @@ fn node_at<P: Platform>(
 fn fd_node<A: AddressSpace>(t: &Task<A>, fd: i32) -> Result<crate::vfs::InodeRef, SysError> {
     match t.fds.get(fd)? {
         File::Vfs(f) => Ok(Arc::clone(&f.node)),
-        File::HostStdio { .. } => Err(SysError::new(errno::EPERM, "attributes of a host stream cannot change")),
+        File::HostStdio { .. } | File::HostTty { .. } => {
+            Err(SysError::new(errno::EPERM, "attributes of a host stream cannot change"))
+        }
     }
 }
 
@@ -567,7 +585,7 @@ pub fn sys_ftruncate<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
 pub fn sys_fsync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.fds.get(a.fd(0))? {
         File::Vfs(f) => f.node.fsync().map(|()| 0),
-        File::HostStdio { .. } => Err(SysError::einval("cannot sync a stream")),
+        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::einval("cannot sync a stream")),
     }
 }
 

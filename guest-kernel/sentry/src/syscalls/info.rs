@@ -58,6 +58,7 @@ pub fn sys_getrandom<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
 pub fn sys_ioctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let tty = match t.fds.get(a.fd(0))? {
         File::HostStdio { tty, .. } => tty,
+        File::HostTty { .. } => true,
         File::Vfs(_) => false,
     };
     let (cmd, arg) = (a.uint(1), a.u64(2));

@@ -70,6 +70,10 @@ fn transfer<P: Platform>(
 ) -> SysResult {
     let host_fd = match t.fds.get(fd)? {
         File::HostStdio { host_fd, .. } => host_fd,
+        File::HostTty { read_fd, write_fd } => match dir {
+            Dir::Read => read_fd,
+            Dir::Write => write_fd,
+        },
         File::Vfs(f) => return transfer_vfs(k, t, &f, iovs, dir, None),
     };
     let allowed = match dir {
@@ -147,7 +151,7 @@ pub fn sys_pread64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>
     let off = positional_offset(a.u64(3))?;
     match t.fds.get(a.fd(0))? {
         File::Vfs(f) => transfer_vfs(k, t, &f, &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Read, Some(off)),
-        File::HostStdio { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
     }
 }
 
@@ -156,7 +160,7 @@ pub fn sys_pwrite64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace
     let off = positional_offset(a.u64(3))?;
     match t.fds.get(a.fd(0))? {
         File::Vfs(f) => transfer_vfs(k, t, &f, &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Write, Some(off)),
-        File::HostStdio { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
     }
 }
 
@@ -171,7 +175,7 @@ fn positional_vectored<P: Platform>(
     let iovs = read_iovecs(k, t, a.u64(1), a.size(2)?)?;
     match file {
         File::Vfs(f) => transfer_vfs(k, t, &f, &iovs, dir, Some(off)),
-        File::HostStdio { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
     }
 }
 

@@ -20,7 +20,7 @@ const STATX_BASIC_STATS: u32 = 0x7ff;
 pub(super) fn file_stat<P: Platform>(k: &Kernel<P>, file: &File) -> Result<Stat, SysError> {
     match file {
         File::Vfs(f) => f.node.stat(),
-        File::HostStdio { host_fd, .. } => {
+        File::HostStdio { host_fd, .. } | File::HostTty { read_fd: host_fd, .. } => {
             let s = k.params.stdio.get(*host_fd as usize).copied().unwrap_or_default();
             // A stream's size and times are not known to the sandbox.
             Ok(Stat {
