@@ -2,6 +2,7 @@
 //! filesystem is started, confined, and gone when ringfence ends, however
 //! it ends. (What the sandbox sees through it is the sentry's part.)
 
+use std::os::unix::fs::MetadataExt;
 use std::thread;
 use std::time::Duration;
 
@@ -63,10 +64,18 @@ fn gofer_serves_rootfs_readonly_by_default_and_rw_on_request() {
         let (pid, cmdline) = wait_for_gofer(&dir);
         assert!(cmdline.contains(&format!("--root {root}")), "{cmdline}");
         assert_eq!(cmdline.contains("--readonly"), readonly, "{flags:?}: {cmdline}");
-        // Confined: its root is the served directory.
-        let gofer_root = std::fs::read_dir(format!("/proc/{pid}/root")).map(|d| d.count()).ok();
-        let dir_entries = std::fs::read_dir(dir.path()).map(|d| d.count()).ok();
-        assert_eq!(gofer_root, dir_entries, "the gofer's / is not {root}");
+        // Confined: its root becomes the served directory. The process is
+        // visible from its exec on, before it pivots: wait for that.
+        let served = std::fs::metadata(dir.path()).map(|m| (m.dev(), m.ino())).ok();
+        let mut gofer_root = None;
+        for _ in 0..500 {
+            gofer_root = std::fs::metadata(format!("/proc/{pid}/root/")).map(|m| (m.dev(), m.ino())).ok();
+            if gofer_root == served {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(gofer_root, served, "the gofer's / is not {root}");
         running.signal(SIGTERM);
         running.wait().assert_code(128 + SIGTERM);
         assert_no_process_with(&root, Duration::from_secs(2));
