@@ -65,17 +65,10 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
     let Some((name, rest)) = args.command.split_first() else {
         bail!("no program given");
     };
-    // With the host's / as the root, the runtime finds and reads PROGRAM
-    // itself (one copy into guest memory, and errors worded for the host
-    // path). With --rootfs, PROGRAM names a file inside DIR: the sentry
-    // resolves it there (PATH search for a bare name) and reads it through
-    // the gofer.
-    let prog = if args.rootfs.is_none() {
-        let path = program::resolve(name, std::env::var_os("PATH").as_deref())?;
-        program::read(&path)?
-    } else {
-        program::Program { path: name.into(), bytes: Vec::new() }
-    };
+    // PROGRAM names a file in the container's root (the host's / by
+    // default): the sentry resolves it there (PATH search for a bare name)
+    // and reads it through the gofer; this process never opens it.
+    let prog = program::Program { path: name.into(), bytes: Vec::new() };
     let argv = args.command.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
     debug_assert_eq!(argv.len(), rest.len() + 1);
     let envp = std::env::vars_os()

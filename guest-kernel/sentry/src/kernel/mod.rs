@@ -138,6 +138,19 @@ impl<P: Platform> Kernel<P> {
         Ok(task)
     }
 
+    /// Writes `msg` to the host's stderr (through a frame, since host I/O
+    /// takes physical ranges); falls back to the log.
+    pub fn report_to_stderr(&mut self, msg: &[u8]) {
+        let len = msg.len().min(4096);
+        match self.frames.alloc_zeroed() {
+            Some(pa) if self.frames.phys().write(pa, &msg[..len]) => {
+                let _ = self.host().write(2, &[(pa, len as u64)]);
+                self.frames.put(pa);
+            }
+            _ => self.log(LogLevel::Error, &alloc::string::String::from_utf8_lossy(msg)),
+        }
+    }
+
     /// Ends the sandbox with `status` (the init task ended).
     pub fn exit(&self, status: ExitStatus) -> ! {
         self.host().exit(status)
@@ -162,13 +175,21 @@ pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams
     let mut task = match k.spawn_init(prog) {
         Ok(t) => t,
         Err(e) => {
-            let msg = alloc::format!(
-                "exec {}: {} ({})",
-                alloc::string::String::from_utf8_lossy(&prog.execfn),
-                e.why,
-                abi::linux::errno::name(e.errno)
-            );
-            k.log(LogLevel::Error, &msg);
+            let what = match e.errno {
+                abi::linux::errno::ENOENT => "no such file or directory",
+                abi::linux::errno::EACCES => "permission denied",
+                abi::linux::errno::ENOEXEC => "exec format error",
+                _ => "cannot execute",
+            };
+            let name = alloc::string::String::from_utf8_lossy(&prog.execfn);
+            let errno = abi::linux::errno::name(e.errno);
+            let msg = if e.why == what {
+                alloc::format!("ringfence: {name}: {what} ({errno})\n")
+            } else {
+                alloc::format!("ringfence: {name}: {what} ({}, {errno})\n", e.why)
+            };
+            // As a shell would, on the program's stderr.
+            k.report_to_stderr(msg.as_bytes());
             // As a shell reports it: 127 not found, 126 found but not runnable.
             let status = if e.errno == abi::linux::errno::ENOENT { 127 } else { 126 };
             k.exit(ExitStatus::Exited(status));

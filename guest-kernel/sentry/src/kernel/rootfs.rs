@@ -1,8 +1,9 @@
 //! The filesystem tree a container starts with.
 //!
 //! With a gofer, the root is the gofer's tree (9P) with `/dev` (device
-//! nodes) and `/tmp` (tmpfs) mounted over the directories of those names
-//! when the tree has them. Without one, the root is an in-sandbox tmpfs
+//! nodes) mounted over the directory of that name, and `/tmp` (tmpfs) too
+//! unless the root is the overlay over the host's `/` (which already keeps
+//! writes in the sandbox). Without one, the root is an in-sandbox tmpfs
 //! holding `/dev`, `/tmp` and `/proc` (an empty mount point for procfs).
 
 use alloc::sync::Arc;
@@ -43,8 +44,12 @@ pub fn build(
             if let Some(d) = is_dir(b"dev") {
                 mounts.mount(&d, devfs()?);
             }
-            if let Some(t) = is_dir(b"tmp") {
-                mounts.mount(&t, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
+            // Over the overlay, /tmp is already the sandbox's to write (and
+            // shows the host's files); a --rootfs tree gets its own tmpfs.
+            if !overlay {
+                if let Some(t) = is_dir(b"tmp") {
+                    mounts.mount(&t, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
+                }
             }
             root
         }
