@@ -15,6 +15,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use crate::error::SysError;
+use crate::platform::{PhysAddr, PhysMem};
 use crate::vfs::{DirEntry, FileType, Inode, InodeRef, SetAttr, Stat, StatFs};
 use abi::linux::errno;
 
@@ -205,6 +206,14 @@ impl Inode for Node {
 
     fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, SysError> {
         self.copy_up()?.write_at(off, buf)
+    }
+
+    fn read_phys(&self, phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        self.top()?.read_phys(phys, off, segs)
+    }
+
+    fn write_phys(&self, phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        self.copy_up()?.write_phys(phys, off, segs)
     }
 
     fn readlink(&self) -> Result<Vec<u8>, SysError> {
