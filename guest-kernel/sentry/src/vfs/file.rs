@@ -84,34 +84,6 @@ impl OpenFile {
         f & flags::O_PATH == 0 && matches!(f & flags::O_ACCMODE, flags::O_WRONLY | flags::O_RDWR)
     }
 
-    /// Reads at the file offset, advancing it.
-    pub fn read(&self, buf: &mut [u8]) -> Result<usize, SysError> {
-        if !self.readable() {
-            return Err(SysError::ebadf("not open for reading"));
-        }
-        if self.node.stat()?.file_type() == Some(FileType::Directory) {
-            return Err(SysError::new(errno::EISDIR, "is a directory"));
-        }
-        let mut s = self.state.lock();
-        let n = self.node.read_at(s.offset, buf)?;
-        s.offset += n as u64;
-        Ok(n)
-    }
-
-    /// Writes at the file offset (or the end with O_APPEND), advancing it.
-    pub fn write(&self, buf: &[u8]) -> Result<usize, SysError> {
-        if !self.writable() {
-            return Err(SysError::ebadf("not open for writing"));
-        }
-        let mut s = self.state.lock();
-        if s.flags & flags::O_APPEND != 0 {
-            s.offset = self.node.stat()?.size;
-        }
-        let n = self.node.write_at(s.offset, buf)?;
-        s.offset += n as u64;
-        Ok(n)
-    }
-
     /// Reads at `at` (or the file offset, advancing it) straight into
     /// physical ranges.
     pub fn read_phys(&self, phys: &PhysMem, at: Option<u64>, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
@@ -146,22 +118,6 @@ impl OpenFile {
         let n = self.node.write_phys(phys, s.offset, segs)?;
         s.offset += n as u64;
         Ok(n)
-    }
-
-    /// pread: at `off`, the file offset untouched.
-    pub fn pread(&self, off: u64, buf: &mut [u8]) -> Result<usize, SysError> {
-        if !self.readable() {
-            return Err(SysError::ebadf("not open for reading"));
-        }
-        self.node.read_at(off, buf)
-    }
-
-    /// pwrite: at `off` (Linux ignores O_APPEND's offset only without it).
-    pub fn pwrite(&self, off: u64, buf: &[u8]) -> Result<usize, SysError> {
-        if !self.writable() {
-            return Err(SysError::ebadf("not open for writing"));
-        }
-        self.node.write_at(off, buf)
     }
 
     /// lseek.
