@@ -108,7 +108,7 @@ impl GuestSpace {
 
     /// Visits every live leaf entry in `[va, end)`, skipping absent
     /// subtrees, with `f(pte_table, index, entry)`.
-    fn for_each_present(&self, va: u64, end: u64, f: &mut dyn FnMut(PhysAddr, u64, u64)) {
+    fn for_each_present(&self, va: u64, end: u64, f: &mut dyn FnMut(PhysAddr, u64, u64, u64)) {
         let mut at = va;
         while at < end {
             let mut table = self.root;
@@ -128,7 +128,7 @@ impl GuestSpace {
             let i = index(at, 1);
             let e = self.entry(table, i);
             if live(e) {
-                f(table, i, e);
+                f(table, i, e, at);
             }
             at += 4096;
         }
@@ -157,7 +157,7 @@ impl AddressSpace for GuestSpace {
         let end = va.saturating_add(len).min(abi::layout::USER_END);
         let mut released = alloc::vec::Vec::new();
         let phys = self.phys;
-        self.for_each_present(va, end, &mut |table, i, e| {
+        self.for_each_present(va, end, &mut |table, i, e, _| {
             phys.write_u64(table + i * 8, 0);
             released.push(e & ADDR);
         });
@@ -174,7 +174,7 @@ impl AddressSpace for GuestSpace {
         let phys = self.phys;
         let mut downgraded = false;
         let new = leaf_flags(perms);
-        self.for_each_present(va, end, &mut |table, i, e| {
+        self.for_each_present(va, end, &mut |table, i, e, _| {
             if !perms.any() {
                 // PROT_NONE: keep the frame, make the page absent to user
                 // mode; the fault handler refuses access from the VMA.
@@ -187,6 +187,14 @@ impl AddressSpace for GuestSpace {
         if downgraded {
             arch::flush_tlb(self.backend);
         }
+    }
+
+    fn for_each_mapped(&self, va: u64, len: u64, f: &mut dyn FnMut(u64, PhysAddr, Perms)) {
+        let end = va.saturating_add(len).min(abi::layout::USER_END);
+        self.for_each_present(va, end, &mut |_, _, e, at| {
+            let perms = if e & P == 0 { Perms::NONE } else { perms_of(e) };
+            f(at, e & ADDR, perms);
+        });
     }
 
     fn translate(&self, va: u64) -> Option<(PhysAddr, Perms)> {

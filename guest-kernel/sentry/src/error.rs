@@ -31,7 +31,23 @@ impl SysError {
     pub const fn ebadf(why: &'static str) -> Self {
         Self::new(errno::EBADF, why)
     }
+
+    /// Not an error: the syscall must wait (see [`crate::kernel::sched`]);
+    /// the task blocks and the syscall is retried when it is woken.
+    pub const fn block() -> Self {
+        Self::new(EBLOCK, "blocked")
+    }
+
+    /// Not an error: the handler has set every register itself
+    /// (rt_sigreturn), so the result must not be stored in rax.
+    pub const fn regs_set() -> Self {
+        Self::new(EREGS, "registers restored")
+    }
 }
+
+/// Internal marker errnos, never seen by applications (Linux's are < 4096).
+pub const EBLOCK: i32 = 0x10_0001;
+pub const EREGS: i32 = 0x10_0002;
 
 /// Result of a syscall handler: the non-negative return value or an error.
 pub type SysResult = Result<u64, SysError>;

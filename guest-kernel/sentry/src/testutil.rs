@@ -48,6 +48,12 @@ impl AddressSpace for FakeSpace {
         }
     }
 
+    fn for_each_mapped(&self, va: u64, len: u64, f: &mut dyn FnMut(u64, PhysAddr, Perms)) {
+        for (&v, &(pa, p)) in self.pages.range(va..va.saturating_add(len)) {
+            f(v, pa, p);
+        }
+    }
+
     fn translate(&self, va: u64) -> Option<(PhysAddr, Perms)> {
         self.pages.get(&page_round_down(va)).copied()
     }

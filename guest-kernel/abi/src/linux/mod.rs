@@ -37,11 +37,75 @@ pub mod signal {
     pub const SIGBUS: u32 = 7;
     pub const SIGFPE: u32 = 8;
     pub const SIGKILL: u32 = 9;
+    pub const SIGUSR1: u32 = 10;
     pub const SIGSEGV: u32 = 11;
+    pub const SIGUSR2: u32 = 12;
     pub const SIGPIPE: u32 = 13;
+    pub const SIGALRM: u32 = 14;
     pub const SIGTERM: u32 = 15;
+    pub const SIGSTKFLT: u32 = 16;
+    pub const SIGCHLD: u32 = 17;
+    pub const SIGCONT: u32 = 18;
+    pub const SIGSTOP: u32 = 19;
+    pub const SIGTSTP: u32 = 20;
+    pub const SIGTTIN: u32 = 21;
+    pub const SIGTTOU: u32 = 22;
+    pub const SIGURG: u32 = 23;
+    pub const SIGXCPU: u32 = 24;
+    pub const SIGXFSZ: u32 = 25;
+    pub const SIGVTALRM: u32 = 26;
+    pub const SIGPROF: u32 = 27;
+    pub const SIGWINCH: u32 = 28;
+    pub const SIGIO: u32 = 29;
+    pub const SIGPWR: u32 = 30;
+    pub const SIGSYS: u32 = 31;
+    /// First real-time signal.
+    pub const SIGRTMIN: u32 = 32;
     /// Number of signals (1..=64).
     pub const NSIG: u32 = 64;
+
+    /// `sa_flags`.
+    pub const SA_NOCLDSTOP: u64 = 0x1;
+    pub const SA_NOCLDWAIT: u64 = 0x2;
+    pub const SA_SIGINFO: u64 = 0x4;
+    pub const SA_RESTORER: u64 = 0x0400_0000;
+    pub const SA_ONSTACK: u64 = 0x0800_0000;
+    pub const SA_RESTART: u64 = 0x1000_0000;
+    pub const SA_NODEFER: u64 = 0x4000_0000;
+    pub const SA_RESETHAND: u64 = 0x8000_0000;
+    /// Handler values with a meaning of their own.
+    pub const SIG_DFL: u64 = 0;
+    pub const SIG_IGN: u64 = 1;
+
+    /// `si_code` values.
+    pub const SI_USER: i32 = 0;
+    pub const SI_KERNEL: i32 = 0x80;
+    pub const SI_QUEUE: i32 = -1;
+    pub const SI_TIMER: i32 = -2;
+    pub const SI_TKILL: i32 = -6;
+    pub const SEGV_MAPERR: i32 = 1;
+    pub const SEGV_ACCERR: i32 = 2;
+    pub const BUS_ADRERR: i32 = 2;
+    pub const FPE_INTDIV: i32 = 1;
+    pub const ILL_ILLOPN: i32 = 2;
+    pub const TRAP_BRKPT: i32 = 1;
+    pub const CLD_EXITED: i32 = 1;
+    pub const CLD_KILLED: i32 = 2;
+    pub const CLD_DUMPED: i32 = 3;
+    pub const CLD_STOPPED: i32 = 5;
+    pub const CLD_CONTINUED: i32 = 6;
+
+    /// `sigaltstack` flags.
+    pub const SS_ONSTACK: u32 = 1;
+    pub const SS_DISABLE: u32 = 2;
+    pub const SS_AUTODISARM: u32 = 1 << 31;
+    /// Smallest alternate stack Linux accepts.
+    pub const MINSIGSTKSZ: u64 = 2048;
+
+    /// The bit of `sig` in a `sigset_t`.
+    pub const fn bit(sig: u32) -> u64 {
+        1u64 << (sig - 1)
+    }
 }
 
 /// `mmap(2)` protections and flags.
@@ -162,3 +226,63 @@ pub struct Iovec {
 
 /// `struct new_utsname`: six 65-byte fields.
 pub const UTSNAME_FIELD: usize = 65;
+
+/// `clone(2)` flags.
+pub mod clone {
+    pub const CSIGNAL: u64 = 0xff;
+    pub const CLONE_VM: u64 = 0x100;
+    pub const CLONE_FS: u64 = 0x200;
+    pub const CLONE_FILES: u64 = 0x400;
+    pub const CLONE_SIGHAND: u64 = 0x800;
+    pub const CLONE_PIDFD: u64 = 0x1000;
+    pub const CLONE_PTRACE: u64 = 0x2000;
+    pub const CLONE_VFORK: u64 = 0x4000;
+    pub const CLONE_PARENT: u64 = 0x8000;
+    pub const CLONE_THREAD: u64 = 0x10000;
+    pub const CLONE_NEWNS: u64 = 0x20000;
+    pub const CLONE_SYSVSEM: u64 = 0x40000;
+    pub const CLONE_SETTLS: u64 = 0x80000;
+    pub const CLONE_PARENT_SETTID: u64 = 0x100000;
+    pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+    pub const CLONE_DETACHED: u64 = 0x400000;
+    pub const CLONE_UNTRACED: u64 = 0x800000;
+    pub const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+    pub const CLONE_NEWCGROUP: u64 = 0x0200_0000;
+    pub const CLONE_NEWUTS: u64 = 0x0400_0000;
+    pub const CLONE_NEWIPC: u64 = 0x0800_0000;
+    pub const CLONE_NEWUSER: u64 = 0x1000_0000;
+    pub const CLONE_NEWPID: u64 = 0x2000_0000;
+    pub const CLONE_NEWNET: u64 = 0x4000_0000;
+    pub const CLONE_IO: u64 = 0x8000_0000;
+}
+
+/// `wait4(2)`/`waitid(2)` options and id types.
+pub mod wait {
+    pub const WNOHANG: u32 = 0x1;
+    pub const WUNTRACED: u32 = 0x2;
+    pub const WSTOPPED: u32 = 0x2;
+    pub const WEXITED: u32 = 0x4;
+    pub const WCONTINUED: u32 = 0x8;
+    pub const WNOWAIT: u32 = 0x0100_0000;
+    pub const WNOTHREAD: u32 = 0x2000_0000;
+    pub const WALL: u32 = 0x4000_0000;
+    pub const WCLONE: u32 = 0x8000_0000;
+    pub const P_ALL: u32 = 0;
+    pub const P_PID: u32 = 1;
+    pub const P_PGID: u32 = 2;
+    pub const P_PIDFD: u32 = 3;
+}
+
+/// `futex(2)` operations.
+pub mod futex {
+    pub const FUTEX_WAIT: u32 = 0;
+    pub const FUTEX_WAKE: u32 = 1;
+    pub const FUTEX_REQUEUE: u32 = 3;
+    pub const FUTEX_CMP_REQUEUE: u32 = 4;
+    pub const FUTEX_WAKE_OP: u32 = 5;
+    pub const FUTEX_WAIT_BITSET: u32 = 9;
+    pub const FUTEX_WAKE_BITSET: u32 = 10;
+    pub const FUTEX_PRIVATE_FLAG: u32 = 128;
+    pub const FUTEX_CLOCK_REALTIME: u32 = 256;
+    pub const FUTEX_BITSET_MATCH_ANY: u32 = 0xffff_ffff;
+}

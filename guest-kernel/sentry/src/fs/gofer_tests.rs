@@ -120,15 +120,27 @@ fn programs_are_found_on_path_and_read_whole() {
     let mut mem = TestMem::new(32);
     let fs = context(&dir, &mut mem, true);
     let env = [b"PATH=/nowhere:/usr/bin".to_vec()];
-    let (pa, len) = crate::kernel::exec::read_program(&fs, &mut mem.frames, b"prog", &env).expect("found on PATH");
+    let mut cache = crate::kernel::exec::ExecCache::default();
+    let f = crate::kernel::exec::read_program(&fs, &mut mem.frames, &mut cache, b"prog", &env, true)
+        .expect("found on PATH");
+    let (pa, len) = (f.pa, f.len);
     assert_eq!(len, body.len() as u64);
+    // A second exec of the same file comes from the cache.
+    let again =
+        crate::kernel::exec::read_program(&fs, &mut mem.frames, &mut cache, b"prog", &env, true).expect("again");
+    assert_eq!(again, f);
+    // Without PATH search a bare name is looked up in the working directory.
+    let e = crate::kernel::exec::read_program(&fs, &mut mem.frames, &mut cache, b"prog", &env, false)
+        .expect_err("no search");
+    assert_eq!(e.errno, errno::ENOENT);
     let mut got = vec![0u8; body.len()];
     assert!(mem.phys().read(pa, &mut got));
     assert_eq!(got, body);
-    let e =
-        crate::kernel::exec::read_program(&fs, &mut mem.frames, b"/usr/bin/data", &env).expect_err("not executable");
+    let e = crate::kernel::exec::read_program(&fs, &mut mem.frames, &mut cache, b"/usr/bin/data", &env, true)
+        .expect_err("not executable");
     assert_eq!(e.errno, errno::EACCES);
-    let e = crate::kernel::exec::read_program(&fs, &mut mem.frames, b"missing", &env).expect_err("missing");
+    let e = crate::kernel::exec::read_program(&fs, &mut mem.frames, &mut cache, b"missing", &env, true)
+        .expect_err("missing");
     assert_eq!(e.errno, errno::ENOENT);
     let _ = std::fs::remove_dir_all(&dir);
 }

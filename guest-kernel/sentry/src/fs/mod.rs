@@ -4,4 +4,5 @@
 pub mod dev;
 pub mod gofer;
 pub mod overlay;
+pub mod pipe;
 pub mod tmpfs;

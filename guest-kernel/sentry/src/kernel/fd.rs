@@ -21,6 +21,8 @@ pub enum File {
     HostTty { read_fd: u32, write_fd: u32 },
     /// A file of the sandbox's own filesystems.
     Vfs(Arc<OpenFile>),
+    /// One end of a pipe.
+    Pipe(Arc<crate::fs::pipe::PipeEnd>),
 }
 
 /// A descriptor: the file and its per-descriptor flags.
@@ -31,7 +33,7 @@ pub struct Descriptor {
 }
 
 /// The file descriptor table of a process.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FdTable {
     slots: Vec<Option<Descriptor>>,
     tty_mask: u32,
@@ -102,6 +104,15 @@ impl FdTable {
             .and_then(|i| self.slots.get(i).and_then(Option::as_ref))
             .map(|d| d.cloexec)
             .ok_or(SysError::ebadf("fd not open"))
+    }
+
+    /// Closes every close-on-exec descriptor (exec).
+    pub fn close_on_exec(&mut self) {
+        for s in &mut self.slots {
+            if s.as_ref().is_some_and(|d| d.cloexec) {
+                *s = None;
+            }
+        }
     }
 
     /// Sets the close-on-exec flag of `fd`.

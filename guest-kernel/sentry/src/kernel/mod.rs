@@ -6,22 +6,33 @@
 //! a [`Task`] with the per-thread state, and [`run`] looping on
 //! [`Context::switch`].
 
+pub mod clone;
+pub mod deliver;
 pub mod exec;
+pub mod exit;
 pub mod fd;
+pub mod futex;
+pub mod process;
 pub mod random;
 pub mod rootfs;
+pub mod sched;
+pub mod shared;
+pub mod signal;
 pub mod task;
 
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::loader::{self, ExecArgs};
 use crate::mm::frames::FrameAllocator;
-use crate::mm::MemoryManager;
 use crate::platform::{Context, ExitStatus, Host, PhysAddr, Platform, Trap};
 use crate::syscalls;
 use abi::hostcall::LogLevel;
-use abi::linux::signal;
+use abi::linux::signal as sig;
+use process::Process;
+use sched::RunQueue;
 pub use task::Task;
+use task::{RunState, WaitKey};
 
 /// What the sentry is told at boot, independent of the platform.
 #[derive(Debug, Clone)]
@@ -65,6 +76,17 @@ pub struct Kernel<P: Platform> {
     pub boot_ns: u64,
     /// Syscall numbers already reported as unimplemented (bit per number).
     reported: [u64; 8],
+    /// Tasks not running right now, by tid.
+    pub tasks: BTreeMap<u32, Box<Task<P::AddressSpace>>>,
+    /// Processes (live and zombie), by pid.
+    pub procs: BTreeMap<u32, Process>,
+    pub runq: RunQueue,
+    /// The next pid/tid to try.
+    next_id: u32,
+    /// Program files kept after exec.
+    pub exec_cache: exec::ExecCache,
+    /// The running task asked to give up the vCPU (sched_yield).
+    pub yield_now: bool,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -78,7 +100,20 @@ impl<P: Platform> Kernel<P> {
         let clocks = platform.host().clocks();
         crate::time::set_coarse_realtime(clocks.realtime_ns);
         let boot_ns = clocks.monotonic_ns;
-        Self { platform, frames, params, rng, boot_ns, reported: [0; 8] }
+        Self {
+            platform,
+            frames,
+            params,
+            rng,
+            boot_ns,
+            reported: [0; 8],
+            tasks: BTreeMap::new(),
+            procs: BTreeMap::new(),
+            runq: RunQueue::default(),
+            next_id: 2,
+            exec_cache: exec::ExecCache::default(),
+            yield_now: false,
+        }
     }
 
     /// The host services.
@@ -108,33 +143,10 @@ impl<P: Platform> Kernel<P> {
     pub fn spawn_init(&mut self, prog: &InitProgram) -> Result<Task<P::AddressSpace>, crate::error::SysError> {
         let fs = rootfs::build(self.platform.p9_transport(), &mut self.frames, self.params.root_overlay)?;
         // Without a boot module, the program comes from the container's tree.
-        let (file_pa, file_len) = if prog.file_len > 0 {
-            (prog.file_pa, prog.file_len)
-        } else {
-            exec::read_program(&fs, &mut self.frames, &prog.execfn, &prog.envp)?
-        };
-        let space = self
-            .platform
-            .new_address_space(&mut self.frames)
-            .map_err(|_| crate::error::SysError::enomem("no memory for an address space"))?;
-        let mut mm = MemoryManager::new(space);
-        let mut random = [0u8; 16];
-        self.rng.fill(&mut random);
-        let argv: Vec<&[u8]> = prog.argv.iter().map(Vec::as_slice).collect();
-        let envp: Vec<&[u8]> = prog.envp.iter().map(Vec::as_slice).collect();
-        let args = ExecArgs {
-            execfn: &prog.execfn,
-            argv: &argv,
-            envp: &envp,
-            random,
-            uid: 0,
-            gid: 0,
-            hwcap: hwcap(),
-            hwcap2: 0,
-        };
-        let loaded = loader::load_elf(&mut mm, &mut self.frames, file_pa, file_len, &args)?;
-        let mut task = Task::new(mm, fs, loaded.entry, loaded.stack_pointer, self.params.tty_mask);
-        task.set_comm_from_path(&prog.execfn);
+        let boot_file = (prog.file_len > 0).then_some(exec::ProgramFile { pa: prog.file_pa, len: prog.file_len });
+        let img = exec::load_program(self, &fs, &prog.execfn, prog.argv.clone(), &prog.envp, true, boot_file)?;
+        let mut task = Task::new(img.mm, fs, img.entry, img.sp, self.params.tty_mask);
+        task.set_comm_from_path(&img.path);
         Ok(task)
     }
 
@@ -155,10 +167,75 @@ impl<P: Platform> Kernel<P> {
     pub fn exit(&self, status: ExitStatus) -> ! {
         self.host().exit(status)
     }
+
+    /// A free id for a new process or thread (pids and tids share one space).
+    pub fn alloc_id(&mut self) -> Option<u32> {
+        const PID_MAX: u32 = 4_194_304;
+        for _ in 0..PID_MAX {
+            let id = self.next_id;
+            self.next_id = if id + 1 >= PID_MAX { 2 } else { id + 1 };
+            if !self.tasks.contains_key(&id) && !self.procs.contains_key(&id) && !self.id_in_use_as_group(id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    fn id_in_use_as_group(&self, id: u32) -> bool {
+        self.procs.values().any(|p| p.pgid == id || p.sid == id)
+    }
+
+    /// Makes every task blocked on `key` runnable.
+    pub fn wake(&mut self, key: WaitKey) {
+        for t in self.tasks.values_mut() {
+            if t.state == RunState::Blocked && t.waits.contains(&key) {
+                t.state = RunState::Runnable;
+                self.runq.push(t.tid);
+            }
+        }
+    }
+
+    /// Makes task `tid` runnable if it is blocked.
+    pub fn wake_task(&mut self, tid: u32) {
+        if let Some(t) = self.tasks.get_mut(&tid) {
+            if t.state == RunState::Blocked {
+                t.state = RunState::Runnable;
+                self.runq.push(tid);
+            }
+        }
+    }
+
+    /// Applies posted wake-ups and expired deadlines.
+    fn apply_wakeups(&mut self, now: u64) {
+        for key in sched::take_notified() {
+            self.wake(key);
+        }
+        let expired: Vec<u32> = self
+            .tasks
+            .values()
+            .filter(|t| t.state == RunState::Blocked && t.deadline.is_some_and(|d| d <= now))
+            .map(|t| t.tid)
+            .collect();
+        for tid in expired {
+            self.wake_task(tid);
+        }
+    }
+
+    /// Waits for something to happen when no task can run: sleeps until
+    /// the earliest deadline (or a while, when every task waits for an
+    /// event that only a host-side action can end).
+    fn idle(&mut self) {
+        let now = self.host().clocks().monotonic_ns;
+        let next = self.tasks.values().filter(|t| t.state == RunState::Blocked).filter_map(|t| t.deadline).min();
+        let ns = next.map_or(100_000_000, |d| d.saturating_sub(now)).min(100_000_000);
+        if ns > 0 {
+            self.host().sleep(ns);
+        }
+    }
 }
 
 /// AT_HWCAP: CPUID.1:EDX, as Linux reports it on x86-64.
-fn hwcap() -> u64 {
+pub(crate) fn hwcap() -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
         // CPUID is unprivileged and side-effect free.
@@ -172,7 +249,7 @@ fn hwcap() -> u64 {
 /// Boots the init program and runs it until the sandbox ends.
 pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams, prog: &InitProgram) -> ! {
     let mut k = Kernel::new(platform, frames, params);
-    let mut task = match k.spawn_init(prog) {
+    let task = match k.spawn_init(prog) {
         Ok(t) => t,
         Err(e) => {
             let what = match e.errno {
@@ -195,57 +272,118 @@ pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams
             k.exit(ExitStatus::Exited(status));
         }
     };
-    run(&mut k, &mut task)
+    let mut init = Process::new(1, 0, 1, 1);
+    init.cmdline = prog.argv.iter().flat_map(|a| a.iter().copied().chain(core::iter::once(0))).collect();
+    k.procs.insert(1, init);
+    k.tasks.insert(1, Box::new(task));
+    k.runq.push(1);
+    schedule(&mut k)
 }
 
-/// The run loop: switch to the application, handle whatever trapped.
-pub fn run<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) -> ! {
+/// The scheduler loop: picks the next runnable task and runs it until it
+/// blocks, yields or exits. Ends when init exits (see [`exit`]).
+pub fn schedule<P: Platform>(k: &mut Kernel<P>) -> ! {
     loop {
+        let now = k.host().clocks().monotonic_ns;
+        k.apply_wakeups(now);
+        let Some(tid) = k.runq.pop() else {
+            k.idle();
+            continue;
+        };
+        let Some(mut t) = k.tasks.remove(&tid) else { continue };
+        if t.state == RunState::Runnable {
+            run_task(k, &mut t);
+        }
+        match t.state {
+            RunState::Dead => exit::release_task(k, t),
+            RunState::Runnable => {
+                k.runq.push(tid);
+                k.tasks.insert(tid, t);
+            }
+            RunState::Blocked | RunState::Stopped => {
+                k.tasks.insert(tid, t);
+            }
+        }
+    }
+}
+
+/// Runs `t` until it stops being runnable or its time slice is over.
+fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
+    let start = k.host().clocks().monotonic_ns;
+    loop {
+        if t.in_syscall {
+            // A blocked syscall was woken: retry it, unless a signal interrupts it.
+            if deliver::interrupting_signal(k, t).is_some() {
+                deliver::interrupt_syscall(k, t);
+            } else {
+                syscalls::dispatch(k, t);
+                if t.state != RunState::Runnable {
+                    return;
+                }
+            }
+        }
+        deliver::deliver_signals(k, t);
+        if t.state != RunState::Runnable {
+            return;
+        }
         t.sanitize_regs();
         let before = k.host().clocks().monotonic_ns;
-        let trap = k.platform.context().switch(t.mm.space_mut(), &mut t.regs, &mut t.fp);
+        let trap = {
+            let mut mm = t.mm.lock();
+            k.platform.context().switch(mm.space_mut(), &mut t.regs, &mut t.fp)
+        };
         let now = k.host().clocks();
         let after = now.monotonic_ns;
         crate::time::set_coarse_realtime(now.realtime_ns);
         t.utime_ns += after.saturating_sub(before);
         match trap {
             Trap::Syscall => {
+                t.orig_rax = t.regs.rax;
+                t.in_syscall = true;
                 syscalls::dispatch(k, t);
-                if let Some(sig) = t.pending_signal.take() {
-                    fatal_signal(k, t, sig);
+            }
+            Trap::PageFault { addr, access, present } => {
+                let r = t.mm.lock().handle_fault(&mut k.frames, addr, access);
+                if r.is_err() {
+                    let code = if present { sig::SEGV_ACCERR } else { sig::SEGV_MAPERR };
+                    let info = signal::SigInfo::fault(sig::SIGSEGV, code, addr);
+                    deliver::force_signal(k, t, info);
                 }
             }
-            Trap::PageFault { addr, access, .. } => {
-                if t.mm.handle_fault(&mut k.frames, addr, access).is_err() {
-                    fatal_signal(k, t, signal::SIGSEGV);
-                }
+            Trap::Exception { vector, .. } => {
+                let s = exception_signal(vector);
+                let code = match s {
+                    sig::SIGFPE => sig::FPE_INTDIV,
+                    sig::SIGILL => sig::ILL_ILLOPN,
+                    sig::SIGTRAP => sig::TRAP_BRKPT,
+                    _ => sig::SI_KERNEL,
+                };
+                let addr = if s == sig::SIGSEGV { 0 } else { t.regs.rip };
+                deliver::force_signal(k, t, signal::SigInfo::fault(s, code, addr));
             }
-            Trap::Exception { vector, .. } => fatal_signal(k, t, exception_signal(vector)),
             Trap::Interrupted => {}
         }
-        t.stime_ns += k.host().clocks().monotonic_ns.saturating_sub(after);
+        let end = k.host().clocks().monotonic_ns;
+        t.stime_ns += end.saturating_sub(after);
+        if t.state != RunState::Runnable {
+            return;
+        }
+        if core::mem::take(&mut k.yield_now) {
+            return;
+        }
+        if end.saturating_sub(start) >= sched::TIME_SLICE_NS && (!k.runq.is_empty() || sched::has_notified()) {
+            return;
+        }
     }
 }
 
 /// The signal Linux sends for a user-mode CPU exception.
 pub fn exception_signal(vector: u8) -> u32 {
     match vector {
-        0 | 16 | 19 => signal::SIGFPE,
-        1 | 3 => signal::SIGTRAP,
-        6 => signal::SIGILL,
-        12 | 17 => signal::SIGBUS,
-        _ => signal::SIGSEGV,
+        0 | 16 | 19 => sig::SIGFPE,
+        1 | 3 => sig::SIGTRAP,
+        6 => sig::SIGILL,
+        12 | 17 => sig::SIGBUS,
+        _ => sig::SIGSEGV,
     }
-}
-
-/// Delivers a signal whose default action terminates the process. Handlers
-/// are recorded by rt_sigaction but not yet invoked (signal delivery comes
-/// with the processes issue), so every such signal terminates.
-fn fatal_signal<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, sig: u32) -> ! {
-    if k.params.strace {
-        let msg = alloc::format!("strace: --- killed by signal {} (rip {:#x}) ---", sig, t.regs.rip);
-        k.log(LogLevel::Info, &msg);
-    }
-    t.mm.destroy(&mut k.frames);
-    k.exit(ExitStatus::Signaled(sig))
 }

@@ -1,5 +1,10 @@
-//! Per-task state.
+//! Per-task (thread) state.
 
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::shared::Shared;
+use super::signal::{SigHand, SigPending};
 use crate::arch::{FpState, UserRegs, RFLAGS_FIXED, RFLAGS_IF, RFLAGS_USER_MASK};
 use crate::kernel::fd::FdTable;
 use crate::mm::MemoryManager;
@@ -8,39 +13,101 @@ use crate::vfs::path::FsContext;
 use abi::layout::selector;
 use abi::linux::{rlimit, Rlimit};
 
-/// A recorded signal disposition (`struct sigaction` as the kernel sees it).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SigAction {
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: u64,
+pub use super::signal::SigAction;
+
+/// What a blocked task waits for. Any event on a key makes every task
+/// blocked on it runnable; it then retries its syscall, which blocks again
+/// if its condition still does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitKey {
+    /// A pipe's buffer or its number of readers or writers changed.
+    Pipe(u64),
+    /// A child of process `pid` exited, stopped or continued.
+    ChildOf(u32),
+    /// A futex word: wakes go through [`crate::kernel::futex`], which marks
+    /// the woken task.
+    Futex(u64),
+    /// The vfork child of task `tid` exec'd or exited.
+    Vfork(u32),
+    /// A signal arrived for the task (sigsuspend, pause, sigtimedwait).
+    Signal,
+    /// Host standard input may be readable.
+    HostStdin,
 }
 
-/// One thread of an application (here: the container's init).
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// Running or in the run queue.
+    Runnable,
+    /// Waiting in a syscall (see [`Task::waits`]).
+    Blocked,
+    /// Stopped by a job-control signal.
+    Stopped,
+    /// Exited; the task is freed by the scheduler.
+    Dead,
+}
+
+/// One thread of an application.
 #[derive(Debug)]
 pub struct Task<A: AddressSpace> {
     pub regs: UserRegs,
     pub fp: FpState,
-    pub mm: MemoryManager<A>,
-    pub fds: FdTable,
-    /// Root, working directory and mounts for path resolution.
+    /// The address space, shared by the threads of a process (and with a
+    /// `CLONE_VM` child).
+    pub mm: Arc<Shared<MemoryManager<A>>>,
+    /// The fd table, shared by `CLONE_FILES` clones.
+    pub fds: Arc<Shared<FdTable>>,
+    /// Root, working directory and mounts for path resolution (a copy per
+    /// task: `CLONE_FS` sharing of the working directory is not kept).
     pub fs: FsContext,
+    /// Signal dispositions, shared by `CLONE_SIGHAND` clones.
+    pub sighand: Arc<Shared<SigHand>>,
     pub tid: u32,
+    /// The thread group (process) id.
     pub pid: u32,
-    pub ppid: u32,
-    /// `set_tid_address` pointer.
+    /// `set_tid_address` / `CLONE_CHILD_CLEARTID` pointer.
     pub clear_child_tid: u64,
     /// `set_robust_list` head and length.
     pub robust_list: (u64, u64),
-    pub sigactions: [SigAction; 64],
     pub sigmask: u64,
+    /// The mask to restore after the next signal handler (sigsuspend,
+    /// pselect, ppoll).
+    pub saved_sigmask: Option<u64>,
+    /// Signals sent to this thread (tkill, faults).
+    pub pending: SigPending,
+    /// `sigaltstack`: base, size and flags (SS_DISABLE when none).
+    pub altstack: (u64, u64, u32),
     pub rlimits: [Rlimit; 16],
     pub umask: u32,
     /// The command name (`PR_SET_NAME`, /proc comm), NUL padded.
     pub comm: [u8; 16],
-    /// A signal raised by a syscall, acted on when the syscall returns.
-    pub pending_signal: Option<u32>,
+    pub state: RunState,
+    /// The syscall in the registers has started and is to be retried when
+    /// the task is next scheduled (it blocked).
+    pub in_syscall: bool,
+    /// What the blocked syscall waits for.
+    pub waits: Vec<WaitKey>,
+    /// When the blocked syscall times out (monotonic ns), set on its first
+    /// attempt and kept across retries.
+    pub deadline: Option<u64>,
+    /// A futex wake or similar one-shot event was delivered to this task
+    /// while it was blocked.
+    pub woken: bool,
+    /// Progress a partly done blocking syscall keeps across retries (bytes
+    /// of a pipe write already moved).
+    pub progress: u64,
+    /// The futex this task waits on, with its wait bitset.
+    pub futex: Option<(super::futex::FutexKey, u32)>,
+    /// The syscall number, for restarting an interrupted syscall.
+    pub orig_rax: u64,
+    /// A vfork child: the parent task waits until this task execs or exits.
+    pub vfork_parent: Option<u32>,
+    /// Signal the parent gets when this process ends (thread group leader).
+    pub exit_signal: u32,
+    /// The wait status this thread exited with (the process's, if it is
+    /// the last thread and no group exit set one).
+    pub exit_status: i32,
     /// Time spent running application code and in the sentry.
     pub utime_ns: u64,
     pub stime_ns: u64,
@@ -63,28 +130,45 @@ pub fn default_rlimits() -> [Rlimit; 16] {
 }
 
 impl<A: AddressSpace> Task<A> {
-    /// A task about to start at `entry` with stack pointer `sp`.
+    /// The init task (tid 1), about to start at `entry` with stack pointer `sp`.
     pub fn new(mm: MemoryManager<A>, fs: FsContext, entry: u64, sp: u64, tty_mask: u32) -> Self {
         Self {
             regs: UserRegs::new_user(entry, sp),
             fp: FpState::new_user(),
-            mm,
-            fds: FdTable::with_stdio(tty_mask),
+            mm: Shared::new(mm),
+            fds: Shared::new(FdTable::with_stdio(tty_mask)),
             fs,
+            sighand: Shared::new(SigHand::default()),
             tid: 1,
             pid: 1,
-            ppid: 0,
             clear_child_tid: 0,
             robust_list: (0, 0),
-            sigactions: [SigAction::default(); 64],
             sigmask: 0,
+            saved_sigmask: None,
+            pending: SigPending::default(),
+            altstack: (0, 0, abi::linux::signal::SS_DISABLE),
             rlimits: default_rlimits(),
             umask: 0o022,
             comm: [0; 16],
-            pending_signal: None,
+            state: RunState::Runnable,
+            in_syscall: false,
+            waits: Vec::new(),
+            deadline: None,
+            woken: false,
+            progress: 0,
+            futex: None,
+            orig_rax: 0,
+            vfork_parent: None,
+            exit_signal: abi::linux::signal::SIGCHLD,
+            exit_status: 0,
             utime_ns: 0,
             stime_ns: 0,
         }
+    }
+
+    /// The open file at `fd`.
+    pub fn file(&self, fd: i32) -> Result<crate::kernel::fd::File, crate::error::SysError> {
+        self.fds.lock().get(fd)
     }
 
     /// The lowest fd number the task may not use (RLIMIT_NOFILE).
@@ -107,5 +191,32 @@ impl<A: AddressSpace> Task<A> {
         r.cs = u64::from(selector::USER_CS);
         r.ss = u64::from(selector::USER_DS);
         r.rflags = (r.rflags & RFLAGS_USER_MASK) | RFLAGS_IF | RFLAGS_FIXED;
+    }
+
+    /// Registers the blocked syscall's wait on `key`.
+    pub fn wait_on(&mut self, key: WaitKey) {
+        if !self.waits.contains(&key) {
+            self.waits.push(key);
+        }
+    }
+
+    /// The deadline `rel_ns` from `now`, fixed on the syscall's first attempt.
+    pub fn deadline_after(&mut self, now: u64, rel_ns: u64) -> u64 {
+        *self.deadline.get_or_insert(now.saturating_add(rel_ns))
+    }
+
+    /// Clears the per-syscall blocking state (the syscall completed).
+    pub fn end_syscall(&mut self) {
+        self.in_syscall = false;
+        self.waits.clear();
+        self.deadline = None;
+        self.woken = false;
+        self.progress = 0;
+        self.futex = None;
+    }
+
+    /// Signals pending for this thread or its process and not blocked.
+    pub fn deliverable(&self, process_pending: u64) -> u64 {
+        (self.pending.set() | process_pending) & !self.sigmask
     }
 }

@@ -257,7 +257,11 @@ impl<A: AddressSpace> MemoryManager<A> {
             return Err(SysError::efault("access not permitted by mapping"));
         }
         let page = page_round_down(addr);
-        if self.space.translate(page).is_some() {
+        if let Some((pa, p)) = self.space.translate(page) {
+            if access == Access::Write && !p.write {
+                // Write-protected after fork: take a private copy.
+                return self.break_cow(frames, page, pa, v.perms);
+            }
             // Mapped already (a stale TLB entry, or a race with another vCPU).
             return Ok(());
         }
@@ -270,6 +274,57 @@ impl<A: AddressSpace> MemoryManager<A> {
             }
         };
         self.populate_vma(frames, &v, lo, hi)
+    }
+
+    /// Gives the page at `va` (frame `pa`, shared copy-on-write) to this
+    /// address space alone: reused if no one else maps it, copied if shared.
+    fn break_cow(&mut self, frames: &mut FrameAllocator, va: u64, pa: PhysAddr, perms: Perms) -> Result<(), SysError> {
+        let new = if frames.refcount(pa) <= 1 {
+            frames.get(pa);
+            pa
+        } else {
+            let new = frames.alloc_uninit().ok_or(SysError::enomem("out of physical memory"))?;
+            frames.phys().copy(new, pa, PAGE_SIZE);
+            new
+        };
+        if self.space.map(frames, va, new, perms).is_err() {
+            frames.put(new);
+            return Err(SysError::enomem("out of memory for page tables"));
+        }
+        Ok(())
+    }
+
+    /// A copy of this address space for a fork child in `space`: the same
+    /// VMAs; private writable pages shared copy-on-write (write-protected
+    /// in both), shared and read-only pages shared as they are.
+    pub fn fork(&mut self, frames: &mut FrameAllocator, space: A) -> Result<Self, SysError> {
+        let mut child = Self { space, vmas: self.vmas.clone(), brk_start: self.brk_start, brk: self.brk };
+        let vmas: Vec<Vma> = self.vmas.values().cloned().collect();
+        for v in &vmas {
+            if v.backing == Backing::Shared {
+                // Both sides must see the same frames: fill the holes first.
+                self.populate_vma(frames, v, v.start, v.end)?;
+            }
+            let cow = v.perms.write && v.backing != Backing::Shared;
+            let mut pages = Vec::new();
+            self.space.for_each_mapped(v.start, v.end - v.start, &mut |va, pa, p| pages.push((va, pa, p)));
+            for (va, pa, p) in pages {
+                frames.get(pa);
+                let perms = if cow { Perms { write: false, ..p } } else { p };
+                if child.space.map(frames, va, pa, perms).is_err() {
+                    frames.put(pa);
+                    child.destroy(frames);
+                    return Err(SysError::enomem("out of memory for page tables"));
+                }
+                if !p.any() {
+                    child.space.protect(va, PAGE_SIZE, Perms::NONE);
+                }
+            }
+            if cow {
+                self.space.protect(v.start, v.end - v.start, Perms { write: false, ..v.perms });
+            }
+        }
+        Ok(child)
     }
 
     /// Maps every not-yet-mapped page of `[lo, hi)` inside `v`.

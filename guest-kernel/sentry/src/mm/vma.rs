@@ -11,6 +11,8 @@ pub enum Backing {
     Heap,
     /// The main thread's stack (zero-filled).
     Stack,
+    /// Zero-filled memory shared with fork children (MAP_SHARED|MAP_ANONYMOUS).
+    Shared,
     /// Frames shared with their owner: page `va` maps `base + (va - start)`
     /// (read-only program text served from the boot module).
     Phys { base: PhysAddr },

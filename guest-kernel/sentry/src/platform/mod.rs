@@ -135,6 +135,10 @@ pub trait AddressSpace {
     /// The TLB is flushed before this returns where rights were removed.
     fn protect(&mut self, va: u64, len: u64, perms: Perms);
 
+    /// Visits every page mapped in `[va, va + len)` (PROT_NONE pages
+    /// included, with no permissions) as `f(page, frame, perms)`.
+    fn for_each_mapped(&self, va: u64, len: u64, f: &mut dyn FnMut(u64, PhysAddr, Perms));
+
     /// The frame and permissions mapped at the page containing `va`.
     fn translate(&self, va: u64) -> Option<(PhysAddr, Perms)>;
 

@@ -21,7 +21,7 @@ use crate::vfs::file::flags::{O_APPEND, O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONL
 /// (O_APPEND and O_NONBLOCK on a host stream are not supported yet).
 pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let fd = a.fd(0);
-    let file = t.fds.get(fd)?;
+    let file = t.file(fd)?;
     match a.int(1) {
         cmd @ (F_DUPFD | F_DUPFD_CLOEXEC) => {
             let min = usize::try_from(a.int(2)).map_err(|_| SysError::einval("negative fd"))?;
@@ -29,15 +29,23 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
             if min >= limit {
                 return Err(SysError::einval("fd above RLIMIT_NOFILE"));
             }
-            t.fds.install(file, min, limit, cmd == F_DUPFD_CLOEXEC).map(|n| n.unsigned_abs().into())
+            t.fds.lock().install(file, min, limit, cmd == F_DUPFD_CLOEXEC).map(|n| n.unsigned_abs().into())
         }
-        F_GETFD => Ok(if t.fds.cloexec(fd)? { FD_CLOEXEC } else { 0 }),
-        F_SETFD => t.fds.set_cloexec(fd, a.u64(2) & FD_CLOEXEC != 0).map(|()| 0),
+        F_GETFD => Ok(if t.fds.lock().cloexec(fd)? { FD_CLOEXEC } else { 0 }),
+        F_SETFD => t.fds.lock().set_cloexec(fd, a.u64(2) & FD_CLOEXEC != 0).map(|()| 0),
         F_GETFL => match file {
             File::HostStdio { host_fd, .. } => Ok(u64::from(if host_fd == 0 { O_RDONLY } else { O_WRONLY })),
             File::HostTty { .. } => Ok(u64::from(crate::vfs::file::flags::O_RDWR)),
             File::Vfs(f) => Ok(u64::from(f.flags() & !O_CLOEXEC)),
+            File::Pipe(p) => Ok(u64::from(*p.flags.lock())),
         },
+        F_SETFL if matches!(file, File::Pipe(_)) => {
+            if let File::Pipe(p) = file {
+                let mut f = p.flags.lock();
+                *f = (*f & !O_NONBLOCK) | (a.uint(2) & O_NONBLOCK);
+            }
+            Ok(0)
+        }
         F_SETFL if matches!(file, File::Vfs(_)) => {
             if let File::Vfs(f) = file {
                 f.set_status_flags(a.uint(2));
@@ -56,20 +64,20 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
 
 /// Implements Linux `dup(2)`.
 pub fn sys_dup<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    let file = t.fds.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let limit = t.fd_limit();
-    t.fds.install(file, 0, limit, false).map(|n| n.unsigned_abs().into())
+    t.fds.lock().install(file, 0, limit, false).map(|n| n.unsigned_abs().into())
 }
 
 /// Implements Linux `dup2(2)`.
 pub fn sys_dup2<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let (old, new) = (a.fd(0), a.fd(1));
-    let file = t.fds.get(old)?;
+    let file = t.file(old)?;
     if old == new {
         return Ok(old.unsigned_abs().into());
     }
     let limit = t.fd_limit();
-    t.fds.install_at(file, new, limit, false).map(|()| new.unsigned_abs().into())
+    t.fds.lock().install_at(file, new, limit, false).map(|()| new.unsigned_abs().into())
 }
 
 /// Implements Linux `dup3(2)`.
@@ -81,7 +89,7 @@ pub fn sys_dup3<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
     if old == new {
         return Err(SysError::einval("dup3 to the same fd"));
     }
-    let file = t.fds.get(old)?;
+    let file = t.file(old)?;
     let limit = t.fd_limit();
-    t.fds.install_at(file, new, limit, flags & O_CLOEXEC != 0).map(|()| new.unsigned_abs().into())
+    t.fds.lock().install_at(file, new, limit, flags & O_CLOEXEC != 0).map(|()| new.unsigned_abs().into())
 }

@@ -33,7 +33,7 @@ pub(super) fn path_arg<P: Platform>(
     t: &mut Task<P::AddressSpace>,
     addr: u64,
 ) -> Result<Vec<u8>, SysError> {
-    let p = t.mm.read_cstr(&mut k.frames, addr, PATH_MAX)?;
+    let p = t.mm.lock().read_cstr(&mut k.frames, addr, PATH_MAX)?;
     if p.is_empty() {
         return Err(SysError::new(errno::ENOENT, "empty path"));
     }
@@ -46,7 +46,7 @@ pub(super) fn base_location<A: AddressSpace>(t: &Task<A>, dirfd: i32, path: &[u8
     if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
         return Ok(t.fs.cwd.clone());
     }
-    match t.fds.get(dirfd)? {
+    match t.file(dirfd)? {
         File::Vfs(f) if f.node.stat()?.file_type() == Some(FileType::Directory) => Ok(f.loc.clone()),
         _ => Err(SysError::new(errno::ENOTDIR, "dirfd is not a directory")),
     }
@@ -114,14 +114,14 @@ fn open_at<A: AddressSpace>(
         return Err(SysError::new(errno::ENOTDIR, "not a directory"));
     }
     if kind == Some(FileType::CharDevice) && st.rdev == crate::fs::dev::TTY && flags & O_PATH == 0 {
-        let file = host_tty(t.fds.tty_mask())?;
+        let file = host_tty(t.fds.lock().tty_mask())?;
         let limit = t.fd_limit();
-        return t.fds.install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into());
+        return t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into());
     }
     let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
     let file = File::Vfs(Arc::new(OpenFile::new(loc, keep)));
     let limit = t.fd_limit();
-    t.fds.install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
+    t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
 }
 
 /// `/dev/tty` as the host terminal: read through stdin and written through
@@ -166,7 +166,7 @@ pub fn sys_openat2<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>
         return Err(SysError::new(errno::E2BIG, "open_how too large"));
     }
     let mut how = alloc::vec![0u8; usize::try_from(size).unwrap_or(24)];
-    t.mm.copy_in(&mut k.frames, a.u64(2), &mut how)?;
+    t.mm.lock().copy_in(&mut k.frames, a.u64(2), &mut how)?;
     if how[24..].iter().any(|&b| b != 0) {
         return Err(SysError::new(errno::E2BIG, "unknown open_how fields set"));
     }
@@ -215,20 +215,22 @@ pub fn sys_creat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 
 /// Implements Linux `lseek(2)`.
 pub fn sys_lseek<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    match t.fds.get(a.fd(0))? {
+    match t.file(a.fd(0))? {
         File::Vfs(f) => f.seek(a.u64(1).cast_signed(), a.uint(2)),
-        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => {
+            Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
+        }
     }
 }
 
 /// Implements Linux `getdents64(2)`.
 pub fn sys_getdents64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    let File::Vfs(f) = t.fds.get(a.fd(0))? else {
+    let File::Vfs(f) = t.file(a.fd(0))? else {
         return Err(SysError::new(errno::ENOTDIR, "not a directory"));
     };
     let max = usize::try_from(a.u64(2).min(1 << 20)).unwrap_or(0);
     let out = f.getdents(max)?;
-    t.mm.copy_out(&mut k.frames, a.u64(1), &out)?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(1), &out)?;
     Ok(out.len() as u64)
 }
 
@@ -400,7 +402,7 @@ fn do_readlink<P: Platform>(
     let loc = t.fs.resolve(&base_location(t, dirfd, &path)?, &path, false)?;
     let target = loc.node().readlink()?;
     let n = target.len().min(usize::try_from(size).unwrap_or(usize::MAX));
-    t.mm.copy_out(&mut k.frames, buf, &target[..n])?;
+    t.mm.lock().copy_out(&mut k.frames, buf, &target[..n])?;
     Ok(n as u64)
 }
 
@@ -451,7 +453,7 @@ fn node_at<P: Platform>(
     path_addr: u64,
     flags: u32,
 ) -> Result<crate::vfs::InodeRef, SysError> {
-    let path = t.mm.read_cstr(&mut k.frames, path_addr, PATH_MAX)?;
+    let path = t.mm.lock().read_cstr(&mut k.frames, path_addr, PATH_MAX)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(SysError::new(errno::ENOENT, "empty path"));
@@ -463,10 +465,10 @@ fn node_at<P: Platform>(
 }
 
 fn fd_node<A: AddressSpace>(t: &Task<A>, fd: i32) -> Result<crate::vfs::InodeRef, SysError> {
-    match t.fds.get(fd)? {
+    match t.file(fd)? {
         File::Vfs(f) => Ok(Arc::clone(&f.node)),
-        File::HostStdio { .. } | File::HostTty { .. } => {
-            Err(SysError::new(errno::EPERM, "attributes of a host stream cannot change"))
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => {
+            Err(SysError::new(errno::EPERM, "attributes of a stream cannot change"))
         }
     }
 }
@@ -540,7 +542,7 @@ pub fn sys_utimensat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
         (Some(now), Some(now))
     } else {
         let mut b = [0u8; 32];
-        t.mm.copy_in(&mut k.frames, a.u64(2), &mut b)?;
+        t.mm.lock().copy_in(&mut k.frames, a.u64(2), &mut b)?;
         let word =
             |i: usize| i64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
         let pick = |sec: i64, nsec: i64| -> Result<Option<Timespec>, SysError> {
@@ -575,7 +577,7 @@ pub fn sys_truncate<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace
 
 /// Implements Linux `ftruncate(2)`.
 pub fn sys_ftruncate<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    match t.fds.get(a.fd(0))? {
+    match t.file(a.fd(0))? {
         File::Vfs(f) if f.writable() => truncate_node(&f.node, a.u64(1)),
         _ => Err(SysError::einval("not open for writing")),
     }
@@ -583,9 +585,9 @@ pub fn sys_ftruncate<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
 
 /// Implements Linux `fsync(2)` and `fdatasync(2)`.
 pub fn sys_fsync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    match t.fds.get(a.fd(0))? {
+    match t.file(a.fd(0))? {
         File::Vfs(f) => f.node.fsync().map(|()| 0),
-        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::einval("cannot sync a stream")),
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => Err(SysError::einval("cannot sync a stream")),
     }
 }
 
@@ -605,17 +607,17 @@ fn statfs_bytes(s: &crate::vfs::StatFs) -> [u8; 120] {
 pub fn sys_statfs<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let node = node_at(k, t, AT_FDCWD, a.u64(0), 0)?;
     let s = node.statfs()?;
-    t.mm.copy_out(&mut k.frames, a.u64(1), &statfs_bytes(&s))?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(1), &statfs_bytes(&s))?;
     Ok(0)
 }
 
 /// Implements Linux `fstatfs(2)`.
 pub fn sys_fstatfs<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    let File::Vfs(f) = t.fds.get(a.fd(0))? else {
+    let File::Vfs(f) = t.file(a.fd(0))? else {
         return Err(SysError::new(errno::ENOSYS, "statfs of a host stream"));
     };
     let s = f.node.statfs()?;
-    t.mm.copy_out(&mut k.frames, a.u64(1), &statfs_bytes(&s))?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(1), &statfs_bytes(&s))?;
     Ok(0)
 }
 
@@ -626,7 +628,7 @@ pub fn sys_getcwd<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
     if p.len() as u64 > a.u64(1) {
         return Err(SysError::new(errno::ERANGE, "buffer too small"));
     }
-    t.mm.copy_out(&mut k.frames, a.u64(0), &p)?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(0), &p)?;
     Ok(p.len() as u64)
 }
 
@@ -643,7 +645,7 @@ pub fn sys_chdir<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 
 /// Implements Linux `fchdir(2)`.
 pub fn sys_fchdir<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    match t.fds.get(a.fd(0))? {
+    match t.file(a.fd(0))? {
         File::Vfs(f) if f.node.stat()?.file_type() == Some(FileType::Directory) => {
             t.fs.cwd = f.loc.clone();
             Ok(0)

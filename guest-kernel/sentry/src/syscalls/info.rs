@@ -22,7 +22,7 @@ pub fn sys_uname<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
         let n = f.len().min(UTSNAME_FIELD - 1);
         buf[i * UTSNAME_FIELD..i * UTSNAME_FIELD + n].copy_from_slice(&f[..n]);
     }
-    t.mm.copy_out(&mut k.frames, a.u64(0), &buf)?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(0), &buf)?;
     Ok(0)
 }
 
@@ -45,7 +45,7 @@ pub fn sys_getrandom<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
     while done < len {
         let n = usize::try_from((len - done).min(256)).unwrap_or(256);
         k.rng.fill(&mut chunk[..n]);
-        if let Err(e) = t.mm.copy_out(&mut k.frames, buf + done, &chunk[..n]) {
+        if let Err(e) = t.mm.lock().copy_out(&mut k.frames, buf + done, &chunk[..n]) {
             return if done == 0 { Err(e) } else { Ok(done) };
         }
         done += n as u64;
@@ -56,10 +56,10 @@ pub fn sys_getrandom<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
 /// Implements Linux `ioctl(2)` for the standard streams: window size when
 /// the host stream is a terminal, ENOTTY otherwise.
 pub fn sys_ioctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    let tty = match t.fds.get(a.fd(0))? {
+    let tty = match t.file(a.fd(0))? {
         File::HostStdio { tty, .. } => tty,
         File::HostTty { .. } => true,
-        File::Vfs(_) => false,
+        File::Vfs(_) | File::Pipe(_) => false,
     };
     let (cmd, arg) = (a.uint(1), a.u64(2));
     if !tty {
@@ -72,12 +72,12 @@ pub fn sys_ioctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
             for (i, v) in [w.ws_row, w.ws_col, w.ws_xpixel, w.ws_ypixel].iter().enumerate() {
                 b[i * 2..i * 2 + 2].copy_from_slice(&v.to_le_bytes());
             }
-            t.mm.copy_out(&mut k.frames, arg, &b)?;
+            t.mm.lock().copy_out(&mut k.frames, arg, &b)?;
             Ok(0)
         }
         TCGETS => {
             let termios = k.params.termios;
-            t.mm.copy_out(&mut k.frames, arg, &termios)?;
+            t.mm.lock().copy_out(&mut k.frames, arg, &termios)?;
             Ok(0)
         }
         _ => Err(SysError::new(errno::ENOTTY, "terminal ioctl not supported")),

@@ -31,7 +31,7 @@ pub fn sys_mmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
         _ => return Err(SysError::einval("neither MAP_PRIVATE nor MAP_SHARED")),
     }
     if flags & MAP_ANONYMOUS == 0 {
-        t.fds.get(a.fd(4))?;
+        t.file(a.fd(4))?;
         return Err(SysError::new(errno::ENODEV, "file cannot be mapped"));
     }
     let len = page_round_up(len).ok_or(SysError::enomem("length overflows"))?;
@@ -39,20 +39,20 @@ pub fn sys_mmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
     if fixed && addr % PAGE_SIZE != 0 {
         return Err(SysError::einval("fixed address not page aligned"));
     }
-    if flags & MAP_FIXED_NOREPLACE != 0 && flags & MAP_FIXED == 0 && !t.mm.range_is_free(addr, len) {
+    if flags & MAP_FIXED_NOREPLACE != 0 && flags & MAP_FIXED == 0 && !t.mm.lock().range_is_free(addr, len) {
         return Err(SysError::new(errno::EEXIST, "MAP_FIXED_NOREPLACE range in use"));
     }
-    let start = t.mm.map(&mut k.frames, addr, len, Perms::from_prot(prot), Backing::Anon, fixed)?;
+    let start = t.mm.lock().map(&mut k.frames, addr, len, Perms::from_prot(prot), Backing::Anon, fixed)?;
     if flags & MAP_POPULATE != 0 {
         // Best effort, as on Linux: a populate failure leaves the mapping.
-        let _ = t.mm.populate(&mut k.frames, start, len);
+        let _ = t.mm.lock().populate(&mut k.frames, start, len);
     }
     Ok(start)
 }
 
 /// Implements Linux `munmap(2)`.
 pub fn sys_munmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    t.mm.unmap(&mut k.frames, a.u64(0), a.u64(1)).map(|()| 0)
+    t.mm.lock().unmap(&mut k.frames, a.u64(0), a.u64(1)).map(|()| 0)
 }
 
 /// Implements Linux `mprotect(2)`.
@@ -67,10 +67,10 @@ pub fn sys_mprotect<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
     if len == 0 {
         return Ok(0);
     }
-    t.mm.protect(addr, len, Perms::from_prot(prot)).map(|()| 0)
+    t.mm.lock().protect(addr, len, Perms::from_prot(prot)).map(|()| 0)
 }
 
 /// Implements Linux `brk(2)`: returns the new break, or the old one on failure.
 pub fn sys_brk<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    Ok(t.mm.brk(&mut k.frames, a.u64(0)))
+    Ok(t.mm.lock().brk(&mut k.frames, a.u64(0)))
 }

@@ -6,8 +6,11 @@
 
 mod fd;
 mod file;
+mod futex;
 mod info;
 mod mmap;
+mod pipe;
+mod process;
 mod read_write;
 mod signal;
 mod stat;
@@ -19,7 +22,8 @@ use alloc::format;
 use alloc::string::String;
 use core::fmt::Write as _;
 
-use crate::error::{SysError, SysResult};
+use crate::error::{SysError, SysResult, EBLOCK, EREGS};
+use crate::kernel::task::RunState;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
 use abi::hostcall::LogLevel;
@@ -69,19 +73,38 @@ fn encode(r: SysResult) -> u64 {
     }
 }
 
-/// Decodes and runs the syscall in `t`'s registers, storing the result in rax.
+/// Decodes and runs the syscall in `t`'s registers (`t.orig_rax` holds its
+/// number), storing the result in rax, or leaves the task blocked with the
+/// syscall to be retried.
 pub fn dispatch<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
-    let args = SyscallArgs { nr: t.regs.syscall_nr(), a: t.regs.syscall_args() };
+    let args = SyscallArgs { nr: t.orig_rax, a: t.regs.syscall_args() };
     if k.params.strace && (args.nr == sysno::exit || args.nr == sysno::exit_group) {
         // These never return: trace them first, as strace shows "= ?".
-        trace_line(k, &args, "?");
+        trace_line(k, t, &args, "?");
     }
     let result = match table::call(k, t, &args) {
         Some(r) => r,
         None => unimplemented(k, &args),
     };
+    match result {
+        Err(e) if e.errno == EBLOCK => {
+            // As Linux checks for signals before sleeping.
+            if crate::kernel::deliver::interrupting_signal(k, t).is_some() {
+                crate::kernel::deliver::interrupt_syscall(k, t);
+            } else {
+                t.state = RunState::Blocked;
+            }
+            return;
+        }
+        Err(e) if e.errno == EREGS => {
+            t.end_syscall();
+            return;
+        }
+        _ => {}
+    }
+    t.end_syscall();
     if k.params.strace {
-        trace(k, &args, result);
+        trace(k, t, &args, result);
     }
     t.regs.rax = encode(result);
     // `syscall` leaves RCX = return address and R11 = RFLAGS, as Linux's
@@ -104,17 +127,20 @@ fn unimplemented<P: Platform>(k: &mut Kernel<P>, args: &SyscallArgs) -> SysResul
     Err(SysError::new(errno::ENOSYS, "not implemented"))
 }
 
-fn trace<P: Platform>(k: &Kernel<P>, args: &SyscallArgs, result: SysResult) {
+fn trace<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>, args: &SyscallArgs, result: SysResult) {
     let ret = match result {
         Ok(v) if v < 4096 => format!("{v}"),
         Ok(v) => format!("{v:#x}"),
         Err(e) => format!("-1 {} ({})", errno::name(e.errno), e.why),
     };
-    trace_line(k, args, &ret);
+    trace_line(k, t, args, &ret);
 }
 
-fn trace_line<P: Platform>(k: &Kernel<P>, args: &SyscallArgs, ret: &str) {
+fn trace_line<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>, args: &SyscallArgs, ret: &str) {
     let mut line = String::from("strace: ");
+    if !k.procs.is_empty() && (k.procs.len() > 1 || t.tid != 1) {
+        let _ = write!(line, "[pid {}] ", t.tid);
+    }
     let name = sysno::name(args.nr).unwrap_or("syscall");
     let n = table::arg_count(args.nr);
     let _ = write!(line, "{name}(");

@@ -17,7 +17,7 @@ const UIO_MAXIOV: usize = 1024;
 const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
 /// Direction of a transfer.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dir {
     Read,
     Write,
@@ -39,7 +39,7 @@ fn gather<P: Platform>(
         if len == 0 {
             continue;
         }
-        let more = t.mm.segments(&mut k.frames, iov.base, len, dir == Dir::Read);
+        let more = t.mm.lock().segments(&mut k.frames, iov.base, len, dir == Dir::Read);
         let more = match more {
             Ok(m) => m,
             // Linux transfers what it can before a bad buffer; with nothing
@@ -68,13 +68,14 @@ fn transfer<P: Platform>(
     iovs: &[Iovec],
     dir: Dir,
 ) -> SysResult {
-    let host_fd = match t.fds.get(fd)? {
+    let host_fd = match t.file(fd)? {
         File::HostStdio { host_fd, .. } => host_fd,
         File::HostTty { read_fd, write_fd } => match dir {
             Dir::Read => read_fd,
             Dir::Write => write_fd,
         },
         File::Vfs(f) => return transfer_vfs(k, t, &f, iovs, dir, None),
+        File::Pipe(p) => return super::pipe::transfer(k, t, &p, iovs, dir),
     };
     let allowed = match dir {
         Dir::Read => host_fd == 0,
@@ -96,13 +97,41 @@ fn transfer<P: Platform>(
         Err(e) if e == errno::EPIPE && dir == Dir::Write => {
             // SIGPIPE's default action terminates; SIG_IGN (1) or a handler
             // (not yet delivered) leave the EPIPE error.
-            if t.sigactions[(signal::SIGPIPE - 1) as usize].handler == 0 {
-                t.pending_signal = Some(signal::SIGPIPE);
-            }
+            let info = crate::kernel::signal::SigInfo::from_process(signal::SIGPIPE, signal::SI_USER, t.pid, 0);
+            let tid = t.tid;
+            let _ = crate::kernel::deliver::send_thread(k, t, tid, info, crate::kernel::deliver::Sender::Kernel);
             Err(SysError::new(errno::EPIPE, "host stream closed"))
         }
         Err(e) => Err(SysError::new(e, "host I/O failed")),
     }
+}
+
+/// The physical segments of user `iovs` (faulting pages in), skipping the
+/// first `skip` bytes, for a pipe transfer of at most 1 MiB.
+pub(super) fn user_segments<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    iovs: &[Iovec],
+    write: bool,
+    mut skip: u64,
+) -> Result<Vec<(PhysAddr, u64)>, SysError> {
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    let mut mm = t.mm.lock();
+    for iov in iovs {
+        if skip >= iov.len {
+            skip -= iov.len;
+            continue;
+        }
+        let len = (iov.len - skip).min((1 << 20) - total);
+        if len == 0 {
+            break;
+        }
+        out.extend(mm.segments(&mut k.frames, iov.base + skip, len, write)?);
+        total += len;
+        skip = 0;
+    }
+    Ok(out)
 }
 
 /// Reads or writes a sandbox file at the file offset or at `at`
@@ -122,7 +151,7 @@ pub(super) fn transfer_vfs<P: Platform>(
         if len == 0 {
             continue;
         }
-        let segs = match t.mm.segments(&mut k.frames, iov.base, len, dir == Dir::Read) {
+        let segs = match t.mm.lock().segments(&mut k.frames, iov.base, len, dir == Dir::Read) {
             Ok(s) => s,
             Err(e) if done == 0 => return Err(e),
             Err(_) => return Ok(done),
@@ -149,18 +178,22 @@ pub(super) fn transfer_vfs<P: Platform>(
 /// Implements Linux `pread64(2)` (sandbox files; streams are not seekable).
 pub fn sys_pread64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let off = positional_offset(a.u64(3))?;
-    match t.fds.get(a.fd(0))? {
+    match t.file(a.fd(0))? {
         File::Vfs(f) => transfer_vfs(k, t, &f, &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Read, Some(off)),
-        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => {
+            Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
+        }
     }
 }
 
 /// Implements Linux `pwrite64(2)`.
 pub fn sys_pwrite64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let off = positional_offset(a.u64(3))?;
-    match t.fds.get(a.fd(0))? {
+    match t.file(a.fd(0))? {
         File::Vfs(f) => transfer_vfs(k, t, &f, &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Write, Some(off)),
-        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => {
+            Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
+        }
     }
 }
 
@@ -170,12 +203,14 @@ fn positional_vectored<P: Platform>(
     a: &SyscallArgs,
     dir: Dir,
 ) -> SysResult {
-    let file = t.fds.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let off = positional_offset(a.u64(3))?;
     let iovs = read_iovecs(k, t, a.u64(1), a.size(2)?)?;
     match file {
         File::Vfs(f) => transfer_vfs(k, t, &f, &iovs, dir, Some(off)),
-        File::HostStdio { .. } | File::HostTty { .. } => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => {
+            Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
+        }
     }
 }
 
@@ -216,7 +251,7 @@ fn read_iovecs<P: Platform>(
         return Err(SysError::einval("iovcnt above UIO_MAXIOV"));
     }
     let mut raw = alloc::vec![0u8; count * 16];
-    t.mm.copy_in(&mut k.frames, addr, &mut raw)?;
+    t.mm.lock().copy_in(&mut k.frames, addr, &mut raw)?;
     let mut total = 0u64;
     let mut out = Vec::with_capacity(count);
     for c in raw.chunks_exact(16) {
@@ -237,19 +272,19 @@ fn read_iovecs<P: Platform>(
 
 /// Implements Linux `readv(2)`.
 pub fn sys_readv<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    t.fds.get(a.fd(0))?;
+    t.file(a.fd(0))?;
     let iovs = read_iovecs(k, t, a.u64(1), a.size(2)?)?;
     transfer(k, t, a.fd(0), &iovs, Dir::Read)
 }
 
 /// Implements Linux `writev(2)`.
 pub fn sys_writev<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    t.fds.get(a.fd(0))?;
+    t.file(a.fd(0))?;
     let iovs = read_iovecs(k, t, a.u64(1), a.size(2)?)?;
     transfer(k, t, a.fd(0), &iovs, Dir::Write)
 }
 
 /// Implements Linux `close(2)`.
 pub fn sys_close<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    t.fds.close(a.fd(0)).map(|()| 0)
+    t.fds.lock().close(a.fd(0)).map(|()| 0)
 }

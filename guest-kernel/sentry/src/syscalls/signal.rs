@@ -4,7 +4,7 @@
 
 use super::SyscallArgs;
 use crate::error::{SysError, SysResult};
-use crate::kernel::task::SigAction;
+use crate::kernel::signal::SigAction;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
 use abi::linux::signal::{NSIG, SIGKILL};
@@ -37,7 +37,7 @@ pub fn sys_rt_sigaction<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressS
     }
     let new = if act != 0 {
         let mut b = [0u8; 32];
-        t.mm.copy_in(&mut k.frames, act, &mut b)?;
+        t.mm.lock().copy_in(&mut k.frames, act, &mut b)?;
         let w = |i: usize| {
             let mut x = [0u8; 8];
             x.copy_from_slice(&b[i * 8..i * 8 + 8]);
@@ -48,15 +48,15 @@ pub fn sys_rt_sigaction<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressS
         None
     };
     if oact != 0 {
-        let o = t.sigactions[idx];
+        let o = t.sighand.lock().0[idx];
         let mut b = [0u8; 32];
         for (i, v) in [o.handler, o.flags, o.restorer, o.mask].iter().enumerate() {
             b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
         }
-        t.mm.copy_out(&mut k.frames, oact, &b)?;
+        t.mm.lock().copy_out(&mut k.frames, oact, &b)?;
     }
     if let Some(n) = new {
-        t.sigactions[idx] = n;
+        t.sighand.lock().0[idx] = n;
     }
     Ok(0)
 }
@@ -67,7 +67,7 @@ pub fn sys_rt_sigprocmask<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::Addres
     let (how, set, oset) = (a.int(0), a.u64(1), a.u64(2));
     let old = t.sigmask;
     if set != 0 {
-        let s = t.mm.read_u64(&mut k.frames, set)?;
+        let s = t.mm.lock().read_u64(&mut k.frames, set)?;
         t.sigmask = match how {
             SIG_BLOCK => old | s,
             SIG_UNBLOCK => old & !s,
@@ -76,7 +76,7 @@ pub fn sys_rt_sigprocmask<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::Addres
         } & !UNBLOCKABLE;
     }
     if oset != 0 {
-        t.mm.copy_out(&mut k.frames, oset, &old.to_le_bytes())?;
+        t.mm.lock().copy_out(&mut k.frames, oset, &old.to_le_bytes())?;
     }
     Ok(0)
 }

@@ -20,6 +20,21 @@ const STATX_BASIC_STATS: u32 = 0x7ff;
 pub(super) fn file_stat<P: Platform>(k: &Kernel<P>, file: &File) -> Result<Stat, SysError> {
     match file {
         File::Vfs(f) => f.node.stat(),
+        File::Pipe(p) => Ok(Stat {
+            dev: 0xc,
+            ino: p.id(),
+            mode: 0o010600,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size: 0,
+            blksize: 4096,
+            blocks: 0,
+            atime: Timespec::default(),
+            mtime: Timespec::default(),
+            ctime: Timespec::default(),
+        }),
         File::HostStdio { host_fd, .. } | File::HostTty { read_fd: host_fd, .. } => {
             let s = k.params.stdio.get(*host_fd as usize).copied().unwrap_or_default();
             // A stream's size and times are not known to the sandbox.
@@ -50,12 +65,12 @@ fn stat_at<P: Platform>(
     path_addr: u64,
     flags: u32,
 ) -> Result<Stat, SysError> {
-    let path = t.mm.read_cstr(&mut k.frames, path_addr, crate::vfs::path::PATH_MAX)?;
+    let path = t.mm.lock().read_cstr(&mut k.frames, path_addr, crate::vfs::path::PATH_MAX)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(SysError::new(abi::linux::errno::ENOENT, "empty path"));
         }
-        let file = t.fds.get(dirfd)?;
+        let file = t.file(dirfd)?;
         return file_stat(k, &file);
     }
     let base = base_location(t, dirfd, &path)?;
@@ -68,7 +83,7 @@ pub fn sys_stat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
     let path = path_arg(k, t, a.u64(0))?;
     let loc = t.fs.resolve(&t.fs.cwd, &path, true)?;
     let st = loc.node().stat()?;
-    t.mm.copy_out(&mut k.frames, a.u64(1), &st.to_bytes())?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(1), &st.to_bytes())?;
     Ok(0)
 }
 
@@ -77,15 +92,15 @@ pub fn sys_lstat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
     let path = path_arg(k, t, a.u64(0))?;
     let loc = t.fs.resolve(&t.fs.cwd, &path, false)?;
     let st = loc.node().stat()?;
-    t.mm.copy_out(&mut k.frames, a.u64(1), &st.to_bytes())?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(1), &st.to_bytes())?;
     Ok(0)
 }
 
 /// Implements Linux `fstat(2)`.
 pub fn sys_fstat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    let file = t.fds.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let st = file_stat(k, &file)?;
-    t.mm.copy_out(&mut k.frames, a.u64(1), &st.to_bytes())?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(1), &st.to_bytes())?;
     Ok(0)
 }
 
@@ -96,7 +111,7 @@ pub fn sys_newfstatat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
         return Err(SysError::einval("unknown flags"));
     }
     let st = stat_at(k, t, a.fd(0), a.u64(1), flags)?;
-    t.mm.copy_out(&mut k.frames, a.u64(2), &st.to_bytes())?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(2), &st.to_bytes())?;
     Ok(0)
 }
 
@@ -138,6 +153,6 @@ pub fn sys_statx<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
     put(132, &rmin.to_le_bytes());
     put(136, &dmaj.to_le_bytes());
     put(140, &dmin.to_le_bytes());
-    t.mm.copy_out(&mut k.frames, a.u64(4), &b)?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(4), &b)?;
     Ok(0)
 }

@@ -1,7 +1,7 @@
 //! The syscall table: one row per implemented number (handler and argument
 //! count), plus the numbers deliberately answered with an error.
 
-use super::{fd, file, info, mmap, read_write, signal, stat, thread, time, SyscallArgs};
+use super::{fd, file, futex, info, mmap, pipe, process, read_write, signal, stat, thread, time, SyscallArgs};
 use crate::error::SysResult;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
@@ -94,19 +94,45 @@ syscall_table! {
     munmap => mmap::sys_munmap, 2;
     mprotect => mmap::sys_mprotect, 3;
     brk => mmap::sys_brk, 1;
-    exit => thread::sys_exit, 1;
-    exit_group => thread::sys_exit_group, 1;
+    exit => process::sys_exit, 1;
+    exit_group => process::sys_exit_group, 1;
+    clone => process::sys_clone, 5;
+    clone3 => process::sys_clone3, 2;
+    fork => process::sys_fork, 0;
+    vfork => process::sys_vfork, 0;
+    execve => process::sys_execve, 3;
+    execveat => process::sys_execveat, 5;
+    wait4 => process::sys_wait4, 4;
+    waitid => process::sys_waitid, 5;
+    kill => process::sys_kill, 2;
+    tkill => process::sys_tkill, 2;
+    tgkill => process::sys_tgkill, 3;
+    rt_sigqueueinfo => process::sys_rt_sigqueueinfo, 3;
+    rt_sigreturn => process::sys_rt_sigreturn, 0;
+    rt_sigsuspend => process::sys_rt_sigsuspend, 2;
+    rt_sigpending => process::sys_rt_sigpending, 2;
+    rt_sigtimedwait => process::sys_rt_sigtimedwait, 4;
+    sigaltstack => process::sys_sigaltstack, 2;
+    pause => process::sys_pause, 0;
+    getpgid => process::sys_getpgid, 1;
+    getpgrp => process::sys_getpgrp, 0;
+    setpgid => process::sys_setpgid, 2;
+    getsid => process::sys_getsid, 1;
+    setsid => process::sys_setsid, 0;
+    futex => futex::sys_futex, 6;
+    pipe => pipe::sys_pipe, 1;
+    pipe2 => pipe::sys_pipe2, 2;
     set_tid_address => thread::sys_set_tid_address, 1;
     set_robust_list => thread::sys_set_robust_list, 2;
     arch_prctl => thread::sys_arch_prctl, 2;
     getpid => thread::sys_getpid, 0;
-    getppid => thread::sys_getppid, 0;
+    getppid => process::sys_getppid, 0;
     gettid => thread::sys_gettid, 0;
     getuid => thread::sys_getuid, 0;
     geteuid => thread::sys_getuid, 0;
     getgid => thread::sys_getgid, 0;
     getegid => thread::sys_getgid, 0;
-    sched_yield => thread::sys_sched_yield, 0;
+    sched_yield => process::sys_sched_yield, 0;
     sched_getaffinity => thread::sys_sched_getaffinity, 3;
     prlimit64 => thread::sys_prlimit64, 4;
     getrlimit => thread::sys_getrlimit, 2;

@@ -3,23 +3,10 @@
 use super::SyscallArgs;
 use crate::error::{SysError, SysResult};
 use crate::kernel::{Kernel, Task};
-use crate::platform::{ExitStatus, Platform};
+use crate::platform::Platform;
 use abi::layout::USER_END;
 use abi::linux::arch_prctl::*;
 use abi::linux::{errno, rlimit, Rlimit};
-
-/// Implements Linux `exit(2)`. The init task is the only thread, so this
-/// ends the process like `exit_group`.
-pub fn sys_exit<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    sys_exit_group(k, t, a)
-}
-
-/// Implements Linux `exit_group(2)`: the init process ends the sandbox.
-pub fn sys_exit_group<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    let code = a.int(0).to_le_bytes()[0];
-    t.mm.destroy(&mut k.frames);
-    k.exit(ExitStatus::Exited(code))
-}
 
 /// Implements Linux `set_tid_address(2)`.
 pub fn sys_set_tid_address<P: Platform>(
@@ -62,7 +49,7 @@ pub fn sys_arch_prctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
         }
         ARCH_GET_FS | ARCH_GET_GS => {
             let v = if code == ARCH_GET_FS { t.regs.fs_base } else { t.regs.gs_base };
-            t.mm.copy_out(&mut k.frames, addr, &v.to_le_bytes())?;
+            t.mm.lock().copy_out(&mut k.frames, addr, &v.to_le_bytes())?;
             Ok(0)
         }
         _ => Err(SysError::einval("unknown arch_prctl code")),
@@ -72,11 +59,6 @@ pub fn sys_arch_prctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
 /// Implements Linux `getpid(2)`.
 pub fn sys_getpid<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, _a: &SyscallArgs) -> SysResult {
     Ok(u64::from(t.pid))
-}
-
-/// Implements Linux `getppid(2)`: 0 for the container's init.
-pub fn sys_getppid<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, _a: &SyscallArgs) -> SysResult {
-    Ok(u64::from(t.ppid))
 }
 
 /// Implements Linux `gettid(2)`.
@@ -91,11 +73,6 @@ pub fn sys_getuid<P: Platform>(_k: &mut Kernel<P>, _t: &mut Task<P::AddressSpace
 
 /// Implements Linux `getgid(2)` and `getegid(2)`.
 pub fn sys_getgid<P: Platform>(_k: &mut Kernel<P>, _t: &mut Task<P::AddressSpace>, _a: &SyscallArgs) -> SysResult {
-    Ok(0)
-}
-
-/// Implements Linux `sched_yield(2)`: one task, nothing else to run.
-pub fn sys_sched_yield<P: Platform>(_k: &mut Kernel<P>, _t: &mut Task<P::AddressSpace>, _a: &SyscallArgs) -> SysResult {
     Ok(0)
 }
 
@@ -114,7 +91,7 @@ pub fn sys_sched_getaffinity<P: Platform>(
     if len < 8 || !len.is_multiple_of(8) {
         return Err(SysError::einval("cpu set too small or unaligned"));
     }
-    t.mm.copy_out(&mut k.frames, a.u64(2), &1u64.to_le_bytes())?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(2), &1u64.to_le_bytes())?;
     Ok(8)
 }
 
@@ -134,7 +111,7 @@ fn rlimit_bytes(r: Rlimit) -> [u8; 16] {
 
 fn read_rlimit<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, addr: u64) -> Result<Rlimit, SysError> {
     let mut b = [0u8; 16];
-    t.mm.copy_in(&mut k.frames, addr, &mut b)?;
+    t.mm.lock().copy_in(&mut k.frames, addr, &mut b)?;
     let (mut c, mut m) = ([0u8; 8], [0u8; 8]);
     c.copy_from_slice(&b[..8]);
     m.copy_from_slice(&b[8..]);
@@ -166,7 +143,7 @@ pub fn sys_prlimit64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
         set_rlimit(t, i, new)?;
     }
     if a.u64(3) != 0 {
-        t.mm.copy_out(&mut k.frames, a.u64(3), &rlimit_bytes(old))?;
+        t.mm.lock().copy_out(&mut k.frames, a.u64(3), &rlimit_bytes(old))?;
     }
     Ok(0)
 }
@@ -175,7 +152,7 @@ pub fn sys_prlimit64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
 pub fn sys_getrlimit<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let i = resource(a.uint(0))?;
     let r = t.rlimits[i];
-    t.mm.copy_out(&mut k.frames, a.u64(1), &rlimit_bytes(r))?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(1), &rlimit_bytes(r))?;
     Ok(0)
 }
 
@@ -206,7 +183,7 @@ const PR_GET_NAME: i32 = 16;
 pub fn sys_prctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match a.int(0) {
         PR_SET_NAME => {
-            let mut name = t.mm.read_cstr(&mut k.frames, a.u64(1), 4096)?;
+            let mut name = t.mm.lock().read_cstr(&mut k.frames, a.u64(1), 4096)?;
             name.truncate(15);
             t.comm = [0; 16];
             t.comm[..name.len()].copy_from_slice(&name);
@@ -214,13 +191,13 @@ pub fn sys_prctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
         }
         PR_GET_NAME => {
             let comm = t.comm;
-            t.mm.copy_out(&mut k.frames, a.u64(1), &comm)?;
+            t.mm.lock().copy_out(&mut k.frames, a.u64(1), &comm)?;
             Ok(0)
         }
         // The container's init has no parent to watch.
         PR_SET_PDEATHSIG => Ok(0),
         PR_GET_PDEATHSIG => {
-            t.mm.copy_out(&mut k.frames, a.u64(1), &0u32.to_le_bytes())?;
+            t.mm.lock().copy_out(&mut k.frames, a.u64(1), &0u32.to_le_bytes())?;
             Ok(0)
         }
         PR_GET_DUMPABLE => Ok(1),

@@ -28,7 +28,7 @@ fn timespec_bytes(ts: Timespec) -> [u8; 16] {
 
 fn read_timespec<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, addr: u64) -> Result<u64, SysError> {
     let mut b = [0u8; 16];
-    t.mm.copy_in(&mut k.frames, addr, &mut b)?;
+    t.mm.lock().copy_in(&mut k.frames, addr, &mut b)?;
     let (mut s, mut n) = ([0u8; 8], [0u8; 8]);
     s.copy_from_slice(&b[..8]);
     n.copy_from_slice(&b[8..]);
@@ -39,7 +39,7 @@ fn read_timespec<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 /// Implements Linux `clock_gettime(2)`.
 pub fn sys_clock_gettime<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let ns = clock_ns(k, t, a.u64(0))?;
-    t.mm.copy_out(&mut k.frames, a.u64(1), &timespec_bytes(timespec_from_ns(ns)))?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(1), &timespec_bytes(timespec_from_ns(ns)))?;
     Ok(0)
 }
 
@@ -49,7 +49,7 @@ pub fn sys_clock_getres<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressS
     clock_ns(k, t, id)?;
     let res = if id == CLOCK_REALTIME_COARSE || id == CLOCK_MONOTONIC_COARSE { 4_000_000 } else { 1 };
     if a.u64(1) != 0 {
-        t.mm.copy_out(&mut k.frames, a.u64(1), &timespec_bytes(timespec_from_ns(res)))?;
+        t.mm.lock().copy_out(&mut k.frames, a.u64(1), &timespec_bytes(timespec_from_ns(res)))?;
     }
     Ok(0)
 }
@@ -61,10 +61,10 @@ pub fn sys_gettimeofday<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressS
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&(ns / NSEC_PER_SEC).to_le_bytes());
         b[8..].copy_from_slice(&(ns % NSEC_PER_SEC / 1000).to_le_bytes());
-        t.mm.copy_out(&mut k.frames, a.u64(0), &b)?;
+        t.mm.lock().copy_out(&mut k.frames, a.u64(0), &b)?;
     }
     if a.u64(1) != 0 {
-        t.mm.copy_out(&mut k.frames, a.u64(1), &[0u8; 8])?;
+        t.mm.lock().copy_out(&mut k.frames, a.u64(1), &[0u8; 8])?;
     }
     Ok(0)
 }
@@ -73,7 +73,7 @@ pub fn sys_gettimeofday<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressS
 pub fn sys_time<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let secs = k.host().clocks().realtime_ns / NSEC_PER_SEC;
     if a.u64(0) != 0 {
-        t.mm.copy_out(&mut k.frames, a.u64(0), &secs.to_le_bytes())?;
+        t.mm.lock().copy_out(&mut k.frames, a.u64(0), &secs.to_le_bytes())?;
     }
     Ok(secs)
 }
@@ -83,8 +83,18 @@ pub fn sys_time<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
 /// interrupt the sleep yet).
 pub fn sys_nanosleep<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let ns = read_timespec(k, t, a.u64(0))?;
-    k.host().sleep(ns);
-    Ok(0)
+    sleep_until(k, t, ns, false)
+}
+
+/// Blocks the task until `ns` from its first attempt (or until the
+/// monotonic time `ns` when `absolute`), letting other tasks run.
+fn sleep_until<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, ns: u64, absolute: bool) -> SysResult {
+    let now = k.host().clocks().monotonic_ns;
+    let deadline = if absolute { *t.deadline.get_or_insert(ns) } else { t.deadline_after(now, ns) };
+    if now >= deadline {
+        return Ok(0);
+    }
+    Err(SysError::block())
 }
 
 /// Implements Linux `clock_nanosleep(2)` (relative and TIMER_ABSTIME).
@@ -102,9 +112,11 @@ pub fn sys_clock_nanosleep<P: Platform>(
     }
     let now = clock_ns(k, t, id)?;
     let req = read_timespec(k, t, a.u64(2))?;
-    let ns = if flags & TIMER_ABSTIME != 0 { req.saturating_sub(now) } else { req };
-    if ns > 0 {
-        k.host().sleep(ns);
+    if flags & TIMER_ABSTIME != 0 {
+        // Convert to a monotonic deadline once.
+        let mono = k.host().clocks().monotonic_ns;
+        let target = if t.deadline.is_some() { 0 } else { mono.saturating_add(req.saturating_sub(now)) };
+        return sleep_until(k, t, target, true);
     }
-    Ok(0)
+    sleep_until(k, t, req, false)
 }

@@ -1,0 +1,129 @@
+//! Pipes: a 64 KiB buffer between a read end and a write end.
+//!
+//! The ends are open file descriptions. Blocking is the caller's business
+//! (the syscall layer blocks on [`WaitKey::Pipe`]); every change that can
+//! let a blocked reader or writer go on posts a wake-up for the pipe.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::kernel::sched;
+use crate::kernel::shared::Shared;
+use crate::kernel::task::WaitKey;
+use crate::platform::{PhysAddr, PhysMem};
+
+/// Bytes a pipe holds (Linux's default pipe size).
+pub const PIPE_CAPACITY: usize = 65536;
+/// Writes up to this size are atomic.
+pub const PIPE_BUF: usize = 4096;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The shared buffer.
+#[derive(Debug)]
+pub struct Pipe {
+    pub id: u64,
+    buf: VecDeque<u8>,
+    pub readers: u32,
+    pub writers: u32,
+}
+
+impl Pipe {
+    /// Bytes waiting to be read.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Free room.
+    pub fn room(&self) -> usize {
+        PIPE_CAPACITY - self.buf.len()
+    }
+
+    /// Moves up to the segments' total from the buffer into them.
+    pub fn read_into(&mut self, phys: &PhysMem, segs: &[(PhysAddr, u64)]) -> usize {
+        let mut done = 0;
+        for &(pa, len) in segs {
+            let want = usize::try_from(len).unwrap_or(usize::MAX).min(self.buf.len());
+            if want == 0 {
+                break;
+            }
+            let (a, b) = self.buf.as_slices();
+            let first = want.min(a.len());
+            phys.write(pa, &a[..first]);
+            if want > first {
+                phys.write(pa + first as u64, &b[..want - first]);
+            }
+            self.buf.drain(..want);
+            done += want;
+        }
+        if done > 0 {
+            sched::notify(WaitKey::Pipe(self.id));
+        }
+        done
+    }
+
+    /// Appends up to `max` bytes from the segments.
+    pub fn write_from(&mut self, phys: &PhysMem, segs: &[(PhysAddr, u64)], max: usize) -> usize {
+        let mut done = 0;
+        let mut chunk = [0u8; 512];
+        for &(pa, len) in segs {
+            let mut off = 0u64;
+            while off < len && done < max {
+                let n = usize::try_from(len - off).unwrap_or(usize::MAX).min(chunk.len()).min(max - done);
+                phys.read(pa + off, &mut chunk[..n]);
+                self.buf.extend(&chunk[..n]);
+                off += n as u64;
+                done += n;
+            }
+        }
+        if done > 0 {
+            sched::notify(WaitKey::Pipe(self.id));
+        }
+        done
+    }
+}
+
+/// One end of a pipe, as an open file description.
+#[derive(Debug)]
+pub struct PipeEnd {
+    pub pipe: Arc<Shared<Pipe>>,
+    pub write: bool,
+    /// Status flags (O_NONBLOCK and the access mode).
+    pub flags: spin::Mutex<u32>,
+}
+
+impl PipeEnd {
+    /// A new pipe: its read end and write end.
+    pub fn pair(flags: u32) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let pipe = Shared::new(Pipe { id, buf: VecDeque::new(), readers: 1, writers: 1 });
+        let r = PipeEnd { pipe: Arc::clone(&pipe), write: false, flags: spin::Mutex::new(flags) };
+        let w = PipeEnd { pipe, write: true, flags: spin::Mutex::new(flags | 1) };
+        (Arc::new(r), Arc::new(w))
+    }
+
+    pub fn id(&self) -> u64 {
+        self.pipe.lock().id
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        *self.flags.lock() & crate::vfs::file::flags::O_NONBLOCK != 0
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        let mut p = self.pipe.lock();
+        if self.write {
+            p.writers -= 1;
+        } else {
+            p.readers -= 1;
+        }
+        sched::notify(WaitKey::Pipe(p.id));
+    }
+}

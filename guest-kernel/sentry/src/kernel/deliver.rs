@@ -1,0 +1,402 @@
+//! Sending and delivering signals: queueing with Linux's rules, waking or
+//! interrupting the target, running handlers on an `rt_sigframe`, default
+//! actions, and `rt_sigreturn`.
+
+use super::exit;
+use super::process::{status, Report};
+use super::signal::{self as s, default_action, DefaultAction, SigInfo};
+use super::task::{RunState, Task, WaitKey};
+use super::Kernel;
+use crate::error::SysError;
+use crate::platform::Platform;
+use abi::hostcall::LogLevel;
+use abi::linux::errno;
+use abi::linux::signal::*;
+use abi::linux::sysno;
+
+/// Who sends a signal: a process inside the sandbox, or the kernel (faults,
+/// SIGCHLD, SIGPIPE, timers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    User,
+    Kernel,
+}
+
+/// Whether `info` to process `pid` is dropped at once: ignored signals, and
+/// signals from inside the container to its init that it does not handle
+/// (Linux's SIGNAL_UNKILLABLE for a pid namespace's init).
+fn dropped(hand_ignores: bool, handler: u64, pid: u32, sig: u32, from: Sender) -> bool {
+    if sig == SIGKILL || sig == SIGSTOP {
+        return pid == 1 && from == Sender::User;
+    }
+    hand_ignores || (pid == 1 && from == Sender::User && handler == SIG_DFL)
+}
+
+/// Sends `info` to process `pid` (`cur` is the running task). Returns
+/// ESRCH if there is no such live process.
+pub fn send_process<P: Platform>(
+    k: &mut Kernel<P>,
+    cur: &mut Task<P::AddressSpace>,
+    pid: u32,
+    info: SigInfo,
+    from: Sender,
+) -> Result<(), SysError> {
+    let p = k.procs.get(&pid).ok_or(SysError::new(errno::ESRCH, "no such process"))?;
+    if p.zombie.is_some() {
+        return Ok(());
+    }
+    let sig = info.signo();
+    if sig == 0 {
+        return Ok(());
+    }
+    let leader = p.threads.first().copied().unwrap_or(pid);
+    let hand = if cur.pid == pid {
+        cur.sighand.lock().clone()
+    } else {
+        match k.tasks.get(&leader) {
+            Some(t) => t.sighand.lock().clone(),
+            None => return Ok(()),
+        }
+    };
+    let act = hand.get(sig);
+    if sig == SIGCONT || sig == SIGKILL {
+        continue_process(k, cur, pid);
+    }
+    if matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) {
+        // A stop discards a pending SIGCONT, and SIGCONT discards stops.
+        if let Some(p) = k.procs.get_mut(&pid) {
+            p.pending.discard(bit(SIGCONT));
+        }
+    } else if sig == SIGCONT {
+        if let Some(p) = k.procs.get_mut(&pid) {
+            p.pending.discard(bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU));
+        }
+    }
+    if dropped(hand.ignores(sig), act.handler, pid, sig, from) {
+        return Ok(());
+    }
+    if let Some(p) = k.procs.get_mut(&pid) {
+        p.pending.push(info);
+    }
+    // Wake the threads that can take it.
+    let threads = k.procs.get(&pid).map(|p| p.threads.clone()).unwrap_or_default();
+    for tid in threads {
+        if tid == cur.tid {
+            continue;
+        }
+        let wake = k.tasks.get(&tid).is_some_and(|t| t.sigmask & bit(sig) == 0 || sig == SIGKILL);
+        if wake {
+            signal_wake(k, tid, sig);
+        }
+    }
+    Ok(())
+}
+
+/// Sends `info` to thread `tid` (tkill, faults).
+pub fn send_thread<P: Platform>(
+    k: &mut Kernel<P>,
+    cur: &mut Task<P::AddressSpace>,
+    tid: u32,
+    info: SigInfo,
+    from: Sender,
+) -> Result<(), SysError> {
+    let sig = info.signo();
+    let (pid, hand) = if tid == cur.tid {
+        (cur.pid, cur.sighand.lock().clone())
+    } else {
+        let t = k.tasks.get(&tid).filter(|t| t.state != RunState::Dead);
+        let t = t.ok_or(SysError::new(errno::ESRCH, "no such thread"))?;
+        (t.pid, t.sighand.lock().clone())
+    };
+    if sig == 0 {
+        return Ok(());
+    }
+    if sig == SIGCONT || sig == SIGKILL {
+        continue_process(k, cur, pid);
+    }
+    if dropped(hand.ignores(sig), hand.get(sig).handler, pid, sig, from) {
+        return Ok(());
+    }
+    if tid == cur.tid {
+        cur.pending.push(info);
+    } else if let Some(t) = k.tasks.get_mut(&tid) {
+        t.pending.push(info);
+        if t.sigmask & bit(sig) == 0 || sig == SIGKILL {
+            signal_wake(k, tid, sig);
+        }
+    }
+    Ok(())
+}
+
+/// Wakes a blocked task for a signal (its syscall is then interrupted);
+/// SIGKILL also ends a stop.
+fn signal_wake<P: Platform>(k: &mut Kernel<P>, tid: u32, sig: u32) {
+    if let Some(t) = k.tasks.get_mut(&tid) {
+        if t.state == RunState::Blocked || (sig == SIGKILL && t.state == RunState::Stopped) {
+            t.state = RunState::Runnable;
+            k.runq.push(tid);
+        }
+    }
+}
+
+/// Resumes a stopped process (SIGCONT, SIGKILL) and records the report.
+fn continue_process<P: Platform>(k: &mut Kernel<P>, cur: &mut Task<P::AddressSpace>, pid: u32) {
+    let Some(p) = k.procs.get_mut(&pid) else { return };
+    if !p.stopped {
+        return;
+    }
+    p.stopped = false;
+    p.report = Some(Report::Continued);
+    let (threads, ppid) = (p.threads.clone(), p.ppid);
+    for tid in threads {
+        if tid == cur.tid {
+            cur.state = RunState::Runnable;
+        } else if let Some(t) = k.tasks.get_mut(&tid) {
+            if t.state == RunState::Stopped {
+                // A blocked syscall simply retries.
+                t.state = RunState::Runnable;
+                k.runq.push(tid);
+            }
+        }
+    }
+    k.wake(WaitKey::ChildOf(ppid));
+}
+
+/// A signal that would interrupt `t`'s blocked syscall now: deliverable
+/// (unblocked) and not ignored.
+pub fn interrupting_signal<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>) -> Option<u32> {
+    let proc_pending = k.procs.get(&t.pid).map_or(0, |p| p.pending.set());
+    let mut set = t.deliverable(proc_pending);
+    if k.procs.get(&t.pid).is_some_and(|p| p.group_exit.is_some()) {
+        return Some(SIGKILL);
+    }
+    let hand = t.sighand.lock();
+    while let Some(sig) = s::first(set) {
+        if !hand.ignores(sig) || sig == SIGKILL {
+            return Some(sig);
+        }
+        set &= !bit(sig);
+    }
+    None
+}
+
+/// Syscalls that `SA_RESTART` restarts after a handler (Linux's
+/// ERESTARTSYS returners); the others fail with EINTR.
+fn restartable(nr: u64) -> bool {
+    matches!(
+        nr,
+        sysno::read
+            | sysno::readv
+            | sysno::write
+            | sysno::writev
+            | sysno::pread64
+            | sysno::pwrite64
+            | sysno::wait4
+            | sysno::waitid
+            | sysno::futex
+            | sysno::open
+            | sysno::openat
+            | sysno::ioctl
+            | sysno::accept
+            | sysno::accept4
+            | sysno::connect
+            | sysno::recvfrom
+            | sysno::recvmsg
+            | sysno::sendto
+            | sysno::sendmsg
+            | sysno::flock
+            | sysno::fcntl
+    )
+}
+
+/// Ends `t`'s blocked syscall because a signal is to be delivered: EINTR,
+/// or a restart (the syscall instruction runs again after the handler)
+/// when the handler has SA_RESTART or the signal has no handler.
+pub fn interrupt_syscall<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
+    let Some(sig) = interrupting_signal(k, t) else { return };
+    let act = t.sighand.lock().get(sig);
+    let nr = t.orig_rax;
+    let partial = t.progress;
+    let handler = act.handler != SIG_DFL && act.handler != SIG_IGN;
+    if partial > 0 {
+        // A write that moved some bytes returns the count.
+        t.regs.rax = partial;
+    } else if (handler && act.flags & SA_RESTART != 0 && restartable(nr)) || (!handler && restartable(nr)) {
+        t.regs.rax = nr;
+        t.regs.rip = t.regs.rip.wrapping_sub(2);
+    } else {
+        t.regs.rax = (-i64::from(errno::EINTR)).cast_unsigned();
+    }
+    t.regs.rcx = t.regs.rip;
+    t.regs.r11 = t.regs.rflags;
+    if k.params.strace {
+        let msg = alloc::format!("strace: <... interrupted by signal {sig}, syscall {nr}>");
+        k.log(LogLevel::Info, &msg);
+    }
+    t.end_syscall();
+}
+
+/// A signal the kernel raises because of what the task did (a fault): if
+/// the task blocks or ignores it, it gets the default action, as Linux's
+/// force_sig does.
+pub fn force_signal<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, info: SigInfo) {
+    let sig = info.signo();
+    {
+        let mut hand = t.sighand.lock();
+        let act = hand.get(sig);
+        if act.handler == SIG_IGN || t.sigmask & bit(sig) != 0 {
+            hand.set(sig, s::SigAction::default());
+        }
+    }
+    t.sigmask &= !bit(sig);
+    t.pending.push(info);
+    // Faults are synchronous: act on them before anything else runs.
+    deliver_signals(k, t);
+}
+
+/// Delivers `t`'s deliverable signals before it returns to user mode:
+/// runs default actions, or sets up handler frames (nested, one per
+/// signal, as Linux does when several are pending).
+pub fn deliver_signals<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
+    loop {
+        if let Some(code) = k.procs.get(&t.pid).and_then(|p| p.group_exit) {
+            // Another thread ended the process.
+            let _ = code;
+            t.state = RunState::Dead;
+            return;
+        }
+        let proc_pending = k.procs.get(&t.pid).map_or(0, |p| p.pending.set());
+        let Some(sig) = s::first(t.deliverable(proc_pending)) else {
+            if let Some(m) = t.saved_sigmask.take() {
+                t.sigmask = m;
+            }
+            return;
+        };
+        let info = match t.pending.take(sig) {
+            Some(i) => i,
+            None => match k.procs.get_mut(&t.pid).and_then(|p| p.pending.take(sig)) {
+                Some(i) => i,
+                None => return,
+            },
+        };
+        let act = t.sighand.lock().get(sig);
+        match act.handler {
+            SIG_IGN => {}
+            SIG_DFL => match default_action(sig) {
+                DefaultAction::Ignore | DefaultAction::Continue => {}
+                DefaultAction::Stop => {
+                    stop_process(k, t, sig);
+                    return;
+                }
+                DefaultAction::Terminate | DefaultAction::Core => {
+                    let core = default_action(sig) == DefaultAction::Core;
+                    if k.params.strace {
+                        let msg = alloc::format!("strace: --- killed by signal {} (rip {:#x}) ---", sig, t.regs.rip);
+                        k.log(LogLevel::Info, &msg);
+                    }
+                    exit::exit_group(k, t, status::signaled(sig, core));
+                    return;
+                }
+            },
+            _ => {
+                if setup_frame(k, t, &info, &act).is_err() {
+                    // No room for the frame: the process dies of SIGSEGV.
+                    exit::exit_group(k, t, status::signaled(SIGSEGV, true));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Stops the process for job control and tells the parent.
+fn stop_process<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, sig: u32) {
+    let Some(p) = k.procs.get_mut(&t.pid) else { return };
+    p.stopped = true;
+    p.report = Some(Report::Stopped(sig));
+    let (threads, ppid, pid) = (p.threads.clone(), p.ppid, p.pid);
+    for tid in threads {
+        if tid == t.tid {
+            t.state = RunState::Stopped;
+        } else if let Some(o) = k.tasks.get_mut(&tid) {
+            if o.state == RunState::Runnable || o.state == RunState::Blocked {
+                o.state = RunState::Stopped;
+                k.runq.remove(tid);
+            }
+        }
+    }
+    exit::notify_parent(k, ppid, SigInfo::child(CLD_STOPPED, pid, sig.cast_signed(), 0, 0), true);
+}
+
+/// Pushes a handler frame for `info` and points the task at the handler.
+fn setup_frame<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    info: &SigInfo,
+    act: &s::SigAction,
+) -> Result<(), SysError> {
+    let sig = info.signo();
+    let (ss_sp, ss_size, ss_flags) = t.altstack;
+    let on_alt_now = ss_flags & SS_DISABLE == 0 && t.regs.rsp > ss_sp && t.regs.rsp <= ss_sp + ss_size;
+    let use_alt = act.flags & SA_ONSTACK != 0 && ss_flags & SS_DISABLE == 0 && !on_alt_now;
+    let top = if use_alt { ss_sp + ss_size } else { t.regs.rsp };
+    let old_mask = t.saved_sigmask.take().unwrap_or(t.sigmask);
+    let frame = s::build_frame(&t.regs, info, act.restorer, old_mask, t.altstack, top, use_alt || on_alt_now)
+        .ok_or(SysError::efault("no room for a signal frame"))?;
+    {
+        let mut mm = t.mm.lock();
+        mm.copy_out(&mut k.frames, frame.fp_at, &t.fp.bytes)?;
+        mm.copy_out(&mut k.frames, frame.sp, &frame.bytes)?;
+    }
+    if use_alt && ss_flags & SS_AUTODISARM != 0 {
+        t.altstack = (0, 0, SS_DISABLE);
+    }
+    t.regs.rip = act.handler;
+    t.regs.rsp = frame.sp;
+    t.regs.rdi = u64::from(sig);
+    t.regs.rsi = frame.sp + s::frame_info_offset();
+    t.regs.rdx = frame.sp + s::frame_ucontext_offset();
+    t.regs.rax = 0;
+    // The handler starts with DF clear, as the ABI requires.
+    t.regs.rflags &= !(1 << 10);
+    t.fp = crate::arch::FpState::new_user();
+    let mut block = act.mask;
+    if act.flags & SA_NODEFER == 0 {
+        block |= bit(sig);
+    }
+    t.sigmask |= block & !(bit(SIGKILL) | bit(SIGSTOP));
+    if act.flags & SA_RESETHAND != 0 {
+        t.sighand.lock().set(sig, s::SigAction::default());
+    }
+    if k.params.strace {
+        let msg = alloc::format!("strace: --- signal {sig} to handler {:#x} ---", act.handler);
+        k.log(LogLevel::Info, &msg);
+    }
+    Ok(())
+}
+
+/// `rt_sigreturn`: restores the state saved in the frame at `rsp - 8`.
+pub fn sigreturn<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) -> Result<(), SysError> {
+    let frame = t.regs.rsp.wrapping_sub(8);
+    let mut uc = [0u8; 304];
+    let mut fp = crate::arch::FpState::new_user();
+    let restored = {
+        let mut mm = t.mm.lock();
+        mm.copy_in(&mut k.frames, frame + s::frame_ucontext_offset(), &mut uc)?;
+        let mut regs = t.regs;
+        let r = s::restore_frame(&mut regs, &uc);
+        if r.fp_at != 0 {
+            mm.copy_in(&mut k.frames, r.fp_at, &mut fp.bytes)?;
+        }
+        t.regs = regs;
+        r
+    };
+    s::sanitize_fp(&mut fp);
+    t.fp = fp;
+    t.sigmask = restored.mask & !(bit(SIGKILL) | bit(SIGSTOP));
+    let (sp, size, flags) = restored.altstack;
+    if flags & SS_DISABLE == 0 && size >= MINSIGSTKSZ {
+        t.altstack = (sp, size, flags & SS_AUTODISARM);
+    }
+    Ok(())
+}
