@@ -14,10 +14,13 @@ use elf::segment::{ProgramHeader, SegmentTable};
 
 use crate::error::SysError;
 use crate::mm::frames::FrameAllocator;
-use crate::mm::{page_round_down, page_round_up, Backing, MemoryManager, MMAP_MIN_ADDR, STACK_SIZE, STACK_TOP};
+use crate::mm::{
+    page_round_down, page_round_up, Backing, MemoryManager, MMAP_MIN_ADDR, MMAP_TOP, STACK_SIZE, STACK_TOP,
+};
 use crate::platform::{AddressSpace, Perms, PhysAddr, PhysMem};
+use crate::vfs::path::PATH_MAX;
 use abi::layout::{PAGE_SIZE, USER_END};
-use abi::linux::errno::ENOEXEC;
+use abi::linux::errno::{ELIBBAD, ENOENT, ENOEXEC};
 
 /// Where a static-PIE program is loaded: Linux's x86-64 `ELF_ET_DYN_BASE`
 /// (two thirds of the user address space), page aligned.
@@ -118,8 +121,29 @@ fn perms(p_flags: u32) -> Perms {
     Perms { read: p_flags & PF_R != 0, write: p_flags & PF_W != 0, exec: p_flags & PF_X != 0 }
 }
 
+/// An ELF file's headers, checked on their own: everything that does not
+/// depend on where the file is loaded. Addresses are as linked (unbiased).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Headers {
+    pub e_type: u16,
+    /// `e_entry`.
+    entry: u64,
+    /// `e_phoff`.
+    phoff: u64,
+    pub phnum: u64,
+    /// `PT_PHDR`'s address.
+    phdr_vaddr: Option<u64>,
+    /// The `PT_INTERP` path, up to its first NUL.
+    pub interp: Option<Vec<u8>>,
+    /// The largest power-of-two `PT_LOAD` alignment, at least a page.
+    max_align: u64,
+    /// The `PT_LOAD` segments with a non-zero memory size, in file order;
+    /// never empty.
+    segments: Vec<Segment>,
+}
+
 /// Reads and checks the ELF header and program headers of `file`.
-pub(super) fn parse(file: &FileRef) -> Result<Image, SysError> {
+pub(super) fn parse_headers(file: &FileRef) -> Result<Headers, SysError> {
     let ehdr_bytes = file.read(0, EHDR_SIZE, "file too short for an ELF header")?;
     let ident = elf::file::parse_ident::<LittleEndian>(&ehdr_bytes).map_err(|e| header_error(&e))?;
     if ident.1 != Class::ELF64 {
@@ -146,16 +170,20 @@ pub(super) fn parse(file: &FileRef) -> Result<Image, SysError> {
     let phdr_bytes = file.read(ehdr.e_phoff, table_len, "program headers past end of file")?;
     let table = SegmentTable::new(LittleEndian, Class::ELF64, &phdr_bytes);
 
-    let mut raw = Vec::new();
+    let mut segments = Vec::new();
     let mut phdr_vaddr = None;
+    let mut interp = None;
     let mut max_align = PAGE_SIZE;
     for i in 0..table.len() {
         let ph = table.get(i).map_err(|_| noexec("malformed program header"))?;
         match ph.p_type {
-            PT_INTERP => return Err(noexec("dynamically linked programs are not supported yet")),
+            // Linux uses the first and ignores the rest; two are refused
+            // here as a malformed file rather than guessed at.
+            PT_INTERP if interp.is_some() => return Err(noexec("more than one PT_INTERP")),
+            PT_INTERP => interp = Some(interp_path(file, &ph)?),
             PT_PHDR => phdr_vaddr = Some(ph.p_vaddr),
             PT_LOAD if ph.p_memsz > 0 => {
-                raw.push(check_load(&ph, file.len)?);
+                segments.push(check_load(&ph, file.len)?);
                 // Like Linux's maximum_alignment(): other alignments are ignored.
                 if ph.p_align.is_power_of_two() {
                     max_align = max_align.max(ph.p_align);
@@ -164,31 +192,159 @@ pub(super) fn parse(file: &FileRef) -> Result<Image, SysError> {
             _ => {}
         }
     }
-    let lowest = raw.iter().map(|s| page_round_down(s.vaddr)).min().ok_or(noexec("no loadable segments"))?;
-    let bias = if ehdr.e_type == ET_DYN {
-        ELF_ET_DYN_BASE
-            .saturating_sub(lowest)
-            .checked_next_multiple_of(max_align)
-            .ok_or(noexec("segment alignment too large"))?
+    if segments.is_empty() {
+        return Err(noexec("no loadable segments"));
+    }
+    Ok(Headers {
+        e_type: ehdr.e_type,
+        entry: ehdr.e_entry,
+        phoff: ehdr.e_phoff,
+        phnum,
+        phdr_vaddr,
+        interp,
+        max_align,
+        segments,
+    })
+}
+
+/// Reads the path `PT_INTERP` names, checked as Linux's `load_elf_binary`
+/// does: its size counts a final NUL and is at most `PATH_MAX`.
+fn interp_path(file: &FileRef, ph: &ProgramHeader) -> Result<Vec<u8>, SysError> {
+    if ph.p_filesz < 2 {
+        return Err(noexec("PT_INTERP path empty"));
+    }
+    if ph.p_filesz > PATH_MAX as u64 {
+        return Err(noexec("PT_INTERP path longer than PATH_MAX"));
+    }
+    let mut path = file.read(ph.p_offset, ph.p_filesz, "PT_INTERP path past end of file")?;
+    if path.last() != Some(&0) {
+        return Err(noexec("PT_INTERP path not NUL-terminated"));
+    }
+    // Linux opens it as a C string, which ends at the first NUL; an empty
+    // one fails to open.
+    let len = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+    if len == 0 {
+        return Err(SysError::new(ENOENT, "PT_INTERP path empty"));
+    }
+    path.truncate(len);
+    Ok(path)
+}
+
+impl Headers {
+    /// The page-rounded range `[lowest, end)` the segments span, as linked.
+    fn extent(&self) -> (u64, u64) {
+        let spans = self.segments.iter().map(Segment::span);
+        let lowest = spans.clone().map(|s| s.0).min().unwrap_or(0);
+        (lowest, spans.map(|s| s.1).max().unwrap_or(0))
+    }
+
+    /// Places the program being executed: `ET_EXEC` at its link address,
+    /// `ET_DYN` at [`ELF_ET_DYN_BASE`] aligned to its largest segment
+    /// alignment.
+    pub fn place_program(&self) -> Result<Image, SysError> {
+        let bias = if self.e_type == ET_DYN {
+            ELF_ET_DYN_BASE
+                .saturating_sub(self.extent().0)
+                .checked_next_multiple_of(self.max_align)
+                .ok_or(noexec("segment alignment too large"))?
+        } else {
+            0
+        };
+        self.place(bias)
+    }
+
+    /// The image loaded with `bias` added to every address, checked.
+    fn place(&self, bias: u64) -> Result<Image, SysError> {
+        let segments = place(&self.segments, bias)?;
+        let entry =
+            self.entry.checked_add(bias).filter(|&e| e < USER_END).ok_or(noexec("entry point outside user space"))?;
+        let phoff = self.phoff;
+        let phdr = match self.phdr_vaddr {
+            Some(v) => v.checked_add(bias).ok_or(noexec("program header address overflows"))?,
+            // As Linux: the PT_LOAD whose file bytes hold the program headers.
+            None => segments
+                .iter()
+                .find(|s| s.offset <= phoff && phoff < s.offset + s.filesz)
+                .map_or(0, |s| s.vaddr + (phoff - s.offset)),
+        };
+        // `place` checked every end.
+        let brk_start = segments.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
+        Ok(Image { entry, bias, phdr, phnum: self.phnum, brk_start, segments })
+    }
+}
+
+/// A checked program interpreter (the dynamic linker), laid out from 0 so
+/// that it can go wherever the address space has room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Interp {
+    /// The headers with `link_base` subtracted from every address.
+    headers: Headers,
+    /// The lowest page of its segments as linked.
+    link_base: u64,
+    /// Bytes from its lowest segment page to the end of its highest.
+    pub span: u64,
+}
+
+/// A bad interpreter is `ELIBBAD`, as in Linux.
+fn libbad(e: SysError) -> SysError {
+    if e.errno == ENOEXEC || e.errno == ENOENT {
+        SysError::new(ELIBBAD, e.why)
     } else {
-        0
-    };
-    let segments = place(&raw, bias)?;
+        e
+    }
+}
 
-    let entry =
-        ehdr.e_entry.checked_add(bias).filter(|&e| e < USER_END).ok_or(noexec("entry point outside user space"))?;
-    let phdr = match phdr_vaddr {
-        Some(v) => v.checked_add(bias).ok_or(noexec("program header address overflows"))?,
-        // As Linux: the PT_LOAD whose file bytes hold the program headers.
-        None => segments
-            .iter()
-            .find(|s| s.offset <= ehdr.e_phoff && ehdr.e_phoff < s.offset + s.filesz)
-            .map_or(0, |s| s.vaddr + (ehdr.e_phoff - s.offset)),
-    };
-    // `place` checked every end.
-    let brk_start = segments.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
+/// Reads and checks an interpreter: an `ET_DYN` file without an
+/// interpreter of its own whose every placement in the mmap area
+/// (`[MMAP_MIN_ADDR, MMAP_TOP)`) is valid.
+///
+/// Stricter than Linux, which also takes an `ET_EXEC` interpreter (at its
+/// link address), ignores an interpreter's own `PT_INTERP`, and only
+/// requires the entry point to land in user space: here it must lie inside
+/// the interpreter's segments, so that no placement can move it out.
+pub(super) fn parse_interp(file: &FileRef) -> Result<Interp, SysError> {
+    let mut h = parse_headers(file).map_err(libbad)?;
+    if h.e_type != ET_DYN {
+        return Err(SysError::new(ELIBBAD, "interpreter not position-independent (ET_DYN)"));
+    }
+    if h.interp.is_some() {
+        return Err(SysError::new(ELIBBAD, "interpreter has a PT_INTERP of its own"));
+    }
+    let (link_base, end) = h.extent();
+    let span = end - link_base;
+    if !(link_base..end).contains(&h.entry) {
+        return Err(SysError::new(ELIBBAD, "interpreter entry point outside its segments"));
+    }
+    if span > MMAP_TOP - MMAP_MIN_ADDR {
+        return Err(SysError::enomem("interpreter larger than the mmap area"));
+    }
+    // Each segment's page-rounded start is at or above `link_base`.
+    for s in &mut h.segments {
+        s.vaddr -= link_base;
+    }
+    h.entry -= link_base;
+    // Only the program's headers go in the auxiliary vector.
+    h.phdr_vaddr = None;
+    // The checks in `place` pass at every base in the mmap area if they pass
+    // at the lowest: overlaps do not depend on the base, and the highest
+    // base keeps the image below MMAP_TOP, itself below the stack.
+    h.place(MMAP_MIN_ADDR).map_err(libbad)?;
+    Ok(Interp { headers: h, link_base, span })
+}
 
-    Ok(Image { entry, bias, phdr, phnum, brk_start, segments })
+impl Interp {
+    /// The interpreter loaded so that its lowest page is at `base`, which
+    /// must be page aligned with `[base, base + span)` inside the mmap area.
+    /// The image's `bias` is what was added to its link addresses (Linux's
+    /// `AT_BASE`; it wraps for an interpreter linked above `base`).
+    pub fn place(&self, base: u64) -> Result<Image, SysError> {
+        if base < MMAP_MIN_ADDR || base.checked_add(self.span).is_none_or(|end| end > MMAP_TOP) {
+            return Err(SysError::enomem("interpreter base outside the mmap area"));
+        }
+        let mut image = self.headers.place(base).map_err(libbad)?;
+        image.bias = base.wrapping_sub(self.link_base);
+        Ok(image)
+    }
 }
 
 /// Checks a `PT_LOAD` header on its own, before any bias.

@@ -45,7 +45,10 @@ const CLOCK_TICKS: u64 = 100;
 pub(super) struct ImageInfo {
     pub phdr: u64,
     pub phnum: u64,
+    /// The program's entry point (`AT_ENTRY`).
     pub entry: u64,
+    /// The interpreter's load bias (`AT_BASE`), 0 without one.
+    pub base: u64,
 }
 
 /// The initial stack's contents: `bytes` go at `[sp, top)`.
@@ -75,17 +78,26 @@ fn strings_size(strings: &[&[u8]]) -> Result<u64, SysError> {
     Ok(total)
 }
 
-/// Builds the stack image for a stack whose highest address is `top`
-/// (exclusive). Fails with `E2BIG` when the arguments exceed [`ARG_MAX`].
-pub(super) fn build(top: u64, args: &ExecArgs<'_>, info: &ImageInfo) -> Result<StackImage, SysError> {
-    let argc = args.argv.len() as u64;
-    let envc = args.envp.len() as u64;
+/// Checks the arguments: `E2BIG` when they exceed [`ARG_MAX`] or a string
+/// exceeds [`MAX_ARG_STRLEN`], `EINVAL` for a string holding a NUL. Returns
+/// the bytes the execfn string and the argument strings take.
+pub(super) fn check(args: &ExecArgs<'_>) -> Result<(u64, u64), SysError> {
     let execfn_len = strings_size(&[args.execfn])?;
     let strings_len = strings_size(args.argv)?.saturating_add(strings_size(args.envp)?);
-    let pointers = argc.saturating_add(envc).saturating_mul(8);
+    let pointers = (args.argv.len() as u64).saturating_add(args.envp.len() as u64).saturating_mul(8);
     if strings_len.saturating_add(pointers).saturating_add(execfn_len) > ARG_MAX {
         return Err(e2big("argument list too long"));
     }
+    Ok((execfn_len, strings_len))
+}
+
+/// Builds the stack image for a stack whose highest address is `top`
+/// (exclusive). Fails as [`check`] does, and with `ENOMEM` for a `top` too
+/// low to hold the arguments.
+pub(super) fn build(top: u64, args: &ExecArgs<'_>, info: &ImageInfo) -> Result<StackImage, SysError> {
+    let argc = args.argv.len() as u64;
+    let envc = args.envp.len() as u64;
+    let (execfn_len, strings_len) = check(args)?;
     // Everything below is bounded by ARG_MAX plus a few hundred bytes.
     let below = |addr: u64, n: u64| addr.checked_sub(n).ok_or(SysError::enomem("stack top too low"));
 
@@ -101,7 +113,7 @@ pub(super) fn build(top: u64, args: &ExecArgs<'_>, info: &ImageInfo) -> Result<S
         (AT_PHDR, info.phdr),
         (AT_PHENT, PHDR_SIZE),
         (AT_PHNUM, info.phnum),
-        (AT_BASE, 0),
+        (AT_BASE, info.base),
         (AT_FLAGS, 0),
         (AT_ENTRY, info.entry),
         (AT_UID, u64::from(args.uid)),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::mm::{STACK_SIZE, STACK_TOP};
 use crate::testutil::{FakeSpace, TestMem};
 use ::elf::abi::{ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
 use abi::layout::{PAGE_SIZE, USER_END};
@@ -20,13 +21,46 @@ struct Run {
     mem: TestMem,
     mm: MemoryManager<FakeSpace>,
     file_pa: u64,
+    /// Where the interpreter file sits (0 without one).
+    interp_pa: u64,
 }
 
 fn load_with(file: &[u8], a: &ExecArgs<'_>) -> (Run, Result<Loaded, SysError>) {
     let (mut mem, file_pa) = TestMem::with_file(16, file);
     let mut mm = MemoryManager::new(FakeSpace::new());
     let r = load_elf(&mut mm, &mut mem.frames, file_pa, file.len() as u64, a);
-    (Run { mem, mm, file_pa }, r)
+    (Run { mem, mm, file_pa, interp_pa: 0 }, r)
+}
+
+/// Physical memory holding `main` at 0 and `interp` at the next page,
+/// followed by `mib` MiB of allocatable frames. Returns the interpreter's
+/// address.
+fn two_files(mib: u64, main: &[u8], interp: &[u8]) -> (TestMem, u64) {
+    let interp_pa = (main.len() as u64).next_multiple_of(PAGE_SIZE);
+    let end = (interp_pa + interp.len() as u64).next_multiple_of(PAGE_SIZE);
+    let mem = TestMem::with_reserved(mib + end.div_ceil(1 << 20), end);
+    assert!(mem.phys().write(0, main) && mem.phys().write(interp_pa, interp));
+    (mem, interp_pa)
+}
+
+/// Loads `main` with `interp` as its interpreter.
+fn load_dyn(main: &[u8], interp: &[u8]) -> (Run, Result<Loaded, SysError>) {
+    let (mut mem, interp_pa) = two_files(16, main, interp);
+    let mut mm = MemoryManager::new(FakeSpace::new());
+    let a = args(&[b"prog"], &[b"A=1"]);
+    let i = Some((interp_pa, interp.len() as u64));
+    let r = load_elf_with_interp(&mut mm, &mut mem.frames, 0, main.len() as u64, i, &a);
+    (Run { mem, mm, file_pa: 0, interp_pa }, r)
+}
+
+fn load_dyn_err(main: &[u8], interp: &[u8]) -> SysError {
+    load_dyn(main, interp).1.expect_err("load should fail")
+}
+
+/// [`interpreter`] on `file`.
+fn interp_of(file: &[u8]) -> Result<Option<Vec<u8>>, SysError> {
+    let (mem, file_pa) = TestMem::with_file(1, file);
+    interpreter(&mem.phys(), file_pa, file.len() as u64)
 }
 
 fn load(file: &[u8]) -> (Run, Loaded) {
@@ -334,8 +368,9 @@ fn rejects_hostile_headers() {
     noexec(&with(&|p| p[0].vaddr = 0), "below mmap_min_addr");
     noexec(&with(&|p| p[1].vaddr = crate::mm::STACK_TOP - 0x2f00), "over the stack");
     noexec(&with(&|p| p.iter_mut().for_each(|p| p.ty = 4)), "no PT_LOAD");
-    let e = load_err(&with(&|p| p.push(Ph { ty: PT_INTERP, ..p[0] })));
-    assert_eq!(e, SysError::new(errno::ENOEXEC, "dynamically linked programs are not supported yet"));
+    // Two pattern bytes and the NUL after the text.
+    let e = load_err(&with(&|p| p.push(Ph { ty: PT_INTERP, offset: 0x17fe, filesz: 3, ..p[0] })));
+    assert_eq!(e, SysError::new(errno::ENOEXEC, "dynamically linked program without its interpreter"));
 
     let mut huge_align = ok.clone();
     huge_align[0].align = 1 << 63;
@@ -447,7 +482,8 @@ fn mutated_headers_never_panic_or_leak() {
             }
             Err(e) => {
                 failed += 1;
-                assert!([errno::ENOEXEC, errno::ENOMEM, errno::EFAULT].contains(&e.errno), "{e:?}");
+                let ok = [errno::ENOEXEC, errno::ENOENT, errno::ENOMEM, errno::EFAULT];
+                assert!(ok.contains(&e.errno), "{e:?}");
             }
         }
         mm.destroy(&mut mem.frames);
@@ -501,4 +537,341 @@ fn loads_a_gcc_static_pie_if_available() {
         let got = read(&mut run, l.load_bias + ph.p_vaddr, ph.p_filesz as usize);
         assert_eq!(got, file[ph.p_offset as usize..(ph.p_offset + ph.p_filesz) as usize]);
     }
+}
+
+const LD_SO: &str = "/lib64/ld-linux-x86-64.so.2";
+const TRUE: &str = "/bin/true";
+const INTERP_PATH: &[u8] = b"/lib/ld-test.so.1";
+const INTERP_PH_OFFSET: u64 = 0x200;
+
+/// A PIE whose `PT_INTERP` holds `path` (NUL included, or not) at 0x200,
+/// plus `extra` program headers.
+fn dyn_main(path: &[u8], extra: &[Ph]) -> Vec<u8> {
+    let n = 5 + extra.len() as u64;
+    let mut phs = std::vec![
+        Ph { ty: PT_PHDR, flags: PF_R, offset: 64, vaddr: 64, filesz: n * 56, memsz: n * 56, align: 8 },
+        Ph { ty: PT_INTERP, flags: PF_R, offset: INTERP_PH_OFFSET, vaddr: 0x200, filesz: 0, memsz: 0, align: 1 },
+        load_ph(PF_R, 0, 0, 0x800, 0x800),
+        load_ph(PF_R | PF_X, 0x1000, 0x1000, 0x100, 0x100),
+        load_ph(PF_R | PF_W, 0x2000, 0x3000, 0x10, 0x2000),
+    ];
+    phs[1].filesz = path.len() as u64;
+    phs[1].memsz = path.len() as u64;
+    phs.extend_from_slice(extra);
+    let mut f = craft(ET_DYN, 0x1000, &phs, 0x2010.max(INTERP_PH_OFFSET as usize + path.len()));
+    f[INTERP_PH_OFFSET as usize..][..path.len()].copy_from_slice(path);
+    f
+}
+
+fn nul_terminated(path: &[u8]) -> Vec<u8> {
+    let mut p = path.to_vec();
+    p.push(0);
+    p
+}
+
+/// A dynamic linker: headers, text, then (after a two-page hole) data and
+/// bss.
+fn interp_phs() -> Vec<Ph> {
+    std::vec![
+        load_ph(PF_R, 0, 0, 0x800, 0x800),
+        load_ph(PF_R | PF_X, 0x1000, 0x1000, 0x300, 0x300),
+        load_ph(PF_R | PF_W, 0x2000, 0x4000, 0x40, 0x1800),
+    ]
+}
+
+const INTERP_ENTRY: u64 = 0x1010;
+/// The interpreter's page-rounded size.
+const INTERP_SPAN: u64 = 0x6000;
+
+fn crafted_interp(e_type: u16, phs: &[Ph]) -> Vec<u8> {
+    craft(e_type, INTERP_ENTRY, phs, 0x2040)
+}
+
+#[test]
+fn interpreter_names_the_pt_interp_path() {
+    let main = dyn_main(&nul_terminated(INTERP_PATH), &[]);
+    assert_eq!(interp_of(&main), Ok(Some(INTERP_PATH.to_vec())));
+    assert_eq!(interp_of(&craft(ET_EXEC, 0x40_0100, &exec_phs(), 0x2300)), Ok(None));
+    // As Linux, the path ends at its first NUL.
+    assert_eq!(interp_of(&dyn_main(b"/lib/a\0junk\0", &[])), Ok(Some(b"/lib/a".to_vec())));
+    // The longest path: PATH_MAX bytes with the NUL.
+    let long = std::vec![b'a'; 4095];
+    assert_eq!(interp_of(&dyn_main(&nul_terminated(&long), &[])), Ok(Some(long)));
+    // The rest of the program is checked too.
+    let mut bad = main.clone();
+    bad[18] = 3;
+    assert_eq!(interp_of(&bad).map_err(|e| e.errno), Err(errno::ENOEXEC));
+}
+
+#[test]
+fn rejects_malformed_pt_interp() {
+    let err = |file: &[u8]| {
+        let e = interp_of(file).expect_err("interpreter() should fail");
+        // Loading fails the same way, before looking at the interpreter.
+        assert_eq!(load_dyn_err(file, &crafted_interp(ET_DYN, &interp_phs())), e);
+        e
+    };
+    let noexec = |file: &[u8], why: &str| assert_eq!(err(file).errno, errno::ENOEXEC, "{why}");
+
+    noexec(&dyn_main(INTERP_PATH, &[]), "not NUL-terminated");
+    noexec(&dyn_main(&nul_terminated(&std::vec![b'a'; 4096]), &[]), "longer than PATH_MAX");
+    noexec(&dyn_main(b"\0", &[]), "only a NUL");
+    noexec(&dyn_main(b"", &[]), "empty segment");
+    let second = Ph { ty: PT_INTERP, flags: PF_R, offset: 0x200, vaddr: 0x200, filesz: 18, memsz: 18, align: 1 };
+    noexec(&dyn_main(&nul_terminated(INTERP_PATH), &[second]), "two PT_INTERPs");
+    let past_eof = Ph { offset: 0x2000, ..second };
+    let mut main = dyn_main(&nul_terminated(INTERP_PATH), &[]);
+    main[64 + 56..64 + 112].copy_from_slice(&ph_bytes(&past_eof));
+    noexec(&main, "path past end of file");
+    let wraps = Ph { offset: u64::MAX - 8, ..second };
+    main[64 + 56..64 + 112].copy_from_slice(&ph_bytes(&wraps));
+    noexec(&main, "path offset wraps");
+    assert_eq!(err(&dyn_main(b"\0\0", &[])).errno, errno::ENOENT, "empty path");
+}
+
+/// One program header's bytes, as [`craft`] writes them.
+fn ph_bytes(ph: &Ph) -> Vec<u8> {
+    craft(ET_EXEC, 0, &[*ph], 0)[64..120].to_vec()
+}
+
+#[test]
+fn loads_a_pie_with_its_interpreter() {
+    let main = dyn_main(&nul_terminated(INTERP_PATH), &[]);
+    let interp = crafted_interp(ET_DYN, &interp_phs());
+    let (mut run, r) = load_dyn(&main, &interp);
+    let l = r.expect("loads");
+
+    // Nothing else is mapped below MMAP_TOP, so the interpreter goes right
+    // under it, as Linux's top-down mmap puts it.
+    let base = crate::mm::MMAP_TOP - INTERP_SPAN;
+    assert_eq!(l.interp_base, base);
+    assert_eq!(l.entry, base + INTERP_ENTRY, "execution starts in the interpreter");
+    assert_eq!(l.load_bias, ELF_ET_DYN_BASE);
+    assert_eq!(l.phdr, ELF_ET_DYN_BASE + 64);
+    assert_eq!(l.brk_start, ELF_ET_DYN_BASE + 0x5000, "the break follows the program");
+    assert_eq!(run.mm.brk(&mut run.mem.frames, 0), ELF_ET_DYN_BASE + 0x5000);
+
+    let st = decode_stack(&mut run, l.stack_pointer);
+    assert_eq!(st.argv, [b"prog"]);
+    assert_eq!(st.envp, [b"A=1"]);
+    let aux: BTreeMap<u64, u64> = st.auxv.into_iter().collect();
+    assert_eq!(aux[&AT_BASE], base);
+    assert_eq!(aux[&AT_ENTRY], ELF_ET_DYN_BASE + 0x1000, "AT_ENTRY is the program's");
+    assert_eq!((aux[&AT_PHDR], aux[&AT_PHNUM], aux[&AT_PHENT]), (ELF_ET_DYN_BASE + 64, 5, 56));
+    assert_eq!(read(&mut run, aux[&AT_PHDR], 5 * 56), main[64..64 + 5 * 56]);
+
+    // The program, as a static PIE would be.
+    assert_eq!(read(&mut run, ELF_ET_DYN_BASE + 0x1000, 0x100), main[0x1000..0x1100]);
+    assert_eq!(read(&mut run, ELF_ET_DYN_BASE + 0x3000, 0x10), main[0x2000..0x2010]);
+    // The interpreter: read-only pages shared with its file, data copied,
+    // bss zero, and the hole between text and data left unmapped.
+    assert_eq!(read(&mut run, base, 0x800), interp[..0x800]);
+    assert_eq!(read(&mut run, base + 0x1000, 0x300), interp[0x1000..0x1300]);
+    assert_eq!(read(&mut run, base + 0x4000, 0x40), interp[0x2000..0x2040]);
+    assert_eq!(read(&mut run, base + 0x4040, 0x17c0), std::vec![0u8; 0x17c0]);
+    let (text_pa, text_perms) = run.mm.space_mut().translate(base + 0x1000).expect("text mapped");
+    assert_eq!(text_pa, run.interp_pa + 0x1000, "interpreter text maps its file's frame");
+    assert!(text_perms.exec && !text_perms.write);
+    let (data_pa, data_perms) = run.mm.space_mut().translate(base + 0x4000).expect("data mapped");
+    assert_ne!(data_pa, run.interp_pa + 0x2000, "interpreter data is a private copy");
+    assert!(data_perms.write && !data_perms.exec);
+    assert!(run.mm.vma_at(base + 0x2000).is_none() && run.mm.vma_at(base + 0x3fff).is_none(), "hole unmapped");
+    let spans: Vec<(u64, u64)> = run.mm.vmas().map(|v| (v.start, v.end)).filter(|v| v.0 >= base).collect();
+    let expect = [
+        (base, base + 0x1000),
+        (base + 0x1000, base + 0x2000),
+        (base + 0x4000, base + 0x6000),
+        (STACK_TOP - STACK_SIZE, STACK_TOP),
+    ];
+    assert_eq!(spans, expect);
+}
+
+#[test]
+fn interpreter_goes_below_what_is_mapped() {
+    // An ET_EXEC program sitting right under MMAP_TOP pushes the
+    // interpreter below it; the bias of an interpreter linked above 0 is
+    // its base minus its link address.
+    let top = crate::mm::MMAP_TOP;
+    let mut phs = std::vec![
+        Ph { ty: PT_INTERP, flags: PF_R, offset: 0x200, vaddr: 0, filesz: 18, memsz: 18, align: 1 },
+        load_ph(PF_R | PF_X, 0, top - 0x2000, 0x800, 0x800),
+    ];
+    let mut main = craft(ET_EXEC, top - 0x1f00, &phs, 0x800);
+    main[0x200..0x212].copy_from_slice(&nul_terminated(INTERP_PATH));
+    let mut iphs = interp_phs();
+    for p in &mut iphs {
+        p.vaddr += 0x10_0000;
+    }
+    let interp = craft(ET_DYN, 0x10_0000 + INTERP_ENTRY, &iphs, 0x2040);
+    let (mut run, r) = load_dyn(&main, &interp);
+    let l = r.expect("loads");
+    let base = top - 0x2000 - INTERP_SPAN;
+    assert_eq!(l.interp_base, base.wrapping_sub(0x10_0000));
+    assert_eq!(l.entry, base + INTERP_ENTRY);
+    assert_eq!(l.brk_start, top - 0x2000 + 0x800);
+    assert_eq!(read(&mut run, base + 0x1000, 0x300), interp[0x1000..0x1300]);
+    let st = decode_stack(&mut run, l.stack_pointer);
+    assert!(st.auxv.contains(&(AT_BASE, base - 0x10_0000)));
+    assert!(st.auxv.contains(&(AT_ENTRY, top - 0x1f00)));
+
+    // An interpreter linked at 0x10_0000 placed lower still: AT_BASE wraps.
+    phs[1].vaddr = 0x1_0000;
+    let mut main = craft(ET_EXEC, 0x1_0100, &phs, 0x800);
+    main[0x200..0x212].copy_from_slice(&nul_terminated(INTERP_PATH));
+    let (_, r) = load_dyn(&main, &interp);
+    assert_eq!(r.expect("loads").interp_base, top - INTERP_SPAN - 0x10_0000);
+}
+
+#[test]
+fn rejects_bad_interpreters() {
+    let main = dyn_main(&nul_terminated(INTERP_PATH), &[]);
+    let libbad = |interp: &[u8], why: &str| {
+        let e = load_dyn_err(&main, interp);
+        assert_eq!(e.errno, errno::ELIBBAD, "{why}: {e:?}");
+        e
+    };
+    let good = crafted_interp(ET_DYN, &interp_phs());
+    load_dyn(&main, &good).1.expect("the good interpreter loads");
+
+    let e = libbad(&crafted_interp(ET_EXEC, &interp_phs()), "ET_EXEC interpreter");
+    assert_eq!(e.why, "interpreter not position-independent (ET_DYN)");
+    let mut with_interp = interp_phs();
+    with_interp.push(Ph { ty: PT_INTERP, flags: PF_R, offset: 0x200, vaddr: 0, filesz: 18, memsz: 18, align: 1 });
+    let mut nested = crafted_interp(ET_DYN, &with_interp);
+    nested[0x200..0x212].copy_from_slice(&nul_terminated(INTERP_PATH));
+    assert_eq!(libbad(&nested, "nested interpreter").why, "interpreter has a PT_INTERP of its own");
+    nested[0x200] = 0;
+    nested[0x201] = 0;
+    libbad(&nested, "nested interpreter with an empty path");
+    nested[0x211] = b'x';
+    libbad(&nested, "nested interpreter with a bad path");
+
+    let mut script = std::vec![b' '; 100];
+    script[..10].copy_from_slice(b"#!/bin/sh\n");
+    assert_eq!(libbad(&script, "not ELF").why, "not an ELF file");
+    libbad(&good[..0x100], "truncated");
+    libbad(&crafted_interp(ET_DYN, &[]), "no segments");
+    let mut overlap = interp_phs();
+    overlap[2].vaddr = 0x1000;
+    libbad(&crafted_interp(ET_DYN, &overlap), "overlapping segments");
+    let mut outside = good.clone();
+    outside[24..32].copy_from_slice(&INTERP_SPAN.to_le_bytes());
+    assert_eq!(libbad(&outside, "entry past the end").why, "interpreter entry point outside its segments");
+    let mut huge = interp_phs();
+    huge[2].memsz = crate::mm::MMAP_TOP;
+    assert_eq!(load_dyn_err(&main, &crafted_interp(ET_DYN, &huge)).errno, errno::ENOMEM, "too big to place");
+    let mut wraps = interp_phs();
+    wraps[2].memsz = u64::MAX - 0x4000;
+    libbad(&crafted_interp(ET_DYN, &wraps), "memsz wraps");
+
+    // Interpreter and program must match.
+    let static_exec = craft(ET_EXEC, 0x40_0100, &exec_phs(), 0x2300);
+    assert_eq!(load_dyn_err(&static_exec, &good).errno, errno::EINVAL, "interpreter for a static program");
+    assert_eq!(load_err(&main).errno, errno::ENOEXEC, "dynamic program without its interpreter");
+    // A bad interpreter location.
+    let (mut mem, _) = two_files(1, &main, &good);
+    let mut mm = MemoryManager::new(FakeSpace::new());
+    let a = args(&[], &[]);
+    let r = load_elf_with_interp(&mut mm, &mut mem.frames, 0, main.len() as u64, Some((8, 0x2040)), &a);
+    assert_eq!(r.map_err(|e| e.errno), Err(errno::EINVAL));
+    let r = load_elf_with_interp(&mut mm, &mut mem.frames, 0, main.len() as u64, Some((0, u64::MAX)), &a);
+    assert_eq!(r.map_err(|e| e.errno), Err(errno::EFAULT));
+    assert!(mm.vmas().next().is_none(), "nothing mapped before the checks pass");
+}
+
+fn host_file(path: &str) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            std::eprintln!("skipping: {path}: {e}");
+            None
+        }
+    }
+}
+
+#[test]
+fn loads_host_true_with_the_host_dynamic_linker() {
+    let (Some(main), Some(ld)) = (host_file(TRUE), host_file(LD_SO)) else { return };
+    let parse = |f| ::elf::ElfBytes::<::elf::endian::LittleEndian>::minimal_parse(f).expect("parses");
+    let (pmain, pld) = (parse(&main), parse(&ld));
+    let ld_loads: Vec<_> = pld.segments().expect("phdrs").iter().filter(|p| p.p_type == PT_LOAD).collect();
+    assert_eq!(interp_of(&ld), Ok(None), "the dynamic linker is self-contained");
+    if pmain.segments().expect("phdrs").iter().all(|p| p.p_type != PT_INTERP) {
+        std::eprintln!("skipping: {TRUE} is statically linked");
+        return;
+    }
+    assert_eq!(interp_of(&main), Ok(Some(LD_SO.as_bytes().to_vec())));
+
+    let (mut run, r) = load_dyn(&main, &ld);
+    let l = r.expect("loads");
+    let span = ld_loads.iter().map(|p| (p.p_vaddr + p.p_memsz).next_multiple_of(PAGE_SIZE)).max().expect("segments");
+    assert_eq!(ld_loads[0].p_vaddr, 0);
+    let base = crate::mm::MMAP_TOP - span;
+    assert_eq!(l.interp_base, base);
+    assert_eq!(l.entry, base + pld.ehdr.e_entry);
+    let st = decode_stack(&mut run, l.stack_pointer);
+    let aux: BTreeMap<u64, u64> = st.auxv.into_iter().collect();
+    assert_eq!(aux[&AT_BASE], base);
+    assert_eq!(aux[&AT_ENTRY], l.load_bias + pmain.ehdr.e_entry);
+    assert_eq!(aux[&AT_PHNUM], u64::from(pmain.ehdr.e_phnum));
+    let table_len = 56 * usize::from(pmain.ehdr.e_phnum);
+    let phoff = pmain.ehdr.e_phoff as usize;
+    assert_eq!(read(&mut run, aux[&AT_PHDR], table_len), main[phoff..phoff + table_len]);
+    for ph in &ld_loads {
+        let got = read(&mut run, base + ph.p_vaddr, ph.p_memsz as usize);
+        let (off, filesz) = (ph.p_offset as usize, ph.p_filesz as usize);
+        assert_eq!(got[..filesz], ld[off..off + filesz], "ld.so segment at {:#x}", ph.p_vaddr);
+        assert!(got[filesz..].iter().all(|&b| b == 0));
+    }
+    let main_end =
+        pmain.segments().expect("phdrs").iter().filter(|p| p.p_type == PT_LOAD).map(|p| p.p_vaddr + p.p_memsz);
+    assert_eq!(l.brk_start, l.load_bias + main_end.max().expect("segments"));
+}
+
+#[test]
+fn mutated_interpreter_headers_never_panic_or_leak() {
+    let (Some(main), Some(ld)) = (host_file(TRUE), host_file(LD_SO)) else { return };
+    if interp_of(&main).ok().flatten().is_none() {
+        return;
+    }
+    let (mut mem, interp_pa) = two_files(64, &main, &ld);
+    let free = mem.frames.available();
+    let phys = mem.phys();
+    let table_end = 64 + 56 * usize::from(u16::from_le_bytes([ld[56], ld[57]]));
+    let interesting = [0u64, 1, 3, 0x1000, 1 << 47, u64::MAX, u64::MAX - 0xfff, 56, 64, crate::mm::MMAP_TOP];
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let (mut loaded, mut failed) = (0, 0);
+    for _ in 0..2000 {
+        let mut m = ld[..4096].to_vec();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(table_end as u64 + 8) & !7;
+            match rng.below(3) {
+                0 => m[rng.below(table_end as u64)] = rng.next() as u8,
+                1 if at + 8 <= m.len() => m[at..at + 8].copy_from_slice(&interesting[rng.below(10)].to_le_bytes()),
+                _ if at + 8 <= m.len() => {
+                    let v = u64::from_le_bytes(m[at..at + 8].try_into().expect("8 bytes"));
+                    m[at..at + 8].copy_from_slice(&v.wrapping_add(rng.next() % 0x3000).to_le_bytes());
+                }
+                _ => {}
+            }
+        }
+        let len = if rng.below(8) == 0 { rng.below(ld.len() as u64) as u64 } else { ld.len() as u64 };
+        assert!(phys.write(interp_pa, &m));
+        let mut mm = MemoryManager::new(FakeSpace::new());
+        let a = args(&[b"true"], &[]);
+        match load_elf_with_interp(&mut mm, &mut mem.frames, 0, main.len() as u64, Some((interp_pa, len)), &a) {
+            Ok(l) => {
+                loaded += 1;
+                assert!(l.entry >= l.interp_base && l.entry < crate::mm::MMAP_TOP, "{l:?}");
+            }
+            Err(e) => {
+                failed += 1;
+                assert!([errno::ELIBBAD, errno::ENOMEM].contains(&e.errno), "{e:?}");
+            }
+        }
+        mm.destroy(&mut mem.frames);
+        assert_eq!(mem.frames.available(), free, "frames leaked");
+    }
+    std::eprintln!("interpreter mutations: loaded {loaded}, failed {failed}");
+    assert!(loaded > 0 && failed > 0, "loaded {loaded}, failed {failed}");
 }
