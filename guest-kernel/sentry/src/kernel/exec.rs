@@ -115,6 +115,18 @@ pub fn read_program(
         }
     }
     let (loc, st) = found.ok_or(last)?;
+    read_node(frames, cache, loc.node(), &st)
+}
+
+/// Reads the whole regular file `node` (with attributes `st`) into
+/// contiguous frames, or finds it in `cache`; the caller gets its own
+/// reference on the frames, to [`release`] when done.
+pub fn read_node(
+    frames: &mut FrameAllocator,
+    cache: &mut ExecCache,
+    node: &crate::vfs::InodeRef,
+    st: &crate::vfs::Stat,
+) -> Result<ProgramFile, SysError> {
     let size = st.size;
     if size == 0 || size > MAX_PROGRAM {
         return Err(SysError::new(errno::ENOEXEC, "empty or oversized program file"));
@@ -132,12 +144,15 @@ pub fn read_program(
     let mut off = 0u64;
     while off < size {
         let want = (size - off).min(CHUNK);
-        let n = loc.node().read_phys(&phys, off, &[(pa + off, want)])?;
+        let n = node.read_phys(&phys, off, &[(pa + off, want)])?;
         if n == 0 {
             return Err(SysError::new(errno::EIO, "program file shorter than its size"));
         }
         off += n as u64;
     }
+    // The last page's tail shows in mappings: no stale bytes there.
+    let tail = size.next_multiple_of(PAGE_SIZE) - size;
+    frames.phys().zero(pa + size, tail);
     let f = ProgramFile { pa, len: size };
     get_all(frames, f);
     cache.insert(frames, key, f);
@@ -238,7 +253,20 @@ pub fn load_program<P: crate::platform::Platform>(
         }
     };
     let owned = boot_file.is_none() || depth > 0;
-    let r = load_image(k, file, &found_path, &argv, envp);
+    // A dynamically linked program starts in its interpreter (ld.so), read
+    // from the container's tree like the program.
+    let interp = match crate::loader::interpreter(k.frames.phys(), file.pa, file.len) {
+        Ok(Some(path)) => read_program(fs, &mut k.frames, &mut k.exec_cache, &path, envp, false).map(Some),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e),
+    };
+    let r = interp.and_then(|i| {
+        let r = load_image(k, file, i, &found_path, &argv, envp);
+        if let Some(i) = i {
+            release(&mut k.frames, i);
+        }
+        r
+    });
     if owned {
         release(&mut k.frames, file);
     }
@@ -260,6 +288,7 @@ fn resolved_name(fs: &FsContext, name: &[u8], envp: &[Vec<u8>]) -> Vec<u8> {
 fn load_image<P: crate::platform::Platform>(
     k: &mut crate::kernel::Kernel<P>,
     file: ProgramFile,
+    interp: Option<ProgramFile>,
     path: &[u8],
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
@@ -281,7 +310,8 @@ fn load_image<P: crate::platform::Platform>(
         hwcap: super::hwcap(),
         hwcap2: 0,
     };
-    match crate::loader::load_elf(&mut mm, &mut k.frames, file.pa, file.len, &args) {
+    let interp = interp.map(|i| (i.pa, i.len));
+    match crate::loader::load_elf_with_interp(&mut mm, &mut k.frames, file.pa, file.len, interp, &args) {
         Ok(l) => Ok((mm, l)),
         Err(e) => {
             mm.destroy(&mut k.frames);

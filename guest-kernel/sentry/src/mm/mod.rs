@@ -204,7 +204,10 @@ impl<A: AddressSpace> MemoryManager<A> {
         for (_, v) in self.vmas.range_mut(start..end) {
             v.perms = perms;
         }
-        self.space.protect(start, end - start, perms);
+        // Write access is never granted here: a page may share its frame
+        // (copy-on-write after fork, a file's frame); the first write
+        // faults and takes the page over (break_cow).
+        self.space.protect(start, end - start, Perms { write: false, ..perms });
         Ok(())
     }
 
@@ -266,7 +269,7 @@ impl<A: AddressSpace> MemoryManager<A> {
             return Ok(());
         }
         let (lo, hi) = match v.backing {
-            Backing::Phys { .. } => (page, page + PAGE_SIZE),
+            Backing::Phys { .. } | Backing::File => (page, page + PAGE_SIZE),
             _ => {
                 let span = FAULT_AROUND_PAGES * PAGE_SIZE;
                 let lo = (addr & !(span - 1)).max(v.start);
@@ -327,6 +330,48 @@ impl<A: AddressSpace> MemoryManager<A> {
         Ok(child)
     }
 
+    /// Maps `len` bytes of a file privately: the pages of
+    /// `[file_pa, file_pa + file_bytes)` (the file's frames from the mapped
+    /// offset on) are mapped read-only now, each taking a frame reference;
+    /// the rest of the range, past the end of the file, is zero-filled.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_file(
+        &mut self,
+        frames: &mut FrameAllocator,
+        hint: u64,
+        len: u64,
+        perms: Perms,
+        file_pa: PhysAddr,
+        file_bytes: u64,
+        fixed: bool,
+    ) -> Result<u64, SysError> {
+        let start = self.map(frames, hint, len, perms, Backing::File, fixed)?;
+        let len = page_round_up(len).unwrap_or(len);
+        let in_file = page_round_up(file_bytes).unwrap_or(0).min(len);
+        let ro = Perms { write: false, ..perms };
+        let mut off = 0;
+        while off < in_file {
+            let pa = file_pa + off;
+            frames.get(pa);
+            if self.space.map(frames, start + off, pa, ro).is_err() {
+                frames.put(pa);
+                let _ = self.unmap(frames, start, len);
+                return Err(SysError::enomem("out of memory for page tables"));
+            }
+            off += PAGE_SIZE;
+        }
+        if !perms.any() && in_file > 0 {
+            self.space.protect(start, in_file, Perms::NONE);
+        }
+        if in_file < len {
+            self.split_at(start + in_file);
+            if let Some(v) = self.vmas.get_mut(&(start + in_file)) {
+                v.backing = Backing::Anon;
+            }
+        }
+        Ok(start)
+    }
+
     /// Maps every not-yet-mapped page of `[lo, hi)` inside `v`.
     fn populate_vma(&mut self, frames: &mut FrameAllocator, v: &Vma, lo: u64, hi: u64) -> Result<(), SysError> {
         let mut va = lo;
@@ -338,6 +383,8 @@ impl<A: AddressSpace> MemoryManager<A> {
                         frames.get(pa);
                         pa
                     }
+                    // File pages are all mapped when the mapping is made.
+                    Backing::File => return Err(SysError::efault("file page not mapped")),
                     _ => frames.alloc_zeroed().ok_or(SysError::enomem("out of physical memory"))?,
                 };
                 if self.space.map(frames, va, pa, v.perms).is_err() {

@@ -11,6 +11,10 @@ pub enum Backing {
     Heap,
     /// The main thread's stack (zero-filled).
     Stack,
+    /// A private mapping of a file: its pages are mapped read-only from the
+    /// file's frames when the mapping is made (each holding a reference),
+    /// and copied on the first write.
+    File,
     /// Zero-filled memory shared with fork children (MAP_SHARED|MAP_ANONYMOUS).
     Shared,
     /// Frames shared with their owner: page `va` maps `base + (va - start)`

@@ -2,9 +2,11 @@
 
 use super::SyscallArgs;
 use crate::error::{SysError, SysResult};
-use crate::kernel::{Kernel, Task};
+use crate::kernel::fd::File;
+use crate::kernel::{exec, Kernel, Task};
 use crate::mm::{page_round_up, Backing};
 use crate::platform::{Perms, Platform};
+use crate::vfs::FileType;
 use abi::layout::PAGE_SIZE;
 use abi::linux::errno;
 use abi::linux::mman::*;
@@ -14,10 +16,11 @@ const MAP_TYPE: u64 = 0x0f;
 const PROT_GROWSDOWN: u64 = 0x0100_0000;
 const PROT_GROWSUP: u64 = 0x0200_0000;
 
-/// Implements Linux `mmap(2)` for anonymous memory. File mappings arrive
-/// with the VFS; until then a file descriptor argument fails as Linux does
-/// for a non-mappable file. `MAP_SHARED` anonymous memory behaves as
-/// private (no process shares it yet).
+/// Implements Linux `mmap(2)`: anonymous memory (MAP_SHARED kept shared
+/// with fork children), and private mappings of regular files (read-only
+/// shared ones too). A writable MAP_SHARED file mapping fails with ENODEV:
+/// writes would have to reach the file, and there is no shared page cache
+/// yet.
 pub fn sys_mmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let (addr, len, prot, flags) = (a.u64(0), a.u64(1), a.u64(2), a.u64(3));
     if len == 0 {
@@ -30,10 +33,6 @@ pub fn sys_mmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
         MAP_PRIVATE | MAP_SHARED | MAP_SHARED_VALIDATE => {}
         _ => return Err(SysError::einval("neither MAP_PRIVATE nor MAP_SHARED")),
     }
-    if flags & MAP_ANONYMOUS == 0 {
-        t.file(a.fd(4))?;
-        return Err(SysError::new(errno::ENODEV, "file cannot be mapped"));
-    }
     let len = page_round_up(len).ok_or(SysError::enomem("length overflows"))?;
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     if fixed && addr % PAGE_SIZE != 0 {
@@ -42,12 +41,57 @@ pub fn sys_mmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
     if flags & MAP_FIXED_NOREPLACE != 0 && flags & MAP_FIXED == 0 && !t.mm.lock().range_is_free(addr, len) {
         return Err(SysError::new(errno::EEXIST, "MAP_FIXED_NOREPLACE range in use"));
     }
-    let start = t.mm.lock().map(&mut k.frames, addr, len, Perms::from_prot(prot), Backing::Anon, fixed)?;
+    let start = if flags & MAP_ANONYMOUS == 0 {
+        map_file(k, t, a, len, fixed)?
+    } else {
+        let backing = if flags & MAP_TYPE == MAP_PRIVATE { Backing::Anon } else { Backing::Shared };
+        t.mm.lock().map(&mut k.frames, addr, len, Perms::from_prot(prot), backing, fixed)?
+    };
     if flags & MAP_POPULATE != 0 {
         // Best effort, as on Linux: a populate failure leaves the mapping.
         let _ = t.mm.lock().populate(&mut k.frames, start, len);
     }
     Ok(start)
+}
+
+/// The file part of mmap: the whole file is read into frames (or found in
+/// the program-file cache) and its pages from the offset on are mapped.
+fn map_file<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    a: &SyscallArgs,
+    len: u64,
+    fixed: bool,
+) -> Result<u64, SysError> {
+    let (addr, prot, flags, off) = (a.u64(0), a.u64(2), a.u64(3), a.u64(5));
+    let File::Vfs(f) = t.file(a.fd(4))? else {
+        return Err(SysError::new(errno::ENODEV, "this kind of file cannot be mapped"));
+    };
+    if !f.readable() {
+        return Err(SysError::new(errno::EACCES, "file not open for reading"));
+    }
+    if off % PAGE_SIZE != 0 {
+        return Err(SysError::einval("offset not page aligned"));
+    }
+    let st = f.node.stat()?;
+    if st.file_type() != Some(FileType::Regular) {
+        return Err(SysError::new(errno::ENODEV, "not a regular file"));
+    }
+    if flags & MAP_TYPE != MAP_PRIVATE && prot & PROT_WRITE != 0 {
+        if !f.writable() {
+            return Err(SysError::new(errno::EACCES, "shared writable mapping of a read-only file"));
+        }
+        return Err(SysError::new(errno::ENODEV, "shared writable file mappings are not supported"));
+    }
+    let perms = Perms::from_prot(prot);
+    if st.size <= off {
+        // Entirely past the end: zero pages (Linux would raise SIGBUS on access).
+        return t.mm.lock().map(&mut k.frames, addr, len, perms, Backing::Anon, fixed);
+    }
+    let file = exec::read_node(&mut k.frames, &mut k.exec_cache, &f.node, &st)?;
+    let r = t.mm.lock().map_file(&mut k.frames, addr, len, perms, file.pa + off, file.len - off, fixed);
+    exec::release(&mut k.frames, file);
+    r
 }
 
 /// Implements Linux `munmap(2)`.
