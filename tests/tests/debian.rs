@@ -5,10 +5,8 @@
 //!
 //! The tree takes debootstrap, root and the network to build, so the tests do
 //! not build it: `ci/test.sh` does, and without it every test here says so on
-//! stderr and passes. The sandbox cannot load dynamic programs yet, so the
-//! comparisons are ignored until it can (`cargo test -- --ignored` runs
-//! them); `native_side_works` checks every case natively meanwhile, which
-//! keeps the fixture and the expected outputs honest.
+//! stderr and passes. `native_side_works` also checks every case's expected
+//! output natively, which keeps the fixture honest.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -155,43 +153,36 @@ fn native_side_works() {
 }
 
 #[test]
-#[ignore = "needs dynamic ELF (PT_INTERP) in the sentry"]
 fn bash_loop() {
     same(&BASH_LOOP);
 }
 
 #[test]
-#[ignore = "needs dynamic ELF (PT_INTERP) in the sentry"]
 fn ls_long() {
     same(&LS_LONG);
 }
 
 #[test]
-#[ignore = "needs dynamic ELF (PT_INTERP) in the sentry"]
 fn sort_stdin() {
     same(&SORT_STDIN);
 }
 
 #[test]
-#[ignore = "needs dynamic ELF (PT_INTERP) in the sentry"]
 fn sha256sum() {
     same(&SHA256SUM);
 }
 
 #[test]
-#[ignore = "needs dynamic ELF (PT_INTERP) in the sentry"]
 fn python_json() {
     same(&PYTHON_JSON);
 }
 
 #[test]
-#[ignore = "needs dynamic ELF (PT_INTERP) in the sentry"]
 fn os_release() {
     same(&OS_RELEASE);
 }
 
 #[test]
-#[ignore = "needs dynamic ELF (PT_INTERP) in the sentry"]
 fn bash_pipeline() {
     same(&PIPELINE);
 }
