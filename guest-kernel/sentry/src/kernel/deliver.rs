@@ -162,11 +162,20 @@ fn continue_process<P: Platform>(k: &mut Kernel<P>, cur: &mut Task<P::AddressSpa
     k.wake(WaitKey::ChildOf(ppid));
 }
 
+/// Signals pending for `t`: sent to the thread or to its process.
+pub fn pending_set<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>) -> u64 {
+    t.pending.set() | k.procs.get(&t.pid).map_or(0, |p| p.pending.set())
+}
+
+/// Dequeues one instance of `sig` for `t`, thread-directed first.
+pub fn take_pending<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, sig: u32) -> Option<SigInfo> {
+    t.pending.take(sig).or_else(|| k.procs.get_mut(&t.pid).and_then(|p| p.pending.take(sig)))
+}
+
 /// A signal that would interrupt `t`'s blocked syscall now: deliverable
 /// (unblocked) and not ignored.
 pub fn interrupting_signal<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>) -> Option<u32> {
-    let proc_pending = k.procs.get(&t.pid).map_or(0, |p| p.pending.set());
-    let mut set = t.deliverable(proc_pending);
+    let mut set = pending_set(k, t) & !t.sigmask;
     if k.procs.get(&t.pid).is_some_and(|p| p.group_exit.is_some()) {
         return Some(SIGKILL);
     }
@@ -259,26 +268,18 @@ pub fn force_signal<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace
 /// signal, as Linux does when several are pending).
 pub fn deliver_signals<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
     loop {
-        if let Some(code) = k.procs.get(&t.pid).and_then(|p| p.group_exit) {
+        if k.procs.get(&t.pid).is_some_and(|p| p.group_exit.is_some()) {
             // Another thread ended the process.
-            let _ = code;
             t.state = RunState::Dead;
             return;
         }
-        let proc_pending = k.procs.get(&t.pid).map_or(0, |p| p.pending.set());
-        let Some(sig) = s::first(t.deliverable(proc_pending)) else {
+        let Some(sig) = s::first(pending_set(k, t) & !t.sigmask) else {
             if let Some(m) = t.saved_sigmask.take() {
                 t.sigmask = m;
             }
             return;
         };
-        let info = match t.pending.take(sig) {
-            Some(i) => i,
-            None => match k.procs.get_mut(&t.pid).and_then(|p| p.pending.take(sig)) {
-                Some(i) => i,
-                None => return,
-            },
-        };
+        let Some(info) = take_pending(k, t, sig) else { return };
         let act = t.sighand.lock().get(sig);
         match act.handler {
             SIG_IGN => {}

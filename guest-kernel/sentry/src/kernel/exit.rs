@@ -3,7 +3,6 @@
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
 use super::process::{status, Report};
 use super::signal::SigInfo;
@@ -18,22 +17,10 @@ use abi::linux::wait::*;
 /// Ends the whole process of `t` with wait status `st` (exit_group, a fatal
 /// signal): every other thread dies now, `t` when the scheduler releases it.
 pub fn exit_group<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, st: i32) {
-    let threads = match k.procs.get_mut(&t.pid) {
-        Some(p) => {
-            p.group_exit.get_or_insert(st);
-            p.threads.clone()
-        }
-        None => Vec::new(),
-    };
-    for tid in threads {
-        if tid != t.tid {
-            if let Some(mut o) = k.tasks.remove(&tid) {
-                o.state = RunState::Dead;
-                k.runq.remove(tid);
-                release_task(k, o);
-            }
-        }
+    if let Some(p) = k.procs.get_mut(&t.pid) {
+        p.group_exit.get_or_insert(st);
     }
+    kill_other_threads(k, t);
     t.exit_status = st;
     t.state = RunState::Dead;
 }
@@ -108,13 +95,7 @@ fn process_exit<P: Platform>(k: &mut Kernel<P>, pid: u32, thread_status: i32, ex
     if zombie_orphan {
         k.wake(WaitKey::ChildOf(1));
     }
-    let (code, s) = if st & 0x7f == 0 {
-        (CLD_EXITED, (st >> 8) & 0xff)
-    } else if st & 0x80 != 0 {
-        (CLD_DUMPED, st & 0x7f)
-    } else {
-        (CLD_KILLED, st & 0x7f)
-    };
+    let (code, s) = status::child_code(st);
     let info = SigInfo::child(code, pid, s, 0, 0);
     let reap_now = parent_ignores_children(k, ppid);
     if exit_signal != 0 && !reap_now {
@@ -227,13 +208,7 @@ pub fn wait_child<P: Platform>(
             if options & WEXITED == 0 {
                 continue;
             }
-            let (code, si_status) = if st & 0x7f == 0 {
-                (CLD_EXITED, (st >> 8) & 0xff)
-            } else if st & 0x80 != 0 {
-                (CLD_DUMPED, st & 0x7f)
-            } else {
-                (CLD_KILLED, st & 0x7f)
-            };
+            let (code, si_status) = status::child_code(st);
             let w = Waited {
                 pid: c,
                 status: st,
@@ -282,7 +257,7 @@ pub fn wait_child<P: Platform>(
     Ok(None)
 }
 
-/// Ends every thread of `t`'s process but `t` (exec).
+/// Ends every thread of `t`'s process but `t` (exec, exit_group).
 pub fn kill_other_threads<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
     let threads = k.procs.get(&t.pid).map(|p| p.threads.clone()).unwrap_or_default();
     for tid in threads {

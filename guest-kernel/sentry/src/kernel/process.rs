@@ -89,4 +89,16 @@ pub mod status {
 
     /// Continued.
     pub const CONTINUED: i32 = 0xffff;
+
+    /// The `si_code` and `si_status` of an exit or death status (SIGCHLD, waitid).
+    pub const fn child_code(st: i32) -> (i32, i32) {
+        use abi::linux::signal::{CLD_DUMPED, CLD_EXITED, CLD_KILLED};
+        if st & 0x7f == 0 {
+            (CLD_EXITED, (st >> 8) & 0xff)
+        } else if st & 0x80 != 0 {
+            (CLD_DUMPED, st & 0x7f)
+        } else {
+            (CLD_KILLED, st & 0x7f)
+        }
+    }
 }

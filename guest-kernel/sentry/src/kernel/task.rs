@@ -214,9 +214,4 @@ impl<A: AddressSpace> Task<A> {
         self.progress = 0;
         self.futex = None;
     }
-
-    /// Signals pending for this thread or its process and not blocked.
-    pub fn deliverable(&self, process_pending: u64) -> u64 {
-        (self.pending.set() | process_pending) & !self.sigmask
-    }
 }

@@ -6,8 +6,8 @@ use crate::kernel::futex;
 use crate::kernel::task::WaitKey;
 use crate::kernel::{Kernel, Task};
 use crate::platform::{Host, Platform};
+use abi::linux::errno;
 use abi::linux::futex::*;
-use abi::linux::{errno, Timespec};
 
 fn read_word<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, addr: u64) -> Result<u32, SysError> {
     if !addr.is_multiple_of(4) {
@@ -16,16 +16,6 @@ fn read_word<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, addr: u6
     let mut b = [0u8; 4];
     t.mm.lock().copy_in(&mut k.frames, addr, &mut b)?;
     Ok(u32::from_le_bytes(b))
-}
-
-fn read_timeout<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, addr: u64) -> Result<u64, SysError> {
-    let mut b = [0u8; 16];
-    t.mm.lock().copy_in(&mut k.frames, addr, &mut b)?;
-    let (mut s, mut n) = ([0u8; 8], [0u8; 8]);
-    s.copy_from_slice(&b[..8]);
-    n.copy_from_slice(&b[8..]);
-    let ts = Timespec { tv_sec: i64::from_le_bytes(s), tv_nsec: i64::from_le_bytes(n) };
-    crate::time::ns_from_timespec(&ts).ok_or(SysError::einval("invalid timespec"))
 }
 
 /// FUTEX_WAKE_OP: applies `op` to the word at `addr2`, returns whether the
@@ -80,7 +70,7 @@ pub fn sys_futex<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
             }
             let clocks = k.host().clocks();
             if a.u64(3) != 0 {
-                let ts = read_timeout(k, t, a.u64(3))?;
+                let ts = super::time::read_timespec(k, t, a.u64(3))?;
                 let deadline = if cmd == FUTEX_WAIT {
                     t.deadline_after(clocks.monotonic_ns, ts)
                 } else if op & FUTEX_CLOCK_REALTIME != 0 {

@@ -347,7 +347,7 @@ pub fn sys_pause<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
 
 /// Implements Linux `rt_sigpending(2)`.
 pub fn sys_rt_sigpending<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    let set = (t.pending.set() | k.procs.get(&t.pid).map_or(0, |p| p.pending.set())) & t.sigmask;
+    let set = deliver::pending_set(k, t) & t.sigmask;
     let n = a.size(1)?.min(8);
     t.mm.lock().copy_out(&mut k.frames, a.u64(0), &set.to_le_bytes()[..n])?;
     Ok(0)
@@ -363,12 +363,8 @@ pub fn sys_rt_sigtimedwait<P: Platform>(
         return Err(SysError::einval("sigsetsize is not 8"));
     }
     let want = t.mm.lock().read_u64(&mut k.frames, a.u64(0))? & !(bit(SIGKILL) | bit(SIGSTOP));
-    let pending = t.pending.set() | k.procs.get(&t.pid).map_or(0, |p| p.pending.set());
-    if let Some(sig) = crate::kernel::signal::first(pending & want) {
-        let info = match t.pending.take(sig) {
-            Some(i) => Some(i),
-            None => k.procs.get_mut(&t.pid).and_then(|p| p.pending.take(sig)),
-        };
+    if let Some(sig) = crate::kernel::signal::first(deliver::pending_set(k, t) & want) {
+        let info = deliver::take_pending(k, t, sig);
         if let (Some(info), true) = (info, a.u64(1) != 0) {
             t.mm.lock().copy_out(&mut k.frames, a.u64(1), &info.0)?;
         }
@@ -376,13 +372,7 @@ pub fn sys_rt_sigtimedwait<P: Platform>(
     }
     let now = k.host().clocks().monotonic_ns;
     if a.u64(2) != 0 {
-        let mut b = [0u8; 16];
-        t.mm.lock().copy_in(&mut k.frames, a.u64(2), &mut b)?;
-        let (mut s, mut n) = ([0u8; 8], [0u8; 8]);
-        s.copy_from_slice(&b[..8]);
-        n.copy_from_slice(&b[8..]);
-        let ts = abi::linux::Timespec { tv_sec: i64::from_le_bytes(s), tv_nsec: i64::from_le_bytes(n) };
-        let rel = crate::time::ns_from_timespec(&ts).ok_or(SysError::einval("invalid timespec"))?;
+        let rel = super::time::read_timespec(k, t, a.u64(2))?;
         let deadline = t.deadline_after(now, rel);
         if now >= deadline {
             return Err(SysError::new(errno::EAGAIN, "timed out"));

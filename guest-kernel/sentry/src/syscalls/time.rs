@@ -26,7 +26,12 @@ fn timespec_bytes(ts: Timespec) -> [u8; 16] {
     b
 }
 
-fn read_timespec<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, addr: u64) -> Result<u64, SysError> {
+/// Reads a `struct timespec` from application memory, in ns.
+pub(super) fn read_timespec<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &Task<P::AddressSpace>,
+    addr: u64,
+) -> Result<u64, SysError> {
     let mut b = [0u8; 16];
     t.mm.lock().copy_in(&mut k.frames, addr, &mut b)?;
     let (mut s, mut n) = ([0u8; 8], [0u8; 8]);
