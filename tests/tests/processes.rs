@@ -131,7 +131,6 @@ fn threads_natively() {
 }
 
 #[test]
-#[ignore = "needs threads (clone with CLONE_THREAD, set_tid_address, robust futex lists) and futex in the sentry"]
 fn threads_match_linux() {
     let (_, sandboxed) =
         compare_runs(Run::native(resource("threads"), NO_ARGS), Run::sandbox(resource("threads"), NO_ARGS));
@@ -144,7 +143,7 @@ fn signals_natively() {
 }
 
 #[test]
-#[ignore = "needs signal handlers (rt_sigaction, rt_sigreturn with the FPU state), sigaltstack, interval timers and pipes in the sentry"]
+#[ignore = "needs alarm, setitimer and timer_create in the sentry"]
 fn signals_match_linux() {
     let (_, sandboxed) =
         compare_runs(Run::native(resource("signals"), NO_ARGS), Run::sandbox(resource("signals"), NO_ARGS));
@@ -165,7 +164,6 @@ fn procs_natively() {
 }
 
 #[test]
-#[ignore = "needs fork/exec/wait, pipes and process groups in the sentry"]
 fn procs_match_linux() {
     let (native_dir, sandbox_dir) = (TempDir::new("procs"), TempDir::new("procs-sandbox"));
     let (_, sandboxed) = compare_runs(procs(Run::native, &native_dir), procs(Run::sandbox, &sandbox_dir));
@@ -204,7 +202,6 @@ fn proc_bench_natively() {
 }
 
 #[test]
-#[ignore = "needs fork/exec/wait, pipes and threads in the sentry"]
 fn proc_bench_in_the_sandbox() {
     assert_bench_report(&proc_bench(Run::sandbox).run());
 }

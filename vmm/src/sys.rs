@@ -187,12 +187,17 @@ pub fn kick_thread(thread: libc::pthread_t) -> io::Result<()> {
 /// hung up, which the following read or write will report) within
 /// `timeout_ms`.
 pub fn poll_one(fd: RawFd, events: libc::c_short, timeout_ms: libc::c_int) -> io::Result<bool> {
+    poll_events(fd, events, timeout_ms).map(|r| r != 0)
+}
+
+/// Polls one fd; returns its revents (0 on timeout).
+pub fn poll_events(fd: RawFd, events: libc::c_short, timeout_ms: libc::c_int) -> io::Result<libc::c_short> {
     let mut pfd = libc::pollfd { fd, events, revents: 0 };
     // SAFETY: poll reads and writes exactly one pollfd, a live local.
     let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
     match n {
-        0 => Ok(false),
-        n if n > 0 => Ok(true),
+        0 => Ok(0),
+        n if n > 0 => Ok(pfd.revents),
         _ => Err(io::Error::last_os_error()),
     }
 }

@@ -121,6 +121,11 @@ hostcalls! {
     /// [`P9_MIN_REPLY`] bytes). `ret`: the R-message's size, or `-errno`
     /// (EIO once the gofer connection is lost, ENOSYS without a gofer).
     P9 = 8,
+    /// Wait up to `args[2]` ns (0: just look) until host fd `args[0]` (0, 1
+    /// or 2) is ready for `args[1]` (POLLIN for 0, POLLOUT for 1 and 2).
+    /// `ret`: the ready events (POLLIN/POLLOUT/POLLHUP/POLLERR), 0 on
+    /// timeout, `-EINTR` when the VM is being stopped.
+    Poll = 9,
 }
 
 /// Largest 9P message either way (the msize the VMM accepts).

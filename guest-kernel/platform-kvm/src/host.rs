@@ -92,6 +92,11 @@ impl Host for KvmHost {
         hostcall::call(Hostcall::Sleep, [ns, 0, 0, 0], &[]);
     }
 
+    fn poll(&self, fd: u32, events: u32, ns: u64) -> u32 {
+        let (ret, _) = hostcall::call(Hostcall::Poll, [u64::from(fd), u64::from(events), ns, 0], &[]);
+        u32::try_from(ret).unwrap_or(0)
+    }
+
     fn log(&self, level: LogLevel, msg: &str) {
         hostcall::call_with_text(Hostcall::Log, [level as u64, 0, 0, 0], msg.as_bytes());
     }

@@ -38,6 +38,11 @@ impl SysError {
         Self::new(EBLOCK, "blocked")
     }
 
+    /// Whether this is the [`SysError::block`] marker.
+    pub const fn is_block(&self) -> bool {
+        self.errno == EBLOCK
+    }
+
     /// Not an error: the handler has set every register itself
     /// (rt_sigreturn), so the result must not be stored in rax.
     pub const fn regs_set() -> Self {

@@ -117,6 +117,7 @@ pub fn serve(
     match req.call {
         Hostcall::Write => stdio::write(mem, stop, req),
         Hostcall::Read => stdio::read(mem, stop, req),
+        Hostcall::Poll => stdio::poll(stop, req),
         Hostcall::Exit => clock::exit(req),
         Hostcall::Clock => Ok(clock::clock()),
         Hostcall::Sleep => Ok(clock::sleep(stop, req)),

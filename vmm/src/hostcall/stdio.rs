@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
 
 use super::{guest_slices, HostcallError, Reply, Request};
 use crate::stop::StopSignal;
@@ -68,3 +69,39 @@ pub fn read(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Reply
     }
     Ok(transfer(0, libc::POLLIN, stop, || sys::readv(0, &slices)))
 }
+
+/// `Poll`: waits up to `args[2]` ns for host fd `args[0]` to be ready for
+/// `args[1]`; `ret` = the ready events, 0 on timeout, `-EINTR` on stop.
+pub fn poll(stop: &StopSignal, req: &Request) -> Result<Reply, HostcallError> {
+    let (fd, events) = match (req.args[0], req.args[1]) {
+        (0, e) if e == POLLIN => (0, libc::POLLIN),
+        (1, e) if e == POLLOUT => (1, libc::POLLOUT),
+        (2, e) if e == POLLOUT => (2, libc::POLLOUT),
+        (0..=2, e) => return Err(HostcallError::BadArgument { call: "Poll", what: "events", value: e }),
+        (fd, _) => return Err(HostcallError::BadFd { call: "Poll", fd }),
+    };
+    let deadline = Instant::now() + Duration::from_nanos(req.args[2]).min(super::clock::MAX_SLEEP);
+    loop {
+        if stop.reason().is_some() {
+            return Ok(Reply::ret(-i64::from(libc::EINTR)));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(POLL_SLICE_MS).min(POLL_SLICE_MS);
+        // Round a sub-millisecond remainder up so a short wait still waits.
+        let ms = if ms == 0 && !left.is_zero() { 1 } else { ms };
+        match sys::poll_events(fd, events, ms) {
+            Ok(0) if left.is_zero() => return Ok(Reply::ret(0)),
+            Ok(0) => {}
+            Ok(r) => {
+                return Ok(Reply::ret(i64::from(
+                    r as u16 & (libc::POLLIN | libc::POLLOUT | libc::POLLHUP | libc::POLLERR) as u16,
+                )))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Ok(Reply::errno(&e)),
+        }
+    }
+}
+
+const POLLIN: u64 = libc::POLLIN as u64;
+const POLLOUT: u64 = libc::POLLOUT as u64;

@@ -286,3 +286,22 @@ pub mod futex {
     pub const FUTEX_CLOCK_REALTIME: u32 = 256;
     pub const FUTEX_BITSET_MATCH_ANY: u32 = 0xffff_ffff;
 }
+
+/// poll(2), select(2) and epoll(7) event bits.
+pub mod poll {
+    pub const POLLIN: u32 = 0x001;
+    pub const POLLPRI: u32 = 0x002;
+    pub const POLLOUT: u32 = 0x004;
+    pub const POLLERR: u32 = 0x008;
+    pub const POLLHUP: u32 = 0x010;
+    pub const POLLNVAL: u32 = 0x020;
+    pub const POLLRDNORM: u32 = 0x040;
+    pub const POLLRDBAND: u32 = 0x080;
+    pub const POLLWRNORM: u32 = 0x100;
+    pub const POLLWRBAND: u32 = 0x200;
+    pub const POLLRDHUP: u32 = 0x2000;
+    /// `struct pollfd`: fd (i32), events (i16), revents (i16).
+    pub const POLLFD_SIZE: u64 = 8;
+    /// FD_SETSIZE: select's largest nfds.
+    pub const FD_SETSIZE: u64 = 1024;
+}

@@ -6,25 +6,27 @@
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::error::SysError;
 use crate::kernel::sched;
 use crate::kernel::shared::Shared;
 use crate::kernel::task::WaitKey;
 use crate::platform::{PhysAddr, PhysMem};
+use abi::linux::errno;
 
 /// Bytes a pipe holds (Linux's default pipe size).
 pub const PIPE_CAPACITY: usize = 65536;
+/// Largest size F_SETPIPE_SZ grants (Linux's default pipe-max-size).
+pub const PIPE_MAX_SIZE: usize = 1 << 20;
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = 4096;
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The shared buffer.
 #[derive(Debug)]
 pub struct Pipe {
     pub id: u64,
     buf: VecDeque<u8>,
+    capacity: usize,
     pub readers: u32,
     pub writers: u32,
 }
@@ -41,7 +43,28 @@ impl Pipe {
 
     /// Free room.
     pub fn room(&self) -> usize {
-        PIPE_CAPACITY - self.buf.len()
+        self.capacity.saturating_sub(self.buf.len())
+    }
+
+    /// The size (F_GETPIPE_SZ).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Resizes the pipe as F_SETPIPE_SZ: a power of two of pages, at least
+    /// one, at most [`PIPE_MAX_SIZE`]; never below what it holds.
+    pub fn set_capacity(&mut self, want: u64) -> Result<usize, SysError> {
+        let want = usize::try_from(want).map_err(|_| SysError::einval("pipe size too large"))?;
+        let size = want.max(4096).checked_next_power_of_two().ok_or(SysError::einval("pipe size too large"))?;
+        if size > PIPE_MAX_SIZE {
+            return Err(SysError::new(errno::EPERM, "pipe size above pipe-max-size"));
+        }
+        if size < self.buf.len() {
+            return Err(SysError::new(errno::EBUSY, "pipe holds more than the new size"));
+        }
+        self.capacity = size;
+        sched::notify(WaitKey::Io(self.id));
+        Ok(size)
     }
 
     /// Moves up to the segments' total from the buffer into them.
@@ -62,7 +85,7 @@ impl Pipe {
             done += want;
         }
         if done > 0 {
-            sched::notify(WaitKey::Pipe(self.id));
+            sched::notify(WaitKey::Io(self.id));
         }
         done
     }
@@ -82,7 +105,7 @@ impl Pipe {
             }
         }
         if done > 0 {
-            sched::notify(WaitKey::Pipe(self.id));
+            sched::notify(WaitKey::Io(self.id));
         }
         done
     }
@@ -100,8 +123,8 @@ pub struct PipeEnd {
 impl PipeEnd {
     /// A new pipe: its read end and write end.
     pub fn pair(flags: u32) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let pipe = Shared::new(Pipe { id, buf: VecDeque::new(), readers: 1, writers: 1 });
+        let id = crate::kernel::poll::new_io_id();
+        let pipe = Shared::new(Pipe { id, buf: VecDeque::new(), capacity: PIPE_CAPACITY, readers: 1, writers: 1 });
         let r = PipeEnd { pipe: Arc::clone(&pipe), write: false, flags: spin::Mutex::new(flags) };
         let w = PipeEnd { pipe, write: true, flags: spin::Mutex::new(flags | 1) };
         (Arc::new(r), Arc::new(w))
@@ -124,6 +147,6 @@ impl Drop for PipeEnd {
         } else {
             p.readers -= 1;
         }
-        sched::notify(WaitKey::Pipe(p.id));
+        sched::notify(WaitKey::Io(p.id));
     }
 }

@@ -111,6 +111,7 @@ pub fn clone<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &
         in_syscall: false,
         waits: alloc::vec::Vec::new(),
         deadline: None,
+        timeout: None,
         woken: false,
         progress: 0,
         futex: None,

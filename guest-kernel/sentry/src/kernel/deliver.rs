@@ -24,12 +24,13 @@ pub enum Sender {
 
 /// Whether `info` to process `pid` is dropped at once: ignored signals, and
 /// signals from inside the container to its init that it does not handle
-/// (Linux's SIGNAL_UNKILLABLE for a pid namespace's init).
-fn dropped(hand_ignores: bool, handler: u64, pid: u32, sig: u32, from: Sender) -> bool {
+/// (Linux's SIGNAL_UNKILLABLE for a pid namespace's init). A blocked signal
+/// is never dropped: its disposition may change before it is unblocked.
+fn dropped(hand_ignores: bool, handler: u64, blocked: bool, pid: u32, sig: u32, from: Sender) -> bool {
     if sig == SIGKILL || sig == SIGSTOP {
         return pid == 1 && from == Sender::User;
     }
-    hand_ignores || (pid == 1 && from == Sender::User && handler == SIG_DFL)
+    !blocked && (hand_ignores || (pid == 1 && from == Sender::User && handler == SIG_DFL))
 }
 
 /// Sends `info` to process `pid` (`cur` is the running task). Returns
@@ -50,11 +51,11 @@ pub fn send_process<P: Platform>(
         return Ok(());
     }
     let leader = p.threads.first().copied().unwrap_or(pid);
-    let hand = if cur.pid == pid {
-        cur.sighand.lock().clone()
+    let (hand, mask) = if cur.pid == pid {
+        (cur.sighand.lock().clone(), cur.sigmask)
     } else {
         match k.tasks.get(&leader) {
-            Some(t) => t.sighand.lock().clone(),
+            Some(t) => (t.sighand.lock().clone(), t.sigmask),
             None => return Ok(()),
         }
     };
@@ -72,7 +73,7 @@ pub fn send_process<P: Platform>(
             p.pending.discard(bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU));
         }
     }
-    if dropped(hand.ignores(sig), act.handler, pid, sig, from) {
+    if dropped(hand.ignores(sig), act.handler, mask & bit(sig) != 0, pid, sig, from) {
         return Ok(());
     }
     if let Some(p) = k.procs.get_mut(&pid) {
@@ -84,10 +85,7 @@ pub fn send_process<P: Platform>(
         if tid == cur.tid {
             continue;
         }
-        let wake = k.tasks.get(&tid).is_some_and(|t| t.sigmask & bit(sig) == 0 || sig == SIGKILL);
-        if wake {
-            signal_wake(k, tid, sig);
-        }
+        signal_wake(k, tid, sig);
     }
     Ok(())
 }
@@ -101,12 +99,12 @@ pub fn send_thread<P: Platform>(
     from: Sender,
 ) -> Result<(), SysError> {
     let sig = info.signo();
-    let (pid, hand) = if tid == cur.tid {
-        (cur.pid, cur.sighand.lock().clone())
+    let (pid, hand, mask) = if tid == cur.tid {
+        (cur.pid, cur.sighand.lock().clone(), cur.sigmask)
     } else {
         let t = k.tasks.get(&tid).filter(|t| t.state != RunState::Dead);
         let t = t.ok_or(SysError::new(errno::ESRCH, "no such thread"))?;
-        (t.pid, t.sighand.lock().clone())
+        (t.pid, t.sighand.lock().clone(), t.sigmask)
     };
     if sig == 0 {
         return Ok(());
@@ -114,25 +112,27 @@ pub fn send_thread<P: Platform>(
     if sig == SIGCONT || sig == SIGKILL {
         continue_process(k, cur, pid);
     }
-    if dropped(hand.ignores(sig), hand.get(sig).handler, pid, sig, from) {
+    if dropped(hand.ignores(sig), hand.get(sig).handler, mask & bit(sig) != 0, pid, sig, from) {
         return Ok(());
     }
     if tid == cur.tid {
         cur.pending.push(info);
     } else if let Some(t) = k.tasks.get_mut(&tid) {
         t.pending.push(info);
-        if t.sigmask & bit(sig) == 0 || sig == SIGKILL {
-            signal_wake(k, tid, sig);
-        }
+        signal_wake(k, tid, sig);
     }
     Ok(())
 }
 
 /// Wakes a blocked task for a signal (its syscall is then interrupted);
 /// SIGKILL also ends a stop.
-fn signal_wake<P: Platform>(k: &mut Kernel<P>, tid: u32, sig: u32) {
+pub(crate) fn signal_wake<P: Platform>(k: &mut Kernel<P>, tid: u32, sig: u32) {
     if let Some(t) = k.tasks.get_mut(&tid) {
-        if t.state == RunState::Blocked || (sig == SIGKILL && t.state == RunState::Stopped) {
+        // A blocked signal still wakes a task that waits for signals as
+        // such (sigtimedwait, a signalfd read): it re-checks what arrived.
+        let takes = t.sigmask & bit(sig) == 0 || sig == SIGKILL || t.waits.contains(&WaitKey::Signal);
+        let runs = t.state == RunState::Blocked || (sig == SIGKILL && t.state == RunState::Stopped);
+        if takes && runs {
             t.state = RunState::Runnable;
             k.runq.push(tid);
         }
@@ -290,7 +290,9 @@ pub fn deliver_signals<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSp
                     return;
                 }
                 DefaultAction::Terminate | DefaultAction::Core => {
-                    let core = default_action(sig) == DefaultAction::Core;
+                    // The sentry writes no core files, so the status never
+                    // has the core flag (as Linux with RLIMIT_CORE 0).
+                    let core = false;
                     if k.params.strace {
                         let msg = alloc::format!("strace: --- killed by signal {} (rip {:#x}) ---", sig, t.regs.rip);
                         k.log(LogLevel::Info, &msg);

@@ -127,7 +127,8 @@ pub fn notify_parent<P: Platform>(k: &mut Kernel<P>, ppid: u32, info: SigInfo, s
     let (ignored, nocldstop) = match k.tasks.get(&leader) {
         Some(t) => {
             let h = t.sighand.lock();
-            (h.ignores(sig), h.get(sig).flags & SA_NOCLDSTOP != 0)
+            // A blocked signal is queued even if ignored (see deliver::dropped).
+            (h.ignores(sig) && t.sigmask & bit(sig) == 0, h.get(sig).flags & SA_NOCLDSTOP != 0)
         }
         None => (false, false),
     };
@@ -143,10 +144,7 @@ pub fn notify_parent<P: Platform>(k: &mut Kernel<P>, ppid: u32, info: SigInfo, s
         None => return,
     };
     for tid in threads {
-        let wake = k.tasks.get(&tid).is_some_and(|t| t.sigmask & bit(sig) == 0);
-        if wake {
-            k.wake_task(tid);
-        }
+        super::deliver::signal_wake(k, tid, sig);
     }
 }
 

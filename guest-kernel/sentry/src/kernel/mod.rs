@@ -12,6 +12,7 @@ pub mod exec;
 pub mod exit;
 pub mod fd;
 pub mod futex;
+pub mod poll;
 pub mod process;
 pub mod random;
 pub mod rootfs;
@@ -228,7 +229,12 @@ impl<P: Platform> Kernel<P> {
         let now = self.host().clocks().monotonic_ns;
         let next = self.tasks.values().filter(|t| t.state == RunState::Blocked).filter_map(|t| t.deadline).min();
         let ns = next.map_or(100_000_000, |d| d.saturating_sub(now)).min(100_000_000);
-        if ns > 0 {
+        let stdin = self.tasks.values().any(|t| t.state == RunState::Blocked && t.waits.contains(&WaitKey::HostStdin));
+        if stdin {
+            if self.host().poll(0, abi::linux::poll::POLLIN, ns) != 0 {
+                self.wake(WaitKey::HostStdin);
+            }
+        } else if ns > 0 {
             self.host().sleep(ns);
         }
     }
@@ -355,10 +361,11 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
                 let code = match s {
                     sig::SIGFPE => sig::FPE_INTDIV,
                     sig::SIGILL => sig::ILL_ILLOPN,
-                    sig::SIGTRAP => sig::TRAP_BRKPT,
+                    // int3 is a plain kernel-sent SIGTRAP on Linux (do_trap).
+                    sig::SIGTRAP if vector != 3 => sig::TRAP_BRKPT,
                     _ => sig::SI_KERNEL,
                 };
-                let addr = if s == sig::SIGSEGV { 0 } else { t.regs.rip };
+                let addr = if s == sig::SIGSEGV || vector == 3 { 0 } else { t.regs.rip };
                 deliver::force_signal(k, t, signal::SigInfo::fault(s, code, addr));
             }
             Trap::Interrupted => {}

@@ -20,8 +20,10 @@ pub use super::signal::SigAction;
 /// if its condition still does not hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitKey {
-    /// A pipe's buffer or its number of readers or writers changed.
-    Pipe(u64),
+    /// An I/O object changed state: a pipe's buffer or its number of
+    /// readers or writers, a socket, an eventfd (ids from
+    /// [`crate::kernel::poll::new_io_id`]).
+    Io(u64),
     /// A child of process `pid` exited, stopped or continued.
     ChildOf(u32),
     /// A futex word: wakes go through [`crate::kernel::futex`], which marks
@@ -91,6 +93,10 @@ pub struct Task<A: AddressSpace> {
     /// When the blocked syscall times out (monotonic ns), set on its first
     /// attempt and kept across retries.
     pub deadline: Option<u64>,
+    /// The blocked syscall's own timeout (monotonic ns), when it differs
+    /// from the time it is to be woken at ([`Task::deadline`]): poll with
+    /// a timer among its files wakes at the timer but times out here.
+    pub timeout: Option<u64>,
     /// A futex wake or similar one-shot event was delivered to this task
     /// while it was blocked.
     pub woken: bool,
@@ -154,6 +160,7 @@ impl<A: AddressSpace> Task<A> {
             in_syscall: false,
             waits: Vec::new(),
             deadline: None,
+            timeout: None,
             woken: false,
             progress: 0,
             futex: None,
@@ -205,11 +212,29 @@ impl<A: AddressSpace> Task<A> {
         *self.deadline.get_or_insert(now.saturating_add(rel_ns))
     }
 
+    /// Starts an attempt of a syscall that waits up to `rel_ns` (None:
+    /// forever) from its first attempt: fixes the timeout then, and makes
+    /// it the time to be woken by (which [`Task::wake_by`] can bring
+    /// forward for this attempt). Returns the absolute timeout.
+    pub fn begin_timed_wait(&mut self, now: u64, rel_ns: Option<u64>) -> Option<u64> {
+        if self.timeout.is_none() {
+            self.timeout = rel_ns.map(|r| now.saturating_add(r));
+        }
+        self.deadline = self.timeout;
+        self.timeout
+    }
+
+    /// Makes the scheduler wake the blocked task by `at` (monotonic ns).
+    pub fn wake_by(&mut self, at: u64) {
+        self.deadline = Some(self.deadline.map_or(at, |d| d.min(at)));
+    }
+
     /// Clears the per-syscall blocking state (the syscall completed).
     pub fn end_syscall(&mut self) {
         self.in_syscall = false;
         self.waits.clear();
         self.deadline = None;
+        self.timeout = None;
         self.woken = false;
         self.progress = 0;
         self.futex = None;

@@ -184,6 +184,10 @@ pub trait Host {
     fn clocks(&self) -> Clocks;
     /// Blocks for `ns` nanoseconds.
     fn sleep(&self, ns: u64);
+    /// Waits up to `ns` (0: just looks) until host fd `fd` (0, 1 or 2) is
+    /// ready for `events` (POLLIN or POLLOUT). Returns the ready events, 0
+    /// on timeout or when the sandbox is stopping.
+    fn poll(&self, fd: u32, events: u32, ns: u64) -> u32;
     /// Emits one log line.
     fn log(&self, level: LogLevel, msg: &str);
     /// Ends the sandbox with the application's status.

@@ -13,6 +13,8 @@ const F_SETFD: i32 = 2;
 const F_GETFL: i32 = 3;
 const F_SETFL: i32 = 4;
 const F_DUPFD_CLOEXEC: i32 = 1030;
+const F_SETPIPE_SZ: i32 = 1031;
+const F_GETPIPE_SZ: i32 = 1032;
 const FD_CLOEXEC: u64 = 1;
 use crate::vfs::file::flags::{O_APPEND, O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY};
 
@@ -58,6 +60,14 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
             }
             Ok(0)
         }
+        F_GETPIPE_SZ => match file {
+            File::Pipe(p) => Ok(p.pipe.lock().capacity() as u64),
+            _ => Err(SysError::ebadf("not a pipe")),
+        },
+        F_SETPIPE_SZ => match file {
+            File::Pipe(p) => p.pipe.lock().set_capacity(a.u64(2)).map(|n| n as u64),
+            _ => Err(SysError::ebadf("not a pipe")),
+        },
         _ => Err(SysError::einval("unknown fcntl command")),
     }
 }

@@ -10,6 +10,7 @@ mod futex;
 mod info;
 mod mmap;
 mod pipe;
+mod poll;
 mod process;
 mod read_write;
 mod signal;

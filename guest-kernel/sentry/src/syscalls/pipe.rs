@@ -83,7 +83,7 @@ pub(super) fn transfer<P: Platform>(
                     return Err(SysError::new(errno::EAGAIN, "pipe empty"));
                 }
                 drop(p);
-                t.wait_on(WaitKey::Pipe(id));
+                t.wait_on(WaitKey::Io(id));
                 return Err(SysError::block());
             }
             Ok(p.read_into(&phys, &segs) as u64)
@@ -112,7 +112,7 @@ pub(super) fn transfer<P: Platform>(
                     return Err(SysError::new(errno::EAGAIN, "pipe full"));
                 }
                 drop(p);
-                t.wait_on(WaitKey::Pipe(id));
+                t.wait_on(WaitKey::Io(id));
                 return Err(SysError::block());
             }
             drop(p);
@@ -121,7 +121,7 @@ pub(super) fn transfer<P: Platform>(
             let done = done + n;
             if done < total && !end.nonblocking() {
                 t.progress = done;
-                t.wait_on(WaitKey::Pipe(id));
+                t.wait_on(WaitKey::Io(id));
                 return Err(SysError::block());
             }
             Ok(done)

@@ -88,6 +88,12 @@ fn transfer<P: Platform>(
     if segs.is_empty() {
         return Ok(0);
     }
+    // A read of the host's stdin waits in the sentry, not in the host, so
+    // the other tasks and timers go on meanwhile.
+    if dir == Dir::Read && k.host().poll(0, abi::linux::poll::POLLIN, 0) == 0 {
+        t.wait_on(crate::kernel::task::WaitKey::HostStdin);
+        return Err(SysError::block());
+    }
     let r = match dir {
         Dir::Read => k.host().read(host_fd, &segs),
         Dir::Write => k.host().write(host_fd, &segs),

@@ -1,7 +1,7 @@
 //! The syscall table: one row per implemented number (handler and argument
 //! count), plus the numbers deliberately answered with an error.
 
-use super::{fd, file, futex, info, mmap, pipe, process, read_write, signal, stat, thread, time, SyscallArgs};
+use super::{fd, file, futex, info, mmap, pipe, poll, process, read_write, signal, stat, thread, time, SyscallArgs};
 use crate::error::SysResult;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
@@ -122,6 +122,10 @@ syscall_table! {
     futex => futex::sys_futex, 6;
     pipe => pipe::sys_pipe, 1;
     pipe2 => pipe::sys_pipe2, 2;
+    poll => poll::sys_poll, 3;
+    ppoll => poll::sys_ppoll, 5;
+    select => poll::sys_select, 5;
+    pselect6 => poll::sys_pselect6, 6;
     set_tid_address => thread::sys_set_tid_address, 1;
     set_robust_list => thread::sys_set_robust_list, 2;
     arch_prctl => thread::sys_arch_prctl, 2;

@@ -19,7 +19,7 @@ fn clock_ns<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>, id: u64) -> R
     }
 }
 
-fn timespec_bytes(ts: Timespec) -> [u8; 16] {
+pub(super) fn timespec_bytes(ts: Timespec) -> [u8; 16] {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
     b[8..].copy_from_slice(&ts.tv_nsec.to_le_bytes());
