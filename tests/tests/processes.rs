@@ -205,3 +205,43 @@ fn proc_bench_natively() {
 fn proc_bench_in_the_sandbox() {
     assert_bench_report(&proc_bench(Run::sandbox).run());
 }
+
+const CREDS: &str = r#"ids: uid 0 euid 0 resuid 0 0 0, gid 0 egid 0 resgid 0 0 0
+setgroups(30 10 20): 0, getgroups 3: 10 20 30, getgroups(1) -1 EINVAL
+caps: effective 0xa80425fb permitted 0xa80425fb inheritable 0 (the container set: yes)
+capset adding CAP_SYS_ADMIN: -1 EPERM
+capset dropping CAP_CHOWN from effective: 0, effective has it no, permitted has it yes
+bounding: CAP_KILL 1, CAP_SYS_ADMIN 0
+ambient raise without inheritable: -1 EPERM
+setresuid(1000): 0, uid 1000, effective 0 permitted 0
+back to 0: setuid -1 EPERM, setresuid -1 EPERM
+kill(root parent, 0): -1 EPERM
+with KEEPCAPS: setresuid 0, effective 0, permitted is the container set yes
+seteuid(1000): 0, effective 0; seteuid(0): 0, effective is the container set yes
+PR_SET_NAME: "a-very-long-thr"
+no_new_privs: 0, set 0, now 1
+PR_SET_PDEATHSIG: grandchild got SIGUSR1 (asked 10)
+subreaper 1: the orphan's parent is us yes, and we reaped it yes
+umask: old 022, now 027
+"#;
+
+/// Credentials need root natively (the program drops to the container's
+/// capability set first); elsewhere the native check is skipped.
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+#[test]
+fn creds_match_linux() {
+    if !running_as_root() {
+        eprintln!("skipped: the native run of `creds` needs root");
+        return;
+    }
+    let (native, sandboxed) =
+        compare_runs(Run::native(resource("creds"), NO_ARGS), Run::sandbox(resource("creds"), NO_ARGS));
+    native.assert_code(0).assert_stdout(CREDS);
+    sandboxed.assert_code(0).assert_stdout(CREDS);
+}

@@ -305,3 +305,57 @@ pub mod poll {
     /// FD_SETSIZE: select's largest nfds.
     pub const FD_SETSIZE: u64 = 1024;
 }
+
+/// Capabilities (capability.h) and capget/capset.
+pub mod caps {
+    pub const CAP_CHOWN: u32 = 0;
+    pub const CAP_DAC_OVERRIDE: u32 = 1;
+    pub const CAP_DAC_READ_SEARCH: u32 = 2;
+    pub const CAP_FOWNER: u32 = 3;
+    pub const CAP_FSETID: u32 = 4;
+    pub const CAP_KILL: u32 = 5;
+    pub const CAP_SETGID: u32 = 6;
+    pub const CAP_SETUID: u32 = 7;
+    pub const CAP_SETPCAP: u32 = 8;
+    pub const CAP_NET_BIND_SERVICE: u32 = 10;
+    pub const CAP_NET_RAW: u32 = 13;
+    pub const CAP_SYS_CHROOT: u32 = 18;
+    pub const CAP_SYS_ADMIN: u32 = 21;
+    pub const CAP_SYS_RESOURCE: u32 = 24;
+    pub const CAP_MKNOD: u32 = 27;
+    pub const CAP_AUDIT_WRITE: u32 = 29;
+    pub const CAP_SETFCAP: u32 = 31;
+    /// The highest capability Linux 6.x knows (CAP_CHECKPOINT_RESTORE).
+    pub const CAP_LAST_CAP: u32 = 40;
+    pub const _LINUX_CAPABILITY_VERSION_1: u32 = 0x1998_0330;
+    pub const _LINUX_CAPABILITY_VERSION_2: u32 = 0x2007_1026;
+    pub const _LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+}
+
+/// prctl(2) options.
+pub mod prctl {
+    pub const PR_SET_PDEATHSIG: i32 = 1;
+    pub const PR_GET_PDEATHSIG: i32 = 2;
+    pub const PR_GET_DUMPABLE: i32 = 3;
+    pub const PR_SET_DUMPABLE: i32 = 4;
+    pub const PR_GET_KEEPCAPS: i32 = 7;
+    pub const PR_SET_KEEPCAPS: i32 = 8;
+    pub const PR_SET_NAME: i32 = 15;
+    pub const PR_GET_NAME: i32 = 16;
+    pub const PR_GET_SECCOMP: i32 = 21;
+    pub const PR_CAPBSET_READ: i32 = 23;
+    pub const PR_CAPBSET_DROP: i32 = 24;
+    pub const PR_GET_SECUREBITS: i32 = 27;
+    pub const PR_SET_SECUREBITS: i32 = 28;
+    pub const PR_GET_TIMERSLACK: i32 = 30;
+    pub const PR_SET_TIMERSLACK: i32 = 29;
+    pub const PR_SET_CHILD_SUBREAPER: i32 = 36;
+    pub const PR_GET_CHILD_SUBREAPER: i32 = 37;
+    pub const PR_SET_NO_NEW_PRIVS: i32 = 38;
+    pub const PR_GET_NO_NEW_PRIVS: i32 = 39;
+    pub const PR_CAP_AMBIENT: i32 = 47;
+    pub const PR_CAP_AMBIENT_IS_SET: u64 = 1;
+    pub const PR_CAP_AMBIENT_RAISE: u64 = 2;
+    pub const PR_CAP_AMBIENT_LOWER: u64 = 3;
+    pub const PR_CAP_AMBIENT_CLEAR_ALL: u64 = 4;
+}

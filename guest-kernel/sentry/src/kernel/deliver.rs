@@ -2,6 +2,7 @@
 //! interrupting the target, running handlers on an `rt_sigframe`, default
 //! actions, and `rt_sigreturn`.
 
+use super::creds::Credentials;
 use super::exit;
 use super::process::{status, Report};
 use super::signal::{self as s, default_action, DefaultAction, SigInfo};
@@ -10,6 +11,7 @@ use super::Kernel;
 use crate::error::SysError;
 use crate::platform::Platform;
 use abi::hostcall::LogLevel;
+use abi::linux::caps::CAP_KILL;
 use abi::linux::errno;
 use abi::linux::signal::*;
 use abi::linux::sysno;
@@ -33,6 +35,15 @@ fn dropped(hand_ignores: bool, handler: u64, blocked: bool, pid: u32, sig: u32, 
     !blocked && (hand_ignores || (pid == 1 && from == Sender::User && handler == SIG_DFL))
 }
 
+/// Linux's kill permission check (check_kill_permission): CAP_KILL, or a
+/// real or effective uid of the sender matching the target's real or saved
+/// uid; SIGCONT within a session is always allowed.
+fn may_signal(from: &Credentials, to: &Credentials, sig: u32, same_session: bool) -> bool {
+    from.capable(CAP_KILL)
+        || (sig == SIGCONT && same_session)
+        || [from.ruid, from.euid].iter().any(|u| *u == to.ruid || *u == to.suid)
+}
+
 /// Sends `info` to process `pid` (`cur` is the running task). Returns
 /// ESRCH if there is no such live process.
 pub fn send_process<P: Platform>(
@@ -47,18 +58,24 @@ pub fn send_process<P: Platform>(
         return Ok(());
     }
     let sig = info.signo();
-    if sig == 0 {
-        return Ok(());
-    }
     let leader = p.threads.first().copied().unwrap_or(pid);
     let (hand, mask) = if cur.pid == pid {
         (cur.sighand.lock().clone(), cur.sigmask)
     } else {
         match k.tasks.get(&leader) {
-            Some(t) => (t.sighand.lock().clone(), t.sigmask),
+            Some(t) => {
+                let same_session = k.procs.get(&cur.pid).map(|p| p.sid) == Some(p.sid);
+                if from == Sender::User && !may_signal(&cur.creds, &t.creds, sig, same_session) {
+                    return Err(SysError::new(errno::EPERM, "no permission to signal that process"));
+                }
+                (t.sighand.lock().clone(), t.sigmask)
+            }
             None => return Ok(()),
         }
     };
+    if sig == 0 {
+        return Ok(());
+    }
     let act = hand.get(sig);
     if sig == SIGCONT || sig == SIGKILL {
         continue_process(k, cur, pid);
@@ -88,6 +105,19 @@ pub fn send_process<P: Platform>(
         signal_wake(k, tid, sig);
     }
     Ok(())
+}
+
+/// Queues a signal the kernel raises for thread `tid` when no task is
+/// running (a parent's death): dropped if ignored and not blocked.
+pub fn post_kernel_signal<P: Platform>(k: &mut Kernel<P>, tid: u32, info: SigInfo) {
+    let sig = info.signo();
+    let Some(t) = k.tasks.get_mut(&tid) else { return };
+    let ignored = t.sighand.lock().ignores(sig);
+    if dropped(ignored, t.sighand.lock().get(sig).handler, t.sigmask & bit(sig) != 0, t.pid, sig, Sender::Kernel) {
+        return;
+    }
+    t.pending.push(info);
+    signal_wake(k, tid, sig);
 }
 
 /// Sends `info` to thread `tid` (tkill, faults).

@@ -348,6 +348,7 @@ pub fn execve<P: crate::platform::Platform>(
         t.fds = Shared::new(copy);
     }
     t.fds.lock().close_on_exec();
+    t.creds.exec();
     let mut hand = t.sighand.lock().clone();
     hand.reset_for_exec();
     t.sighand = Shared::new(hand);

@@ -81,19 +81,24 @@ fn process_exit<P: Platform>(k: &mut Kernel<P>, pid: u32, thread_status: i32, ex
         };
         k.exit(status);
     }
-    // Orphans go to init; init is told about any that are zombies already.
+    // Orphans go to the nearest live subreaper ancestor, else init, which
+    // is told about any that are zombies already.
+    let reaper = new_reaper(k, ppid);
     let mut zombie_orphan = false;
     for c in &children {
         if let Some(cp) = k.procs.get_mut(c) {
-            cp.ppid = 1;
+            cp.ppid = reaper;
             zombie_orphan |= cp.zombie.is_some();
         }
     }
-    if let Some(init) = k.procs.get_mut(&1) {
-        init.children.extend(children);
+    for &c in &children {
+        death_signal(k, c);
+    }
+    if let Some(r) = k.procs.get_mut(&reaper) {
+        r.children.extend(children);
     }
     if zombie_orphan {
-        k.wake(WaitKey::ChildOf(1));
+        k.wake(WaitKey::ChildOf(reaper));
     }
     let (code, s) = status::child_code(st);
     let info = SigInfo::child(code, pid, s, 0, 0);
@@ -107,6 +112,32 @@ fn process_exit<P: Platform>(k: &mut Kernel<P>, pid: u32, thread_status: i32, ex
         reap(k, ppid, pid);
     }
     k.wake(WaitKey::ChildOf(ppid));
+}
+
+/// The process that adopts the children of an exiting process whose
+/// parent is `ppid`: the nearest subreaper among the ancestors, or init.
+fn new_reaper<P: Platform>(k: &Kernel<P>, mut ppid: u32) -> u32 {
+    // Bounded: a pid chain cannot be longer than the process table.
+    for _ in 0..k.procs.len() {
+        match k.procs.get(&ppid) {
+            Some(p) if p.pid == 1 => return 1,
+            Some(p) if p.subreaper && p.zombie.is_none() => return p.pid,
+            Some(p) => ppid = p.ppid,
+            None => return 1,
+        }
+    }
+    1
+}
+
+/// Sends the parent-death signal (PR_SET_PDEATHSIG) of the threads of
+/// orphaned process `pid` that asked for one.
+fn death_signal<P: Platform>(k: &mut Kernel<P>, pid: u32) {
+    let threads = k.procs.get(&pid).map(|p| p.threads.clone()).unwrap_or_default();
+    for tid in threads {
+        let Some(sig) = k.tasks.get(&tid).map(|t| t.pdeath_signal).filter(|&s| s != 0) else { continue };
+        let info = SigInfo::from_process(sig, abi::linux::signal::SI_USER, 0, 0);
+        super::deliver::post_kernel_signal(k, tid, info);
+    }
 }
 
 /// Whether `ppid` has SIGCHLD ignored or SA_NOCLDWAIT: its children are

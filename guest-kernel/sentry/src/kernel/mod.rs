@@ -7,6 +7,7 @@
 //! [`Context::switch`].
 
 pub mod clone;
+pub mod creds;
 pub mod deliver;
 pub mod exec;
 pub mod exit;

@@ -44,6 +44,9 @@ pub struct Process {
     pub child_stime_ns: u64,
     /// Command line and environment of the last exec (for /proc).
     pub cmdline: Vec<u8>,
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here
+    /// rather than to init.
+    pub subreaper: bool,
 }
 
 impl Process {
@@ -66,6 +69,7 @@ impl Process {
             child_utime_ns: 0,
             child_stime_ns: 0,
             cmdline: Vec::new(),
+            subreaper: false,
         }
     }
 }

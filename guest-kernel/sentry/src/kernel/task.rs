@@ -82,6 +82,13 @@ pub struct Task<A: AddressSpace> {
     pub altstack: (u64, u64, u32),
     pub rlimits: [Rlimit; 16],
     pub umask: u32,
+    /// User and group ids and capabilities.
+    pub creds: super::creds::Credentials,
+    /// Signal sent to this task when its parent process exits
+    /// (PR_SET_PDEATHSIG); cleared by fork.
+    pub pdeath_signal: u32,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: bool,
     /// The command name (`PR_SET_NAME`, /proc comm), NUL padded.
     pub comm: [u8; 16],
     pub state: RunState,
@@ -155,6 +162,9 @@ impl<A: AddressSpace> Task<A> {
             altstack: (0, 0, abi::linux::signal::SS_DISABLE),
             rlimits: default_rlimits(),
             umask: 0o022,
+            creds: super::creds::Credentials::default(),
+            pdeath_signal: 0,
+            dumpable: true,
             comm: [0; 16],
             state: RunState::Runnable,
             in_syscall: false,

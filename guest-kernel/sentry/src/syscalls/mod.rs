@@ -4,6 +4,7 @@
 //! file, registered in [`table`]. A number with no handler returns ENOSYS
 //! and is logged once by name.
 
+mod creds;
 mod fd;
 mod file;
 mod futex;

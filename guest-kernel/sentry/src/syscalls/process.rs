@@ -262,15 +262,16 @@ pub fn sys_kill<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
     if targets.is_empty() {
         return Err(SysError::new(errno::ESRCH, "no such process or group"));
     }
-    let mut ok = false;
+    // Success if any target took it; otherwise EPERM if one refused.
+    let mut result = Err(SysError::new(errno::ESRCH, "no such process"));
     for p in targets {
-        ok |= deliver::send_process(k, t, p, info, Sender::User).is_ok();
+        match deliver::send_process(k, t, p, info, Sender::User) {
+            Ok(()) => result = Ok(0),
+            Err(e) if e.errno == errno::EPERM && result.is_err() => result = Err(e),
+            Err(_) => {}
+        }
     }
-    if ok {
-        Ok(0)
-    } else {
-        Err(SysError::new(errno::ESRCH, "no such process"))
-    }
+    result
 }
 
 /// Implements Linux `tgkill(2)`.

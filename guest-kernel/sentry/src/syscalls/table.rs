@@ -1,7 +1,9 @@
 //! The syscall table: one row per implemented number (handler and argument
 //! count), plus the numbers deliberately answered with an error.
 
-use super::{fd, file, futex, info, mmap, pipe, poll, process, read_write, signal, stat, thread, time, SyscallArgs};
+use super::{
+    creds, fd, file, futex, info, mmap, pipe, poll, process, read_write, signal, stat, thread, time, SyscallArgs,
+};
 use crate::error::SysResult;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
@@ -132,10 +134,24 @@ syscall_table! {
     getpid => thread::sys_getpid, 0;
     getppid => process::sys_getppid, 0;
     gettid => thread::sys_gettid, 0;
-    getuid => thread::sys_getuid, 0;
-    geteuid => thread::sys_getuid, 0;
-    getgid => thread::sys_getgid, 0;
-    getegid => thread::sys_getgid, 0;
+    getuid => creds::sys_getuid, 0;
+    geteuid => creds::sys_geteuid, 0;
+    getgid => creds::sys_getgid, 0;
+    getegid => creds::sys_getegid, 0;
+    getresuid => creds::sys_getresuid, 3;
+    getresgid => creds::sys_getresgid, 3;
+    setuid => creds::sys_setuid, 1;
+    setgid => creds::sys_setgid, 1;
+    setreuid => creds::sys_setreuid, 2;
+    setregid => creds::sys_setregid, 2;
+    setresuid => creds::sys_setresuid, 3;
+    setresgid => creds::sys_setresgid, 3;
+    setfsuid => creds::sys_setfsuid, 1;
+    setfsgid => creds::sys_setfsgid, 1;
+    getgroups => creds::sys_getgroups, 2;
+    setgroups => creds::sys_setgroups, 2;
+    capget => creds::sys_capget, 2;
+    capset => creds::sys_capset, 2;
     sched_yield => process::sys_sched_yield, 0;
     sched_getaffinity => thread::sys_sched_getaffinity, 3;
     prlimit64 => thread::sys_prlimit64, 4;

@@ -6,6 +6,8 @@ use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
 use abi::layout::USER_END;
 use abi::linux::arch_prctl::*;
+use abi::linux::caps::{CAP_LAST_CAP, CAP_SETPCAP};
+use abi::linux::prctl::*;
 use abi::linux::{errno, rlimit, Rlimit};
 
 /// Implements Linux `set_tid_address(2)`.
@@ -64,16 +66,6 @@ pub fn sys_getpid<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>
 /// Implements Linux `gettid(2)`.
 pub fn sys_gettid<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, _a: &SyscallArgs) -> SysResult {
     Ok(u64::from(t.tid))
-}
-
-/// Implements Linux `getuid(2)` and `geteuid(2)`: root inside the container.
-pub fn sys_getuid<P: Platform>(_k: &mut Kernel<P>, _t: &mut Task<P::AddressSpace>, _a: &SyscallArgs) -> SysResult {
-    Ok(0)
-}
-
-/// Implements Linux `getgid(2)` and `getegid(2)`.
-pub fn sys_getgid<P: Platform>(_k: &mut Kernel<P>, _t: &mut Task<P::AddressSpace>, _a: &SyscallArgs) -> SysResult {
-    Ok(0)
 }
 
 /// Implements Linux `sched_getaffinity(2)`: the sandbox has one CPU.
@@ -170,20 +162,15 @@ pub fn sys_umask<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
     Ok(u64::from(old))
 }
 
-const PR_SET_PDEATHSIG: i32 = 1;
-const PR_GET_PDEATHSIG: i32 = 2;
-const PR_GET_DUMPABLE: i32 = 3;
-const PR_SET_DUMPABLE: i32 = 4;
-const PR_SET_NAME: i32 = 15;
-const PR_GET_NAME: i32 = 16;
-
-/// Implements Linux `prctl(2)`: the command name and the few process
-/// attributes a single process has. Others return EINVAL, as Linux does for
-/// options it does not know.
+/// Implements Linux `prctl(2)`: names, the parent-death signal,
+/// dumpability, capability bounding and ambient sets, keep-caps,
+/// no-new-privs, child subreaper, secure bits and timer slack.
 pub fn sys_prctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let arg = a.u64(1);
+    let cap = || u32::try_from(arg).ok().filter(|&c| c <= CAP_LAST_CAP).ok_or(SysError::einval("no such capability"));
     match a.int(0) {
         PR_SET_NAME => {
-            let mut name = t.mm.lock().read_cstr(&mut k.frames, a.u64(1), 4096)?;
+            let mut name = t.mm.lock().read_cstr(&mut k.frames, arg, 4096)?;
             name.truncate(15);
             t.comm = [0; 16];
             t.comm[..name.len()].copy_from_slice(&name);
@@ -191,17 +178,89 @@ pub fn sys_prctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
         }
         PR_GET_NAME => {
             let comm = t.comm;
-            t.mm.lock().copy_out(&mut k.frames, a.u64(1), &comm)?;
+            t.mm.lock().copy_out(&mut k.frames, arg, &comm)?;
             Ok(0)
         }
-        // The container's init has no parent to watch.
-        PR_SET_PDEATHSIG => Ok(0),
+        PR_SET_PDEATHSIG => {
+            let sig = u32::try_from(arg).ok().filter(|&s| s <= 64).ok_or(SysError::einval("bad signal"))?;
+            t.pdeath_signal = sig;
+            Ok(0)
+        }
         PR_GET_PDEATHSIG => {
-            t.mm.lock().copy_out(&mut k.frames, a.u64(1), &0u32.to_le_bytes())?;
+            let sig = t.pdeath_signal;
+            t.mm.lock().copy_out(&mut k.frames, arg, &sig.to_le_bytes())?;
             Ok(0)
         }
-        PR_GET_DUMPABLE => Ok(1),
-        PR_SET_DUMPABLE if a.u64(1) <= 1 => Ok(0),
+        PR_GET_DUMPABLE => Ok(u64::from(t.dumpable)),
+        PR_SET_DUMPABLE if arg <= 1 => {
+            t.dumpable = arg == 1;
+            Ok(0)
+        }
+        PR_GET_KEEPCAPS => Ok(u64::from(t.creds.keep_caps)),
+        PR_SET_KEEPCAPS if arg <= 1 => {
+            t.creds.keep_caps = arg == 1;
+            Ok(0)
+        }
+        PR_CAPBSET_READ => Ok(u64::from(t.creds.bounding & (1 << cap()?) != 0)),
+        PR_CAPBSET_DROP => {
+            let c = cap()?;
+            if !t.creds.capable(CAP_SETPCAP) {
+                return Err(SysError::new(errno::EPERM, "CAP_SETPCAP needed"));
+            }
+            t.creds.bounding &= !(1 << c);
+            Ok(0)
+        }
+        PR_CAP_AMBIENT => match arg {
+            PR_CAP_AMBIENT_CLEAR_ALL => {
+                t.creds.ambient = 0;
+                Ok(0)
+            }
+            PR_CAP_AMBIENT_IS_SET | PR_CAP_AMBIENT_RAISE | PR_CAP_AMBIENT_LOWER => {
+                let c = u32::try_from(a.u64(2))
+                    .ok()
+                    .filter(|&c| c <= CAP_LAST_CAP)
+                    .ok_or(SysError::einval("no such capability"))?;
+                let b = 1u64 << c;
+                match arg {
+                    PR_CAP_AMBIENT_IS_SET => Ok(u64::from(t.creds.ambient & b != 0)),
+                    PR_CAP_AMBIENT_LOWER => {
+                        t.creds.ambient &= !b;
+                        Ok(0)
+                    }
+                    _ => {
+                        // Raising needs the capability permitted and inheritable.
+                        if t.creds.permitted & t.creds.inheritable & b == 0 {
+                            return Err(SysError::new(errno::EPERM, "not permitted and inheritable"));
+                        }
+                        t.creds.ambient |= b;
+                        Ok(0)
+                    }
+                }
+            }
+            _ => Err(SysError::einval("bad PR_CAP_AMBIENT operation")),
+        },
+        PR_SET_NO_NEW_PRIVS if arg == 1 => {
+            t.creds.no_new_privs = true;
+            Ok(0)
+        }
+        PR_SET_NO_NEW_PRIVS => Err(SysError::einval("no_new_privs can only be set to 1")),
+        PR_GET_NO_NEW_PRIVS => Ok(u64::from(t.creds.no_new_privs)),
+        PR_SET_CHILD_SUBREAPER => {
+            if let Some(p) = k.procs.get_mut(&t.pid) {
+                p.subreaper = arg != 0;
+            }
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            let on = k.procs.get(&t.pid).is_some_and(|p| p.subreaper);
+            t.mm.lock().copy_out(&mut k.frames, arg, &u32::from(on).to_le_bytes())?;
+            Ok(0)
+        }
+        PR_GET_SECUREBITS => Ok(if t.creds.keep_caps { 1 << 4 } else { 0 }),
+        PR_SET_SECUREBITS => Err(SysError::new(errno::EPERM, "secure bits cannot be changed in the sandbox")),
+        PR_GET_SECCOMP => Ok(0),
+        PR_GET_TIMERSLACK => Ok(50_000),
+        PR_SET_TIMERSLACK => Ok(0),
         _ => Err(SysError::einval("prctl option not supported")),
     }
 }
