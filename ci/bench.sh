@@ -8,6 +8,8 @@
 #      getppid is served inside the guest.
 #  (b) `busybox true` end to end: TRUE_RUNS runs natively and under
 #      `ringfence do`, median wall time in ms and the ratio.
+#  (c), (d) files through the gofer; (e) processes: fork+exec+wait, pipe
+#      round trip, thread create+join, page fault (resources/c/proc_bench).
 #
 # Environment: BENCH_N (default 1000000), BENCH_RUNS (5), BENCH_TRUE_RUNS
 # (20), RINGFENCE_BIN (default target/release/ringfence: build it first with
@@ -169,6 +171,22 @@ read -r orc_n orc_s <<<"$(fs_pair orc /data/small 20000)"
 read -r seq4k_n seq4k_s <<<"$(fs_pair seq /data/seq 4096)"
 read -r seq1m_n seq1m_s <<<"$(fs_pair seq /data/seq 1048576)"
 
+# (e) processes (the processes issue): proc_bench times fork+exec+wait of
+# busybox true, a one-byte pipe round trip between two processes, a thread
+# create+join and a first-touch page fault inside the program; RUNS runs
+# each side, medians of the per-run medians.
+pb=$root/target/resources/proc_bench
+pb_runs() { # pb_runs SIDE... -> one "name ns" line per benchmark and run
+    local i
+    for ((i = 0; i < runs; i++)); do
+        "${limit[@]}" "$@" "$pb" 200 "$busybox" true </dev/null 2>/dev/null || echo FAILED
+    done
+}
+pb_native=$(pb_runs)
+pb_sandbox=$(pb_runs "$rf" do --)
+failures=$((failures + $(grep -c FAILED <<<"$pb_native$pb_sandbox" || true)))
+pb_median() { sed -n "s/^$1 \([0-9]*\)$/\1/p" | median; }
+
 native_read_ms=$(median <<<"$native_read")
 sandbox_read_ms=$(median <<<"$sandbox_read")
 native_find_ms=$(median <<<"$native_find")
@@ -185,6 +203,11 @@ row "stat (ns/op)" "$stat_n" "$stat_s" "$(ratio "$stat_s" "$stat_n")"
 row "open+read 4K+close (ns/op)" "$orc_n" "$orc_s" "$(ratio "$orc_s" "$orc_n")"
 row "sequential read, 4 KiB (MB/s)" "$seq4k_n" "$seq4k_s" "$(ratio "$seq4k_s" "$seq4k_n")"
 row "sequential read, 1 MiB (MB/s)" "$seq1m_n" "$seq1m_s" "$(ratio "$seq1m_s" "$seq1m_n")"
+for b in fork_exec_wait pipe_roundtrip thread_create page_fault; do
+    nat=$(pb_median "$b" <<<"$pb_native")
+    sb=$(pb_median "$b" <<<"$pb_sandbox")
+    row "$b (ns)" "$nat" "$sb" "$(ratio "$sb" "$nat")"
+done
 echo
 row "VM exits per getppid (--stats)" "" "$exits_per_call" ""
 echo "  exits with N=$n: $exits_n, with 2N: $exits_2n"
