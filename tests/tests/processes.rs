@@ -245,3 +245,28 @@ fn creds_match_linux() {
     native.assert_code(0).assert_stdout(CREDS);
     sandboxed.assert_code(0).assert_stdout(CREDS);
 }
+
+const MEMORY: &str = r#"shrink: same address yes, data kept yes
+grow in place: same address yes, data kept yes, new pages zero yes
+grow blocked: ENOMEM
+grow with MAYMOVE: moved yes, data kept yes, tail writable yes
+old range after the move: mincore ENOMEM
+MREMAP_FIXED: at the target yes, data kept yes
+mremap errors: unaligned EINVAL, FIXED without MAYMOVE EINVAL, unmapped EFAULT, across two mappings EFAULT
+MADV_DONTNEED: ok, page 0 kept yes, pages 1-2 zero yes, page 3 kept yes
+MADV_DONTNEED on MAP_SHARED: ok, contents kept yes
+hints: WILLNEED ok, SEQUENTIAL ok, HUGEPAGE ok; unknown advice EINVAL, unaligned EINVAL, over a hole ENOMEM
+msync: MS_SYNC ok, ASYNC|SYNC EINVAL, unaligned EINVAL, unmapped ENOMEM
+mincore: ok, touched pages resident yes
+MAP_FIXED_NOREPLACE over a mapping: EEXIST, on a free page ok at the address yes
+MAP_GROWSDOWN: ok, usable yes
+mremap after fork: child ok yes, parent's copy untouched yes
+"#;
+
+#[test]
+fn memory_matches_linux() {
+    let (native, sandboxed) =
+        compare_runs(Run::native(resource("memory"), NO_ARGS), Run::sandbox(resource("memory"), NO_ARGS));
+    native.assert_code(0).assert_stdout(MEMORY);
+    sandboxed.assert_code(0).assert_stdout(MEMORY);
+}

@@ -123,6 +123,31 @@ pub mod mman {
     pub const MAP_POPULATE: u64 = 0x8000;
     pub const MAP_STACK: u64 = 0x20000;
     pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+    pub const MREMAP_MAYMOVE: u64 = 1;
+    pub const MREMAP_FIXED: u64 = 2;
+    pub const MREMAP_DONTUNMAP: u64 = 4;
+    pub const MS_ASYNC: u64 = 1;
+    pub const MS_INVALIDATE: u64 = 2;
+    pub const MS_SYNC: u64 = 4;
+    pub const MADV_NORMAL: i32 = 0;
+    pub const MADV_RANDOM: i32 = 1;
+    pub const MADV_SEQUENTIAL: i32 = 2;
+    pub const MADV_WILLNEED: i32 = 3;
+    pub const MADV_DONTNEED: i32 = 4;
+    pub const MADV_FREE: i32 = 8;
+    pub const MADV_REMOVE: i32 = 9;
+    pub const MADV_DONTFORK: i32 = 10;
+    pub const MADV_DOFORK: i32 = 11;
+    pub const MADV_MERGEABLE: i32 = 12;
+    pub const MADV_UNMERGEABLE: i32 = 13;
+    pub const MADV_HUGEPAGE: i32 = 14;
+    pub const MADV_NOHUGEPAGE: i32 = 15;
+    pub const MADV_DONTDUMP: i32 = 16;
+    pub const MADV_DODUMP: i32 = 17;
+    pub const MADV_WIPEONFORK: i32 = 18;
+    pub const MADV_KEEPONFORK: i32 = 19;
+    pub const MADV_COLD: i32 = 20;
+    pub const MADV_PAGEOUT: i32 = 21;
 }
 
 /// Clock ids.

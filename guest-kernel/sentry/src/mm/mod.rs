@@ -6,8 +6,11 @@
 //! address space or is filled on first fault from its VMA's backing.
 
 pub mod frames;
+mod remap;
 pub mod usercopy;
 mod vma;
+
+pub use remap::Advice;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -80,9 +83,27 @@ impl<A: AddressSpace> MemoryManager<A> {
         start.checked_add(len).is_some_and(|end| end <= USER_END && !self.overlaps(start, end))
     }
 
-    /// Inserts a VMA over `[start, end)`, which must be free.
-    fn insert(&mut self, vma: Vma) {
+    /// Inserts a VMA over `[start, end)`, which must be free, merged with
+    /// an adjacent anonymous VMA of the same kind and protection (as Linux
+    /// does, so that mremap and mprotect see one mapping).
+    fn insert(&mut self, mut vma: Vma) {
         debug_assert!(!self.overlaps(vma.start, vma.end));
+        let mergeable = |a: &Vma, b: &Vma| {
+            a.perms == b.perms && a.backing == b.backing && matches!(a.backing, Backing::Anon | Backing::Shared)
+        };
+        if let Some((&ps, prev)) = self.vmas.range(..vma.start).next_back() {
+            if prev.end == vma.start && mergeable(prev, &vma) {
+                vma.start = ps;
+                self.vmas.remove(&ps);
+            }
+        }
+        if let Some(next) = self.vmas.get(&vma.end) {
+            if mergeable(next, &vma) {
+                vma.end = next.end;
+                let ns = next.start;
+                self.vmas.remove(&ns);
+            }
+        }
         self.vmas.insert(vma.start, vma);
     }
 

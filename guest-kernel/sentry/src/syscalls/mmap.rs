@@ -1,10 +1,10 @@
-//! mmap, munmap, mprotect, brk.
+//! mmap, munmap, mprotect, brk, mremap, madvise, msync, mincore.
 
 use super::SyscallArgs;
 use crate::error::{SysError, SysResult};
 use crate::kernel::fd::File;
 use crate::kernel::{exec, Kernel, Task};
-use crate::mm::{page_round_up, Backing};
+use crate::mm::{page_round_up, Advice, Backing};
 use crate::platform::{Perms, Platform};
 use crate::vfs::FileType;
 use abi::layout::PAGE_SIZE;
@@ -117,4 +117,65 @@ pub fn sys_mprotect<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
 /// Implements Linux `brk(2)`: returns the new break, or the old one on failure.
 pub fn sys_brk<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     Ok(t.mm.lock().brk(&mut k.frames, a.u64(0)))
+}
+
+/// Implements Linux `mremap(2)` (MREMAP_MAYMOVE, MREMAP_FIXED).
+pub fn sys_mremap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let (old, old_len, new_len, flags, new_addr) = (a.u64(0), a.u64(1), a.u64(2), a.u64(3), a.u64(4));
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+        return Err(SysError::einval("unknown mremap flags"));
+    }
+    if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
+        return Err(SysError::einval("MREMAP_FIXED without MREMAP_MAYMOVE"));
+    }
+    if flags & MREMAP_DONTUNMAP != 0 {
+        return Err(SysError::einval("MREMAP_DONTUNMAP is not supported"));
+    }
+    let fixed = (flags & MREMAP_FIXED != 0).then_some(new_addr);
+    t.mm.lock().remap(&mut k.frames, old, old_len, new_len, flags & MREMAP_MAYMOVE != 0, fixed)
+}
+
+/// Implements Linux `madvise(2)`: MADV_DONTNEED and MADV_FREE return
+/// private anonymous pages to zero; the hints are accepted.
+pub fn sys_madvise<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let advice = match a.int(2) {
+        MADV_DONTNEED | MADV_FREE => Advice::Discard,
+        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_DONTFORK | MADV_DOFORK | MADV_MERGEABLE
+        | MADV_UNMERGEABLE | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP | MADV_COLD
+        | MADV_PAGEOUT | MADV_KEEPONFORK => Advice::Hint,
+        MADV_REMOVE | MADV_WIPEONFORK => return Err(SysError::einval("advice not supported")),
+        _ => return Err(SysError::einval("unknown advice")),
+    };
+    if a.u64(1) == 0 {
+        return if a.u64(0).is_multiple_of(PAGE_SIZE) {
+            Ok(0)
+        } else {
+            Err(SysError::einval("address not page aligned"))
+        };
+    }
+    t.mm.lock().advise(&mut k.frames, a.u64(0), a.u64(1), advice).map(|()| 0)
+}
+
+/// Implements Linux `msync(2)`. No mapping writes back to a file (writable
+/// shared file mappings are refused at mmap), so only the checks remain.
+pub fn sys_msync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let (addr, len, flags) = (a.u64(0), a.u64(1), a.u64(2));
+    if addr % PAGE_SIZE != 0 || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
+        return Err(SysError::einval("bad address or flags"));
+    }
+    if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+        return Err(SysError::einval("MS_ASYNC with MS_SYNC"));
+    }
+    let len = page_round_up(len).ok_or(SysError::enomem("bad length"))?;
+    if len > 0 && !t.mm.lock().is_mapped(addr, len) {
+        return Err(SysError::new(errno::ENOMEM, "range not fully mapped"));
+    }
+    Ok(0)
+}
+
+/// Implements Linux `mincore(2)`.
+pub fn sys_mincore<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let v = t.mm.lock().residency(a.u64(0), a.u64(1))?;
+    t.mm.lock().copy_out(&mut k.frames, a.u64(2), &v)?;
+    Ok(0)
 }

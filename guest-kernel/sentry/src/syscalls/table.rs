@@ -96,6 +96,10 @@ syscall_table! {
     munmap => mmap::sys_munmap, 2;
     mprotect => mmap::sys_mprotect, 3;
     brk => mmap::sys_brk, 1;
+    mremap => mmap::sys_mremap, 5;
+    madvise => mmap::sys_madvise, 3;
+    msync => mmap::sys_msync, 3;
+    mincore => mmap::sys_mincore, 3;
     exit => process::sys_exit, 1;
     exit_group => process::sys_exit_group, 1;
     clone => process::sys_clone, 5;
