@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "common.h"
@@ -450,8 +451,47 @@ static void section_detached_and_stack(void)
     outf(1, "stack: 1 MiB used on a 4 MiB thread stack, sum %s\n", (long)(intptr_t)ret == expected ? "ok" : "wrong");
 }
 
-int main(void)
+static char *exec_self_path;
+
+/* exec from a thread that is not the leader: in a child process, a second
+ * thread execs `/proc/self/exe --exec-child PID`, which checks it still has
+ * the process's pid and that it is alone. */
+static pid_t exec_parent_pid;
+
+static void *exec_from_thread(void *arg)
 {
+    (void)arg;
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)exec_parent_pid);
+    char *argv[] = { exec_self_path, "--exec-child", pid, NULL };
+    execv(exec_self_path, argv);
+    _exit(99);
+}
+
+static void section_exec_from_thread(void)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        exec_parent_pid = getpid();
+        pthread_t th;
+        pthread_create(&th, NULL, exec_from_thread, NULL);
+        for (;;)
+            pause();
+    }
+    int st;
+    waitpid(child, &st, 0);
+    outf(1, "exec from a non-leader thread: %s\n",
+         WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "same pid, one thread, exited 0" : "FAIL");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--exec-child") == 0) {
+        /* The exec'd image: the pid is the process's and the tid the pid. */
+        int ok = getpid() == atoi(argv[2]) && (pid_t)syscall(SYS_gettid) == getpid();
+        return ok ? 0 : 1;
+    }
+    exec_self_path = argv[0];
     section_identity();
     section_counters();
     section_queue();
@@ -460,5 +500,6 @@ int main(void)
     section_exit_values();
     section_tls();
     section_detached_and_stack();
+    section_exec_from_thread();
     return failures ? 1 : 0;
 }

@@ -335,6 +335,21 @@ pub fn execve<P: crate::platform::Platform>(
     let fs = t.fs.clone();
     let img = load_program(k, &fs, path, argv, envp, false, None)?;
     crate::kernel::exit::kill_other_threads(k, t);
+    if t.tid != t.pid {
+        // Exec from a thread other than the leader: the thread takes over
+        // the leader's identity (its tid becomes the pid), as Linux's
+        // de_thread does; the old leader is gone with the other threads.
+        let old_tid = t.tid;
+        t.tid = t.pid;
+        t.exit_signal = abi::linux::signal::SIGCHLD;
+        if let Some(p) = k.procs.get_mut(&t.pid) {
+            for x in &mut p.threads {
+                if *x == old_tid {
+                    *x = t.pid;
+                }
+            }
+        }
+    }
     let old = core::mem::replace(&mut t.mm, Shared::new(img.mm));
     if Arc::strong_count(&old) == 1 {
         old.lock().destroy(&mut k.frames);

@@ -301,6 +301,8 @@ pub fn schedule<P: Platform>(k: &mut Kernel<P>) -> ! {
         if t.state == RunState::Runnable {
             run_task(k, &mut t);
         }
+        // The tid changes when a non-leader thread execs.
+        let tid = t.tid;
         match t.state {
             RunState::Dead => exit::release_task(k, t),
             RunState::Runnable => {
