@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -837,6 +838,42 @@ static void section_orphan(void)
         ;
 }
 
+/* A "clone child" (exit signal other than SIGCHLD) is waited for only with
+ * __WCLONE or __WALL. */
+static int clone_child_fn(void *arg)
+{
+    (void)arg;
+    return 6;
+}
+
+static void section_clone_child(void)
+{
+    static char stack[64 * 1024];
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    pid_t pid = clone(clone_child_fn, stack + sizeof stack, SIGUSR1, NULL);
+    if (pid < 0) {
+        outf(1, "FAIL clone\n");
+        failures++;
+        return;
+    }
+    int st = 0;
+    struct timespec ms = { 0, 20 * 1000 * 1000 };
+    nanosleep(&ms, NULL);
+    errno = 0;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    outf(1, "clone child (exit signal SIGUSR1): plain waitpid %d %s", (int)r, errno_name(errno));
+    r = waitpid(pid, &st, __WCLONE);
+    outf(1, ", __WCLONE found it %s, %s\n", yes(r == pid), describe(st));
+    siginfo_t si;
+    struct timespec zero = { 0, 0 };
+    int sig = sigtimedwait(&usr1, &si, &zero);
+    outf(1, "its exit signal: %s\n", sig == SIGUSR1 ? "SIGUSR1" : "none");
+    sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -853,5 +890,6 @@ int main(int argc, char **argv)
     section_vfork();
     section_groups();
     section_orphan();
+    section_clone_child();
     return failures ? 1 : 0;
 }

@@ -124,6 +124,8 @@ setsid: returns the new sid yes, leads session and group yes, parent's session d
 getpgid(child) is the child yes, kill(-pgid, SIGUSR1): members killed 2 of 2, leader (ignoring it) exited
 the emptied group: kill(-pgid, 0) -1 ESRCH
 orphan: getppid changed after its parent exited: yes
+clone child (exit signal SIGUSR1): plain waitpid -1 ECHILD, __WCLONE found it yes, exited 6
+its exit signal: SIGUSR1
 "#;
 
 #[test]

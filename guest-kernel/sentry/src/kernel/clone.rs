@@ -140,6 +140,7 @@ pub fn clone<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &
         let ppid = if f & CLONE_PARENT != 0 { me.ppid } else { t.pid };
         let mut p = Process::new(id, ppid, me.pgid, me.sid);
         p.cmdline = me.cmdline.clone();
+        p.clone_child = a.exit_signal != abi::linux::signal::SIGCHLD;
         k.procs.insert(id, p);
         if let Some(parent) = k.procs.get_mut(&ppid) {
             parent.children.push(id);

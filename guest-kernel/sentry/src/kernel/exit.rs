@@ -229,7 +229,10 @@ pub fn wait_child<P: Platform>(
             Which::Pid(p) => p == c,
             Which::Pgid(g) => cp.pgid == g,
         };
-        if !matches {
+        // __WALL takes every child, __WCLONE only clone children, neither
+        // only the others.
+        let kind_ok = options & WALL != 0 || (options & WCLONE != 0) == cp.clone_child;
+        if !matches || !kind_ok {
             continue;
         }
         any = true;

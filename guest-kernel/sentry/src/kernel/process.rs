@@ -47,6 +47,9 @@ pub struct Process {
     /// PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here
     /// rather than to init.
     pub subreaper: bool,
+    /// Its parent is told of its end by a signal other than SIGCHLD (or
+    /// none): a "clone" child, waited for only with __WCLONE or __WALL.
+    pub clone_child: bool,
 }
 
 impl Process {
@@ -70,6 +73,7 @@ impl Process {
             child_stime_ns: 0,
             cmdline: Vec::new(),
             subreaper: false,
+            clone_child: false,
         }
     }
 }
