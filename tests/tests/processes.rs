@@ -273,3 +273,27 @@ fn memory_matches_linux() {
     native.assert_code(0).assert_stdout(MEMORY);
     sandboxed.assert_code(0).assert_stdout(MEMORY);
 }
+
+const SHARED_FILES: &str = r#"mapping sees the file: yes
+read(2) sees a store through the mapping: yes
+the mapping sees write(2): yes
+a second open's mapping shares the pages: yes
+MAP_PRIVATE store stays private: yes
+a child's stores (inherited and own mapping) reach the parent: yes
+PROT_WRITE shared on a read-only fd: EACCES
+read-only shared mapping follows later writes: yes
+msync: 0
+after mprotect round trip still shared: yes
+file after unmap: 12288 bytes, via-map yes, Z yes, child yes, via-write yes, private store absent yes
+shared futex across processes: woken
+"#;
+
+#[test]
+fn shared_file_mappings_match_linux() {
+    let dir = TempDir::new("shared-files");
+    let native = Run::native(resource("shared_files"), &[dir.path().to_string_lossy().into_owned()]);
+    // The sandbox's /tmp is its own tmpfs.
+    let (native, sandboxed) = compare_runs(native, Run::sandbox(resource("shared_files"), &["/tmp"]));
+    native.assert_code(0).assert_stdout(SHARED_FILES);
+    sandboxed.assert_code(0).assert_stdout(SHARED_FILES);
+}

@@ -4,5 +4,6 @@
 pub mod dev;
 pub mod gofer;
 pub mod overlay;
+pub mod pagecache;
 pub mod pipe;
 pub mod tmpfs;

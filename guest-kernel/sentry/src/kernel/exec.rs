@@ -355,6 +355,7 @@ pub fn execve<P: crate::platform::Platform>(
         old.lock().destroy(&mut k.frames);
     }
     drop(old);
+    k.release_unused_files(Some(&t.mm));
     if let Some(parent) = t.vfork_parent.take() {
         k.wake(crate::kernel::task::WaitKey::Vfork(parent));
     }

@@ -35,7 +35,7 @@ pub fn release_task<P: Platform>(k: &mut Kernel<P>, mut t: Box<Task<P::AddressSp
         let addr = t.clear_child_tid;
         let ok = t.mm.lock().copy_out(&mut k.frames, addr, &0u32.to_le_bytes()).is_ok();
         if ok {
-            futex::wake_address(k, &mut t, addr, 1, u32::MAX);
+            futex::wake_address(k, &mut t, addr, 1, u32::MAX, false);
         }
     }
     if let Some(parent) = t.vfork_parent.take() {
@@ -43,6 +43,7 @@ pub fn release_task<P: Platform>(k: &mut Kernel<P>, mut t: Box<Task<P::AddressSp
     }
     if Arc::strong_count(&t.mm) == 1 {
         t.mm.lock().destroy(&mut k.frames);
+        k.release_unused_files(None);
     }
     let (pid, tid) = (t.pid, t.tid);
     let (ut, st) = (t.utime_ns, t.stime_ns);

@@ -16,13 +16,21 @@ use crate::platform::Platform;
 /// The identity of a futex word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FutexKey {
-    /// The address space (its shared-state pointer).
+    /// The address space (its shared-state pointer), or 0 for a word in
+    /// shared memory, keyed by its physical address.
     pub space: usize,
     pub addr: u64,
 }
 
-/// The key of `addr` in `t`'s address space.
-pub fn key<A: crate::platform::AddressSpace>(t: &Task<A>, addr: u64) -> FutexKey {
+/// The key of `addr` in `t`'s address space. A non-private futex in
+/// shared memory (MAP_SHARED) is keyed by the word's frame, so processes
+/// that map it at different addresses meet on it.
+pub fn key<A: crate::platform::AddressSpace>(t: &Task<A>, addr: u64, private: bool) -> FutexKey {
+    if !private {
+        if let Some(pa) = t.mm.lock().shared_phys(addr) {
+            return FutexKey { space: 0, addr: pa };
+        }
+    }
     FutexKey { space: alloc::sync::Arc::as_ptr(&t.mm) as *const u8 as usize, addr }
 }
 
@@ -60,8 +68,9 @@ pub fn wake_address<P: Platform>(
     addr: u64,
     n: u32,
     bitset: u32,
+    private: bool,
 ) -> u32 {
-    let key = key(t, addr);
+    let key = key(t, addr, private);
     wake(k, key, n, bitset)
 }
 

@@ -87,6 +87,8 @@ pub struct Kernel<P: Platform> {
     next_id: u32,
     /// Program files kept after exec.
     pub exec_cache: exec::ExecCache,
+    /// Frames of files mapped MAP_SHARED.
+    pub page_cache: crate::fs::pagecache::PageCache,
     /// The running task asked to give up the vCPU (sched_yield).
     pub yield_now: bool,
 }
@@ -114,6 +116,7 @@ impl<P: Platform> Kernel<P> {
             runq: RunQueue::default(),
             next_id: 2,
             exec_cache: exec::ExecCache::default(),
+            page_cache: crate::fs::pagecache::PageCache::default(),
             yield_now: false,
         }
     }
@@ -185,6 +188,30 @@ impl<P: Platform> Kernel<P> {
 
     fn id_in_use_as_group(&self, id: u32) -> bool {
         self.procs.values().any(|p| p.pgid == id || p.sid == id)
+    }
+
+    /// Writes back and drops the page-cache files no address space maps any
+    /// more (after munmap, exec or exit). `current` is the running task's
+    /// address space, which is not in the task table.
+    pub fn release_unused_files(
+        &mut self,
+        current: Option<&alloc::sync::Arc<shared::Shared<crate::mm::MemoryManager<P::AddressSpace>>>>,
+    ) {
+        if self.page_cache.is_empty() {
+            return;
+        }
+        let mut used = alloc::collections::BTreeSet::new();
+        for t in self.tasks.values() {
+            // A thread of the current process shares its (unlocked) memory.
+            if current.is_some_and(|c| alloc::sync::Arc::ptr_eq(c, &t.mm)) {
+                continue;
+            }
+            used.extend(t.mm.lock().shared_files());
+        }
+        if let Some(mm) = current {
+            used.extend(mm.lock().shared_files());
+        }
+        self.page_cache.release_unused(&mut self.frames, &used);
     }
 
     /// Makes every task blocked on `key` runnable.

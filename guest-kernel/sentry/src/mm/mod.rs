@@ -130,8 +130,10 @@ impl<A: AddressSpace> MemoryManager<A> {
         }
         let mut tail = v.clone();
         tail.start = addr;
-        if let Backing::Phys { base } = &mut tail.backing {
-            *base += addr - start;
+        match &mut tail.backing {
+            Backing::Phys { base } => *base += addr - start,
+            Backing::SharedFile { pgoff, .. } => *pgoff += (addr - start) / PAGE_SIZE,
+            _ => {}
         }
         if let Some(v) = self.vmas.get_mut(&start) {
             v.end = addr;
@@ -283,6 +285,12 @@ impl<A: AddressSpace> MemoryManager<A> {
         let page = page_round_down(addr);
         if let Some((pa, p)) = self.space.translate(page) {
             if access == Access::Write && !p.write {
+                if v.backing.is_shared() {
+                    // Shared memory is never copied: mprotect only took
+                    // write access away from the page table.
+                    self.space.protect(page, PAGE_SIZE, v.perms);
+                    return Ok(());
+                }
                 // Write-protected after fork: take a private copy.
                 return self.break_cow(frames, page, pa, v.perms);
             }
@@ -290,7 +298,7 @@ impl<A: AddressSpace> MemoryManager<A> {
             return Ok(());
         }
         let (lo, hi) = match v.backing {
-            Backing::Phys { .. } | Backing::File => (page, page + PAGE_SIZE),
+            Backing::Phys { .. } | Backing::File | Backing::SharedFile { .. } => (page, page + PAGE_SIZE),
             _ => {
                 let span = FAULT_AROUND_PAGES * PAGE_SIZE;
                 let lo = (addr & !(span - 1)).max(v.start);
@@ -326,10 +334,11 @@ impl<A: AddressSpace> MemoryManager<A> {
         let vmas: Vec<Vma> = self.vmas.values().cloned().collect();
         for v in &vmas {
             if v.backing == Backing::Shared {
-                // Both sides must see the same frames: fill the holes first.
+                // Both sides must see the same frames: fill the holes first
+                // (shared file pages are all mapped already).
                 self.populate_vma(frames, v, v.start, v.end)?;
             }
-            let cow = v.perms.write && v.backing != Backing::Shared;
+            let cow = v.perms.write && !v.backing.is_shared();
             let mut pages = Vec::new();
             self.space.for_each_mapped(v.start, v.end - v.start, &mut |va, pa, p| pages.push((va, pa, p)));
             for (va, pa, p) in pages {
@@ -393,6 +402,64 @@ impl<A: AddressSpace> MemoryManager<A> {
         Ok(start)
     }
 
+    /// Creates a MAP_SHARED mapping of page-cache file `file` from page
+    /// `pgoff` on, mapping `pages` (the file's frames, in order, one
+    /// reference each taken here) at its start; the rest of the mapping
+    /// lies past the file's end.
+    #[allow(clippy::too_many_arguments)] // the mmap arguments plus the cache's pages
+    pub fn map_shared_file(
+        &mut self,
+        frames: &mut FrameAllocator,
+        hint: u64,
+        len: u64,
+        perms: Perms,
+        file: u64,
+        pgoff: u64,
+        pages: &[PhysAddr],
+        fixed: bool,
+    ) -> Result<u64, SysError> {
+        let start = self.map(frames, hint, len, perms, Backing::SharedFile { file, pgoff }, fixed)?;
+        for (i, &pa) in pages.iter().enumerate() {
+            frames.get(pa);
+            if self.space.map(frames, start + i as u64 * PAGE_SIZE, pa, perms).is_err() {
+                frames.put(pa);
+                let _ = self.unmap(frames, start, len);
+                return Err(SysError::enomem("out of memory for page tables"));
+            }
+        }
+        Ok(start)
+    }
+
+    /// The physical address of `va` if it lies in shared memory (mapped
+    /// MAP_SHARED), for futexes shared between processes.
+    pub fn shared_phys(&self, va: u64) -> Option<PhysAddr> {
+        if !self.vma_at(va)?.backing.is_shared() {
+            return None;
+        }
+        self.space.translate(va).map(|(pa, _)| pa + (va & (PAGE_SIZE - 1)))
+    }
+
+    /// The page-cache files this address space maps.
+    pub fn shared_files(&self) -> impl Iterator<Item = u64> + '_ {
+        self.vmas.values().filter_map(|v| match v.backing {
+            Backing::SharedFile { file, .. } => Some(file),
+            _ => None,
+        })
+    }
+
+    /// The page-cache files mapped in `[start, start + len)`.
+    pub fn shared_files_in(&self, start: u64, len: u64) -> Vec<u64> {
+        let end = start.saturating_add(len);
+        self.vmas
+            .values()
+            .filter(|v| v.start < end && v.end > start)
+            .filter_map(|v| match v.backing {
+                Backing::SharedFile { file, .. } => Some(file),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Maps every not-yet-mapped page of `[lo, hi)` inside `v`.
     fn populate_vma(&mut self, frames: &mut FrameAllocator, v: &Vma, lo: u64, hi: u64) -> Result<(), SysError> {
         let mut va = lo;
@@ -404,8 +471,10 @@ impl<A: AddressSpace> MemoryManager<A> {
                         frames.get(pa);
                         pa
                     }
-                    // File pages are all mapped when the mapping is made.
-                    Backing::File => return Err(SysError::efault("file page not mapped")),
+                    // File pages are all mapped when the mapping is made;
+                    // a shared file's pages past its end are not there
+                    // (Linux raises SIGBUS).
+                    Backing::File | Backing::SharedFile { .. } => return Err(SysError::efault("file page not mapped")),
                     _ => frames.alloc_zeroed().ok_or(SysError::enomem("out of physical memory"))?,
                 };
                 if self.space.map(frames, va, pa, v.perms).is_err() {

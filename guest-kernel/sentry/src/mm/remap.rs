@@ -76,7 +76,7 @@ impl<A: AddressSpace> MemoryManager<A> {
             // Grow in place: the new pages fill like the mapping's own
             // (a file mapping's tail past the file is zero-filled).
             let backing = match v.backing {
-                Backing::File | Backing::Phys { .. } => Backing::Anon,
+                Backing::File | Backing::Phys { .. } | Backing::SharedFile { .. } => Backing::Anon,
                 b => b,
             };
             let tail = Vma { start: old_end, end: grow_end, perms: v.perms, backing };
@@ -105,13 +105,20 @@ impl<A: AddressSpace> MemoryManager<A> {
         self.space.for_each_mapped(from, len, &mut |va, pa, p| pages.push((va - from, pa, p)));
         let backing = match v.backing {
             Backing::Phys { base } => Backing::Phys { base: base + (from - v.start) },
+            Backing::SharedFile { file, pgoff } => {
+                Backing::SharedFile { file, pgoff: pgoff + (from - v.start) / PAGE_SIZE }
+            }
             // The main stack and the heap lose their roles when moved.
             Backing::Heap | Backing::Stack => Backing::Anon,
             b => b,
         };
         self.insert(Vma { start: to, end: to + len, perms: v.perms, backing });
         if new_len > len {
-            let tail = if matches!(backing, Backing::File | Backing::Phys { .. }) { Backing::Anon } else { backing };
+            let tail = if matches!(backing, Backing::File | Backing::Phys { .. } | Backing::SharedFile { .. }) {
+                Backing::Anon
+            } else {
+                backing
+            };
             self.insert(Vma { start: to + len, end: to + new_len, perms: v.perms, backing: tail });
         }
         for &(off, pa, p) in &pages {

@@ -20,6 +20,19 @@ pub enum Backing {
     /// Frames shared with their owner: page `va` maps `base + (va - start)`
     /// (read-only program text served from the boot module).
     Phys { base: PhysAddr },
+    /// A MAP_SHARED file mapping: page `va` is page `pgoff + (va - start) /
+    /// PAGE_SIZE` of page-cache file `file` ([`crate::fs::pagecache`]),
+    /// the same frame in every mapping and for read/write. All its pages
+    /// within the file are mapped when the mapping is made.
+    SharedFile { file: u64, pgoff: u64 },
+}
+
+impl Backing {
+    /// Whether every mapping of a page sees the same frame (no copy on
+    /// write, kept across fork).
+    pub const fn is_shared(self) -> bool {
+        matches!(self, Self::Shared | Self::SharedFile { .. })
+    }
 }
 
 /// A virtual memory area `[start, end)`.

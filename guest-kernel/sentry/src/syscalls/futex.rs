@@ -59,6 +59,7 @@ fn wake_op_apply<P: Platform>(
 pub fn sys_futex<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let (addr, op, val) = (a.u64(0), a.uint(1), a.uint(2));
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
     match cmd {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
             if t.woken {
@@ -88,7 +89,7 @@ pub fn sys_futex<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
                 if read_word(k, t, addr)? != val {
                     return Err(SysError::new(errno::EAGAIN, "futex word changed"));
                 }
-                t.futex = Some((futex::key(t, addr), bitset));
+                t.futex = Some((futex::key(t, addr, private), bitset));
             }
             t.wait_on(WaitKey::Futex(addr));
             Err(SysError::block())
@@ -98,15 +99,15 @@ pub fn sys_futex<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
             if bitset == 0 {
                 return Err(SysError::einval("empty bitset"));
             }
-            Ok(u64::from(futex::wake_address(k, t, addr, val, bitset)))
+            Ok(u64::from(futex::wake_address(k, t, addr, val, bitset, private)))
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             if cmd == FUTEX_CMP_REQUEUE && read_word(k, t, addr)? != a.uint(5) {
                 return Err(SysError::new(errno::EAGAIN, "futex word changed"));
             }
             let n2 = u32::try_from(a.u64(3)).unwrap_or(u32::MAX);
-            let from = futex::key(t, addr);
-            let to = futex::key(t, a.u64(4));
+            let from = futex::key(t, addr, private);
+            let to = futex::key(t, a.u64(4), private);
             let woke = futex::wake(k, from, val, FUTEX_BITSET_MATCH_ANY);
             let moved = futex::requeue(k, from, to, n2);
             Ok(u64::from(woke + moved))
@@ -115,9 +116,9 @@ pub fn sys_futex<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
             let addr2 = a.u64(4);
             let n2 = u32::try_from(a.u64(3)).unwrap_or(u32::MAX);
             let hit = wake_op_apply(k, t, addr2, a.uint(5))?;
-            let mut woke = futex::wake_address(k, t, addr, val, FUTEX_BITSET_MATCH_ANY);
+            let mut woke = futex::wake_address(k, t, addr, val, FUTEX_BITSET_MATCH_ANY, private);
             if hit {
-                woke += futex::wake_address(k, t, addr2, n2, FUTEX_BITSET_MATCH_ANY);
+                woke += futex::wake_address(k, t, addr2, n2, FUTEX_BITSET_MATCH_ANY, private);
             }
             Ok(u64::from(woke))
         }

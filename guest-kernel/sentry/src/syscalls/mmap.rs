@@ -17,10 +17,8 @@ const PROT_GROWSDOWN: u64 = 0x0100_0000;
 const PROT_GROWSUP: u64 = 0x0200_0000;
 
 /// Implements Linux `mmap(2)`: anonymous memory (MAP_SHARED kept shared
-/// with fork children), and private mappings of regular files (read-only
-/// shared ones too). A writable MAP_SHARED file mapping fails with ENODEV:
-/// writes would have to reach the file, and there is no shared page cache
-/// yet.
+/// with fork children), private mappings of regular files (copy on
+/// write), and shared ones through the page cache (fs/pagecache.rs).
 pub fn sys_mmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let (addr, len, prot, flags) = (a.u64(0), a.u64(1), a.u64(2), a.u64(3));
     if len == 0 {
@@ -77,13 +75,22 @@ fn map_file<P: Platform>(
     if st.file_type() != Some(FileType::Regular) {
         return Err(SysError::new(errno::ENODEV, "not a regular file"));
     }
-    if flags & MAP_TYPE != MAP_PRIVATE && prot & PROT_WRITE != 0 {
-        if !f.writable() {
+    let perms = Perms::from_prot(prot);
+    if flags & MAP_TYPE != MAP_PRIVATE {
+        if prot & PROT_WRITE != 0 && !f.writable() {
             return Err(SysError::new(errno::EACCES, "shared writable mapping of a read-only file"));
         }
-        return Err(SysError::new(errno::ENODEV, "shared writable file mappings are not supported"));
+        // Shared: the page cache's frames, the same for every mapping.
+        let id = k.page_cache.open(&f.node, &st);
+        let in_file = st.size.saturating_sub(off).div_ceil(PAGE_SIZE).min(len / PAGE_SIZE);
+        let pages = k.page_cache.pages(&mut k.frames, id, off / PAGE_SIZE, in_file);
+        let r = pages
+            .and_then(|p| t.mm.lock().map_shared_file(&mut k.frames, addr, len, perms, id, off / PAGE_SIZE, &p, fixed));
+        if r.is_err() {
+            k.release_unused_files(Some(&t.mm));
+        }
+        return r;
     }
-    let perms = Perms::from_prot(prot);
     if st.size <= off {
         // Entirely past the end: zero pages (Linux would raise SIGBUS on access).
         return t.mm.lock().map(&mut k.frames, addr, len, perms, Backing::Anon, fixed);
@@ -94,9 +101,15 @@ fn map_file<P: Platform>(
     r
 }
 
-/// Implements Linux `munmap(2)`.
+/// Implements Linux `munmap(2)`; shared file pages no longer mapped
+/// anywhere are written back.
 pub fn sys_munmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    t.mm.lock().unmap(&mut k.frames, a.u64(0), a.u64(1)).map(|()| 0)
+    let had_files = !t.mm.lock().shared_files_in(a.u64(0), a.u64(1)).is_empty();
+    t.mm.lock().unmap(&mut k.frames, a.u64(0), a.u64(1))?;
+    if had_files {
+        k.release_unused_files(Some(&t.mm));
+    }
+    Ok(0)
 }
 
 /// Implements Linux `mprotect(2)`.
@@ -156,9 +169,9 @@ pub fn sys_madvise<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>
     t.mm.lock().advise(&mut k.frames, a.u64(0), a.u64(1), advice).map(|()| 0)
 }
 
-/// Implements Linux `msync(2)`. No mapping writes back to a file (writable
-/// shared file mappings are refused at mmap), so only the checks remain.
-pub fn sys_msync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+/// Implements Linux `msync(2)`: the shared file pages of the range are
+/// written back to their files.
+pub fn sys_msync<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let (addr, len, flags) = (a.u64(0), a.u64(1), a.u64(2));
     if addr % PAGE_SIZE != 0 || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
         return Err(SysError::einval("bad address or flags"));
@@ -169,6 +182,10 @@ pub fn sys_msync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
     let len = page_round_up(len).ok_or(SysError::enomem("bad length"))?;
     if len > 0 && !t.mm.lock().is_mapped(addr, len) {
         return Err(SysError::new(errno::ENOMEM, "range not fully mapped"));
+    }
+    let files = t.mm.lock().shared_files_in(addr, len);
+    for id in files {
+        k.page_cache.writeback(&k.frames, id).map_err(|_| SysError::new(errno::EIO, "write-back failed"))?;
     }
     Ok(0)
 }

@@ -164,9 +164,18 @@ pub(super) fn transfer_vfs<P: Platform>(
         };
         let phys = *k.frames.phys();
         let off = at.map(|a| a + done);
-        let r = match dir {
-            Dir::Read => f.read_phys(&phys, off, &segs),
-            Dir::Write => f.write_phys(&phys, off, &segs),
+        let cached = if k.page_cache.is_empty() { None } else { k.page_cache.lookup(&f.node.stat()?) };
+        let r = match (dir, cached) {
+            (Dir::Read, None) => f.read_phys(&phys, off, &segs),
+            (Dir::Write, None) => f.write_phys(&phys, off, &segs),
+            // A file mapped MAP_SHARED: reads come from its cached pages,
+            // writes go to the file and to the cached pages.
+            (Dir::Read, Some(id)) => f.transfer_at(off, false, |o| k.page_cache.read(&mut k.frames, id, o, &segs)),
+            (Dir::Write, Some(id)) => f.transfer_at(off, true, |o| {
+                let n = f.node.write_phys(&phys, o, &segs)?;
+                k.page_cache.written(&mut k.frames, id, o, &segs, n);
+                Ok(n)
+            }),
         };
         let n = match r {
             Ok(n) => n as u64,

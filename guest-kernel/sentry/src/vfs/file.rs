@@ -121,6 +121,33 @@ impl OpenFile {
     }
 
     /// lseek.
+    /// Runs a transfer of this file at its offset (or at `at`), advancing
+    /// the offset by what `op` moved: the offset bookkeeping of
+    /// read_phys/write_phys for transfers done elsewhere (the page cache).
+    pub fn transfer_at(
+        &self,
+        at: Option<u64>,
+        write: bool,
+        op: impl FnOnce(u64) -> Result<usize, SysError>,
+    ) -> Result<usize, SysError> {
+        if write && !self.writable() {
+            return Err(SysError::ebadf("not open for writing"));
+        }
+        if !write && !self.readable() {
+            return Err(SysError::ebadf("not open for reading"));
+        }
+        if let Some(off) = at {
+            return op(off);
+        }
+        let mut s = self.state.lock();
+        if write && s.flags & flags::O_APPEND != 0 {
+            s.offset = self.node.stat()?.size;
+        }
+        let n = op(s.offset)?;
+        s.offset += n as u64;
+        Ok(n)
+    }
+
     pub fn seek(&self, off: i64, whence: u32) -> Result<u64, SysError> {
         const SEEK_SET: u32 = 0;
         const SEEK_CUR: u32 = 1;
