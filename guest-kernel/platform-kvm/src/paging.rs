@@ -135,8 +135,18 @@ impl GuestSpace {
     }
 }
 
-impl AddressSpace for GuestSpace {
-    fn map(&mut self, frames: &mut FrameAllocator, va: u64, pa: PhysAddr, perms: Perms) -> Result<(), MapError> {
+impl GuestSpace {
+    /// Sets the leaf entry of `va`, flushing (when `flush`) if a live
+    /// translation is replaced; a not-present to present change needs no
+    /// flush (the fault path refreshes it).
+    fn set_page(
+        &mut self,
+        frames: &mut FrameAllocator,
+        va: u64,
+        pa: PhysAddr,
+        perms: Perms,
+        flush: bool,
+    ) -> Result<(), MapError> {
         if va >= abi::layout::USER_END || !va.is_multiple_of(4096) || !pa.is_multiple_of(4096) {
             return Err(MapError::BadAddress);
         }
@@ -145,12 +155,51 @@ impl AddressSpace for GuestSpace {
         let old = self.entry(table, i);
         self.set_entry(table, i, pa | leaf_flags(perms));
         if live(old) {
-            // Replacing a live translation needs a flush; a not-present to
-            // present change does not (the fault path refreshes it).
-            arch::flush_tlb(self.backend);
+            if flush {
+                arch::flush_tlb(self.backend);
+            }
             frames.put(old & ADDR);
         }
         Ok(())
+    }
+
+    /// Changes the permissions of the mapped pages of `[va, va + len)`;
+    /// returns whether rights were removed (a flush is due).
+    fn protect_noflush(&mut self, va: u64, len: u64, perms: Perms) -> bool {
+        let end = va.saturating_add(len).min(abi::layout::USER_END);
+        let phys = self.phys;
+        let mut downgraded = false;
+        let new = leaf_flags(perms);
+        self.for_each_present(va, end, &mut |table, i, e, _| {
+            if !perms.any() {
+                // PROT_NONE: keep the frame, make the page absent to user
+                // mode; the fault handler refuses access from the VMA.
+                phys.write_u64(table + i * 8, (e & ADDR) | (new & !P) | PROT_NONE_MARK);
+            } else {
+                phys.write_u64(table + i * 8, (e & ADDR) | new);
+            }
+            downgraded |= (e & W != 0 && !perms.write) || (e & NX == 0 && !perms.exec) || !perms.any();
+        });
+        downgraded
+    }
+}
+
+impl AddressSpace for GuestSpace {
+    fn map(&mut self, frames: &mut FrameAllocator, va: u64, pa: PhysAddr, perms: Perms) -> Result<(), MapError> {
+        self.set_page(frames, va, pa, perms, true)
+    }
+
+    fn map_after_fault(
+        &mut self,
+        frames: &mut FrameAllocator,
+        va: u64,
+        pa: PhysAddr,
+        perms: Perms,
+    ) -> Result<(), MapError> {
+        // The faulting access already dropped the stale entry (FACTS.md:
+        // the fault path refreshes the shadow entry; a flush costs a
+        // hypercall, more under load).
+        self.set_page(frames, va, pa, perms, false)
     }
 
     fn unmap(&mut self, frames: &mut FrameAllocator, va: u64, len: u64) {
@@ -170,21 +219,17 @@ impl AddressSpace for GuestSpace {
     }
 
     fn protect(&mut self, va: u64, len: u64, perms: Perms) {
-        let end = va.saturating_add(len).min(abi::layout::USER_END);
-        let phys = self.phys;
-        let mut downgraded = false;
-        let new = leaf_flags(perms);
-        self.for_each_present(va, end, &mut |table, i, e, _| {
-            if !perms.any() {
-                // PROT_NONE: keep the frame, make the page absent to user
-                // mode; the fault handler refuses access from the VMA.
-                phys.write_u64(table + i * 8, (e & ADDR) | (new & !P) | PROT_NONE_MARK);
-            } else {
-                phys.write_u64(table + i * 8, (e & ADDR) | new);
-            }
-            downgraded |= (e & W != 0 && !perms.write) || (e & NX == 0 && !perms.exec) || !perms.any();
-        });
-        if downgraded {
+        if self.protect_noflush(va, len, perms) {
+            arch::flush_tlb(self.backend);
+        }
+    }
+
+    fn protect_ranges(&mut self, ranges: &[(u64, u64, Perms)]) {
+        let mut flush = false;
+        for &(va, len, perms) in ranges {
+            flush |= self.protect_noflush(va, len, perms);
+        }
+        if flush {
             arch::flush_tlb(self.backend);
         }
     }

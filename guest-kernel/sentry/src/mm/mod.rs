@@ -319,7 +319,7 @@ impl<A: AddressSpace> MemoryManager<A> {
             frames.phys().copy(new, pa, PAGE_SIZE);
             new
         };
-        if self.space.map(frames, va, new, perms).is_err() {
+        if self.space.map_after_fault(frames, va, new, perms).is_err() {
             frames.put(new);
             return Err(SysError::enomem("out of memory for page tables"));
         }
@@ -332,6 +332,7 @@ impl<A: AddressSpace> MemoryManager<A> {
     pub fn fork(&mut self, frames: &mut FrameAllocator, space: A) -> Result<Self, SysError> {
         let mut child = Self { space, vmas: self.vmas.clone(), brk_start: self.brk_start, brk: self.brk };
         let vmas: Vec<Vma> = self.vmas.values().cloned().collect();
+        let mut protect = Vec::new();
         for v in &vmas {
             if v.backing == Backing::Shared {
                 // Both sides must see the same frames: fill the holes first
@@ -354,9 +355,11 @@ impl<A: AddressSpace> MemoryManager<A> {
                 }
             }
             if cow {
-                self.space.protect(v.start, v.end - v.start, Perms { write: false, ..v.perms });
+                protect.push((v.start, v.end - v.start, Perms { write: false, ..v.perms }));
             }
         }
+        // One TLB flush for all the write-protected ranges.
+        self.space.protect_ranges(&protect);
         Ok(child)
     }
 

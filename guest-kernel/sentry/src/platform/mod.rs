@@ -135,6 +135,29 @@ pub trait AddressSpace {
     /// The TLB is flushed before this returns where rights were removed.
     fn protect(&mut self, va: u64, len: u64, perms: Perms);
 
+    /// [`AddressSpace::protect`] of several ranges, with at most one TLB
+    /// flush for all of them (fork write-protects every private VMA).
+    fn protect_ranges(&mut self, ranges: &[(u64, u64, Perms)]) {
+        for &(va, len, perms) in ranges {
+            self.protect(va, len, perms);
+        }
+    }
+
+    /// Maps frame `pa` at `va` in place of the read-only translation whose
+    /// write just faulted on this CPU (copy-on-write). Like
+    /// [`AddressSpace::map`], but without a TLB flush: the fault itself
+    /// dropped the stale entry for `va` on this CPU, and no other CPU runs
+    /// this address space's threads meanwhile.
+    fn map_after_fault(
+        &mut self,
+        frames: &mut FrameAllocator,
+        va: u64,
+        pa: PhysAddr,
+        perms: Perms,
+    ) -> Result<(), MapError> {
+        self.map(frames, va, pa, perms)
+    }
+
     /// Visits every page mapped in `[va, va + len)` (PROT_NONE pages
     /// included, with no permissions) as `f(page, frame, perms)`.
     fn for_each_mapped(&self, va: u64, len: u64, f: &mut dyn FnMut(u64, PhysAddr, Perms));
