@@ -335,6 +335,7 @@ pub fn execve<P: crate::platform::Platform>(
     let fs = t.fs.clone();
     let img = load_program(k, &fs, path, argv, envp, false, None)?;
     crate::kernel::exit::kill_other_threads(k, t);
+    crate::kernel::timer::on_exec(k, t);
     let old = core::mem::replace(&mut t.mm, Shared::new(img.mm));
     if Arc::strong_count(&old) == 1 {
         old.lock().destroy(&mut k.frames);

@@ -44,6 +44,8 @@ pub struct Process {
     pub child_stime_ns: u64,
     /// Command line and environment of the last exec (for /proc).
     pub cmdline: Vec<u8>,
+    /// Interval and POSIX timers.
+    pub timers: super::timer::Timers,
 }
 
 impl Process {
@@ -66,6 +68,7 @@ impl Process {
             child_utime_ns: 0,
             child_stime_ns: 0,
             cmdline: Vec::new(),
+            timers: super::timer::Timers::default(),
         }
     }
 }
