@@ -1,8 +1,10 @@
 //! The timer C programs of resources/c, natively and in the sandbox:
 //! `timers` (alarm, setitimer/getitimer with ITIMER_REAL, ITIMER_VIRTUAL
 //! and ITIMER_PROF, timer_create/settime/gettime/getoverrun/delete with
-//! each sigevent kind, fork and exec inheritance). The native run must
-//! print exactly the expected text, the sandboxed run the same.
+//! each sigevent kind, fork and exec inheritance) and `preempt` (tasks
+//! spinning without syscalls neither starve the others nor miss their
+//! timers). The native run must print exactly the expected text, the
+//! sandboxed run the same.
 
 use ringfence_tests::{compare_runs, resource, Run};
 
@@ -47,4 +49,26 @@ fn timers_match_linux() {
     let (_, sandboxed) =
         compare_runs(Run::native(resource("timers"), NO_ARGS), Run::sandbox(resource("timers"), NO_ARGS));
     sandboxed.assert_code(0).assert_stdout(TIMERS);
+}
+
+/// What `preempt` prints on Linux.
+const PREEMPT: &str = r#"spinning child: parent slept 5 times beside it, child killed by SIGKILL
+two spinning processes: 20 turns each, child exited 0
+spinning thread: main thread slept and stopped it, it spun yes
+ITIMER_REAL interrupts a pure spin loop: yes
+ITIMER_VIRTUAL interrupts a pure spin loop: yes
+ITIMER_PROF interrupts a pure spin loop: yes
+spinning child with a 20 ms ITIMER_REAL: killed by SIGALRM
+"#;
+
+#[test]
+fn preempt_natively() {
+    Run::native(resource("preempt"), NO_ARGS).run().assert_code(0).assert_stdout(PREEMPT);
+}
+
+#[test]
+fn preempt_match_linux() {
+    let (_, sandboxed) =
+        compare_runs(Run::native(resource("preempt"), NO_ARGS), Run::sandbox(resource("preempt"), NO_ARGS));
+    sandboxed.assert_code(0).assert_stdout(PREEMPT);
 }

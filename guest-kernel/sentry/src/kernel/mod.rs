@@ -322,7 +322,7 @@ pub fn schedule<P: Platform>(k: &mut Kernel<P>) -> ! {
 
 /// Runs `t` until it stops being runnable or its time slice is over.
 fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
-    let start = k.host().clocks().monotonic_ns;
+    let mut start = k.host().clocks().monotonic_ns;
     loop {
         if t.in_syscall {
             // A blocked syscall was woken: retry it, unless a signal interrupts it.
@@ -392,8 +392,15 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         if core::mem::take(&mut k.yield_now) {
             return;
         }
-        if end.saturating_sub(start) >= sched::TIME_SLICE_NS && (!k.runq.is_empty() || sched::has_notified()) {
-            return;
+        if end.saturating_sub(start) >= sched::TIME_SLICE_NS {
+            // Sleepers whose time came are due a turn too (a task that
+            // never blocks sees this at its timer ticks).
+            k.apply_wakeups(end);
+            if !k.runq.is_empty() {
+                return;
+            }
+            // Alone: a new slice, checked again when it is over.
+            start = end;
         }
     }
 }
