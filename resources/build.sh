@@ -38,7 +38,7 @@ build() {
 for name in exit_code segv spin isolation getppid_bench files fs_bench signals procs creds memory shared_files; do
     build "$name" -static
 done
-for name in threads proc_bench; do
+for name in threads proc_bench timers preempt; do
     build "$name" -static -pthread
 done
 build hello_pie -static-pie -fPIE

@@ -146,7 +146,6 @@ fn signals_natively() {
 }
 
 #[test]
-#[ignore = "needs alarm, setitimer and timer_create in the sentry"]
 fn signals_match_linux() {
     let (_, sandboxed) =
         compare_runs(Run::native(resource("signals"), NO_ARGS), Run::sandbox(resource("signals"), NO_ARGS));

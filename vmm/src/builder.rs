@@ -29,6 +29,15 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     let memory = GuestMemory::new_memfd(config.memory_bytes)?;
     let vm = kvm.create_vm()?;
     vm.register_memory(&memory)?;
+    // The local APIC's timer preempts tasks that never trap; without it the
+    // sentry still runs, switching tasks only at traps.
+    let lapic = match vm.create_irqchip() {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!(%err, "no in-kernel local APIC: tasks are not preempted");
+            false
+        }
+    };
 
     // 2. The guest image, then the program and its arguments after it.
     let image = loader::load_image(&memory, &config.guest_image)?;
@@ -43,14 +52,21 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     vcpu.set_mode_probe(variant.mode_probe());
     let fsgsbase = variant.fsgsbase(cpuid_has_fsgsbase(&cpuid));
     let tsc_khz = variant.tsc_khz(&vcpu);
-    tracing::debug!(?variant, fsgsbase, tsc_khz, image_end = image.end, "vCPU created");
+    tracing::debug!(?variant, fsgsbase, tsc_khz, lapic, image_end = image.end, "vCPU created");
 
     // 4. Boot info, page tables, GDT/TSS, per-vCPU pages.
-    let info = boot_info(config, &memory, variant, fsgsbase, tsc_khz, &placement)?;
+    let mut info = boot_info(config, &memory, variant, fsgsbase, tsc_khz, &placement)?;
+    if lapic {
+        info.flags |= abi::boot::FLAG_LAPIC_TIMER;
+    }
     memory.write(layout::BOOT_INFO_GPA, info)?;
     arch::write_boot_structures(&memory, variant, VCPUS)?;
     variant.prepare_vcpu_memory(&memory, vcpu.index())?;
-    vcpu.configure(&arch::vcpu_setup(variant, vcpu.index(), fsgsbase, &image.header))?;
+    let mut setup = arch::vcpu_setup(variant, vcpu.index(), fsgsbase, &image.header);
+    if lapic {
+        setup.apic_base = Some(arch::x2apic_base(vcpu.index()));
+    }
+    vcpu.configure(&setup)?;
 
     // 5. Run.
     // The gofer started alongside the VM; it must serve before its socket

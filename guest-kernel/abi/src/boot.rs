@@ -17,6 +17,9 @@ pub const FLAG_INJECT_SENTRY_FAULT: u32 = 1 << 3;
 /// The gofer's root is read-only: put an in-sandbox tmpfs over it so that
 /// writes stay in the sandbox.
 pub const FLAG_ROOT_OVERLAY: u32 = 1 << 4;
+/// The vCPU has an in-kernel local APIC in x2APIC mode (KVM_CREATE_IRQCHIP):
+/// the sentry runs its timer for preemption.
+pub const FLAG_LAPIC_TIMER: u32 = 1 << 7;
 
 /// Bit `n` of [`BootInfo::tty_mask`]: host fd `n` (0, 1, 2) is a terminal.
 pub const TTY_STDIN: u32 = 1 << 0;

@@ -78,6 +78,10 @@ impl Context for KvmContext {
                 Trap::PageFault { addr: arch::fault_address(self.backend), access, present: e & 1 != 0 }
             }
             v if v < 32 => Trap::Exception { vector: u8::try_from(v).unwrap_or(0), error_code: regs.error_code },
+            arch::lapic::VECTOR_TIMER => {
+                arch::lapic::eoi();
+                Trap::Interrupted
+            }
             _ => Trap::Interrupted,
         }
     }

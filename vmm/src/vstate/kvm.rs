@@ -23,6 +23,9 @@ pub enum KvmError {
     /// `KVM_CREATE_VCPU` or mapping its `kvm_run`.
     #[error("KVM_CREATE_VCPU failed")]
     CreateVcpu(#[source] kvm_ioctls::Error),
+    /// `KVM_CREATE_IRQCHIP`.
+    #[error("KVM_CREATE_IRQCHIP failed")]
+    CreateIrqchip(#[source] kvm_ioctls::Error),
 }
 
 /// How often `KVM_CREATE_VM` is retried on `EINTR`. Creating a VM can be

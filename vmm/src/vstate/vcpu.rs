@@ -103,6 +103,8 @@ pub struct VcpuSetup {
     pub rsp: u64,
     pub rdi: u64,
     pub rflags: u64,
+    /// `IA32_APIC_BASE` (with an in-kernel irqchip), if to be set.
+    pub apic_base: Option<u64>,
 }
 
 fn kvm_seg(s: &SegmentSetup) -> kvm_segment {
@@ -222,6 +224,9 @@ impl Vcpu {
         sregs.gdt.limit = setup.gdt_limit;
         sregs.idt.base = setup.idt_base;
         sregs.idt.limit = setup.idt_limit;
+        if let Some(base) = setup.apic_base {
+            sregs.apic_base = base;
+        }
         self.fd.set_sregs(&sregs).map_err(regs_err("KVM_SET_SREGS"))?;
         for &(index, value) in &setup.msrs {
             self.set_msr(index, value)?;

@@ -40,6 +40,13 @@ impl Vm {
         Ok(())
     }
 
+    /// Creates the in-kernel interrupt controllers (`KVM_CREATE_IRQCHIP`):
+    /// each vCPU gets a local APIC whose timer interrupts the guest without
+    /// an exit to the VMM. Must precede the vCPUs.
+    pub fn create_irqchip(&self) -> Result<(), KvmError> {
+        self.fd.create_irq_chip().map_err(KvmError::CreateIrqchip)
+    }
+
     /// Creates vCPU `index`.
     pub fn create_vcpu(&self, index: u64) -> Result<Vcpu, VcpuError> {
         let fd = self.fd.create_vcpu(index).map_err(|e| VcpuError::Create(KvmError::CreateVcpu(e)))?;

@@ -164,6 +164,23 @@ pub mod clock {
     pub const TIMER_ABSTIME: u64 = 1;
 }
 
+/// Interval timers and POSIX timers.
+pub mod timer {
+    /// `setitimer`/`getitimer` `which`.
+    pub const ITIMER_REAL: u64 = 0;
+    pub const ITIMER_VIRTUAL: u64 = 1;
+    pub const ITIMER_PROF: u64 = 2;
+    /// `sigev_notify` of a `struct sigevent`.
+    pub const SIGEV_SIGNAL: i32 = 0;
+    pub const SIGEV_NONE: i32 = 1;
+    pub const SIGEV_THREAD: i32 = 2;
+    pub const SIGEV_THREAD_ID: i32 = 4;
+    /// Size of `struct sigevent`.
+    pub const SIGEVENT_SIZE: usize = 64;
+    /// Largest overrun count reported (`DELAYTIMER_MAX`).
+    pub const DELAYTIMER_MAX: u64 = i32::MAX as u64;
+}
+
 /// `arch_prctl(2)` codes.
 pub mod arch_prctl {
     pub const ARCH_SET_GS: u64 = 0x1001;

@@ -6,6 +6,7 @@
 //! flush the TLB, load CR3 and read the fault address (here).
 
 pub mod entry;
+pub mod lapic;
 pub mod mem;
 
 use abi::layout::{selector, vif_gpa, Vif, IDT_GPA, KERNEL_BASE};

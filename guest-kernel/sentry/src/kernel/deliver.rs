@@ -199,7 +199,9 @@ pub fn pending_set<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>) -> u64
 
 /// Dequeues one instance of `sig` for `t`, thread-directed first.
 pub fn take_pending<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, sig: u32) -> Option<SigInfo> {
-    t.pending.take(sig).or_else(|| k.procs.get_mut(&t.pid).and_then(|p| p.pending.take(sig)))
+    let mut info = t.pending.take(sig).or_else(|| k.procs.get_mut(&t.pid).and_then(|p| p.pending.take(sig)))?;
+    super::timer::dequeued(k, t.pid, &mut info);
+    Some(info)
 }
 
 /// A signal that would interrupt `t`'s blocked syscall now: deliverable
@@ -268,6 +270,7 @@ pub fn interrupt_syscall<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::Address
     }
     t.regs.rcx = t.regs.rip;
     t.regs.r11 = t.regs.rflags;
+    crate::syscalls::time::sleep_interrupted(k, t);
     if k.params.strace {
         let msg = alloc::format!("strace: <... interrupted by signal {sig}, syscall {nr}>");
         k.log(LogLevel::Info, &msg);

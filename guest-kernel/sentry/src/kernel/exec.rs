@@ -350,6 +350,7 @@ pub fn execve<P: crate::platform::Platform>(
             }
         }
     }
+    crate::kernel::timer::on_exec(k, t);
     let old = core::mem::replace(&mut t.mm, Shared::new(img.mm));
     if Arc::strong_count(&old) == 1 {
         old.lock().destroy(&mut k.frames);

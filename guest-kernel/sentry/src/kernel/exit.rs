@@ -71,6 +71,7 @@ fn process_exit<P: Platform>(k: &mut Kernel<P>, pid: u32, thread_status: i32, ex
     let st = p.group_exit.unwrap_or(thread_status);
     p.zombie = Some(st);
     p.pending = Default::default();
+    p.timers = Default::default();
     let children = core::mem::take(&mut p.children);
     let ppid = p.ppid;
     if pid == 1 {

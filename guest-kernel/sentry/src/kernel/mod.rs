@@ -21,6 +21,7 @@ pub mod sched;
 pub mod shared;
 pub mod signal;
 pub mod task;
+pub mod timer;
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -91,6 +92,9 @@ pub struct Kernel<P: Platform> {
     pub page_cache: crate::fs::pagecache::PageCache,
     /// The running task asked to give up the vCPU (sched_yield).
     pub yield_now: bool,
+    /// The earliest wall-clock timer expiry of any process (monotonic ns;
+    /// `u64::MAX` when none): see [`timer::fire_due`].
+    pub next_timer: u64,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -118,6 +122,7 @@ impl<P: Platform> Kernel<P> {
             exec_cache: exec::ExecCache::default(),
             page_cache: crate::fs::pagecache::PageCache::default(),
             yield_now: false,
+            next_timer: u64::MAX,
         }
     }
 
@@ -256,7 +261,8 @@ impl<P: Platform> Kernel<P> {
     fn idle(&mut self) {
         let now = self.host().clocks().monotonic_ns;
         let next = self.tasks.values().filter(|t| t.state == RunState::Blocked).filter_map(|t| t.deadline).min();
-        let ns = next.map_or(100_000_000, |d| d.saturating_sub(now)).min(100_000_000);
+        let next = next.map_or(self.next_timer, |d| d.min(self.next_timer));
+        let ns = next.saturating_sub(now).min(100_000_000);
         let stdin = self.tasks.values().any(|t| t.state == RunState::Blocked && t.waits.contains(&WaitKey::HostStdin));
         if stdin {
             if self.host().poll(0, abi::linux::poll::POLLIN, ns) != 0 {
@@ -320,6 +326,7 @@ pub fn schedule<P: Platform>(k: &mut Kernel<P>) -> ! {
     loop {
         let now = k.host().clocks().monotonic_ns;
         k.apply_wakeups(now);
+        timer::fire_due(k, None, now);
         let Some(tid) = k.runq.pop() else {
             k.idle();
             continue;
@@ -345,7 +352,7 @@ pub fn schedule<P: Platform>(k: &mut Kernel<P>) -> ! {
 
 /// Runs `t` until it stops being runnable or its time slice is over.
 fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
-    let start = k.host().clocks().monotonic_ns;
+    let mut start = k.host().clocks().monotonic_ns;
     loop {
         if t.in_syscall {
             // A blocked syscall was woken: retry it, unless a signal interrupts it.
@@ -372,6 +379,9 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         let after = now.monotonic_ns;
         crate::time::set_coarse_realtime(now.realtime_ns);
         t.utime_ns += after.saturating_sub(before);
+        // Before the trap is handled: a syscall about to block then sees
+        // the signal of a timer that expired meanwhile.
+        timer::fire_due(k, Some(&mut *t), after);
         match trap {
             Trap::Syscall => {
                 t.orig_rax = t.regs.rax;
@@ -381,7 +391,11 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
             Trap::PageFault { addr, access, present } => {
                 let r = t.mm.lock().handle_fault(&mut k.frames, addr, access);
                 if r.is_err() {
-                    let code = if present { sig::SEGV_ACCERR } else { sig::SEGV_MAPERR };
+                    // As Linux: ACCERR when a mapping covers the address. The
+                    // error code's P bit is not reliable on every platform
+                    // (PROT_NONE pages are not present in the page tables).
+                    let mapped = present || t.mm.lock().vma_at(addr).is_some();
+                    let code = if mapped { sig::SEGV_ACCERR } else { sig::SEGV_MAPERR };
                     let info = signal::SigInfo::fault(sig::SIGSEGV, code, addr);
                     deliver::force_signal(k, t, info);
                 }
@@ -408,8 +422,15 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         if core::mem::take(&mut k.yield_now) {
             return;
         }
-        if end.saturating_sub(start) >= sched::TIME_SLICE_NS && (!k.runq.is_empty() || sched::has_notified()) {
-            return;
+        if end.saturating_sub(start) >= sched::TIME_SLICE_NS {
+            // Sleepers whose time came are due a turn too (a task that
+            // never blocks sees this at its timer ticks).
+            k.apply_wakeups(end);
+            if !k.runq.is_empty() {
+                return;
+            }
+            // Alone: a new slice, checked again when it is over.
+            start = end;
         }
     }
 }

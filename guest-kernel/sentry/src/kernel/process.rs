@@ -50,6 +50,8 @@ pub struct Process {
     /// Its parent is told of its end by a signal other than SIGCHLD (or
     /// none): a "clone" child, waited for only with __WCLONE or __WALL.
     pub clone_child: bool,
+    /// Interval and POSIX timers.
+    pub timers: super::timer::Timers,
 }
 
 impl Process {
@@ -74,6 +76,7 @@ impl Process {
             cmdline: Vec::new(),
             subreaper: false,
             clone_child: false,
+            timers: super::timer::Timers::default(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The run queue and wake-ups.
 //!
 //! Scheduling is M:1: tasks take turns on this vCPU. A task runs until it
-//! blocks in a syscall, yields, exits or uses up its time slice at a trap.
+//! blocks in a syscall, yields, exits or uses up its time slice at a trap
+//! (the platform's timer interrupt is one: a task that never enters the
+//! kernel is preempted at its ticks).
 //! A blocking syscall does not keep a kernel stack: it records what it
 //! waits for ([`WaitKey`]s and a deadline) and returns
 //! [`crate::error::SysError::block`]; when woken, the task retries the
@@ -16,7 +18,7 @@ use alloc::vec::Vec;
 use super::task::WaitKey;
 
 /// Time a task runs before another runnable task gets the vCPU (checked at
-/// traps).
+/// traps, timer ticks included).
 pub const TIME_SLICE_NS: u64 = 10_000_000;
 
 /// Wake-ups posted from where the kernel is not at hand.

@@ -145,6 +145,16 @@ impl SigPending {
         Some(self.queue.remove(i))
     }
 
+    /// Whether a queued instance satisfies `f`.
+    pub fn any(&self, f: impl Fn(&SigInfo) -> bool) -> bool {
+        self.queue.iter().any(f)
+    }
+
+    /// Removes the queued instances that satisfy `f`.
+    pub fn remove_where(&mut self, f: impl Fn(&SigInfo) -> bool) {
+        self.queue.retain(|s| !f(s));
+    }
+
     /// Removes every instance of the signals in `mask`.
     pub fn discard(&mut self, mask: u64) {
         self.queue.retain(|s| mask & bit(s.signo()) == 0);

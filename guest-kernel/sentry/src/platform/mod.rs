@@ -60,7 +60,9 @@ pub enum Trap {
     PageFault { addr: u64, access: Access, present: bool },
     /// Another CPU exception (vector and hardware error code).
     Exception { vector: u8, error_code: u64 },
-    /// An interrupt or host event stopped the application; nothing to handle.
+    /// An interrupt (the platform's timer tick, acknowledged already) or a
+    /// host event stopped the application; the scheduler checks timers and
+    /// the time slice.
     Interrupted,
 }
 

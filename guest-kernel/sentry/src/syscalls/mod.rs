@@ -18,7 +18,8 @@ mod signal;
 mod stat;
 pub mod table;
 mod thread;
-mod time;
+pub(crate) mod time;
+mod timer;
 
 use alloc::format;
 use alloc::string::String;

@@ -2,7 +2,8 @@
 //! count), plus the numbers deliberately answered with an error.
 
 use super::{
-    creds, fd, file, futex, info, mmap, pipe, poll, process, read_write, signal, stat, thread, time, SyscallArgs,
+    creds, fd, file, futex, info, mmap, pipe, poll, process, read_write, signal, stat, thread, time, timer,
+    SyscallArgs,
 };
 use crate::error::SysResult;
 use crate::kernel::{Kernel, Task};
@@ -170,6 +171,14 @@ syscall_table! {
     time => time::sys_time, 1;
     nanosleep => time::sys_nanosleep, 2;
     clock_nanosleep => time::sys_clock_nanosleep, 4;
+    alarm => timer::sys_alarm, 1;
+    getitimer => timer::sys_getitimer, 2;
+    setitimer => timer::sys_setitimer, 3;
+    timer_create => timer::sys_timer_create, 3;
+    timer_settime => timer::sys_timer_settime, 4;
+    timer_gettime => timer::sys_timer_gettime, 2;
+    timer_getoverrun => timer::sys_timer_getoverrun, 1;
+    timer_delete => timer::sys_timer_delete, 1;
     uname => info::sys_uname, 1;
     getrandom => info::sys_getrandom, 3;
     ioctl => info::sys_ioctl, 3;

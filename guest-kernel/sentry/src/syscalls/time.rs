@@ -9,12 +9,13 @@ use abi::linux::clock::*;
 use abi::linux::{errno, Timespec};
 
 /// The value of clock `id` in ns.
-fn clock_ns<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>, id: u64) -> Result<u64, SysError> {
+pub(super) fn clock_ns<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>, id: u64) -> Result<u64, SysError> {
     let c = k.host().clocks();
     match id {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE | 11 /* CLOCK_TAI */ => Ok(c.realtime_ns),
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(c.monotonic_ns),
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(t.utime_ns + t.stime_ns),
+        CLOCK_PROCESS_CPUTIME_ID => Ok(crate::kernel::timer::process_cpu(k, t, t.pid).1),
+        CLOCK_THREAD_CPUTIME_ID => Ok(t.utime_ns + t.stime_ns),
         _ => Err(SysError::einval("unknown clock")),
     }
 }
@@ -83,9 +84,8 @@ pub fn sys_time<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
     Ok(secs)
 }
 
-/// Implements Linux `nanosleep(2)`. With one task there is nothing to run
-/// meanwhile, so the host sleeps; `rem` is left untouched (no signal can
-/// interrupt the sleep yet).
+/// Implements Linux `nanosleep(2)`; a signal that interrupts it leaves the
+/// time left in `rem` (see [`sleep_interrupted`]).
 pub fn sys_nanosleep<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let ns = read_timespec(k, t, a.u64(0))?;
     sleep_until(k, t, ns, false)
@@ -124,4 +124,23 @@ pub fn sys_clock_nanosleep<P: Platform>(
         return sleep_until(k, t, target, true);
     }
     sleep_until(k, t, req, false)
+}
+
+/// A sleep ended by a signal (EINTR): writes the time left to `rem`, as
+/// `nanosleep` and a relative `clock_nanosleep` do. Called while the
+/// interrupted syscall's deadline is still set.
+pub(crate) fn sleep_interrupted<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
+    let a = t.regs.syscall_args();
+    let rem = match t.orig_rax {
+        abi::linux::sysno::nanosleep => a[1],
+        abi::linux::sysno::clock_nanosleep if a[1] & TIMER_ABSTIME == 0 => a[3],
+        _ => return,
+    };
+    let Some(deadline) = t.deadline else { return };
+    if rem == 0 {
+        return;
+    }
+    let left = deadline.saturating_sub(k.host().clocks().monotonic_ns);
+    // As Linux, a bad `rem` does not change the EINTR.
+    let _ = t.mm.lock().copy_out(&mut k.frames, rem, &timespec_bytes(timespec_from_ns(left)));
 }

@@ -153,7 +153,18 @@ pub fn vcpu_setup(variant: Variant, index: u64, fsgsbase: bool, header: &ImageHe
         rsp: layout::kernel_stack_top(index),
         rdi: index,
         rflags: RFLAGS,
+        apic_base: None,
     }
+}
+
+/// `IA32_APIC_BASE` for vCPU `index`: the default base, enabled, in x2APIC
+/// mode (the guest then programs it with `wrmsr`, FACTS.md), BSP on vCPU 0.
+pub fn x2apic_base(index: u64) -> u64 {
+    const BASE: u64 = 0xfee0_0000;
+    const ENABLE: u64 = 1 << 11;
+    const X2APIC: u64 = 1 << 10;
+    const BSP: u64 = 1 << 8;
+    BASE | ENABLE | X2APIC | if index == 0 { BSP } else { 0 }
 }
 
 /// 256 gates of 16 bytes; the guest fills them at boot.
