@@ -320,6 +320,11 @@ fn load_image<P: crate::platform::Platform>(
     }
 }
 
+/// The program file's path with symlinks resolved, as /proc/<pid>/exe shows it.
+pub fn exe_path(fs: &FsContext, path: &[u8]) -> Vec<u8> {
+    fs.resolve(&fs.cwd, path, true).map_or_else(|_| path.to_vec(), |l| l.path())
+}
+
 /// `execve`: replaces `t`'s program. On failure nothing has changed; on
 /// success the other threads are gone, close-on-exec fds are closed, caught
 /// signals are reset, and a vfork parent is released.
@@ -360,6 +365,7 @@ pub fn execve<P: crate::platform::Platform>(
     if let Some(p) = k.procs.get_mut(&t.pid) {
         p.execed = true;
         p.cmdline = img.argv.iter().flat_map(|a| a.iter().copied().chain(core::iter::once(0))).collect();
+        p.exe = exe_path(&fs, &img.path);
     }
     Ok(())
 }

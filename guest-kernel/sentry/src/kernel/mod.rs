@@ -88,6 +88,21 @@ pub struct Kernel<P: Platform> {
     pub exec_cache: exec::ExecCache,
     /// The running task asked to give up the vCPU (sched_yield).
     pub yield_now: bool,
+    /// CPU time since boot: in application code, in the sentry, idle
+    /// (/proc/stat, /proc/uptime).
+    pub cpu: CpuTimes,
+    /// Tasks created since boot (/proc/stat `processes`).
+    pub forks: u64,
+    /// The program path init was started from (its /proc/<pid>/exe).
+    init_exe: Vec<u8>,
+}
+
+/// Accumulated CPU time, in ns.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuTimes {
+    pub user_ns: u64,
+    pub system_ns: u64,
+    pub idle_ns: u64,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -114,6 +129,9 @@ impl<P: Platform> Kernel<P> {
             next_id: 2,
             exec_cache: exec::ExecCache::default(),
             yield_now: false,
+            cpu: CpuTimes::default(),
+            forks: 0,
+            init_exe: Vec::new(),
         }
     }
 
@@ -146,6 +164,7 @@ impl<P: Platform> Kernel<P> {
         // Without a boot module, the program comes from the container's tree.
         let boot_file = (prog.file_len > 0).then_some(exec::ProgramFile { pa: prog.file_pa, len: prog.file_len });
         let img = exec::load_program(self, &fs, &prog.execfn, prog.argv.clone(), &prog.envp, true, boot_file)?;
+        self.init_exe = exec::exe_path(&fs, &img.path);
         let mut task = Task::new(img.mm, fs, img.entry, img.sp, self.params.tty_mask);
         task.set_comm_from_path(&img.path);
         Ok(task)
@@ -176,6 +195,7 @@ impl<P: Platform> Kernel<P> {
             let id = self.next_id;
             self.next_id = if id + 1 >= PID_MAX { 2 } else { id + 1 };
             if !self.tasks.contains_key(&id) && !self.procs.contains_key(&id) && !self.id_in_use_as_group(id) {
+                self.forks += 1;
                 return Some(id);
             }
         }
@@ -184,6 +204,15 @@ impl<P: Platform> Kernel<P> {
 
     fn id_in_use_as_group(&self, id: u32) -> bool {
         self.procs.values().any(|p| p.pgid == id || p.sid == id)
+    }
+
+    /// The id handed out last (/proc/loadavg).
+    pub fn last_id(&self) -> u32 {
+        if self.next_id <= 2 {
+            1
+        } else {
+            self.next_id - 1
+        }
     }
 
     /// Makes every task blocked on `key` runnable.
@@ -237,6 +266,8 @@ impl<P: Platform> Kernel<P> {
         } else if ns > 0 {
             self.host().sleep(ns);
         }
+        let after = self.host().clocks().monotonic_ns;
+        self.cpu.idle_ns += after.saturating_sub(now);
     }
 }
 
@@ -279,6 +310,8 @@ pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams
         }
     };
     let mut init = Process::new(1, 0, 1, 1);
+    init.exe = core::mem::take(&mut k.init_exe);
+    init.start_ns = k.boot_ns;
     init.cmdline = prog.argv.iter().flat_map(|a| a.iter().copied().chain(core::iter::once(0))).collect();
     k.procs.insert(1, init);
     k.tasks.insert(1, Box::new(task));
@@ -342,6 +375,7 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         let after = now.monotonic_ns;
         crate::time::set_coarse_realtime(now.realtime_ns);
         t.utime_ns += after.saturating_sub(before);
+        k.cpu.user_ns += after.saturating_sub(before);
         match trap {
             Trap::Syscall => {
                 t.orig_rax = t.regs.rax;
@@ -372,6 +406,7 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         }
         let end = k.host().clocks().monotonic_ns;
         t.stime_ns += end.saturating_sub(after);
+        k.cpu.system_ns += end.saturating_sub(after);
         if t.state != RunState::Runnable {
             return;
         }

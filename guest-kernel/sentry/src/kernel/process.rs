@@ -44,6 +44,10 @@ pub struct Process {
     pub child_stime_ns: u64,
     /// Command line and environment of the last exec (for /proc).
     pub cmdline: Vec<u8>,
+    /// The program file of the last exec (/proc/<pid>/exe).
+    pub exe: Vec<u8>,
+    /// Monotonic time the process was created at (/proc/<pid>/stat).
+    pub start_ns: u64,
 }
 
 impl Process {
@@ -66,6 +70,8 @@ impl Process {
             child_utime_ns: 0,
             child_stime_ns: 0,
             cmdline: Vec::new(),
+            exe: Vec::new(),
+            start_ns: 0,
         }
     }
 }

@@ -152,6 +152,7 @@ syscall_table! {
     clock_nanosleep => time::sys_clock_nanosleep, 4;
     uname => info::sys_uname, 1;
     getrandom => info::sys_getrandom, 3;
+    sysinfo => info::sys_sysinfo, 1;
     ioctl => info::sys_ioctl, 3;
 }
 
