@@ -121,7 +121,7 @@ fn open_at<P: Platform>(
     }
     let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
     let file = match crate::fs::proc::open(k, t, &loc, keep)? {
-        Some(f) => File::Vfs(Arc::new(f)),
+        Some(f) => f,
         None => File::Vfs(Arc::new(OpenFile::new(loc, keep))),
     };
     let limit = t.fd_limit();

@@ -14,7 +14,7 @@ mod poll;
 mod process;
 mod read_write;
 mod signal;
-mod stat;
+pub(crate) mod stat;
 pub mod table;
 mod thread;
 mod time;

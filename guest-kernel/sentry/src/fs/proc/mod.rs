@@ -27,6 +27,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::error::SysError;
+use crate::kernel::fd::File;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
 use crate::vfs::file::{flags, OpenFile};
@@ -66,14 +67,22 @@ pub fn as_proc(node: &InodeRef) -> Option<&Node> {
 }
 
 /// Opens `loc` if it is a /proc file: generates its contents now (see the
-/// module doc). `None` for anything else, which opens normally.
+/// module doc). Through `fd/N` of a file with no path (a pipe, a host
+/// stream) it is that open file itself: Linux opens a new description of
+/// the same object, which for these differs only in the status flags.
+/// `None` for anything else, which opens normally.
 pub fn open<P: Platform>(
     k: &mut Kernel<P>,
     t: &Task<P::AddressSpace>,
     loc: &Location,
     open_flags: u32,
-) -> Result<Option<OpenFile>, SysError> {
+) -> Result<Option<File>, SysError> {
     let Some(node) = as_proc(loc.node()) else { return Ok(None) };
+    if let Kind::FdObject(th, fd) = node.kind {
+        let owner = view::task(k, t, th.tid).ok_or(SysError::new(errno::ENOENT, "process has exited"))?;
+        let file = owner.fds.lock().get(i32::try_from(fd).unwrap_or(-1))?;
+        return Ok(Some(file));
+    }
     if !node.is_file() || open_flags & flags::O_PATH != 0 {
         return Ok(None);
     }
@@ -87,7 +96,7 @@ pub fn open<P: Platform>(
         _ => return Ok(None),
     };
     let snap: InodeRef = Arc::new(Snapshot { stat: node.stat_now(), data });
-    Ok(Some(OpenFile::with_node(loc.clone(), snap, open_flags)))
+    Ok(Some(File::Vfs(Arc::new(OpenFile::with_node(loc.clone(), snap, open_flags)))))
 }
 
 /// The contents of an open /proc file, captured at open.

@@ -84,6 +84,8 @@ pub enum Kind {
     Fds(Thread),
     FdInfos(Thread),
     Fd(Thread, u32),
+    /// What `Fd` leads to when its file has no path.
+    FdObject(Thread, u32),
     FdInfo(Thread, u32),
     File(Thread, PidFile),
     Link(Thread, PidLink),
@@ -195,6 +197,8 @@ impl Node {
             }
             Kind::FixedLink(_) | Kind::SelfLink | Kind::ThreadSelf | Kind::Fd(..) | Kind::Link(..) => FileType::Symlink,
             Kind::Sys(_) | Kind::File(..) | Kind::FdInfo(..) => FileType::Regular,
+            // Its real type comes with the stat from the view.
+            Kind::FdObject(..) => FileType::Fifo,
         }
     }
 
@@ -256,7 +260,20 @@ impl Node {
 
 impl Inode for Node {
     fn stat(&self) -> Result<Stat, SysError> {
+        if let Kind::FdObject(th, fd) = self.kind {
+            let v = self.live(th)?;
+            let p = v.procs.get(&th.pid).ok_or_else(enoent)?;
+            return p.fds.get(&fd).and_then(|l| l.object).ok_or_else(enoent);
+        }
         Ok(self.stat_now())
+    }
+
+    fn magic_target(&self) -> Result<Option<InodeRef>, SysError> {
+        let Kind::Fd(th, fd) = self.kind else { return Ok(None) };
+        let v = self.live(th)?;
+        let p = v.procs.get(&th.pid).ok_or_else(enoent)?;
+        let link = p.fds.get(&fd).ok_or_else(enoent)?;
+        Ok(link.object.is_some().then(|| self.child(Kind::FdObject(th, fd))))
     }
 
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, SysError> {

@@ -13,10 +13,13 @@ use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
 
 /// What a file descriptor's `/proc/<pid>/fd/N` link says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FdLink {
     /// The link text.
     pub target: Vec<u8>,
+    /// The attributes of a file that has no path (a pipe, a host stream):
+    /// following the link lands on it.
+    pub object: Option<crate::vfs::Stat>,
 }
 
 /// One process as /proc names see it.
@@ -97,7 +100,16 @@ pub fn capture<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>) -> View {
             e.cwd = Some(th.fs.cwd.path());
             e.root = Some(th.fs.root.path());
             let fds = th.fds.lock();
-            e.fds = fds.iter().map(|(n, d)| (n, FdLink { target: describe(k, &d.file) })).collect();
+            e.fds = fds
+                .iter()
+                .map(|(n, d)| {
+                    let object = match &d.file {
+                        File::Vfs(_) | File::HostTty { .. } => None,
+                        f => crate::syscalls::stat::file_stat(k, f).ok(),
+                    };
+                    (n, FdLink { target: describe(k, &d.file), object })
+                })
+                .collect();
         }
         procs.insert(pid, e);
     }
