@@ -257,6 +257,17 @@ static void memory(int argc, char **argv)
         len += a;
     }
     outf(1, "cmdline: argv NUL-separated %s\n", yesno(n == (ssize_t)len && memcmp(buf, want, len) == 0));
+    n = slurp("/proc/self/environ", buf, sizeof buf);
+    extern char **environ;
+    len = 0;
+    for (char **e = environ; *e && len < sizeof want; e++) {
+        size_t a = strlen(*e) + 1;
+        if (len + a > sizeof want)
+            break;
+        memcpy(want + len, *e, a);
+        len += a;
+    }
+    outf(1, "environ: the initial environment %s\n", yesno(n == (ssize_t)len && memcmp(buf, want, len) == 0));
     n = slurp("/proc/self/comm", buf, sizeof buf);
     outf(1, "comm: %s", buf);
 }

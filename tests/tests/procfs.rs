@@ -31,6 +31,7 @@ fdinfo: pos 3
 fd: listing has the new fds yes
 maps: code executable yes, [stack] holds a local yes, [heap] yes
 cmdline: argv NUL-separated yes
+environ: the initial environment yes
 comm: procfs
 child: state S, ppid is us yes, comm (procfs)
 child: listed in /proc yes

@@ -93,8 +93,10 @@ pub struct Kernel<P: Platform> {
     pub cpu: CpuTimes,
     /// Tasks created since boot (/proc/stat `processes`).
     pub forks: u64,
-    /// The program path init was started from (its /proc/<pid>/exe).
+    /// The program path init was started from (its /proc/<pid>/exe) and
+    /// where its environment lies.
     init_exe: Vec<u8>,
+    init_env: (u64, u64),
 }
 
 /// Accumulated CPU time, in ns.
@@ -132,6 +134,7 @@ impl<P: Platform> Kernel<P> {
             cpu: CpuTimes::default(),
             forks: 0,
             init_exe: Vec::new(),
+            init_env: (0, 0),
         }
     }
 
@@ -164,7 +167,8 @@ impl<P: Platform> Kernel<P> {
         // Without a boot module, the program comes from the container's tree.
         let boot_file = (prog.file_len > 0).then_some(exec::ProgramFile { pa: prog.file_pa, len: prog.file_len });
         let img = exec::load_program(self, &fs, &prog.execfn, prog.argv.clone(), &prog.envp, true, boot_file)?;
-        self.init_exe = exec::exe_path(&fs, &img.path);
+        self.init_exe = exec::exe_path(&fs, &img.path, &prog.envp, true);
+        self.init_env = img.env;
         let mut task = Task::new(img.mm, fs, img.entry, img.sp, self.params.tty_mask);
         task.set_comm_from_path(&img.path);
         Ok(task)
@@ -311,6 +315,7 @@ pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams
     };
     let mut init = Process::new(1, 0, 1, 1);
     init.exe = core::mem::take(&mut k.init_exe);
+    init.env = k.init_env;
     init.start_ns = k.boot_ns;
     init.cmdline = prog.argv.iter().flat_map(|a| a.iter().copied().chain(core::iter::once(0))).collect();
     k.procs.insert(1, init);

@@ -48,6 +48,9 @@ pub struct Process {
     pub exe: Vec<u8>,
     /// Monotonic time the process was created at (/proc/<pid>/stat).
     pub start_ns: u64,
+    /// Where the environment strings of the last exec lie in memory,
+    /// `[start, end)` (/proc/<pid>/environ reads them there, as Linux).
+    pub env: (u64, u64),
 }
 
 impl Process {
@@ -72,6 +75,7 @@ impl Process {
             cmdline: Vec::new(),
             exe: Vec::new(),
             start_ns: 0,
+            env: (0, 0),
         }
     }
 }

@@ -91,6 +91,7 @@ pub fn open<P: Platform>(
     }
     let data = match node.kind {
         Kind::Sys(f) => system::generate(k, f)?,
+        Kind::File(th, node::PidFile::Environ) => pid::environ(k, t, th)?,
         Kind::File(th, f) => pid::generate(k, t, &node.fs, th, f)?,
         Kind::FdInfo(th, fd) => pid::fdinfo(k, t, th, fd)?,
         _ => return Ok(None),

@@ -49,7 +49,6 @@ pub fn generate<P: Platform>(
         PidFile::Status => status::<P>(t, p, th, task).into_bytes(),
         PidFile::Statm => statm(&live()?.mm.lock()).into_bytes(),
         PidFile::Cmdline => p.cmdline.clone(),
-        // Where the environment lies on the stack is not recorded at exec.
         PidFile::Environ => Vec::new(),
         PidFile::Comm => {
             let mut c = comm(&live()?.comm);
@@ -60,6 +59,22 @@ pub fn generate<P: Platform>(
         PidFile::Mounts => super::system::mounts(fs).into_bytes(),
         PidFile::Mountinfo => super::system::mountinfo(fs).into_bytes(),
     })
+}
+
+/// `/proc/<pid>/environ`: the environment strings where exec put them on
+/// the stack (as Linux, what the process may have written over since).
+pub fn environ<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, th: Thread) -> Result<Vec<u8>, SysError> {
+    let (start, end) = k.procs.get(&th.pid).ok_or_else(gone)?.env;
+    let mm = alloc::sync::Arc::clone(&view::task(k, t, th.tid).filter(|x| x.pid == th.pid).ok_or_else(gone)?.mm);
+    let len = usize::try_from(end.saturating_sub(start))
+        .unwrap_or(0)
+        .min(usize::try_from(crate::loader::ARG_MAX).unwrap_or(usize::MAX));
+    let mut buf = alloc::vec![0u8; len];
+    // Unreadable (unmapped since) reads as empty, as Linux's access_remote_vm.
+    if mm.lock().copy_in(&mut k.frames, start, &mut buf).is_err() {
+        buf.clear();
+    }
+    Ok(buf)
 }
 
 /// A task's command name without its NUL padding.
