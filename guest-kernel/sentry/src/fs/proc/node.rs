@@ -449,3 +449,69 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::proc::view::{FdLink, ProcEntry};
+    use alloc::collections::BTreeMap;
+
+    fn names(entries: &[DirEntry]) -> Vec<&[u8]> {
+        entries.iter().map(|e| e.name.as_slice()).collect()
+    }
+
+    #[test]
+    fn ids_parse_strictly() {
+        assert_eq!(parse_id(b"12"), Some(12));
+        assert_eq!(parse_id(b"0"), Some(0));
+        for bad in [&b""[..], b"012", b"1a", b"-1", b"4294967296", b"self"] {
+            assert_eq!(parse_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tree_against_a_view() {
+        let root = crate::fs::proc::new(7, Vec::new());
+        // Fixed entries need no view; pids do.
+        assert!(root.lookup(b"cpuinfo").is_ok());
+        assert_eq!(
+            root.lookup(b"sys")
+                .and_then(|s| s.lookup(b"kernel"))
+                .and_then(|k| k.lookup(b"ostype"))
+                .map(|n| n.stat().map(|s| s.mode))
+                .ok(),
+            Some(Ok(0o100444))
+        );
+        view::clear();
+        assert_eq!(root.lookup(b"1").err().map(|e| e.errno), Some(crate::error::EPROCVIEW));
+        let mut fds = BTreeMap::new();
+        fds.insert(0, FdLink { target: b"/dev/null".to_vec(), object: None });
+        let mut procs = BTreeMap::new();
+        procs
+            .insert(1, ProcEntry { threads: alloc::vec![1, 3], exe: b"/bin/sh".to_vec(), fds, ..ProcEntry::default() });
+        procs.insert(2, ProcEntry::default());
+        view::install_view(View { pid: 1, tid: 3, procs });
+        let listing = root.readdir().expect("readdir");
+        assert!(names(&listing).ends_with(&[&b"1"[..], b"2"]), "{:?}", names(&listing));
+        assert_eq!(root.lookup(b"self").and_then(|s| s.readlink()).ok(), Some(b"1".to_vec()));
+        assert_eq!(root.lookup(b"thread-self").and_then(|s| s.readlink()).ok(), Some(b"1/task/3".to_vec()));
+        let p = root.lookup(b"1").expect("pid 1");
+        assert_eq!(p.lookup(b"exe").and_then(|e| e.readlink()).ok(), Some(b"/bin/sh".to_vec()));
+        assert_eq!(
+            p.lookup(b"fd").and_then(|d| d.lookup(b"0")).and_then(|l| l.readlink()).ok(),
+            Some(b"/dev/null".to_vec())
+        );
+        assert_eq!(p.lookup(b"fd").and_then(|d| d.lookup(b"1")).err().map(|e| e.errno), Some(errno::ENOENT));
+        let tasks = p.lookup(b"task").and_then(|t| t.readdir()).expect("task listing");
+        assert_eq!(names(&tasks), [&b"1"[..], b"3"]);
+        // A thread id resolves as a pid but is not listed.
+        assert!(root.lookup(b"3").is_ok());
+        assert!(!names(&listing).contains(&&b"3"[..]));
+        // Process 2 is a zombie: its directory stays, its links do not resolve.
+        let z = root.lookup(b"2").expect("zombie");
+        assert_eq!(z.lookup(b"cwd").and_then(|c| c.readlink()).err().map(|e| e.errno), Some(errno::ENOENT));
+        assert_eq!(root.lookup(b"9").err().map(|e| e.errno), Some(errno::ENOENT));
+        assert_eq!(root.mkdir(b"x", 0o755).err().map(|e| e.errno), Some(errno::EPERM));
+        view::clear();
+    }
+}

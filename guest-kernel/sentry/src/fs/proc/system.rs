@@ -425,3 +425,42 @@ fn cpuinfo() -> String {
     let _ = writeln!(s, "address sizes\t: {phys_bits} bits physical, {virt_bits} bits virtual\npower management:\n");
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::proc::{MountDesc, ProcShared};
+
+    #[test]
+    fn load_average_decays_towards_the_running_count() {
+        let mut l = LoadAvg::default();
+        l.update(1, 1);
+        // One minute of one running task: 1 - 1/e of the way for the 1-minute average.
+        l.update(1 + 60_000_000_000, 1);
+        assert_eq!(fixed(l.avg[0]), "0.63");
+        assert!(l.avg[1] < l.avg[0] && l.avg[2] < l.avg[1]);
+        l.update(1 + 3_600_000_000_000, 0);
+        assert_eq!(fixed(l.avg[0]), "0.00");
+    }
+
+    #[test]
+    fn mount_tables() {
+        let m = |point, fstype, dev| MountDesc { source: "src", point, fstype, options: "rw", dev };
+        let fs = ProcShared {
+            dev: 36,
+            mounts: alloc::vec![m("/", "9p", 33), m("/dev", "tmpfs", 31), m("/dev/shm", "tmpfs", 37)],
+        };
+        assert_eq!(mounts(&fs), "src / 9p rw 0 0\nsrc /dev tmpfs rw 0 0\nsrc /dev/shm tmpfs rw 0 0\n");
+        let info = mountinfo(&fs);
+        let parents: Vec<&str> = info.lines().map(|l| l.split(' ').nth(1).unwrap_or("")).collect();
+        assert_eq!(parents, ["33", "33", "31"]);
+        assert!(info.starts_with("33 33 0:33 / / rw - 9p src rw\n"), "{info}");
+    }
+
+    #[test]
+    fn cpuinfo_has_one_processor() {
+        let c = cpuinfo();
+        assert_eq!(c.lines().filter(|l| l.starts_with("processor")).count(), 1);
+        assert!(c.contains("\nflags\t\t: fpu"), "{c}");
+    }
+}

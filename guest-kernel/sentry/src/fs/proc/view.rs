@@ -71,6 +71,12 @@ pub fn install<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>) {
     *CURRENT.lock() = Some(Arc::new(capture(k, t)));
 }
 
+/// Installs a prepared view (unit tests).
+#[cfg(test)]
+pub fn install_view(v: View) {
+    *CURRENT.lock() = Some(Arc::new(v));
+}
+
 /// Drops the installed view.
 pub fn clear() {
     *CURRENT.lock() = None;
