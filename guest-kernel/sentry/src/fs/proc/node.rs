@@ -260,12 +260,23 @@ impl Node {
 
 impl Inode for Node {
     fn stat(&self) -> Result<Stat, SysError> {
-        if let Kind::FdObject(th, fd) = self.kind {
-            let v = self.live(th)?;
-            let p = v.procs.get(&th.pid).ok_or_else(enoent)?;
-            return p.fds.get(&fd).and_then(|l| l.object).ok_or_else(enoent);
+        match self.kind {
+            Kind::FdObject(th, fd) => {
+                let v = self.live(th)?;
+                let p = v.procs.get(&th.pid).ok_or_else(enoent)?;
+                p.fds.get(&fd).and_then(|l| l.object).ok_or_else(enoent)
+            }
+            Kind::Fd(th, fd) => {
+                let mut st = self.stat_now();
+                // With a view (a path walk reached here), the access mode.
+                if let Some(l) = view::current().ok().and_then(|v| v.procs.get(&th.pid)?.fds.get(&fd).cloned()) {
+                    st.mode = FileType::Symlink.mode_bits() | l.perm;
+                    st.size = 64;
+                }
+                Ok(st)
+            }
+            _ => Ok(self.stat_now()),
         }
-        Ok(self.stat_now())
     }
 
     fn magic_target(&self) -> Result<Option<InodeRef>, SysError> {
@@ -485,7 +496,7 @@ mod tests {
         view::clear();
         assert_eq!(root.lookup(b"1").err().map(|e| e.errno), Some(crate::error::EPROCVIEW));
         let mut fds = BTreeMap::new();
-        fds.insert(0, FdLink { target: b"/dev/null".to_vec(), object: None });
+        fds.insert(0, FdLink { target: b"/dev/null".to_vec(), object: None, perm: 0o500 });
         let mut procs = BTreeMap::new();
         procs
             .insert(1, ProcEntry { threads: alloc::vec![1, 3], exe: b"/bin/sh".to_vec(), fds, ..ProcEntry::default() });

@@ -20,6 +20,9 @@ pub struct FdLink {
     /// The attributes of a file that has no path (a pipe, a host stream):
     /// following the link lands on it.
     pub object: Option<crate::vfs::Stat>,
+    /// The link's permission bits: the open file's access mode, as Linux
+    /// shows it (r-x for reading, -wx for writing, rwx for both).
+    pub perm: u32,
 }
 
 /// One process as /proc names see it.
@@ -113,13 +116,30 @@ pub fn capture<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>) -> View {
                         File::Vfs(_) | File::HostTty { .. } => None,
                         f => crate::syscalls::stat::file_stat(k, f).ok(),
                     };
-                    (n, FdLink { target: describe(k, &d.file), object })
+                    (n, FdLink { target: describe(k, &d.file), object, perm: access_perm(&d.file) })
                 })
                 .collect();
         }
         procs.insert(pid, e);
     }
     View { pid: t.pid, tid: t.tid, procs }
+}
+
+/// The permission bits of an fd link for `f`'s access mode.
+fn access_perm(f: &File) -> u32 {
+    use crate::vfs::file::flags::{O_ACCMODE, O_RDONLY, O_WRONLY};
+    let mode = match f {
+        File::Vfs(of) => of.flags() & O_ACCMODE,
+        File::Pipe(p) => *p.flags.lock() & O_ACCMODE,
+        File::HostStdio { host_fd: 0, .. } => O_RDONLY,
+        File::HostStdio { .. } => O_WRONLY,
+        File::HostTty { .. } => 2,
+    };
+    match mode {
+        O_RDONLY => 0o500,
+        O_WRONLY => 0o300,
+        _ => 0o700,
+    }
 }
 
 /// Linux's `(major, minor)` of a glibc-encoded device number.
