@@ -43,6 +43,13 @@ impl SysError {
         self.errno == EBLOCK
     }
 
+    /// Not an error: a /proc lookup needs the kernel's state, which the
+    /// dispatcher then captures (see `fs::proc`) before running the
+    /// syscall again.
+    pub const fn needs_proc_view() -> Self {
+        Self::new(EPROCVIEW, "needs the /proc view")
+    }
+
     /// Not an error: the handler has set every register itself
     /// (rt_sigreturn), so the result must not be stored in rax.
     pub const fn regs_set() -> Self {
@@ -53,6 +60,7 @@ impl SysError {
 /// Internal marker errnos, never seen by applications (Linux's are < 4096).
 pub const EBLOCK: i32 = 0x10_0001;
 pub const EREGS: i32 = 0x10_0002;
+pub const EPROCVIEW: i32 = 0x10_0003;
 
 /// Result of a syscall handler: the non-negative return value or an error.
 pub type SysResult = Result<u64, SysError>;

@@ -6,4 +6,5 @@ pub mod gofer;
 pub mod overlay;
 pub mod pagecache;
 pub mod pipe;
+pub mod proc;
 pub mod tmpfs;

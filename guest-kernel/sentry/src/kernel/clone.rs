@@ -141,6 +141,9 @@ pub fn clone<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &
         let mut p = Process::new(id, ppid, me.pgid, me.sid);
         p.cmdline = me.cmdline.clone();
         p.clone_child = a.exit_signal != abi::linux::signal::SIGCHLD;
+        p.exe = me.exe.clone();
+        p.env = me.env;
+        p.start_ns = crate::platform::Host::clocks(k.host()).monotonic_ns;
         k.procs.insert(id, p);
         if let Some(parent) = k.procs.get_mut(&ppid) {
             parent.children.push(id);

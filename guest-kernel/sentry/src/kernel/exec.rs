@@ -182,6 +182,8 @@ pub struct Image<A: AddressSpace> {
     pub path: Vec<u8>,
     /// The final argument vector (after `#!` rewriting).
     pub argv: Vec<Vec<u8>>,
+    /// Where the environment strings lie on the new stack.
+    pub env: (u64, u64),
 }
 
 /// Parses a `#!` line: the interpreter and its optional single argument.
@@ -271,7 +273,7 @@ pub fn load_program<P: crate::platform::Platform>(
         release(&mut k.frames, file);
     }
     let (mm, loaded) = r?;
-    Ok(Image { mm, entry: loaded.entry, sp: loaded.stack_pointer, path: found_path, argv })
+    Ok(Image { mm, entry: loaded.entry, sp: loaded.stack_pointer, path: found_path, argv, env: loaded.env })
 }
 
 /// The PATH entry `name` is found at, for a script's argv (as execvp passes it).
@@ -318,6 +320,24 @@ fn load_image<P: crate::platform::Platform>(
             Err(e)
         }
     }
+}
+
+/// The program file's absolute path with symlinks resolved, as
+/// /proc/<pid>/exe shows it (the dynamic loader relies on it being
+/// absolute). `search`: `path` was looked up in PATH, as for init.
+pub fn exe_path(fs: &FsContext, path: &[u8], envp: &[Vec<u8>], search: bool) -> Vec<u8> {
+    let name = if search && !path.contains(&b'/') { resolved_name(fs, path, envp) } else { path.to_vec() };
+    fs.resolve(&fs.cwd, &name, true).map_or_else(
+        |_| {
+            let mut abs = fs.cwd.path();
+            if !abs.ends_with(b"/") {
+                abs.push(b'/');
+            }
+            abs.extend_from_slice(&name);
+            abs
+        },
+        |l| l.path(),
+    )
 }
 
 /// `execve`: replaces `t`'s program. On failure nothing has changed; on
@@ -378,6 +398,8 @@ pub fn execve<P: crate::platform::Platform>(
     if let Some(p) = k.procs.get_mut(&t.pid) {
         p.execed = true;
         p.cmdline = img.argv.iter().flat_map(|a| a.iter().copied().chain(core::iter::once(0))).collect();
+        p.exe = exe_path(&fs, &img.path, envp, false);
+        p.env = img.env;
     }
     Ok(())
 }

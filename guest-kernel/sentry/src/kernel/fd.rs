@@ -64,6 +64,11 @@ impl FdTable {
             .ok_or(SysError::ebadf("fd not open"))
     }
 
+    /// The open descriptors, lowest first.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Descriptor)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| Some((u32::try_from(i).ok()?, s.as_ref()?)))
+    }
+
     /// Closes `fd`.
     pub fn close(&mut self, fd: i32) -> Result<(), SysError> {
         let slot =

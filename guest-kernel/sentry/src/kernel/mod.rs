@@ -95,6 +95,23 @@ pub struct Kernel<P: Platform> {
     /// The earliest wall-clock timer expiry of any process (monotonic ns;
     /// `u64::MAX` when none): see [`timer::fire_due`].
     pub next_timer: u64,
+    /// CPU time since boot: in application code, in the sentry, idle
+    /// (/proc/stat, /proc/uptime).
+    pub cpu: CpuTimes,
+    /// Tasks created since boot (/proc/stat `processes`).
+    pub forks: u64,
+    /// The program path init was started from (its /proc/<pid>/exe) and
+    /// where its environment lies.
+    init_exe: Vec<u8>,
+    init_env: (u64, u64),
+}
+
+/// Accumulated CPU time, in ns.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuTimes {
+    pub user_ns: u64,
+    pub system_ns: u64,
+    pub idle_ns: u64,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -123,6 +140,10 @@ impl<P: Platform> Kernel<P> {
             page_cache: crate::fs::pagecache::PageCache::default(),
             yield_now: false,
             next_timer: u64::MAX,
+            cpu: CpuTimes::default(),
+            forks: 0,
+            init_exe: Vec::new(),
+            init_env: (0, 0),
         }
     }
 
@@ -155,6 +176,8 @@ impl<P: Platform> Kernel<P> {
         // Without a boot module, the program comes from the container's tree.
         let boot_file = (prog.file_len > 0).then_some(exec::ProgramFile { pa: prog.file_pa, len: prog.file_len });
         let img = exec::load_program(self, &fs, &prog.execfn, prog.argv.clone(), &prog.envp, true, boot_file)?;
+        self.init_exe = exec::exe_path(&fs, &img.path, &prog.envp, true);
+        self.init_env = img.env;
         let mut task = Task::new(img.mm, fs, img.entry, img.sp, self.params.tty_mask);
         task.set_comm_from_path(&img.path);
         Ok(task)
@@ -185,6 +208,7 @@ impl<P: Platform> Kernel<P> {
             let id = self.next_id;
             self.next_id = if id + 1 >= PID_MAX { 2 } else { id + 1 };
             if !self.tasks.contains_key(&id) && !self.procs.contains_key(&id) && !self.id_in_use_as_group(id) {
+                self.forks += 1;
                 return Some(id);
             }
         }
@@ -217,6 +241,15 @@ impl<P: Platform> Kernel<P> {
             used.extend(mm.lock().shared_files());
         }
         self.page_cache.release_unused(&mut self.frames, &used);
+    }
+
+    /// The id handed out last (/proc/loadavg).
+    pub fn last_id(&self) -> u32 {
+        if self.next_id <= 2 {
+            1
+        } else {
+            self.next_id - 1
+        }
     }
 
     /// Makes every task blocked on `key` runnable.
@@ -271,6 +304,8 @@ impl<P: Platform> Kernel<P> {
         } else if ns > 0 {
             self.host().sleep(ns);
         }
+        let after = self.host().clocks().monotonic_ns;
+        self.cpu.idle_ns += after.saturating_sub(now);
     }
 }
 
@@ -313,6 +348,9 @@ pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams
         }
     };
     let mut init = Process::new(1, 0, 1, 1);
+    init.exe = core::mem::take(&mut k.init_exe);
+    init.env = k.init_env;
+    init.start_ns = k.boot_ns;
     init.cmdline = prog.argv.iter().flat_map(|a| a.iter().copied().chain(core::iter::once(0))).collect();
     k.procs.insert(1, init);
     k.tasks.insert(1, Box::new(task));
@@ -382,6 +420,7 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         // Before the trap is handled: a syscall about to block then sees
         // the signal of a timer that expired meanwhile.
         timer::fire_due(k, Some(&mut *t), after);
+        k.cpu.user_ns += after.saturating_sub(before);
         match trap {
             Trap::Syscall => {
                 t.orig_rax = t.regs.rax;
@@ -416,6 +455,7 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         }
         let end = k.host().clocks().monotonic_ns;
         t.stime_ns += end.saturating_sub(after);
+        k.cpu.system_ns += end.saturating_sub(after);
         if t.state != RunState::Runnable {
             return;
         }

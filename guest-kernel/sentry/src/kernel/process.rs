@@ -52,6 +52,13 @@ pub struct Process {
     pub clone_child: bool,
     /// Interval and POSIX timers.
     pub timers: super::timer::Timers,
+    /// The program file of the last exec (/proc/<pid>/exe).
+    pub exe: Vec<u8>,
+    /// Monotonic time the process was created at (/proc/<pid>/stat).
+    pub start_ns: u64,
+    /// Where the environment strings of the last exec lie in memory,
+    /// `[start, end)` (/proc/<pid>/environ reads them there, as Linux).
+    pub env: (u64, u64),
 }
 
 impl Process {
@@ -77,6 +84,9 @@ impl Process {
             subreaper: false,
             clone_child: false,
             timers: super::timer::Timers::default(),
+            exe: Vec::new(),
+            start_ns: 0,
+            env: (0, 0),
         }
     }
 }

@@ -4,11 +4,14 @@
 //! nodes) mounted over the directory of that name, and `/tmp` (tmpfs) too
 //! unless the root is the overlay over the host's `/` (which already keeps
 //! writes in the sandbox). Without one, the root is an in-sandbox tmpfs
-//! holding `/dev`, `/tmp` and `/proc` (an empty mount point for procfs).
+//! holding `/dev`, `/tmp` and `/proc`. procfs is mounted on `/proc`.
 
 use alloc::sync::Arc;
 
 use crate::error::SysError;
+use alloc::vec::Vec;
+
+use crate::fs::proc::{self, MountDesc};
 use crate::fs::{dev, gofer, tmpfs};
 use crate::mm::frames::FrameAllocator;
 use crate::platform::P9Transport;
@@ -23,6 +26,12 @@ const TMP_DEV: u64 = dev::makedev(0, 32);
 const GOFER_DEV: u64 = dev::makedev(0, 33);
 const OVERLAY_DEV: u64 = dev::makedev(0, 34);
 const UPPER_DEV: u64 = dev::makedev(0, 35);
+const PROC_DEV: u64 = dev::makedev(0, 36);
+
+fn desc(source: &'static str, point: &'static str, fstype: &'static str, dev: u64) -> MountDesc {
+    let options = if fstype == "proc" { "rw,nosuid,nodev,noexec,relatime" } else { "rw,relatime" };
+    MountDesc { source, point, fstype, options, dev }
+}
 
 /// Builds the initial tree and returns the context init resolves paths in.
 pub fn build(
@@ -31,11 +40,16 @@ pub fn build(
     overlay: bool,
 ) -> Result<FsContext, SysError> {
     let mut mounts = MountTable::default();
+    // What /proc/mounts lists, in mount order.
+    let mut descs = Vec::new();
+    let proc_dir;
     let root = match gofer::mount(transport, frames, GOFER_DEV) {
         Ok(root) => {
             let root = if overlay {
+                descs.push(desc("overlay", "/", "overlay", OVERLAY_DEV));
                 crate::fs::overlay::new(root, tmpfs::new(UPPER_DEV, 0o755, 16 << 20), OVERLAY_DEV)
             } else {
+                descs.push(desc("rootfs", "/", "9p", GOFER_DEV));
                 root
             };
             let is_dir = |name: &[u8]| {
@@ -43,25 +57,37 @@ pub fn build(
             };
             if let Some(d) = is_dir(b"dev") {
                 mounts.mount(&d, devfs()?);
+                descs.push(desc("tmpfs", "/dev", "tmpfs", DEV_DEV));
             }
             // Over the overlay, /tmp is already the sandbox's to write (and
             // shows the host's files); a --rootfs tree gets its own tmpfs.
             if !overlay {
                 if let Some(t) = is_dir(b"tmp") {
                     mounts.mount(&t, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
+                    descs.push(desc("tmpfs", "/tmp", "tmpfs", TMP_DEV));
                 }
             }
+            proc_dir = is_dir(b"proc");
             root
         }
         Err(e) if e.errno == abi::linux::errno::ENOSYS => {
             let root = tmpfs::new(ROOT_DEV, 0o755, 4 << 20);
             mounts.mount(&root.mkdir(b"dev", 0o755)?, devfs()?);
             mounts.mount(&root.mkdir(b"tmp", 0o1777)?, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
-            root.mkdir(b"proc", 0o555)?;
+            descs.push(desc("rootfs", "/", "tmpfs", ROOT_DEV));
+            descs.push(desc("tmpfs", "/dev", "tmpfs", DEV_DEV));
+            descs.push(desc("tmpfs", "/tmp", "tmpfs", TMP_DEV));
+            proc_dir = Some(root.mkdir(b"proc", 0o555)?);
             root
         }
         Err(e) => return Err(e),
     };
+    // A tree without a /proc directory gets no procfs (there is nothing
+    // to mount it on).
+    if let Some(d) = proc_dir {
+        descs.push(desc("proc", "/proc", "proc", PROC_DEV));
+        mounts.mount(&d, proc::new(PROC_DEV, descs));
+    }
     let loc = Location::root(root);
     Ok(FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(mounts)) })
 }
@@ -79,8 +105,7 @@ fn devfs() -> Result<InodeRef, SysError> {
     ] {
         devfs.create(name, FileType::CharDevice, 0o666, rdev)?;
     }
-    // As on Linux, these go through /proc/self/fd (procfs comes with the
-    // processes issue).
+    // As on Linux, these go through /proc/self/fd.
     devfs.symlink(b"fd", b"/proc/self/fd")?;
     for (i, name) in [&b"stdin"[..], b"stdout", b"stderr"].iter().enumerate() {
         let mut target = b"/proc/self/fd/".to_vec();

@@ -96,6 +96,9 @@ pub struct Loaded {
     /// What was added to every virtual address in the interpreter
     /// (`AT_BASE`), 0 without one.
     pub interp_base: u64,
+    /// Where the environment strings lie on the stack, `[start, end)`
+    /// (/proc/<pid>/environ).
+    pub env: (u64, u64),
 }
 
 /// The interpreter the ELF executable at sentry-physical `[file_pa,
@@ -198,5 +201,6 @@ pub fn load_elf_with_interp<A: AddressSpace>(
         phdr: image.phdr,
         load_bias: image.bias,
         interp_base,
+        env: stack_image.env,
     })
 }

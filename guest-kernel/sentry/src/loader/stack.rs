@@ -56,6 +56,8 @@ pub(super) struct ImageInfo {
 pub(super) struct StackImage {
     pub sp: u64,
     pub bytes: Vec<u8>,
+    /// Where the environment strings lie: `[start, end)`.
+    pub env: (u64, u64),
 }
 
 fn e2big(why: &'static str) -> SysError {
@@ -164,7 +166,8 @@ pub(super) fn build(top: u64, args: &ExecArgs<'_>, info: &ImageInfo) -> Result<S
         word(&mut w, k);
         word(&mut w, v);
     }
-    Ok(StackImage { sp, bytes })
+    let env_start = strings_addr + strings_size(args.argv)?;
+    Ok(StackImage { sp, bytes, env: (env_start, strings_addr + strings_len) })
 }
 
 /// Writes into the image by address.

@@ -167,6 +167,11 @@ impl FrameAllocator {
         self.index(pa).map_or(1, |i| self.refs.get(i))
     }
 
+    /// Frames managed in all.
+    pub fn total(&self) -> u64 {
+        (self.end - self.start) / PAGE_SIZE
+    }
+
     /// Frames still available.
     pub fn available(&self) -> u64 {
         (self.end - self.next) / PAGE_SIZE + self.free.len() as u64

@@ -69,6 +69,18 @@ impl<A: AddressSpace> MemoryManager<A> {
         self.vmas.values()
     }
 
+    /// The start of the program break area and the current break.
+    pub fn brk_range(&self) -> (u64, u64) {
+        (self.brk_start, self.brk)
+    }
+
+    /// Pages of `[start, end)` mapped in the address space (resident).
+    pub fn resident_pages(&self, start: u64, end: u64) -> u64 {
+        let mut n = 0;
+        self.space.for_each_mapped(start, end.saturating_sub(start), &mut |_, _, _| n += 1);
+        n
+    }
+
     /// The VMA containing `addr`.
     pub fn vma_at(&self, addr: u64) -> Option<&Vma> {
         self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)

@@ -62,12 +62,13 @@ fn do_open<P: Platform>(
 ) -> SysResult {
     let path = path_arg(k, t, path_addr)?;
     let base = base_location(t, dirfd, &path)?;
-    open_at(t, base, &path, flags, mode, Restrict::default())
+    open_at(k, t, base, &path, flags, mode, Restrict::default())
 }
 
 /// Opens `path` from `base` with `flags` under `restrict`.
-fn open_at<A: AddressSpace>(
-    t: &mut Task<A>,
+fn open_at<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
     base: Location,
     path: &[u8],
     flags: u32,
@@ -119,7 +120,10 @@ fn open_at<A: AddressSpace>(
         return t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into());
     }
     let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
-    let file = File::Vfs(Arc::new(OpenFile::new(loc, keep)));
+    let file = match crate::fs::proc::open(k, t, &loc, keep)? {
+        Some(f) => f,
+        None => File::Vfs(Arc::new(OpenFile::new(loc, keep))),
+    };
     let limit = t.fd_limit();
     t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
 }
@@ -205,7 +209,7 @@ pub fn sys_openat2<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>
     } else {
         base_location(t, dirfd, &path)?
     };
-    open_at(t, base, &path, flags, u32::try_from(mode).unwrap_or(0), restrict)
+    open_at(k, t, base, &path, flags, u32::try_from(mode).unwrap_or(0), restrict)
 }
 
 /// Implements Linux `creat(2)`.

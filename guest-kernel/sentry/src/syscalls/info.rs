@@ -1,4 +1,4 @@
-//! uname, getrandom, ioctl.
+//! uname, sysinfo, getrandom, ioctl.
 
 use super::SyscallArgs;
 use crate::error::{SysError, SysResult};
@@ -23,6 +23,24 @@ pub fn sys_uname<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
         buf[i * UTSNAME_FIELD..i * UTSNAME_FIELD + n].copy_from_slice(&f[..n]);
     }
     t.mm.lock().copy_out(&mut k.frames, a.u64(0), &buf)?;
+    Ok(0)
+}
+
+/// Implements Linux `sysinfo(2)`: uptime, load averages, memory from the
+/// frame allocator (no swap, no high memory), tasks.
+pub fn sys_sysinfo<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    let s = crate::fs::proc::system::sysinfo(k);
+    let mut b = [0u8; 112];
+    let mut put = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+    put(0, &s.uptime_s.to_le_bytes());
+    for (i, l) in s.loads.iter().enumerate() {
+        put(8 + i * 8, &l.to_le_bytes());
+    }
+    put(32, &s.total_bytes.to_le_bytes());
+    put(40, &s.free_bytes.to_le_bytes());
+    put(80, &s.procs.to_le_bytes());
+    put(104, &1u32.to_le_bytes());
+    t.mm.lock().copy_out(&mut k.frames, a.u64(0), &b)?;
     Ok(0)
 }
 

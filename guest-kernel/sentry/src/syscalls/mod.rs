@@ -8,14 +8,14 @@ mod creds;
 mod fd;
 mod file;
 mod futex;
-mod info;
+pub(crate) mod info;
 mod mmap;
 mod pipe;
 mod poll;
 mod process;
 mod read_write;
 mod signal;
-mod stat;
+pub(crate) mod stat;
 pub mod table;
 mod thread;
 pub(crate) mod time;
@@ -25,7 +25,7 @@ use alloc::format;
 use alloc::string::String;
 use core::fmt::Write as _;
 
-use crate::error::{SysError, SysResult, EBLOCK, EREGS};
+use crate::error::{SysError, SysResult, EBLOCK, EPROCVIEW, EREGS};
 use crate::kernel::task::RunState;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
@@ -85,10 +85,16 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         // These never return: trace them first, as strace shows "= ?".
         trace_line(k, t, &args, "?");
     }
-    let result = match table::call(k, t, &args) {
-        Some(r) => r,
-        None => unimplemented(k, &args),
-    };
+    let mut result = call(k, t, &args);
+    if matches!(result, Err(e) if e.errno == EPROCVIEW) {
+        // The syscall reached /proc: run it again with the kernel's view.
+        crate::fs::proc::view::install(k, t);
+        result = call(k, t, &args);
+        crate::fs::proc::view::clear();
+        if matches!(result, Err(e) if e.errno == EPROCVIEW) {
+            result = Err(SysError::new(errno::EIO, "/proc view missing"));
+        }
+    }
     match result {
         Err(e) if e.errno == EBLOCK => {
             // As Linux checks for signals before sleeping.
@@ -115,6 +121,13 @@ pub fn dispatch<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
     t.sanitize_regs();
     t.regs.rcx = t.regs.rip;
     t.regs.r11 = t.regs.rflags;
+}
+
+fn call<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, args: &SyscallArgs) -> SysResult {
+    match table::call(k, t, args) {
+        Some(r) => r,
+        None => unimplemented(k, args),
+    }
 }
 
 fn unimplemented<P: Platform>(k: &mut Kernel<P>, args: &SyscallArgs) -> SysResult {

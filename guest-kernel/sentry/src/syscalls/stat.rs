@@ -17,7 +17,7 @@ const AT_STATX_SYNC_TYPE: u32 = 0x6000;
 const STATX_BASIC_STATS: u32 = 0x7ff;
 
 /// The attributes of an open file.
-pub(super) fn file_stat<P: Platform>(k: &Kernel<P>, file: &File) -> Result<Stat, SysError> {
+pub(crate) fn file_stat<P: Platform>(k: &Kernel<P>, file: &File) -> Result<Stat, SysError> {
     match file {
         File::Vfs(f) => f.node.stat(),
         File::Pipe(p) => Ok(Stat {

@@ -181,6 +181,7 @@ syscall_table! {
     timer_delete => timer::sys_timer_delete, 1;
     uname => info::sys_uname, 1;
     getrandom => info::sys_getrandom, 3;
+    sysinfo => info::sys_sysinfo, 1;
     ioctl => info::sys_ioctl, 3;
 }
 

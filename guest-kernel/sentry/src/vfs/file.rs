@@ -63,9 +63,20 @@ impl OpenFile {
         Self { node, loc, state: spin::Mutex::new(State { flags, offset: 0, listing: None }) }
     }
 
+    /// A description of `loc` whose data comes from `node` instead of the
+    /// node at `loc` (a /proc file's contents captured at open).
+    pub fn with_node(loc: Location, node: InodeRef, flags: u32) -> Self {
+        Self { node, loc, state: spin::Mutex::new(State { flags, offset: 0, listing: None }) }
+    }
+
     /// The status flags (access mode included).
     pub fn flags(&self) -> u32 {
         self.state.lock().flags
+    }
+
+    /// The file offset.
+    pub fn offset(&self) -> u64 {
+        self.state.lock().offset
     }
 
     /// Replaces the changeable status flags (F_SETFL).

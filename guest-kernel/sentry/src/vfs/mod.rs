@@ -240,6 +240,13 @@ pub trait Inode: Send + Sync {
         Err(SysError::new(errno::EINVAL, "not a symlink"))
     }
 
+    /// For a symlink that names an open file rather than a path (Linux's
+    /// "magic links", /proc/<pid>/fd/N of a pipe): the node a resolution
+    /// following it lands on. `None` for ordinary symlinks.
+    fn magic_target(&self) -> Result<Option<InodeRef>, SysError> {
+        Ok(None)
+    }
+
     /// Creates a regular file, FIFO or device node `name` (directories).
     fn create(&self, _name: &[u8], _kind: FileType, _perm: u32, _rdev: u64) -> Result<InodeRef, SysError> {
         Err(not_dir())

@@ -211,6 +211,10 @@ impl FsContext {
                 if links > MAX_SYMLINKS {
                     return Err(SysError::new(errno::ELOOP, "too many levels of symbolic links"));
                 }
+                if let Some(node) = child.magic_target()? {
+                    loc = loc.child(&c, node);
+                    continue;
+                }
                 let target = child.readlink()?;
                 if target.is_empty() {
                     return Err(SysError::new(errno::ENOENT, "empty symlink"));
