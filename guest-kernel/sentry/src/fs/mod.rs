@@ -2,6 +2,7 @@
 //! the container's root over 9P.
 
 pub mod dev;
+pub mod fifo;
 pub mod gofer;
 pub mod overlay;
 pub mod pipe;

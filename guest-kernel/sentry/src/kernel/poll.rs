@@ -61,11 +61,13 @@ pub fn poll_file<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, file
                 } else if p.room() >= PIPE_BUF {
                     events |= WRITABLE;
                 }
-            } else {
+            }
+            if end.read {
                 if !p.is_empty() {
                     events |= READABLE;
                 }
-                if p.writers == 0 {
+                // A FIFO reader that has never had a writer does not hang up.
+                if p.writers == 0 && p.w_counter > 0 {
                     events |= POLLHUP;
                 }
             }

@@ -118,10 +118,32 @@ fn open_at<A: AddressSpace>(
         let limit = t.fd_limit();
         return t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into());
     }
+    if kind == Some(FileType::Fifo) && flags & O_PATH == 0 {
+        return open_fifo(t, loc.node(), flags);
+    }
     let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
     let file = File::Vfs(Arc::new(OpenFile::new(loc, keep)));
     let limit = t.fd_limit();
     t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
+}
+
+/// Marks a task's progress while its open of a FIFO waits for a partner.
+const FIFO_OPEN_WAITING: u64 = 1;
+
+/// Opens a FIFO as a pipe end, waiting for the other side as Linux does.
+fn open_fifo<A: AddressSpace>(t: &mut Task<A>, node: &crate::vfs::InodeRef, flags: u32) -> SysResult {
+    use crate::fs::fifo::{self, Opened};
+    match fifo::open(node, flags, t.tid, t.progress == FIFO_OPEN_WAITING)? {
+        Opened::End(end) => {
+            let limit = t.fd_limit();
+            t.fds.lock().install(File::Pipe(end), 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
+        }
+        Opened::Wait(id) => {
+            t.progress = FIFO_OPEN_WAITING;
+            t.wait_on(crate::kernel::task::WaitKey::Io(id));
+            Err(SysError::block())
+        }
+    }
 }
 
 /// `/dev/tty` as the host terminal: read through stdin and written through
@@ -302,7 +324,7 @@ pub fn sys_unlinkat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace
 
 /// Checks the last component of a path that is to be created: the root,
 /// "." and ".." always exist (EEXIST), then the usual name rules.
-fn new_entry_name(name: &[u8]) -> Result<(), SysError> {
+pub(super) fn new_entry_name(name: &[u8]) -> Result<(), SysError> {
     if name.is_empty() || name == b"." || name == b".." {
         return Err(SysError::new(errno::EEXIST, "file exists"));
     }

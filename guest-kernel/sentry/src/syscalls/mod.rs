@@ -8,6 +8,7 @@ mod fd;
 mod file;
 mod futex;
 mod info;
+mod mknod;
 mod mmap;
 mod pipe;
 mod poll;

@@ -1,7 +1,9 @@
 //! The syscall table: one row per implemented number (handler and argument
 //! count), plus the numbers deliberately answered with an error.
 
-use super::{fd, file, futex, info, mmap, pipe, poll, process, read_write, signal, stat, thread, time, SyscallArgs};
+use super::{
+    fd, file, futex, info, mknod, mmap, pipe, poll, process, read_write, signal, stat, thread, time, SyscallArgs,
+};
 use crate::error::SysResult;
 use crate::kernel::{Kernel, Task};
 use crate::platform::Platform;
@@ -54,6 +56,8 @@ syscall_table! {
     getdents64 => file::sys_getdents64, 3;
     mkdir => file::sys_mkdir, 2;
     mkdirat => file::sys_mkdirat, 3;
+    mknod => mknod::sys_mknod, 3;
+    mknodat => mknod::sys_mknodat, 4;
     unlink => file::sys_unlink, 1;
     unlinkat => file::sys_unlinkat, 3;
     rmdir => file::sys_rmdir, 1;
