@@ -48,13 +48,19 @@ fn pipe_of(node: &InodeRef) -> Arc<Shared<Pipe>> {
     p
 }
 
-/// Opens FIFO `node` with `flags` for task `tid`. `retry` says whether this
-/// is a retry of an open that waited (the task's progress marker).
-pub fn open(node: &InodeRef, flags: u32, tid: u32, retry: bool) -> Result<Opened, SysError> {
+/// Opens FIFO `node` with `flags` for task `tid`; a retry takes the end
+/// it parked. (An end parked by an open that a signal interrupted is taken
+/// by the task's next open of the same FIFO in the same mode, or dropped by
+/// its next open of another.)
+pub fn open(node: &InodeRef, flags: u32, tid: u32) -> Result<Opened, SysError> {
     let parked = PARKED.lock().remove(&tid);
+    let mode = flags & O_ACCMODE;
+    let same = |e: &PipeEnd| {
+        e.fifo.as_ref().is_some_and(|f| f.id() == node.id())
+            && (e.read, e.write) == (mode == O_RDONLY, mode == O_WRONLY)
+    };
     let (end, seen) = match parked {
-        Some((end, seen)) if retry && end.fifo.as_ref().is_some_and(|f| f.id() == node.id()) => (end, seen),
-        // A stale end of an open a signal interrupted goes away here.
+        Some((end, seen)) if same(&end) => (end, seen),
         _ => {
             let pipe = pipe_of(node);
             let (read, write) = match flags & O_ACCMODE {
@@ -109,15 +115,15 @@ mod tests {
         let root = tmpfs::new(90, 0o755, 1 << 20);
         let f = root.create(b"f", FileType::Fifo, 0o644, 0).expect("mkfifo");
         // O_WRONLY|O_NONBLOCK with no reader: ENXIO.
-        assert_eq!(open(&f, O_WRONLY | O_NONBLOCK, 1, false).err().map(|e| e.errno), Some(errno::ENXIO));
+        assert_eq!(open(&f, O_WRONLY | O_NONBLOCK, 1).err().map(|e| e.errno), Some(errno::ENXIO));
         // A reader waits, parked; a writer then opens at once.
-        assert!(matches!(open(&f, O_RDONLY, 1, false), Ok(Opened::Wait(_))));
-        let Ok(Opened::End(w)) = open(&f, O_WRONLY, 2, false) else { panic!("writer should open") };
-        let Ok(Opened::End(r)) = open(&f, O_RDONLY, 1, true) else { panic!("reader should open on retry") };
+        assert!(matches!(open(&f, O_RDONLY, 1), Ok(Opened::Wait(_))));
+        let Ok(Opened::End(w)) = open(&f, O_WRONLY, 2) else { panic!("writer should open") };
+        let Ok(Opened::End(r)) = open(&f, O_RDONLY, 1) else { panic!("reader should open on retry") };
         assert!(Arc::ptr_eq(&r.pipe, &w.pipe));
         assert_eq!(r.pipe.lock().readers, 1);
         // O_RDWR never waits.
-        let Ok(Opened::End(rw)) = open(&f, O_RDWR, 3, false) else { panic!("O_RDWR should open") };
+        let Ok(Opened::End(rw)) = open(&f, O_RDWR, 3) else { panic!("O_RDWR should open") };
         assert!(rw.read && rw.write);
     }
 }

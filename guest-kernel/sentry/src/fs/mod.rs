@@ -6,4 +6,5 @@ pub mod fifo;
 pub mod gofer;
 pub mod overlay;
 pub mod pipe;
+pub mod socket;
 pub mod tmpfs;

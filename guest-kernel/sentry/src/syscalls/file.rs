@@ -127,19 +127,15 @@ fn open_at<A: AddressSpace>(
     t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
 }
 
-/// Marks a task's progress while its open of a FIFO waits for a partner.
-const FIFO_OPEN_WAITING: u64 = 1;
-
 /// Opens a FIFO as a pipe end, waiting for the other side as Linux does.
 fn open_fifo<A: AddressSpace>(t: &mut Task<A>, node: &crate::vfs::InodeRef, flags: u32) -> SysResult {
     use crate::fs::fifo::{self, Opened};
-    match fifo::open(node, flags, t.tid, t.progress == FIFO_OPEN_WAITING)? {
+    match fifo::open(node, flags, t.tid)? {
         Opened::End(end) => {
             let limit = t.fd_limit();
             t.fds.lock().install(File::Pipe(end), 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
         }
         Opened::Wait(id) => {
-            t.progress = FIFO_OPEN_WAITING;
             t.wait_on(crate::kernel::task::WaitKey::Io(id));
             Err(SysError::block())
         }
@@ -239,7 +235,7 @@ pub fn sys_creat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 pub fn sys_lseek<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) => f.seek(a.u64(1).cast_signed(), a.uint(2)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => {
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) => {
             Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
         }
     }
@@ -489,7 +485,7 @@ fn node_at<P: Platform>(
 fn fd_node<A: AddressSpace>(t: &Task<A>, fd: i32) -> Result<crate::vfs::InodeRef, SysError> {
     match t.file(fd)? {
         File::Vfs(f) => Ok(Arc::clone(&f.node)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => {
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) => {
             Err(SysError::new(errno::EPERM, "attributes of a stream cannot change"))
         }
     }
@@ -609,7 +605,9 @@ pub fn sys_ftruncate<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
 pub fn sys_fsync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) => f.node.fsync().map(|()| 0),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => Err(SysError::einval("cannot sync a stream")),
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) => {
+            Err(SysError::einval("cannot sync a stream"))
+        }
     }
 }
 

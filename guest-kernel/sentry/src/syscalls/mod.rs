@@ -15,6 +15,8 @@ mod poll;
 mod process;
 mod read_write;
 mod signal;
+mod socket;
+mod socket_io;
 mod stat;
 pub mod table;
 mod thread;
