@@ -73,6 +73,9 @@ pub fn sys_socket<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>
 
 /// Implements Linux `socketpair(2)` for AF_UNIX.
 pub fn sys_socketpair<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+    if matches!(a.uint(0), AF_INET | AF_INET6) {
+        return Err(SysError::new(errno::EOPNOTSUPP, "internet sockets come in no pairs"));
+    }
     let (kind, raw) = sock_type(a.uint(0), a.uint(1), a.uint(2))?;
     let (x, y) = Socket::pair(kind, O_RDWR | (raw & SOCK_NONBLOCK), cred(t));
     let cloexec = raw & SOCK_CLOEXEC != 0;

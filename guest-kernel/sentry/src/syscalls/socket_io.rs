@@ -106,7 +106,10 @@ fn send<P: Platform>(
     let target = match s.send_target(to) {
         Ok(x) => x,
         Err(e) if e.errno == errno::EPIPE => {
-            sigpipe(k, t, flags);
+            // Datagram sockets fail without the signal, as Linux.
+            if s.kind.connection() {
+                sigpipe(k, t, flags);
+            }
             return if done > 0 { Ok(done) } else { Err(e) };
         }
         Err(e) => return Err(e),

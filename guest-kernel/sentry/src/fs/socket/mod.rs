@@ -493,6 +493,10 @@ impl Socket {
     /// at a change of credentials when `passcred` is on).
     pub fn recv(&self, max: usize, peek: bool) -> Result<Io<Option<Received>>, SysError> {
         let mut s = self.st.lock();
+        // Linux reads a stream only in the connected state.
+        if self.kind == SockType::Stream && !matches!(s.conn, Conn::Connected { .. }) {
+            return Err(SysError::einval("stream socket is not connected"));
+        }
         if s.rx.is_empty() {
             if s.err != 0 {
                 let e = core::mem::take(&mut s.err);
