@@ -230,6 +230,41 @@ static void socketpair_stream(void)
     close(sv[1]);
 }
 
+/* 1 MiB through a stream from a child, written in one call: the write
+ * blocks while the buffer is full and goes on as the parent reads. */
+static void bulk(void)
+{
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    enum { SIZE = 1 << 20 };
+    pid_t pid = fork();
+    if (pid == 0) {
+        static unsigned char out[SIZE];
+        for (int i = 0; i < SIZE; i++)
+            out[i] = (unsigned char)(i * 7 + (i >> 9));
+        ssize_t n = write(sv[0], out, SIZE);
+        _exit(n == SIZE ? 0 : 40);
+    }
+    close(sv[0]);
+    static unsigned char in[SIZE];
+    long got = 0;
+    int reads = 0;
+    for (;;) {
+        ssize_t n = read(sv[1], in + got, (size_t)(SIZE - got));
+        if (n <= 0)
+            break;
+        got += n;
+        reads++;
+    }
+    int same = got == SIZE;
+    for (int i = 0; same && i < SIZE; i++)
+        same = in[i] == (unsigned char)(i * 7 + (i >> 9));
+    int st = wait_child(pid);
+    outf(1, "bulk: 1 MiB in one write, received %ld bytes intact %s in more than one read %s, writer status %d\n", got,
+         yes(same), yes(reads > 1), WEXITSTATUS(st));
+    close(sv[1]);
+}
+
 static void socketpair_dgram(void)
 {
     int sv[2];
@@ -378,6 +413,34 @@ static void listeners(void)
     char buf[4];
     outf(1, "accepted socket after the client closed: read %zd\n", read(s, buf, sizeof buf));
     close(s);
+    close(l);
+
+    /* A backlog of 0 holds one connection; then a nonblocking connect
+     * fails and a blocking one waits for an accept. */
+    l = socket(AF_UNIX, SOCK_STREAM, 0);
+    bind(l, (struct sockaddr *)&a, len);
+    listen(l, 0);
+    int c1 = socket(AF_UNIX, SOCK_STREAM, 0), c2 = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int r1 = connect(c1, (struct sockaddr *)&a, len);
+    errno = 0;
+    r2 = connect(c2, (struct sockaddr *)&a, len);
+    int eb = errno;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int c3 = socket(AF_UNIX, SOCK_STREAM, 0);
+        _exit(connect(c3, (struct sockaddr *)&a, len) == 0 ? 0 : 50);
+    }
+    sleep_ms(30);
+    int waiting = waitpid(pid, NULL, WNOHANG) == 0;
+    int s1 = accept(l, NULL, NULL);
+    int st = wait_child(pid);
+    int s2 = accept(l, NULL, NULL);
+    outf(1, "backlog 0: first connect %d, nonblocking second %d %s, blocking third waited %s then connected (status %d), accepts ok %s\n",
+         r1, r2, ename(eb), yes(waiting), WEXITSTATUS(st), yes(s1 >= 0 && s2 >= 0));
+    close(s1);
+    close(s2);
+    close(c1);
+    close(c2);
     close(l);
 
     /* Filesystem names. */
@@ -576,11 +639,36 @@ static void rights(void)
     int st = wait_child(pid);
     outf(1, "SCM_RIGHTS: sendmsg %d, child wrote \"%s\" through the passed pipe end, child status %d\n", s, buf,
          WEXITSTATUS(st));
-    /* The file offset is shared with the passed copy. */
-    f = open(path, O_RDONLY);
-    close(f);
     close(sv[0]);
     close(pfd[0]);
+
+    /* A socket passed over a socket. */
+    int inner[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, inner);
+    pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        close(inner[0]);
+        close(inner[1]);
+        int got[4], fl = 0;
+        if (recv_fds(sv[1], got, CMSG_SPACE(sizeof(int) * 4), 0, &fl) != 1)
+            _exit(23);
+        if (getint(got[0], SO_TYPE) != SOCK_SEQPACKET)
+            _exit(24);
+        write_all(got[0], "over a passed socket", 20);
+        _exit(0);
+    }
+    close(sv[1]);
+    s = send_fds(sv[0], &inner[1], 1);
+    close(inner[1]);
+    n = recv(inner[0], buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = 0;
+    st = wait_child(pid);
+    outf(1, "SCM_RIGHTS of a seqpacket socket: received \"%s\", then %zd (EOF: the last copy closed), child status %d\n",
+         buf, recv(inner[0], buf, sizeof buf, 0), WEXITSTATUS(st));
+    close(inner[0]);
+    close(sv[0]);
 
     /* Too small a control buffer: MSG_CTRUNC, the fds are closed. */
     socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
@@ -773,6 +861,7 @@ int main(int argc, char **argv)
     }
     dir = argv[1];
     socketpair_stream();
+    bulk();
     socketpair_dgram();
     listeners();
     dgram_names();

@@ -23,6 +23,7 @@ closed peer: write kills with SIGPIPE; ignored: -1 EPIPE
 peer closed with unread data: read -1 ECONNRESET, then 0
 SOCK_NONBLOCK: filled then EAGAIN, poll POLLOUT when full 0, drained all yes, empty read EAGAIN
 F_GETFL: O_RDWR yes O_NONBLOCK yes
+bulk: 1 MiB in one write, received 1048576 bytes intact yes in more than one read yes, writer status 0
 dgram pair: 3, peek 4 of 7 -> 4, 4 of 7 -> 4 MSG_TRUNC yes, MSG_TRUNC flag -> 17, empty datagram 0, then -1 EAGAIN
 dgram pair: recvfrom an unnamed sender, address length 0; SO_TYPE DGRAM
 dgram pair: send after the peer closed -1 ECONNREFUSED
@@ -34,6 +35,7 @@ abstract: accepted (client address length 2), read 4, SO_PEERCRED pid is the cli
 nonblocking accept with no client: -1 EAGAIN
 connect before accept: 0, listener poll 1 POLLIN yes, accept ok yes
 accepted socket after the client closed: read 0
+backlog 0: first connect 0, nonblocking second -1 EAGAIN, blocking third waited yes then connected (status 0), accepts ok yes
 path: bound, the node is a socket yes, second bind -1 EADDRINUSE
 path: getsockname length is the path's plus NUL yes, path matches yes
 path: accepted (client address length 2), read 4, SO_PEERCRED pid is the client yes uid 0, accepted socket's name matches yes, FD_CLOEXEC yes, client status 0
@@ -45,6 +47,7 @@ dgram: unconnected send ENOTCONN, connected send 11, received 11, unnamed sender
 dgram: sendto a socket connected elsewhere -1 EPERM
 dgram: sendto a missing path -1 ENOENT
 SCM_RIGHTS: sendmsg 1, child wrote "via passed pipe" through the passed pipe end, child status 0
+SCM_RIGHTS of a seqpacket socket: received "over a passed socket", then 0 (EOF: the last copy closed), child status 0
 SCM_RIGHTS into room for 1 of 2: received 1, MSG_CTRUNC yes, the received fd works yes
 SCM_RIGHTS with MSG_PEEK: peek got 1, receive got 1
 SCM_CREDENTIALS: present yes, pid is ours yes, uid matches yes, SO_PASSCRED 1
