@@ -340,7 +340,7 @@ pub fn sys_setsockopt<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
     if a.int(1) != SOL_SOCKET {
         return Err(SysError::new(errno::EOPNOTSUPP, "unix sockets have options at SOL_SOCKET only"));
     }
-    if a.u64(4) < 4 {
+    if a.uint(4) < 4 {
         return Err(SysError::einval("option shorter than an int"));
     }
     let mut vb = [0u8; 4];

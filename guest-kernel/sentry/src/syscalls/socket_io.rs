@@ -452,20 +452,3 @@ pub fn sys_recvmsg<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>
     mm.copy_out(&mut k.frames, base + 48, &msg_flags.to_le_bytes())?;
     Ok(out.ret)
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::fs::socket::{Cred, Io, Msg, SockType, Socket};
-
-    #[test]
-    fn stream_pair_reads_across_sends_and_sees_eof() {
-        let (a, b) = Socket::pair(SockType::Stream, 0, Cred::default());
-        b.deliver(Msg::new(b"hel".to_vec(), alloc::vec::Vec::new(), Cred::default(), None));
-        b.deliver(Msg::new(b"lo".to_vec(), alloc::vec::Vec::new(), Cred::default(), None));
-        let Ok(Io::Done(Some(r))) = b.recv(16, false) else { panic!("data expected") };
-        assert_eq!(r.data, b"hello");
-        assert!(matches!(b.recv(16, false), Ok(Io::Wait(_))));
-        drop(a);
-        assert!(matches!(b.recv(16, false), Ok(Io::Done(None))));
-    }
-}

@@ -15,6 +15,8 @@
 
 pub mod names;
 mod poll;
+#[cfg(test)]
+mod tests;
 
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -53,6 +55,8 @@ pub const DEFAULT_BUF: usize = 212_992;
 pub const MAX_BUF: usize = 2 * 212_992;
 /// Datagrams queued at an unconnected receiver (net.unix.max_dgram_qlen).
 const MAX_DGRAM_QLEN: usize = 10;
+/// What a queued message costs beyond its bytes, as Linux charges an skb's truesize.
+const MSG_OVERHEAD: usize = 256;
 /// Largest listen backlog (net.core.somaxconn).
 pub const SOMAXCONN: u32 = 4096;
 
@@ -116,6 +120,8 @@ struct State {
     addr: Option<Addr>,
     conn: Conn,
     rx: VecDeque<Msg>,
+    /// Bytes queued, each message charged [`MSG_OVERHEAD`] more (so empty
+    /// datagrams cannot fill the sentry's heap).
     rx_bytes: usize,
     /// No more data will arrive (peer shut down writing or closed; or SHUT_RD).
     rx_shut: bool,
@@ -462,7 +468,7 @@ impl Socket {
     /// Bytes a stream send to `target` may add now.
     pub fn stream_room(&self, target: &Socket) -> usize {
         let limit = self.buf(true);
-        limit.saturating_sub(target.st.lock().rx_bytes)
+        limit.saturating_sub(target.st.lock().rx_bytes + MSG_OVERHEAD)
     }
 
     /// Whether `target` has room for a datagram of `len` bytes from `self`.
@@ -476,13 +482,13 @@ impl Socket {
         if self.kind == SockType::Dgram && !own_peer && ts.rx.len() > MAX_DGRAM_QLEN {
             return Ok(false);
         }
-        Ok(ts.rx_bytes == 0 || ts.rx_bytes + len <= limit)
+        Ok(ts.rx_bytes == 0 || ts.rx_bytes + len + MSG_OVERHEAD <= limit)
     }
 
     /// Queues `msg` at this (receiving) socket.
     pub fn deliver(&self, msg: Msg) {
         let mut s = self.st.lock();
-        s.rx_bytes += msg.data.len();
+        s.rx_bytes += msg.data.len() + MSG_OVERHEAD;
         s.rx.push_back(msg);
         drop(s);
         self.notify();
@@ -533,7 +539,7 @@ impl Socket {
             if peek {
                 out.files = m.files.clone();
             } else if let Some(mut m) = s.rx.pop_front() {
-                s.rx_bytes -= m.data.len();
+                s.rx_bytes -= m.data.len() + MSG_OVERHEAD;
                 out.files = core::mem::take(&mut m.files);
                 dropped.push(m);
             }
@@ -568,6 +574,7 @@ impl Socket {
                 let done = m.off == m.data.len();
                 if done {
                     if let Some(m) = s.rx.pop_front() {
+                        s.rx_bytes -= MSG_OVERHEAD;
                         dropped.push(m);
                     }
                 } else {
