@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -148,6 +149,14 @@ static void socketpair_stream(void)
     errno = 0;
     n = recv(sv[1], buf, sizeof buf, MSG_DONTWAIT);
     outf(1, "empty: MSG_DONTWAIT recv %zd %s\n", n, ename(errno));
+
+    /* A buffer that claims more than is mapped: only what arrives is copied. */
+    char *pg = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(pg + 4096, 4096);
+    write_all(sv[0], "short", 5);
+    n = recv(sv[1], pg + 4090, 1 << 16, 0);
+    outf(1, "recv into a buffer running into unmapped memory: %zd\n", n);
+    munmap(pg, 4096);
 
     /* MSG_WAITALL waits for the whole buffer across writes. */
     pid_t pid = fork();

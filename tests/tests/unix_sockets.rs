@@ -15,6 +15,7 @@ const EXPECTED: &str = r#"stream pair: getsockname len 2, getpeername len 2 fami
 stream: peek 11, read 11 "hello world" (two writes, one read)
 stream: reply 4 bytes
 empty: MSG_DONTWAIT recv -1 EAGAIN
+recv into a buffer running into unmapped memory: 5
 MSG_WAITALL: 16 bytes from 4 writes
 shutdown(SHUT_WR): peer reads 0 (EOF), own send -1 EPIPE
 the other direction still works: 5 bytes

@@ -54,6 +54,22 @@ fn scatter(phys: &crate::platform::PhysMem, segs: &[(PhysAddr, u64)], data: &[u8
     }
 }
 
+/// The iovecs cut to their first `limit` bytes, so that only the part a
+/// transfer touches is faulted in (as Linux copies no further).
+fn clip(iovs: &[Iovec], limit: u64) -> Vec<Iovec> {
+    let mut left = limit;
+    let mut out = Vec::new();
+    for iov in iovs {
+        if left == 0 {
+            break;
+        }
+        let len = iov.len.min(left);
+        out.push(Iovec { base: iov.base, len });
+        left -= len;
+    }
+    out
+}
+
 /// Reads `n` bytes of the iovecs after the first `skip`.
 fn gather<P: Platform>(
     k: &mut Kernel<P>,
@@ -62,7 +78,7 @@ fn gather<P: Platform>(
     skip: u64,
     n: usize,
 ) -> Result<Vec<u8>, SysError> {
-    let segs = user_segments(k, t, iovs, false, skip)?;
+    let segs = user_segments(k, t, &clip(iovs, skip + n as u64), false, skip)?;
     let phys = *k.frames.phys();
     let mut out = alloc::vec![0u8; n];
     let mut off = 0usize;
@@ -190,13 +206,15 @@ fn recv<P: Platform>(
     let total: u64 = iovs.iter().map(|i| i.len).sum();
     let done = t.progress;
     let partial = |n: u64| RecvOut { ret: n, flags: 0, got: None };
-    // Fault the buffer in before taking data off the queue.
-    let segs = user_segments(k, t, iovs, true, done)?;
-    let room: u64 = segs.iter().map(|s| s.1).sum();
-    let max = usize::try_from(room).unwrap_or(usize::MAX);
-    if max == 0 && !s.kind.datagrams() && total > 0 {
+    if total == done && !s.kind.datagrams() {
         return Ok(partial(done));
     }
+    // Fault in the part of the buffer the data will fill before taking
+    // it off the queue.
+    let want = (total - done).min(s.pending_len() as u64);
+    let segs = user_segments(k, t, &clip(iovs, done + want), true, done)?;
+    let room: u64 = segs.iter().map(|s| s.1).sum();
+    let max = usize::try_from(room).unwrap_or(usize::MAX);
     let got = match s.recv(max, peek) {
         Ok(Io::Done(Some(r))) => r,
         Ok(Io::Done(None)) => return Ok(partial(done)),

@@ -494,6 +494,17 @@ impl Socket {
         self.notify();
     }
 
+    /// The most bytes a receive could take now: the first datagram's
+    /// length, or a stream's queued bytes.
+    pub fn pending_len(&self) -> usize {
+        let s = self.st.lock();
+        if self.kind.datagrams() {
+            s.rx.front().map_or(0, Msg::len)
+        } else {
+            s.rx.iter().map(Msg::len).sum()
+        }
+    }
+
     /// Receives up to `max` bytes. `peek` leaves the data queued. A stream
     /// reads across messages, stopping after one that carries files (or
     /// at a change of credentials when `passcred` is on).
