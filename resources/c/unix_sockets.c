@@ -789,6 +789,25 @@ static void polling(void)
     wait_child(pid);
     close(sv[0]);
     close(sv[1]);
+
+    /* A poll for POLLOUT on a full socket, woken when a child drains it. */
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+    static char chunk[4096];
+    while (write(sv[0], chunk, sizeof chunk) > 0)
+        ;
+    pid = fork();
+    if (pid == 0) {
+        sleep_ms(30);
+        while (read(sv[1], chunk, sizeof chunk) > 0)
+            ;
+        _exit(0);
+    }
+    struct pollfd q = { sv[0], POLLOUT, 0 };
+    r = poll(&q, 1, 5000);
+    outf(1, "poll for POLLOUT on a full socket woken by the reader: %d [%s]\n", r, events(q.revents));
+    wait_child(pid);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 static void fifos(void)

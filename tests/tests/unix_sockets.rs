@@ -55,6 +55,7 @@ SCM_CREDENTIALS: present yes, pid is ours yes, uid matches yes, SO_PASSCRED 1
 poll stream: idle [OUT], data [IN OUT], peer SHUT_WR [IN OUT RDHUP], peer closed [IN OUT HUP RDHUP]
 poll unconnected: stream [OUT HUP], dgram [OUT]
 poll woken by a child's send: 1 [IN]
+poll for POLLOUT on a full socket woken by the reader: 1 [OUT]
 mkfifo: S_ISFIFO yes, again -1 EEXIST
 fifo: O_WRONLY|O_NONBLOCK with no reader -1 ENXIO
 fifo: O_RDONLY|O_NONBLOCK opens yes, read with no writer 0

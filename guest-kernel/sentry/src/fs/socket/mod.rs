@@ -135,6 +135,9 @@ struct State {
     rcvbuf: usize,
     passcred: bool,
     reuseaddr: bool,
+    /// Sockets that found this one's queue full when polled: they are told
+    /// when it drains (their readiness key is their own id).
+    wake_on_read: Vec<u64>,
 }
 
 /// A unix domain socket, as an open file description.
@@ -195,6 +198,7 @@ impl Socket {
                 rcvbuf: DEFAULT_BUF,
                 passcred: false,
                 reuseaddr: false,
+                wake_on_read: Vec::new(),
             }),
         })
     }
@@ -600,10 +604,14 @@ impl Socket {
             }
             out.full_len = out.data.len();
         }
+        let writers = if peek { Vec::new() } else { core::mem::take(&mut s.wake_on_read) };
         drop(s);
         drop(dropped);
         if !peek {
             self.notify();
+            for id in writers {
+                sched::notify(WaitKey::Io(id));
+            }
         }
         Ok(Io::Done(Some(out)))
     }

@@ -45,11 +45,15 @@ impl Socket {
         // buffer (Linux counts our bytes in flight the same way).
         let writable = match peer.and_then(|p| p.upgrade()) {
             Some(p) if !core::ptr::eq(&*p, self) => {
-                let ps = p.st.lock();
+                let mut ps = p.st.lock();
                 let full = self.kind == SockType::Dgram
                     && !matches!(&ps.conn, Conn::Connected { peer, .. } if core::ptr::eq(peer.as_ptr(), self))
                     && ps.rx.len() > super::MAX_DGRAM_QLEN;
-                !full && ps.rx_bytes * 4 <= sndbuf
+                let writable = !full && ps.rx_bytes * 4 <= sndbuf;
+                if !writable && !ps.wake_on_read.contains(&self.id) {
+                    ps.wake_on_read.push(self.id);
+                }
+                writable
             }
             _ => true,
         };
