@@ -116,7 +116,7 @@ scripts! {
     trap_exit => 7, "fork/exec/wait and pipes";
     trap_signal => 143, "fork/exec/wait, pipes, kill and signal handlers";
     bg_kill => 0, "fork/exec/wait, pipes, kill, SIGSTOP/SIGCONT and signal handlers";
-    bg_jobs => 0, "fork/exec/wait, pipes and mkfifo", ignore = "needs FIFOs (mknod S_IFIFO) in the sentry";
+    bg_jobs => 0, "fork/exec/wait, pipes and mkfifo";
     heredoc => 0, "fork/exec/wait and pipes";
     redirect => 0, "fork/exec/wait and pipes";
     exec_fds => 6, "fork/exec/wait and pipes";

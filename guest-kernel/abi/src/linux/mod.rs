@@ -401,3 +401,52 @@ pub mod prctl {
     pub const PR_CAP_AMBIENT_LOWER: u64 = 3;
     pub const PR_CAP_AMBIENT_CLEAR_ALL: u64 = 4;
 }
+
+/// socket(2) and friends: families, types, flags, options, control messages.
+pub mod socket {
+    pub const AF_UNSPEC: u32 = 0;
+    pub const AF_UNIX: u32 = 1;
+    pub const AF_INET: u32 = 2;
+    pub const AF_INET6: u32 = 10;
+    pub const AF_NETLINK: u32 = 16;
+    pub const SOCK_STREAM: u32 = 1;
+    pub const SOCK_DGRAM: u32 = 2;
+    pub const SOCK_RAW: u32 = 3;
+    pub const SOCK_SEQPACKET: u32 = 5;
+    /// The type bits of socket(2)'s `type` (the rest are flags).
+    pub const SOCK_TYPE_MASK: u32 = 0xf;
+    pub const SOCK_NONBLOCK: u32 = 0o4000;
+    pub const SOCK_CLOEXEC: u32 = 0o2000000;
+    pub const SHUT_RD: u32 = 0;
+    pub const SHUT_WR: u32 = 1;
+    pub const SHUT_RDWR: u32 = 2;
+    pub const MSG_OOB: u32 = 0x1;
+    pub const MSG_PEEK: u32 = 0x2;
+    pub const MSG_CTRUNC: u32 = 0x8;
+    pub const MSG_TRUNC: u32 = 0x20;
+    pub const MSG_DONTWAIT: u32 = 0x40;
+    pub const MSG_EOR: u32 = 0x80;
+    pub const MSG_WAITALL: u32 = 0x100;
+    pub const MSG_NOSIGNAL: u32 = 0x4000;
+    pub const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
+    pub const SOL_SOCKET: i32 = 1;
+    pub const SO_REUSEADDR: i32 = 2;
+    pub const SO_TYPE: i32 = 3;
+    pub const SO_ERROR: i32 = 4;
+    pub const SO_SNDBUF: i32 = 7;
+    pub const SO_RCVBUF: i32 = 8;
+    pub const SO_PASSCRED: i32 = 16;
+    pub const SO_PEERCRED: i32 = 17;
+    pub const SO_ACCEPTCONN: i32 = 30;
+    pub const SO_PROTOCOL: i32 = 38;
+    pub const SO_DOMAIN: i32 = 39;
+    pub const SCM_RIGHTS: i32 = 1;
+    pub const SCM_CREDENTIALS: i32 = 2;
+    /// Most fds one SCM_RIGHTS message carries.
+    pub const SCM_MAX_FD: usize = 253;
+    /// `struct msghdr` on x86-64.
+    pub const MSGHDR_SIZE: usize = 56;
+    /// `struct cmsghdr` (len, level, type), and CMSG_ALIGN's unit.
+    pub const CMSGHDR_SIZE: usize = 16;
+    pub const CMSG_ALIGN: usize = 8;
+}

@@ -12,6 +12,7 @@ use crate::kernel::sched;
 use crate::kernel::shared::Shared;
 use crate::kernel::task::WaitKey;
 use crate::platform::{PhysAddr, PhysMem};
+use crate::vfs::InodeRef;
 use abi::linux::errno;
 
 /// Bytes a pipe holds (Linux's default pipe size).
@@ -29,9 +30,27 @@ pub struct Pipe {
     capacity: usize,
     pub readers: u32,
     pub writers: u32,
+    /// Read and write ends ever opened (a FIFO opener waits for the other
+    /// side's count to change, as Linux's `wait_for_partner`).
+    pub r_counter: u64,
+    pub w_counter: u64,
 }
 
 impl Pipe {
+    /// An empty pipe with no ends yet.
+    pub fn new() -> Arc<Shared<Pipe>> {
+        let id = crate::kernel::poll::new_io_id();
+        Shared::new(Pipe {
+            id,
+            buf: VecDeque::new(),
+            capacity: PIPE_CAPACITY,
+            readers: 0,
+            writers: 0,
+            r_counter: 0,
+            w_counter: 0,
+        })
+    }
+
     /// Bytes waiting to be read.
     pub fn len(&self) -> usize {
         self.buf.len()
@@ -111,23 +130,47 @@ impl Pipe {
     }
 }
 
-/// One end of a pipe, as an open file description.
-#[derive(Debug)]
+/// One end of a pipe, as an open file description: the read end, the
+/// write end, or both (a FIFO opened O_RDWR).
 pub struct PipeEnd {
     pub pipe: Arc<Shared<Pipe>>,
+    pub read: bool,
     pub write: bool,
     /// Status flags (O_NONBLOCK and the access mode).
     pub flags: spin::Mutex<u32>,
+    /// The FIFO node this end was opened through (fstat shows it).
+    pub fifo: Option<InodeRef>,
+}
+
+impl core::fmt::Debug for PipeEnd {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "PipeEnd(read {}, write {}, fifo {})", self.read, self.write, self.fifo.is_some())
+    }
 }
 
 impl PipeEnd {
     /// A new pipe: its read end and write end.
     pub fn pair(flags: u32) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
-        let id = crate::kernel::poll::new_io_id();
-        let pipe = Shared::new(Pipe { id, buf: VecDeque::new(), capacity: PIPE_CAPACITY, readers: 1, writers: 1 });
-        let r = PipeEnd { pipe: Arc::clone(&pipe), write: false, flags: spin::Mutex::new(flags) };
-        let w = PipeEnd { pipe, write: true, flags: spin::Mutex::new(flags | 1) };
-        (Arc::new(r), Arc::new(w))
+        let pipe = Pipe::new();
+        let r = PipeEnd::open(&pipe, true, false, flags, None);
+        let w = PipeEnd::open(&pipe, false, true, flags | 1, None);
+        (r, w)
+    }
+
+    /// A new end of `pipe`, counted among its readers and/or writers.
+    pub fn open(pipe: &Arc<Shared<Pipe>>, read: bool, write: bool, flags: u32, fifo: Option<InodeRef>) -> Arc<PipeEnd> {
+        let mut p = pipe.lock();
+        if read {
+            p.readers += 1;
+            p.r_counter += 1;
+        }
+        if write {
+            p.writers += 1;
+            p.w_counter += 1;
+        }
+        sched::notify(WaitKey::Io(p.id));
+        drop(p);
+        Arc::new(PipeEnd { pipe: Arc::clone(pipe), read, write, flags: spin::Mutex::new(flags), fifo })
     }
 
     pub fn id(&self) -> u64 {
@@ -144,7 +187,8 @@ impl Drop for PipeEnd {
         let mut p = self.pipe.lock();
         if self.write {
             p.writers -= 1;
-        } else {
+        }
+        if self.read {
             p.readers -= 1;
         }
         sched::notify(WaitKey::Io(p.id));

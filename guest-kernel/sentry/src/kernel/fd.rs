@@ -23,6 +23,8 @@ pub enum File {
     Vfs(Arc<OpenFile>),
     /// One end of a pipe.
     Pipe(Arc<crate::fs::pipe::PipeEnd>),
+    /// A unix domain socket.
+    Socket(Arc<crate::fs::socket::Socket>),
 }
 
 /// A descriptor: the file and its per-descriptor flags.

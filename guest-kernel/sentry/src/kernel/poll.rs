@@ -52,6 +52,7 @@ pub fn poll_file<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, file
         File::HostStdio { host_fd: 0, .. } | File::HostTty { .. } => host_stdin(k),
         File::HostStdio { .. } => Readiness::always(WRITABLE),
         File::Vfs(_) => Readiness::always(READABLE | WRITABLE),
+        File::Socket(s) => Readiness { events: s.poll_events(), key: Some(WaitKey::Io(s.id)), at: None },
         File::Pipe(end) => {
             let p = end.pipe.lock();
             let mut events = 0;
@@ -61,11 +62,13 @@ pub fn poll_file<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, file
                 } else if p.room() >= PIPE_BUF {
                     events |= WRITABLE;
                 }
-            } else {
+            }
+            if end.read {
                 if !p.is_empty() {
                     events |= READABLE;
                 }
-                if p.writers == 0 {
+                // A FIFO reader that has never had a writer does not hang up.
+                if p.writers == 0 && p.w_counter > 0 {
                     events |= POLLHUP;
                 }
             }

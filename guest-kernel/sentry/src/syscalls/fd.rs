@@ -40,7 +40,15 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
             File::HostTty { .. } => Ok(u64::from(crate::vfs::file::flags::O_RDWR)),
             File::Vfs(f) => Ok(u64::from(f.flags() & !O_CLOEXEC)),
             File::Pipe(p) => Ok(u64::from(*p.flags.lock())),
+            File::Socket(s) => Ok(u64::from(*s.flags.lock())),
         },
+        F_SETFL if matches!(file, File::Socket(_)) => {
+            if let File::Socket(s) = file {
+                let mut f = s.flags.lock();
+                *f = (*f & !O_NONBLOCK) | (a.uint(2) & O_NONBLOCK);
+            }
+            Ok(0)
+        }
         F_SETFL if matches!(file, File::Pipe(_)) => {
             if let File::Pipe(p) = file {
                 let mut f = p.flags.lock();

@@ -119,6 +119,9 @@ fn open_at<P: Platform>(
         let limit = t.fd_limit();
         return t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into());
     }
+    if kind == Some(FileType::Fifo) && flags & O_PATH == 0 {
+        return open_fifo(t, loc.node(), flags);
+    }
     let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
     let file = match crate::fs::proc::open(k, t, &loc, keep)? {
         Some(f) => f,
@@ -126,6 +129,21 @@ fn open_at<P: Platform>(
     };
     let limit = t.fd_limit();
     t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
+}
+
+/// Opens a FIFO as a pipe end, waiting for the other side as Linux does.
+fn open_fifo<A: AddressSpace>(t: &mut Task<A>, node: &crate::vfs::InodeRef, flags: u32) -> SysResult {
+    use crate::fs::fifo::{self, Opened};
+    match fifo::open(node, flags, t.tid)? {
+        Opened::End(end) => {
+            let limit = t.fd_limit();
+            t.fds.lock().install(File::Pipe(end), 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
+        }
+        Opened::Wait(id) => {
+            t.wait_on(crate::kernel::task::WaitKey::Io(id));
+            Err(SysError::block())
+        }
+    }
 }
 
 /// `/dev/tty` as the host terminal: read through stdin and written through
@@ -221,7 +239,7 @@ pub fn sys_creat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 pub fn sys_lseek<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) => f.seek(a.u64(1).cast_signed(), a.uint(2)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => {
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) => {
             Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
         }
     }
@@ -306,7 +324,7 @@ pub fn sys_unlinkat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace
 
 /// Checks the last component of a path that is to be created: the root,
 /// "." and ".." always exist (EEXIST), then the usual name rules.
-fn new_entry_name(name: &[u8]) -> Result<(), SysError> {
+pub(super) fn new_entry_name(name: &[u8]) -> Result<(), SysError> {
     if name.is_empty() || name == b"." || name == b".." {
         return Err(SysError::new(errno::EEXIST, "file exists"));
     }
@@ -471,7 +489,7 @@ fn node_at<P: Platform>(
 fn fd_node<A: AddressSpace>(t: &Task<A>, fd: i32) -> Result<crate::vfs::InodeRef, SysError> {
     match t.file(fd)? {
         File::Vfs(f) => Ok(Arc::clone(&f.node)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => {
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) => {
             Err(SysError::new(errno::EPERM, "attributes of a stream cannot change"))
         }
     }
@@ -591,7 +609,9 @@ pub fn sys_ftruncate<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
 pub fn sys_fsync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) => f.node.fsync().map(|()| 0),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) => Err(SysError::einval("cannot sync a stream")),
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) => {
+            Err(SysError::einval("cannot sync a stream"))
+        }
     }
 }
 

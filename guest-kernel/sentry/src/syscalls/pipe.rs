@@ -62,7 +62,7 @@ pub(super) fn transfer<P: Platform>(
     iovs: &[Iovec],
     dir: Dir,
 ) -> SysResult {
-    if end.write != (dir == Dir::Write) {
+    if !(if dir == Dir::Write { end.write } else { end.read }) {
         return Err(SysError::ebadf("pipe end not open in this direction"));
     }
     let total: u64 = iovs.iter().map(|i| i.len).sum();

@@ -20,6 +20,22 @@ const STATX_BASIC_STATS: u32 = 0x7ff;
 pub(crate) fn file_stat<P: Platform>(k: &Kernel<P>, file: &File) -> Result<Stat, SysError> {
     match file {
         File::Vfs(f) => f.node.stat(),
+        File::Pipe(p) if p.fifo.is_some() => p.fifo.as_ref().map_or(Err(SysError::ebadf("no node")), |n| n.stat()),
+        File::Socket(s) => Ok(Stat {
+            dev: 0x8,
+            ino: s.id,
+            mode: crate::vfs::mode::S_IFSOCK | 0o777,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size: 0,
+            blksize: 4096,
+            blocks: 0,
+            atime: Timespec::default(),
+            mtime: Timespec::default(),
+            ctime: Timespec::default(),
+        }),
         File::Pipe(p) => Ok(Stat {
             dev: 0xc,
             ino: p.id(),

@@ -2,8 +2,8 @@
 //! count), plus the numbers deliberately answered with an error.
 
 use super::{
-    creds, fd, file, futex, info, mmap, pipe, poll, process, read_write, signal, stat, thread, time, timer,
-    SyscallArgs,
+    creds, fd, file, futex, info, mknod, mmap, pipe, poll, process, read_write, signal, socket, socket_io, stat,
+    thread, time, timer, SyscallArgs,
 };
 use crate::error::SysResult;
 use crate::kernel::{Kernel, Task};
@@ -57,6 +57,8 @@ syscall_table! {
     getdents64 => file::sys_getdents64, 3;
     mkdir => file::sys_mkdir, 2;
     mkdirat => file::sys_mkdirat, 3;
+    mknod => mknod::sys_mknod, 3;
+    mknodat => mknod::sys_mknodat, 4;
     unlink => file::sys_unlink, 1;
     unlinkat => file::sys_unlinkat, 3;
     rmdir => file::sys_rmdir, 1;
@@ -129,6 +131,22 @@ syscall_table! {
     futex => futex::sys_futex, 6;
     pipe => pipe::sys_pipe, 1;
     pipe2 => pipe::sys_pipe2, 2;
+    socket => socket::sys_socket, 3;
+    socketpair => socket::sys_socketpair, 4;
+    bind => socket::sys_bind, 3;
+    listen => socket::sys_listen, 2;
+    accept => socket::sys_accept, 3;
+    accept4 => socket::sys_accept4, 4;
+    connect => socket::sys_connect, 3;
+    shutdown => socket::sys_shutdown, 2;
+    getsockname => socket::sys_getsockname, 3;
+    getpeername => socket::sys_getpeername, 3;
+    getsockopt => socket::sys_getsockopt, 5;
+    setsockopt => socket::sys_setsockopt, 5;
+    sendto => socket_io::sys_sendto, 6;
+    recvfrom => socket_io::sys_recvfrom, 6;
+    sendmsg => socket_io::sys_sendmsg, 3;
+    recvmsg => socket_io::sys_recvmsg, 3;
     poll => poll::sys_poll, 3;
     ppoll => poll::sys_ppoll, 5;
     select => poll::sys_select, 5;

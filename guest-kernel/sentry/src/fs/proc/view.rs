@@ -131,6 +131,7 @@ fn access_perm(f: &File) -> u32 {
     let mode = match f {
         File::Vfs(of) => of.flags() & O_ACCMODE,
         File::Pipe(p) => *p.flags.lock() & O_ACCMODE,
+        File::Socket(_) => 2,
         File::HostStdio { host_fd: 0, .. } => O_RDONLY,
         File::HostStdio { .. } => O_WRONLY,
         File::HostTty { .. } => 2,
@@ -155,6 +156,7 @@ pub fn describe<P: Platform>(k: &Kernel<P>, f: &File) -> Vec<u8> {
     match f {
         File::Vfs(of) => of.loc.path(),
         File::Pipe(p) => format!("pipe:[{}]", p.id()).into_bytes(),
+        File::Socket(so) => format!("socket:[{}]", so.id).into_bytes(),
         File::HostTty { .. } => b"/dev/tty".to_vec(),
         File::HostStdio { host_fd, .. } => {
             let s = k.params.stdio.get(*host_fd as usize).copied().unwrap_or_default();
