@@ -114,6 +114,13 @@ fn open_at<P: Platform>(
     if flags & O_DIRECTORY != 0 && kind != Some(FileType::Directory) {
         return Err(SysError::new(errno::ENOTDIR, "not a directory"));
     }
+    let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+    // /proc first: an fd link there opens the very file it names (a pipe
+    // end is not a FIFO to wait on).
+    if let Some(file) = crate::fs::proc::open(k, t, &loc, keep)? {
+        let limit = t.fd_limit();
+        return t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into());
+    }
     if kind == Some(FileType::CharDevice) && st.rdev == crate::fs::dev::TTY && flags & O_PATH == 0 {
         let file = host_tty(t.fds.lock().tty_mask())?;
         let limit = t.fd_limit();
@@ -122,11 +129,7 @@ fn open_at<P: Platform>(
     if kind == Some(FileType::Fifo) && flags & O_PATH == 0 {
         return open_fifo(t, loc.node(), flags);
     }
-    let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
-    let file = match crate::fs::proc::open(k, t, &loc, keep)? {
-        Some(f) => f,
-        None => File::Vfs(Arc::new(OpenFile::new(loc, keep))),
-    };
+    let file = File::Vfs(Arc::new(OpenFile::new(loc, keep)));
     let limit = t.fd_limit();
     t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into())
 }
