@@ -2,7 +2,12 @@
 //! the container's root over 9P.
 
 pub mod dev;
+pub mod epoll;
+pub mod event;
+pub mod eventfd;
 pub mod gofer;
 pub mod overlay;
 pub mod pipe;
+pub mod signalfd;
+pub mod timerfd;
 pub mod tmpfs;

@@ -8,11 +8,12 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
 use crate::error::SysError;
-use crate::kernel::sched;
+use crate::kernel::poll::{notify_events, READABLE, WRITABLE};
 use crate::kernel::shared::Shared;
 use crate::kernel::task::WaitKey;
 use crate::platform::{PhysAddr, PhysMem};
 use abi::linux::errno;
+use abi::linux::poll::{POLLERR, POLLHUP};
 
 /// Bytes a pipe holds (Linux's default pipe size).
 pub const PIPE_CAPACITY: usize = 65536;
@@ -63,7 +64,7 @@ impl Pipe {
             return Err(SysError::new(errno::EBUSY, "pipe holds more than the new size"));
         }
         self.capacity = size;
-        sched::notify(WaitKey::Io(self.id));
+        notify_events(WaitKey::Io(self.id), WRITABLE);
         Ok(size)
     }
 
@@ -85,7 +86,7 @@ impl Pipe {
             done += want;
         }
         if done > 0 {
-            sched::notify(WaitKey::Io(self.id));
+            notify_events(WaitKey::Io(self.id), WRITABLE);
         }
         done
     }
@@ -105,7 +106,7 @@ impl Pipe {
             }
         }
         if done > 0 {
-            sched::notify(WaitKey::Io(self.id));
+            notify_events(WaitKey::Io(self.id), READABLE);
         }
         done
     }
@@ -142,11 +143,14 @@ impl PipeEnd {
 impl Drop for PipeEnd {
     fn drop(&mut self) {
         let mut p = self.pipe.lock();
-        if self.write {
+        // Readers see the hang-up, writers the error.
+        let events = if self.write {
             p.writers -= 1;
+            READABLE | POLLHUP
         } else {
             p.readers -= 1;
-        }
-        sched::notify(WaitKey::Io(p.id));
+            WRITABLE | POLLERR
+        };
+        notify_events(WaitKey::Io(p.id), events);
     }
 }

@@ -40,11 +40,18 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
             File::HostTty { .. } => Ok(u64::from(crate::vfs::file::flags::O_RDWR)),
             File::Vfs(f) => Ok(u64::from(f.flags() & !O_CLOEXEC)),
             File::Pipe(p) => Ok(u64::from(*p.flags.lock())),
+            File::Event(e) => Ok(u64::from(e.status_flags())),
         },
         F_SETFL if matches!(file, File::Pipe(_)) => {
             if let File::Pipe(p) = file {
                 let mut f = p.flags.lock();
                 *f = (*f & !O_NONBLOCK) | (a.uint(2) & O_NONBLOCK);
+            }
+            Ok(0)
+        }
+        F_SETFL if matches!(file, File::Event(_)) => {
+            if let File::Event(e) = file {
+                e.set_status_flags(a.uint(2));
             }
             Ok(0)
         }

@@ -4,6 +4,8 @@
 //! file, registered in [`table`]. A number with no handler returns ENOSYS
 //! and is logged once by name.
 
+mod epoll;
+mod event;
 mod fd;
 mod file;
 mod futex;

@@ -161,7 +161,7 @@ pub fn sys_poll<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
 /// Installs the temporary signal mask of ppoll/pselect6 on the first
 /// attempt; the old one comes back when the call returns, or after the
 /// handler of the signal that interrupted it.
-fn set_temp_mask<P: Platform>(
+pub(super) fn set_temp_mask<P: Platform>(
     k: &mut Kernel<P>,
     t: &mut Task<P::AddressSpace>,
     addr: u64,
@@ -181,7 +181,7 @@ fn set_temp_mask<P: Platform>(
 
 /// Ends a ppoll/pselect6 that returns (rather than blocks): the caller's
 /// mask comes back.
-fn finish_masked<A: crate::platform::AddressSpace>(t: &mut Task<A>, r: SysResult) -> SysResult {
+pub(super) fn finish_masked<A: crate::platform::AddressSpace>(t: &mut Task<A>, r: SysResult) -> SysResult {
     if matches!(r, Err(ref e) if e.is_block()) {
         return r;
     }

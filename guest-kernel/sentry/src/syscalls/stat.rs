@@ -20,6 +20,7 @@ const STATX_BASIC_STATS: u32 = 0x7ff;
 pub(super) fn file_stat<P: Platform>(k: &Kernel<P>, file: &File) -> Result<Stat, SysError> {
     match file {
         File::Vfs(f) => f.node.stat(),
+        File::Event(e) => Ok(e.stat()),
         File::Pipe(p) => Ok(Stat {
             dev: 0xc,
             ino: p.id(),
