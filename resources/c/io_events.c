@@ -323,6 +323,40 @@ static void epoll_pipes(void)
     n = ewait(ep, 0, &got);
     outf(1, "write end: %d ready (%s)\n", n, names(got.events));
 
+    /* Edge-triggered write end: only room appearing in a full pipe is new. */
+    int q[2];
+    if (pipe2(q, O_NONBLOCK) != 0)
+        die("pipe2");
+    int ep2 = epoll_create1(0);
+    struct epoll_event wev = { .events = EPOLLOUT | EPOLLET, .data.fd = q[1] };
+    epoll_ctl(ep2, EPOLL_CTL_ADD, q[1], &wev);
+    outf(1, "ET write end: empty %d", ewait(ep2, 0, NULL));
+    write_all(q[1], "a", 1);
+    outf(1, ", written %d", ewait(ep2, 0, NULL));
+    if (read(q[0], buf, 1) != 1)
+        die("read");
+    outf(1, ", read %d", ewait(ep2, 0, NULL));
+    static char big[65536];
+    int filled = 0;
+    while (write(q[1], big, sizeof big) > 0)
+        filled++;
+    outf(1, ", filled %d", ewait(ep2, 0, NULL));
+    if (read(q[0], big, sizeof big) <= 0)
+        die("read");
+    n = ewait(ep2, 0, &got);
+    outf(1, ", drained %d (%s)\n", n, names(got.events));
+    close(q[1]);
+    /* An entry asking for nothing still gets the hang-up. */
+    wev.events = 0;
+    wev.data.fd = q[0];
+    epoll_ctl(ep2, EPOLL_CTL_ADD, q[0], &wev);
+    while (read(q[0], big, sizeof big) > 0)
+        ;
+    n = ewait(ep2, 0, &got);
+    outf(1, "hang-up: entry with no events, writer closed: %d (%s)\n", n, names(got.events));
+    close(q[0]);
+    close(ep2);
+
     /* Errors. */
     outf(1, "errors: ADD twice %s", res(epoll_ctl(ep, EPOLL_CTL_ADD, p[1], &ev)));
     int other = dup(p[1]);

@@ -25,6 +25,8 @@ LT: empty 0, written 1 (IN, data yes), again 1, one read 1, drained 0
 ET: empty 0, written 1, again 0, one read 0, written again 1, again 0, blocked until a child's write 1 (IN, fd right yes)
 ONESHOT: written 1, again 0, written again 0, re-armed by MOD 1, again 0
 write end: 1 ready (OUT)
+ET write end: empty 1, written 0, read 0, filled 0, drained 1 (OUT)
+hang-up: entry with no events, writer closed: 1 (HUP)
 errors: ADD twice -1 EEXIST, MOD missing -1 ENOENT, DEL missing -1 ENOENT, bad op -1 EINVAL, bad fd -1 EBADF, not an epoll -1 EINVAL, itself -1 EINVAL
 errors: directory -1 EPERM, /dev/null -1 EPERM, bad event pointer -1 EFAULT, MOD with EPOLLEXCLUSIVE -1 EINVAL, ADD with EPOLLEXCLUSIVE 0
 errors: maxevents 0 -1 EINVAL, maxevents -1 -1 EINVAL, maxevents INT_MAX/12+1 -1 EINVAL, wait on a pipe -1 EINVAL, epoll_create(0) -1 EINVAL, epoll_create1(1) -1 EINVAL, read -1 EINVAL

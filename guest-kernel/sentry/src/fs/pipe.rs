@@ -9,6 +9,7 @@ use alloc::sync::Arc;
 
 use crate::error::SysError;
 use crate::kernel::poll::{notify_events, READABLE, WRITABLE};
+use crate::kernel::sched;
 use crate::kernel::shared::Shared;
 use crate::kernel::task::WaitKey;
 use crate::platform::{PhysAddr, PhysMem};
@@ -70,6 +71,7 @@ impl Pipe {
 
     /// Moves up to the segments' total from the buffer into them.
     pub fn read_into(&mut self, phys: &PhysMem, segs: &[(PhysAddr, u64)]) -> usize {
+        let was_full = self.room() < PIPE_BUF;
         let mut done = 0;
         for &(pa, len) in segs {
             let want = usize::try_from(len).unwrap_or(usize::MAX).min(self.buf.len());
@@ -86,7 +88,13 @@ impl Pipe {
             done += want;
         }
         if done > 0 {
-            notify_events(WaitKey::Io(self.id), WRITABLE);
+            // Room is a new event for epoll only when the pipe was too
+            // full to write (Linux wakes writers' pollers only then).
+            if was_full {
+                notify_events(WaitKey::Io(self.id), WRITABLE);
+            } else {
+                sched::notify(WaitKey::Io(self.id));
+            }
         }
         done
     }
