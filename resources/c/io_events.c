@@ -323,6 +323,27 @@ static void epoll_pipes(void)
     n = ewait(ep, 0, &got);
     outf(1, "write end: %d ready (%s)\n", n, names(got.events));
 
+    /* Level-triggered entries take turns when maxevents is small. */
+    int rr[3][2], ep3 = epoll_create1(0), seen = 0;
+    for (int i = 0; i < 3; i++) {
+        if (pipe(rr[i]) != 0)
+            die("pipe");
+        write_all(rr[i][1], "r", 1);
+        struct epoll_event rev = { .events = EPOLLIN, .data.u32 = 1u << i };
+        epoll_ctl(ep3, EPOLL_CTL_ADD, rr[i][0], &rev);
+    }
+    for (int i = 0; i < 3; i++) {
+        struct epoll_event one;
+        if (epoll_wait(ep3, &one, 1, 0) == 1)
+            seen |= (int)one.data.u32;
+    }
+    outf(1, "LT with maxevents 1, three ready pipes: three waits saw %s\n", seen == 7 ? "all three" : "fewer");
+    for (int i = 0; i < 3; i++) {
+        close(rr[i][0]);
+        close(rr[i][1]);
+    }
+    close(ep3);
+
     /* Edge-triggered write end: only room appearing in a full pipe is new. */
     int q[2];
     if (pipe2(q, O_NONBLOCK) != 0)

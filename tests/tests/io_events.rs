@@ -25,6 +25,7 @@ LT: empty 0, written 1 (IN, data yes), again 1, one read 1, drained 0
 ET: empty 0, written 1, again 0, one read 0, written again 1, again 0, blocked until a child's write 1 (IN, fd right yes)
 ONESHOT: written 1, again 0, written again 0, re-armed by MOD 1, again 0
 write end: 1 ready (OUT)
+LT with maxevents 1, three ready pipes: three waits saw all three
 ET write end: empty 1, written 0, read 0, filled 0, drained 1 (OUT)
 hang-up: entry with no events, writer closed: 1 (HUP)
 errors: ADD twice -1 EEXIST, MOD missing -1 ENOENT, DEL missing -1 ENOENT, bad op -1 EINVAL, bad fd -1 EBADF, not an epoll -1 EINVAL, itself -1 EINVAL

@@ -62,6 +62,10 @@ pub struct Epoll {
     /// Its own wait key's id: posted when an entry may have become ready.
     pub id: u64,
     entries: spin::Mutex<BTreeMap<EntryId, Entry>>,
+    /// The entry last reported: the next epoll_wait starts after it, so
+    /// that a small maxevents does not starve the entries further on
+    /// (Linux moves reported level-triggered entries to the back).
+    resume: spin::Mutex<Option<EntryId>>,
 }
 
 /// Which epolls watch each wait key.
@@ -80,7 +84,7 @@ pub struct Scan {
 
 impl Epoll {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { id: new_io_id(), entries: spin::Mutex::new(BTreeMap::new()) })
+        Arc::new(Self { id: new_io_id(), entries: spin::Mutex::new(BTreeMap::new()), resume: spin::Mutex::new(None) })
     }
 
     /// The epoll's own wait key.
@@ -298,9 +302,14 @@ fn post_at(key: WaitKey, events: u32, level: usize) {
 /// only asks whether anything would be reported (poll() on the epoll).
 pub fn scan<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, ep: &Epoll, max: usize, consume: bool) -> Scan {
     let now = k.host().clocks().monotonic_ns;
-    let snapshot: Vec<(EntryId, WeakFile)> =
+    let mut snapshot: Vec<(EntryId, WeakFile)> =
         ep.entries.lock().iter().filter(|(_, e)| !e.disarmed).map(|(id, e)| (*id, e.file.clone())).collect();
+    if let Some(last) = *ep.resume.lock() {
+        let after = snapshot.iter().position(|(id, _)| *id > last).unwrap_or(0);
+        snapshot.rotate_left(after);
+    }
     let mut out = Scan::default();
+    let mut last_reported = None;
     let mut dead = Vec::new();
     for (id, weak) in snapshot {
         if out.ready.len() >= max {
@@ -327,12 +336,16 @@ pub fn scan<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, ep: &Epol
         }
         if report {
             out.ready.push((ready, e.data));
+            last_reported = Some(id);
         } else {
             out.keys.extend(r.key);
             if let Some(at) = r.at {
                 out.at = Some(out.at.map_or(at, |a| a.min(at)));
             }
         }
+    }
+    if consume && last_reported.is_some() {
+        *ep.resume.lock() = last_reported;
     }
     for id in dead {
         let e = ep.entries.lock().remove(&id);

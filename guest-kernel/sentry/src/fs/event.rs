@@ -52,6 +52,16 @@ impl EventFile {
         *self.nonblock.lock() = flags & O_NONBLOCK != 0;
     }
 
+    /// The name Linux gives the file (the target of its /proc fd link).
+    pub fn anon_name(&self) -> &'static str {
+        match self.kind {
+            EventKind::Epoll(_) => "anon_inode:[eventpoll]",
+            EventKind::EventFd(_) => "anon_inode:[eventfd]",
+            EventKind::TimerFd(_) => "anon_inode:[timerfd]",
+            EventKind::SignalFd(_) => "anon_inode:[signalfd]",
+        }
+    }
+
     /// fstat: Linux's anonymous inode (mode 0600 without a file type, one
     /// inode shared by every such file).
     pub fn stat(&self) -> Stat {
