@@ -32,7 +32,8 @@ pub enum WaitKey {
     Futex(u64),
     /// The vfork child of task `tid` exec'd or exited.
     Vfork(u32),
-    /// A signal arrived for the task (sigsuspend, pause, sigtimedwait).
+    /// A signal arrived for the task (sigsuspend, pause, sigtimedwait,
+    /// signalfd reads and polls).
     Signal,
     /// Host standard input may be readable.
     HostStdin,

@@ -48,8 +48,9 @@ pub fn sys_epoll_create1<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::Addres
 }
 
 /// Implements Linux `epoll_ctl(2)`. EPOLLWAKEUP is dropped, as Linux does
-/// without CAP_BLOCK_SUSPEND. Sandbox files (regular files, directories,
-/// device nodes) are refused with EPERM like Linux's regular files.
+/// without CAP_BLOCK_SUSPEND. Sandbox files that are always ready (regular
+/// files, directories, device nodes) are refused with EPERM, like Linux's
+/// files without a poll operation.
 pub fn sys_epoll_ctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let (op, fd) = (a.int(1), a.fd(2));
     let (mut events, mut data) = (0u32, 0u64);
@@ -63,7 +64,10 @@ pub fn sys_epoll_ctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
     }
     let epf = t.file(a.fd(0))?;
     let target = t.file(fd)?;
-    if matches!(target, File::Vfs(_)) {
+    let r = poll_file(k, t, &target);
+    // Sandbox files whose readiness never changes (regular files,
+    // directories, most device nodes) have no poll on Linux.
+    if matches!(target, File::Vfs(_)) && r.key.is_none() {
         return Err(SysError::new(errno::EPERM, "file does not support epoll"));
     }
     let ep = match as_epoll(&epf) {
@@ -87,7 +91,6 @@ pub fn sys_epoll_ctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
                     return Err(SysError::new(errno::ELOOP, "epoll loop or nesting too deep"));
                 }
             }
-            let r = poll_file(k, t, &target);
             ep.insert(fd, &target, events, data, r)?;
         }
         EPOLL_CTL_MOD => ep.modify(fd, &target, events, data)?,
