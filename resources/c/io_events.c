@@ -221,6 +221,25 @@ static void poll_select(void)
     outf(1, "select empty pipe, 30 ms: %d, waited at least 30 ms: %s, timeval left 0: %s\n", n,
          yes(now_ms() - t0 >= 29), yes(tv.tv_sec == 0 && tv.tv_usec == 0));
 
+    /* Whole seconds in tv_usec are carried, not refused. */
+    write_all(p[1], "c", 1);
+    FD_ZERO(&rd);
+    FD_SET(p[0], &rd);
+    tv.tv_sec = 0;
+    tv.tv_usec = 1500000;
+    n = select(p[0] + 1, &rd, NULL, NULL, &tv);
+    outf(1, "select with tv_usec 1500000: %s", res(n));
+    FD_ZERO(&rd);
+    FD_SET(p[0], &rd);
+    tv.tv_sec = 1;
+    tv.tv_usec = -1;
+    outf(1, ", with tv_usec -1: %s", res(select(p[0] + 1, &rd, NULL, NULL, &tv)));
+    tv.tv_sec = -1;
+    tv.tv_usec = 0;
+    outf(1, ", with tv_sec -1: %s\n", res(select(p[0] + 1, &rd, NULL, NULL, &tv)));
+    if (read(p[0], buf, 1) != 1)
+        die("read");
+
     pid_t c = later(30, write_byte, p[1]);
     t0 = now_ms();
     r = poll1(p[0], POLLIN, 5000);

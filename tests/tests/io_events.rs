@@ -15,6 +15,7 @@ poll write end: OUT
 poll after a write: IN
 select: 2 ready, read end yes, write end yes
 select empty pipe, 30 ms: 0, waited at least 30 ms: yes, timeval left 0: yes
+select with tv_usec 1500000: 1, with tv_usec -1: -1 EINVAL, with tv_sec -1: -1 EINVAL
 poll woken by a child's write: IN, before the timeout: yes
 poll, data and no writer: IN|HUP
 poll, empty and no writer: HUP

@@ -297,10 +297,13 @@ pub fn sys_select<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
         t.mm.lock().copy_in(&mut k.frames, tvp, &mut b)?;
         let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
         let usec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
-        if sec < 0 || !(0..1_000_000).contains(&usec) {
+        // Linux carries whole seconds out of tv_usec before checking.
+        let sec = sec.saturating_add(usec / 1_000_000);
+        let nsec = (usec % 1_000_000) * 1000;
+        if sec < 0 || nsec < 0 {
             return Err(SysError::einval("invalid timeval"));
         }
-        Some(sec.cast_unsigned().saturating_mul(1_000_000_000).saturating_add(usec.cast_unsigned() * 1000))
+        Some(sec.cast_unsigned().saturating_mul(1_000_000_000).saturating_add(nsec.cast_unsigned()))
     };
     let r = do_select(k, t, a, timeout);
     if tvp != 0 && !matches!(r, Err(ref e) if e.is_block()) {
