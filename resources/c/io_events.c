@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
@@ -265,6 +266,21 @@ static void poll_select(void)
     close(p[0]);
     outf(1, "poll write end, no reader: %s\n", names(poll1(p[1], POLLOUT, 0)));
     close(p[1]);
+
+    /* nfds is bounded by RLIMIT_NOFILE. */
+    struct rlimit old_lim, lim;
+    getrlimit(RLIMIT_NOFILE, &old_lim);
+    lim = old_lim;
+    lim.rlim_cur = 16;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    struct pollfd many[17];
+    for (int i = 0; i < 17; i++) {
+        many[i].fd = -1;
+        many[i].events = POLLIN;
+    }
+    outf(1, "poll with RLIMIT_NOFILE 16: 16 fds %s", res(poll(many, 16, 0)));
+    outf(1, ", 17 fds %s\n", res(poll(many, 17, 0)));
+    setrlimit(RLIMIT_NOFILE, &old_lim);
 
     struct pollfd bad[2] = { { 1000, POLLIN, 0 }, { -1, POLLIN, 0 } };
     n = poll(bad, 2, 0);

@@ -21,6 +21,7 @@ poll, data and no writer: IN|HUP
 poll, empty and no writer: HUP
 select, empty and no writer: 1, readable yes
 poll write end, no reader: OUT|ERR
+poll with RLIMIT_NOFILE 16: 16 fds 0, 17 fds -1 EINVAL
 poll closed fd and fd -1: 1, NVAL and -
 LT: empty 0, written 1 (IN, data yes), again 1, one read 1, drained 0
 ET: empty 0, written 1, again 0, one read 0, written again 1, again 0, blocked until a child's write 1 (IN, fd right yes)

@@ -105,8 +105,11 @@ fn read_pollfds<P: Platform>(
     addr: u64,
     nfds: u64,
 ) -> Result<Vec<Watch>, SysError> {
-    let limit = t.rlimits[rlimit::RLIMIT_NOFILE as usize].cur;
-    if nfds > limit.max(FD_SETSIZE) {
+    // As Linux: no more than RLIMIT_NOFILE, which itself never passes
+    // nr_open (1 << 20); the bound also caps the buffer allocated here.
+    const NR_OPEN: u64 = 1 << 20;
+    let limit = t.rlimits[rlimit::RLIMIT_NOFILE as usize].cur.min(NR_OPEN);
+    if nfds > limit {
         return Err(SysError::einval("nfds above RLIMIT_NOFILE"));
     }
     let len = usize::try_from(nfds * POLLFD_SIZE).map_err(|_| SysError::einval("nfds"))?;
