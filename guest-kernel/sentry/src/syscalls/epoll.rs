@@ -11,6 +11,7 @@ use crate::fs::epoll::{as_epoll, scan, Epoll};
 use crate::fs::event::{EventFile, EventKind};
 use crate::kernel::fd::File;
 use crate::kernel::poll::poll_file;
+use crate::kernel::task::WaitKey;
 use crate::kernel::{Kernel, Task};
 use crate::platform::{Host, Platform};
 use abi::linux::epoll::*;
@@ -136,9 +137,14 @@ fn do_wait<P: Platform>(
     if expired {
         return Ok(0);
     }
+    // A wake-up of an entry's I/O key reaches the epoll's own key (the
+    // epoll watches it); the signal and host-stdin keys are looked for in
+    // the task's waits by whoever posts them, so those are waited on too.
     t.wait_on(ep.key());
     for key in s.keys {
-        t.wait_on(key);
+        if !matches!(key, WaitKey::Io(_)) {
+            t.wait_on(key);
+        }
     }
     if let Some(at) = s.at {
         t.wake_by(at);
