@@ -361,3 +361,72 @@ pub fn readiness<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, ep: 
     let events = if s.ready.is_empty() { 0 } else { READABLE };
     Readiness { events, key: Some(ep.key()), at: if events == 0 { s.at } else { None } }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::event::EventFile;
+    use crate::fs::eventfd::EventFd;
+
+    fn epoll_file() -> (File, Arc<Epoll>) {
+        let ep = Epoll::new();
+        (File::Event(EventFile::new(EventKind::Epoll(Arc::clone(&ep)), false)), ep)
+    }
+
+    fn ready(key: WaitKey) -> Readiness {
+        Readiness { events: 0, key: Some(key), at: None }
+    }
+
+    #[test]
+    fn wakes_reach_nested_epolls_and_stop_when_they_close() {
+        let efd = EventFile::new(EventKind::EventFd(EventFd::new(0, false)), false);
+        let key = match &efd.kind {
+            EventKind::EventFd(e) => e.key(),
+            _ => unreachable!(),
+        };
+        let efd = File::Event(efd);
+        let (inner_file, inner) = epoll_file();
+        let (outer_file, outer) = epoll_file();
+        inner.insert(3, &efd, READABLE, 1, ready(key)).expect("add eventfd");
+        assert_eq!(inner.insert(3, &efd, READABLE, 1, ready(key)).map_err(|e| e.errno), Err(errno::EEXIST));
+        outer.insert(4, &inner_file, READABLE, 2, ready(inner.key())).expect("add inner");
+        assert_eq!(with_watchers(key), alloc::vec![key, inner.key(), outer.key()]);
+        // The inner epoll is already below the outer one: no loop back.
+        assert!(inner.would_loop(&outer));
+        drop(outer);
+        drop(outer_file);
+        assert_eq!(with_watchers(key), alloc::vec![key, inner.key()]);
+        inner.remove(3, &efd).expect("del");
+        assert_eq!(inner.remove(3, &efd).map_err(|e| e.errno), Err(errno::ENOENT));
+        assert_eq!(with_watchers(key), alloc::vec![key]);
+    }
+
+    #[test]
+    fn posts_mark_only_entries_interested_in_the_events() {
+        let efd = File::Event(EventFile::new(EventKind::EventFd(EventFd::new(0, false)), false));
+        let key = WaitKey::Io(new_io_id());
+        let (_f, ep) = epoll_file();
+        ep.insert(5, &efd, READABLE | EPOLLET, 0, ready(key)).expect("add");
+        ep.entries.lock().values_mut().for_each(|e| e.triggered = false);
+        post(key, abi::linux::poll::POLLOUT);
+        assert!(ep.entries.lock().values().all(|e| !e.triggered));
+        post(key, READABLE);
+        assert!(ep.entries.lock().values().all(|e| e.triggered));
+    }
+
+    #[test]
+    fn nesting_deeper_than_linux_allows_is_a_loop() {
+        let chain: Vec<(File, Arc<Epoll>)> = (0..6).map(|_| epoll_file()).collect();
+        let mut added = 0;
+        for w in chain.windows(2) {
+            let (child_file, child) = &w[0];
+            let parent = &w[1].1;
+            if parent.would_loop(child) {
+                break;
+            }
+            parent.insert(0, child_file, READABLE, 0, ready(child.key())).expect("add");
+            added += 1;
+        }
+        assert_eq!(added, 4);
+    }
+}

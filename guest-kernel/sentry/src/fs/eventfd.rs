@@ -67,3 +67,22 @@ impl EventFd {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_semaphore_and_overflow() {
+        let e = EventFd::new(2, false);
+        assert_eq!(e.read(), Some(2));
+        assert_eq!(e.read(), None);
+        assert_eq!(e.readiness().events, WRITABLE);
+        assert_eq!(e.write(MAX).map_err(|e| e.errno), Ok(true));
+        assert_eq!(e.readiness().events, READABLE);
+        assert_eq!(e.write(1).map_err(|e| e.errno), Ok(false));
+        assert_eq!(e.write(u64::MAX).map_err(|e| e.errno), Err(errno::EINVAL));
+        let s = EventFd::new(2, true);
+        assert_eq!((s.read(), s.read(), s.read()), (Some(1), Some(1), None));
+    }
+}
