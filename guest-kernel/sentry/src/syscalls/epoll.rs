@@ -14,6 +14,7 @@ use crate::kernel::poll::poll_file;
 use crate::kernel::task::WaitKey;
 use crate::kernel::{Kernel, Task};
 use crate::platform::{Host, Platform};
+use abi::layout::USER_END;
 use abi::linux::epoll::*;
 use abi::linux::errno;
 use abi::linux::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT};
@@ -22,8 +23,6 @@ use abi::linux::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 const EP_MAX_EVENTS: i32 = i32::MAX / 12;
 /// Events an EPOLLEXCLUSIVE entry may ask for.
 const EXCLUSIVE_OK_BITS: u32 = POLLIN | POLLOUT | POLLERR | POLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
-/// The end of the user half of the address space (access_ok).
-const USER_END: u64 = 0x7fff_ffff_f000;
 
 fn create<P: Platform>(t: &mut Task<P::AddressSpace>, cloexec: bool) -> SysResult {
     let file = EventFile::new(EventKind::Epoll(Epoll::new()), false);
@@ -116,6 +115,7 @@ fn do_wait<P: Platform>(
     }
     let max = max.unsigned_abs() as usize;
     let len = max as u64 * EPOLL_EVENT_SIZE;
+    // Linux's access_ok: the buffer must lie in the user half.
     if addr.checked_add(len).is_none_or(|end| end > USER_END) {
         return Err(SysError::efault("events buffer outside user memory"));
     }
