@@ -329,6 +329,48 @@ pub mod futex {
     pub const FUTEX_BITSET_MATCH_ANY: u32 = 0xffff_ffff;
 }
 
+/// epoll(7): `epoll_create1` flags, `epoll_ctl` operations and event flags.
+pub mod epoll {
+    pub const EPOLL_CLOEXEC: u32 = 0o2000000;
+    pub const EPOLL_CTL_ADD: i32 = 1;
+    pub const EPOLL_CTL_DEL: i32 = 2;
+    pub const EPOLL_CTL_MOD: i32 = 3;
+    pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
+    pub const EPOLLWAKEUP: u32 = 1 << 29;
+    pub const EPOLLONESHOT: u32 = 1 << 30;
+    pub const EPOLLET: u32 = 1 << 31;
+    /// `struct epoll_event` is packed on x86-64: events (u32), data (u64).
+    pub const EPOLL_EVENT_SIZE: u64 = 12;
+    /// Most nested epoll levels below the one waited on (EPOLL_MAX_NESTS).
+    pub const EPOLL_MAX_NESTS: usize = 4;
+}
+
+/// eventfd(2) flags.
+pub mod eventfd {
+    pub const EFD_SEMAPHORE: u32 = 1;
+    pub const EFD_NONBLOCK: u32 = 0o4000;
+    pub const EFD_CLOEXEC: u32 = 0o2000000;
+}
+
+/// timerfd_create(2) and timerfd_settime(2) flags.
+pub mod timerfd {
+    pub const TFD_NONBLOCK: u32 = 0o4000;
+    pub const TFD_CLOEXEC: u32 = 0o2000000;
+    pub const TFD_TIMER_ABSTIME: u32 = 1;
+    pub const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
+    /// CLOCK_REALTIME_ALARM and CLOCK_BOOTTIME_ALARM (need CAP_WAKE_ALARM).
+    pub const CLOCK_REALTIME_ALARM: u64 = 8;
+    pub const CLOCK_BOOTTIME_ALARM: u64 = 9;
+}
+
+/// signalfd(2) flags and `struct signalfd_siginfo`.
+pub mod signalfd {
+    pub const SFD_NONBLOCK: u32 = 0o4000;
+    pub const SFD_CLOEXEC: u32 = 0o2000000;
+    /// Size of `struct signalfd_siginfo`.
+    pub const SIGNALFD_SIGINFO_SIZE: usize = 128;
+}
+
 /// poll(2), select(2) and epoll(7) event bits.
 pub mod poll {
     pub const POLLIN: u32 = 0x001;

@@ -8,12 +8,14 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
 use crate::error::SysError;
+use crate::kernel::poll::{notify_events, READABLE, WRITABLE};
 use crate::kernel::sched;
 use crate::kernel::shared::Shared;
 use crate::kernel::task::WaitKey;
 use crate::platform::{PhysAddr, PhysMem};
 use crate::vfs::InodeRef;
 use abi::linux::errno;
+use abi::linux::poll::{POLLERR, POLLHUP};
 
 /// Bytes a pipe holds (Linux's default pipe size).
 pub const PIPE_CAPACITY: usize = 65536;
@@ -82,12 +84,13 @@ impl Pipe {
             return Err(SysError::new(errno::EBUSY, "pipe holds more than the new size"));
         }
         self.capacity = size;
-        sched::notify(WaitKey::Io(self.id));
+        notify_events(WaitKey::Io(self.id), WRITABLE);
         Ok(size)
     }
 
     /// Moves up to the segments' total from the buffer into them.
     pub fn read_into(&mut self, phys: &PhysMem, segs: &[(PhysAddr, u64)]) -> usize {
+        let was_full = self.room() < PIPE_BUF;
         let mut done = 0;
         for &(pa, len) in segs {
             let want = usize::try_from(len).unwrap_or(usize::MAX).min(self.buf.len());
@@ -104,7 +107,13 @@ impl Pipe {
             done += want;
         }
         if done > 0 {
-            sched::notify(WaitKey::Io(self.id));
+            // Room is a new event for epoll only when the pipe was too
+            // full to write (Linux wakes writers' pollers only then).
+            if was_full {
+                notify_events(WaitKey::Io(self.id), WRITABLE);
+            } else {
+                sched::notify(WaitKey::Io(self.id));
+            }
         }
         done
     }
@@ -124,7 +133,7 @@ impl Pipe {
             }
         }
         if done > 0 {
-            sched::notify(WaitKey::Io(self.id));
+            notify_events(WaitKey::Io(self.id), READABLE);
         }
         done
     }
@@ -185,12 +194,17 @@ impl PipeEnd {
 impl Drop for PipeEnd {
     fn drop(&mut self) {
         let mut p = self.pipe.lock();
+        // Readers see the hang-up, writers the error (a FIFO end opened
+        // O_RDWR is both).
+        let mut events = 0;
         if self.write {
             p.writers -= 1;
+            events |= READABLE | POLLHUP;
         }
         if self.read {
             p.readers -= 1;
+            events |= WRITABLE | POLLERR;
         }
-        sched::notify(WaitKey::Io(p.id));
+        notify_events(WaitKey::Io(p.id), events);
     }
 }

@@ -96,6 +96,7 @@ pub fn send_process<P: Platform>(
     if let Some(p) = k.procs.get_mut(&pid) {
         p.pending.push(info);
     }
+    signal_queued();
     // Wake the threads that can take it.
     let threads = k.procs.get(&pid).map(|p| p.threads.clone()).unwrap_or_default();
     for tid in threads {
@@ -151,7 +152,14 @@ pub fn send_thread<P: Platform>(
         t.pending.push(info);
         signal_wake(k, tid, sig);
     }
+    signal_queued();
     Ok(())
+}
+
+/// A signal was queued: signalfds in epolls may have become readable
+/// (Linux wakes the signalfd wait queue on every signal).
+pub(crate) fn signal_queued() {
+    crate::fs::epoll::post(WaitKey::Signal, abi::linux::poll::POLLIN);
 }
 
 /// Wakes a blocked task for a signal (its syscall is then interrupted);

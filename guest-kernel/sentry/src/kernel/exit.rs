@@ -172,6 +172,7 @@ pub fn notify_parent<P: Platform>(k: &mut Kernel<P>, ppid: u32, info: SigInfo, s
     let threads = match k.procs.get_mut(&ppid) {
         Some(p) => {
             p.pending.push(info);
+            super::deliver::signal_queued();
             p.threads.clone()
         }
         None => return,

@@ -4,7 +4,7 @@
 //! standard streams, inherited as fds 0, 1 and 2. The table already has the
 //! Linux semantics the VFS will keep: lowest free number, close-on-exec flag.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use crate::error::SysError;
@@ -25,6 +25,62 @@ pub enum File {
     Pipe(Arc<crate::fs::pipe::PipeEnd>),
     /// A unix domain socket.
     Socket(Arc<crate::fs::socket::Socket>),
+    /// An event file: epoll, eventfd, timerfd or signalfd.
+    Event(Arc<crate::fs::event::EventFile>),
+}
+
+impl File {
+    /// A reference to this file description that does not keep it open
+    /// (epoll's interest list).
+    pub fn downgrade(&self) -> WeakFile {
+        match self {
+            File::HostStdio { host_fd, tty } => WeakFile::HostStdio { host_fd: *host_fd, tty: *tty },
+            File::HostTty { read_fd, write_fd } => WeakFile::HostTty { read_fd: *read_fd, write_fd: *write_fd },
+            File::Vfs(f) => WeakFile::Vfs(Arc::downgrade(f)),
+            File::Pipe(p) => WeakFile::Pipe(Arc::downgrade(p)),
+            File::Event(e) => WeakFile::Event(Arc::downgrade(e)),
+            File::Socket(so) => WeakFile::Socket(Arc::downgrade(so)),
+        }
+    }
+
+    /// What identifies the open file description: two descriptors share a
+    /// description (dup, fork) exactly when their identities are equal.
+    /// The host streams have no shared description; their host fd stands in.
+    pub fn identity(&self) -> usize {
+        match self {
+            File::HostStdio { host_fd, .. } => *host_fd as usize,
+            File::HostTty { .. } => 3,
+            File::Vfs(f) => Arc::as_ptr(f) as usize,
+            File::Pipe(p) => Arc::as_ptr(p) as usize,
+            File::Event(e) => Arc::as_ptr(e) as usize,
+            File::Socket(so) => Arc::as_ptr(so) as usize,
+        }
+    }
+}
+
+/// A [`File`] held without keeping it open.
+#[derive(Debug, Clone)]
+pub enum WeakFile {
+    HostStdio { host_fd: u32, tty: bool },
+    HostTty { read_fd: u32, write_fd: u32 },
+    Vfs(Weak<OpenFile>),
+    Pipe(Weak<crate::fs::pipe::PipeEnd>),
+    Event(Weak<crate::fs::event::EventFile>),
+    Socket(Weak<crate::fs::socket::Socket>),
+}
+
+impl WeakFile {
+    /// The file, if it is still open somewhere.
+    pub fn upgrade(&self) -> Option<File> {
+        match self {
+            WeakFile::HostStdio { host_fd, tty } => Some(File::HostStdio { host_fd: *host_fd, tty: *tty }),
+            WeakFile::HostTty { read_fd, write_fd } => Some(File::HostTty { read_fd: *read_fd, write_fd: *write_fd }),
+            WeakFile::Vfs(f) => f.upgrade().map(File::Vfs),
+            WeakFile::Pipe(p) => p.upgrade().map(File::Pipe),
+            WeakFile::Event(e) => e.upgrade().map(File::Event),
+            WeakFile::Socket(so) => so.upgrade().map(File::Socket),
+        }
+    }
 }
 
 /// A descriptor: the file and its per-descriptor flags.

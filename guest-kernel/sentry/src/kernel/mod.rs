@@ -252,10 +252,12 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Makes every task blocked on `key` runnable.
+    /// Makes every task blocked on `key` runnable, and those waiting on an
+    /// epoll that watches it.
     pub fn wake(&mut self, key: WaitKey) {
+        let keys = crate::fs::epoll::with_watchers(key);
         for t in self.tasks.values_mut() {
-            if t.state == RunState::Blocked && t.waits.contains(&key) {
+            if t.state == RunState::Blocked && t.waits.iter().any(|w| keys.contains(w)) {
                 t.state = RunState::Runnable;
                 self.runq.push(t.tid);
             }

@@ -27,6 +27,14 @@ pub fn new_io_id() -> u64 {
     NEXT_IO_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Posts that the object behind `key` changed so that `events` may now be
+/// reported: wakes its waiters, and marks the epoll entries interested in
+/// `events` (what an edge-triggered entry reports).
+pub fn notify_events(key: WaitKey, events: u32) {
+    super::sched::notify(key);
+    crate::fs::epoll::post(key, events);
+}
+
 /// What a file is ready for now, and how to wait for a change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Readiness {
@@ -47,7 +55,6 @@ impl Readiness {
 
 /// The readiness of `file` for the calling task.
 pub fn poll_file<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, file: &File) -> Readiness {
-    let _ = t;
     match file {
         File::HostStdio { host_fd: 0, .. } | File::HostTty { .. } => host_stdin(k),
         File::HostStdio { .. } => Readiness::always(WRITABLE),
@@ -57,9 +64,12 @@ pub fn poll_file<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, file
             let p = end.pipe.lock();
             let mut events = 0;
             if end.write {
+                // Linux reports room even with no reader left (the write
+                // then fails with EPIPE).
                 if p.readers == 0 {
                     events |= POLLERR;
-                } else if p.room() >= PIPE_BUF {
+                }
+                if p.room() >= PIPE_BUF {
                     events |= WRITABLE;
                 }
             }
@@ -74,6 +84,7 @@ pub fn poll_file<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, file
             }
             Readiness { events, key: Some(WaitKey::Io(p.id)), at: None }
         }
+        File::Event(e) => crate::fs::event::poll(k, t, e),
     }
 }
 

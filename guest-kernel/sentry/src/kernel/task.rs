@@ -17,8 +17,9 @@ pub use super::signal::SigAction;
 
 /// What a blocked task waits for. Any event on a key makes every task
 /// blocked on it runnable; it then retries its syscall, which blocks again
-/// if its condition still does not hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// if its condition still does not hold. Ordered so that epoll can index
+/// its watches by key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum WaitKey {
     /// An I/O object changed state: a pipe's buffer or its number of
     /// readers or writers, a socket, an eventfd (ids from
@@ -31,7 +32,8 @@ pub enum WaitKey {
     Futex(u64),
     /// The vfork child of task `tid` exec'd or exited.
     Vfork(u32),
-    /// A signal arrived for the task (sigsuspend, pause, sigtimedwait).
+    /// A signal arrived for the task (sigsuspend, pause, sigtimedwait,
+    /// signalfd reads and polls).
     Signal,
     /// Host standard input may be readable.
     HostStdin,

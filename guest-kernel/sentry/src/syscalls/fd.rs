@@ -41,6 +41,7 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
             File::Vfs(f) => Ok(u64::from(f.flags() & !O_CLOEXEC)),
             File::Pipe(p) => Ok(u64::from(*p.flags.lock())),
             File::Socket(s) => Ok(u64::from(*s.flags.lock())),
+            File::Event(e) => Ok(u64::from(e.status_flags())),
         },
         F_SETFL if matches!(file, File::Socket(_)) => {
             if let File::Socket(s) = file {
@@ -53,6 +54,12 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
             if let File::Pipe(p) = file {
                 let mut f = p.flags.lock();
                 *f = (*f & !O_NONBLOCK) | (a.uint(2) & O_NONBLOCK);
+            }
+            Ok(0)
+        }
+        F_SETFL if matches!(file, File::Event(_)) => {
+            if let File::Event(e) = file {
+                e.set_status_flags(a.uint(2));
             }
             Ok(0)
         }

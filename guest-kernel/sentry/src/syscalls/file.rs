@@ -242,7 +242,7 @@ pub fn sys_creat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 pub fn sys_lseek<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) => f.seek(a.u64(1).cast_signed(), a.uint(2)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) => {
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) | File::Event(_) => {
             Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
         }
     }
@@ -492,7 +492,7 @@ fn node_at<P: Platform>(
 fn fd_node<A: AddressSpace>(t: &Task<A>, fd: i32) -> Result<crate::vfs::InodeRef, SysError> {
     match t.file(fd)? {
         File::Vfs(f) => Ok(Arc::clone(&f.node)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) => {
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) | File::Event(_) => {
             Err(SysError::new(errno::EPERM, "attributes of a stream cannot change"))
         }
     }
@@ -612,7 +612,7 @@ pub fn sys_ftruncate<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
 pub fn sys_fsync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) => f.node.fsync().map(|()| 0),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) => {
+        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) | File::Event(_) => {
             Err(SysError::einval("cannot sync a stream"))
         }
     }

@@ -77,7 +77,7 @@ pub fn sys_ioctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
     let tty = match t.file(a.fd(0))? {
         File::HostStdio { tty, .. } => tty,
         File::HostTty { .. } => true,
-        File::Vfs(_) | File::Pipe(_) | File::Socket(_) => false,
+        File::Vfs(_) | File::Pipe(_) | File::Socket(_) | File::Event(_) => false,
     };
     let (cmd, arg) = (a.uint(1), a.u64(2));
     if !tty {

@@ -5,6 +5,8 @@
 //! and is logged once by name.
 
 mod creds;
+mod epoll;
+mod event;
 mod fd;
 mod file;
 mod futex;

@@ -105,8 +105,11 @@ fn read_pollfds<P: Platform>(
     addr: u64,
     nfds: u64,
 ) -> Result<Vec<Watch>, SysError> {
-    let limit = t.rlimits[rlimit::RLIMIT_NOFILE as usize].cur;
-    if nfds > limit.max(FD_SETSIZE) {
+    // As Linux: no more than RLIMIT_NOFILE, which itself never passes
+    // nr_open (1 << 20); the bound also caps the buffer allocated here.
+    const NR_OPEN: u64 = 1 << 20;
+    let limit = t.rlimits[rlimit::RLIMIT_NOFILE as usize].cur.min(NR_OPEN);
+    if nfds > limit {
         return Err(SysError::einval("nfds above RLIMIT_NOFILE"));
     }
     let len = usize::try_from(nfds * POLLFD_SIZE).map_err(|_| SysError::einval("nfds"))?;
@@ -161,7 +164,7 @@ pub fn sys_poll<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
 /// Installs the temporary signal mask of ppoll/pselect6 on the first
 /// attempt; the old one comes back when the call returns, or after the
 /// handler of the signal that interrupted it.
-fn set_temp_mask<P: Platform>(
+pub(super) fn set_temp_mask<P: Platform>(
     k: &mut Kernel<P>,
     t: &mut Task<P::AddressSpace>,
     addr: u64,
@@ -181,7 +184,7 @@ fn set_temp_mask<P: Platform>(
 
 /// Ends a ppoll/pselect6 that returns (rather than blocks): the caller's
 /// mask comes back.
-fn finish_masked<A: crate::platform::AddressSpace>(t: &mut Task<A>, r: SysResult) -> SysResult {
+pub(super) fn finish_masked<A: crate::platform::AddressSpace>(t: &mut Task<A>, r: SysResult) -> SysResult {
     if matches!(r, Err(ref e) if e.is_block()) {
         return r;
     }
@@ -297,10 +300,13 @@ pub fn sys_select<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
         t.mm.lock().copy_in(&mut k.frames, tvp, &mut b)?;
         let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
         let usec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
-        if sec < 0 || !(0..1_000_000).contains(&usec) {
+        // Linux carries whole seconds out of tv_usec before checking.
+        let sec = sec.saturating_add(usec / 1_000_000);
+        let nsec = (usec % 1_000_000) * 1000;
+        if sec < 0 || nsec < 0 {
             return Err(SysError::einval("invalid timeval"));
         }
-        Some(sec.cast_unsigned().saturating_mul(1_000_000_000).saturating_add(usec.cast_unsigned() * 1000))
+        Some(sec.cast_unsigned().saturating_mul(1_000_000_000).saturating_add(nsec.cast_unsigned()))
     };
     let r = do_select(k, t, a, timeout);
     if tvp != 0 && !matches!(r, Err(ref e) if e.is_block()) {

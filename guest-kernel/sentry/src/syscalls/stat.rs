@@ -36,6 +36,7 @@ pub(crate) fn file_stat<P: Platform>(k: &Kernel<P>, file: &File) -> Result<Stat,
             mtime: Timespec::default(),
             ctime: Timespec::default(),
         }),
+        File::Event(e) => Ok(e.stat()),
         File::Pipe(p) => Ok(Stat {
             dev: 0xc,
             ino: p.id(),

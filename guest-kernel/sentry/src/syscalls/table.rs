@@ -2,8 +2,8 @@
 //! count), plus the numbers deliberately answered with an error.
 
 use super::{
-    creds, fd, file, futex, info, mknod, mmap, pipe, poll, process, read_write, signal, socket, socket_io, stat,
-    thread, time, timer, SyscallArgs,
+    creds, epoll, event, fd, file, futex, info, mknod, mmap, pipe, poll, process, read_write, signal, socket,
+    socket_io, stat, thread, time, timer, SyscallArgs,
 };
 use crate::error::SysResult;
 use crate::kernel::{Kernel, Task};
@@ -150,6 +150,19 @@ syscall_table! {
     poll => poll::sys_poll, 3;
     ppoll => poll::sys_ppoll, 5;
     select => poll::sys_select, 5;
+    epoll_create => epoll::sys_epoll_create, 1;
+    epoll_create1 => epoll::sys_epoll_create1, 1;
+    epoll_ctl => epoll::sys_epoll_ctl, 4;
+    epoll_wait => epoll::sys_epoll_wait, 4;
+    epoll_pwait => epoll::sys_epoll_pwait, 6;
+    epoll_pwait2 => epoll::sys_epoll_pwait2, 6;
+    eventfd => event::sys_eventfd, 1;
+    eventfd2 => event::sys_eventfd2, 2;
+    timerfd_create => event::sys_timerfd_create, 2;
+    timerfd_settime => event::sys_timerfd_settime, 4;
+    timerfd_gettime => event::sys_timerfd_gettime, 2;
+    signalfd => event::sys_signalfd, 3;
+    signalfd4 => event::sys_signalfd4, 4;
     pselect6 => poll::sys_pselect6, 6;
     set_tid_address => thread::sys_set_tid_address, 1;
     set_robust_list => thread::sys_set_robust_list, 2;

@@ -312,6 +312,10 @@ pub fn fdinfo<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>, th: Thread,
         }
         File::Pipe(p) => (0, *p.flags.lock(), p.id(), 0xc),
         File::Socket(so) => (0, *so.flags.lock() | crate::vfs::file::flags::O_RDWR, so.id, 0x8),
+        File::Event(e) => {
+            let st = e.stat();
+            (0, e.status_flags(), st.ino, st.dev)
+        }
         File::HostStdio { host_fd, .. } => {
             let s = k.params.stdio.get(*host_fd as usize).copied().unwrap_or_default();
             (0, if *host_fd == 0 { 0 } else { 1 }, s.ino, s.dev)

@@ -131,7 +131,7 @@ fn access_perm(f: &File) -> u32 {
     let mode = match f {
         File::Vfs(of) => of.flags() & O_ACCMODE,
         File::Pipe(p) => *p.flags.lock() & O_ACCMODE,
-        File::Socket(_) => 2,
+        File::Socket(_) | File::Event(_) => 2,
         File::HostStdio { host_fd: 0, .. } => O_RDONLY,
         File::HostStdio { .. } => O_WRONLY,
         File::HostTty { .. } => 2,
@@ -157,6 +157,7 @@ pub fn describe<P: Platform>(k: &Kernel<P>, f: &File) -> Vec<u8> {
         File::Vfs(of) => of.loc.path(),
         File::Pipe(p) => format!("pipe:[{}]", p.id()).into_bytes(),
         File::Socket(so) => format!("socket:[{}]", so.id).into_bytes(),
+        File::Event(e) => e.anon_name().as_bytes().to_vec(),
         File::HostTty { .. } => b"/dev/tty".to_vec(),
         File::HostStdio { host_fd, .. } => {
             let s = k.params.stdio.get(*host_fd as usize).copied().unwrap_or_default();
