@@ -451,6 +451,37 @@ static void section_detached_and_stack(void)
     outf(1, "stack: 1 MiB used on a 4 MiB thread stack, sum %s\n", (long)(intptr_t)ret == expected ? "ok" : "wrong");
 }
 
+/* CLONE_FS: threads share the working directory; a forked child has its own. */
+static void *chdir_thread(void *arg)
+{
+    (void)arg;
+    if (chdir("/tmp") != 0)
+        return (void *)1;
+    return NULL;
+}
+
+static void section_shared_cwd(void)
+{
+    char before[256], after[256];
+    if (!getcwd(before, sizeof before) || chdir("/") != 0) {
+        outf(1, "FAIL chdir /\n");
+        failures++;
+        return;
+    }
+    pthread_t th;
+    pthread_create(&th, NULL, chdir_thread, NULL);
+    pthread_join(th, NULL);
+    int thread_seen = getcwd(after, sizeof after) && strcmp(after, "/tmp") == 0;
+    pid_t child = fork();
+    if (child == 0)
+        _exit(chdir("/") == 0 ? 0 : 1);
+    waitpid(child, NULL, 0);
+    int kept = getcwd(after, sizeof after) && strcmp(after, "/tmp") == 0;
+    outf(1, "cwd: a thread's chdir is seen by the main thread %s, a child's chdir is not %s\n",
+         thread_seen ? "yes" : "no", kept ? "yes" : "no");
+    chdir(before);
+}
+
 static char *exec_self_path;
 
 /* exec from a thread that is not the leader: in a child process, a second
@@ -500,6 +531,7 @@ int main(int argc, char **argv)
     section_exit_values();
     section_tls();
     section_detached_and_stack();
+    section_shared_cwd();
     section_exec_from_thread();
     return failures ? 1 : 0;
 }

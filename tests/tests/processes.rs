@@ -30,6 +30,7 @@ exit values: 0 1001 4 1003 16 1005
 tls: initial 42 42 42 42, own 100 101 102 103, main still 7, distinct addresses yes
 detached: 4 of 4 ran
 stack: 1 MiB used on a 4 MiB thread stack, sum ok
+cwd: a thread's chdir is seen by the main thread yes, a child's chdir is not yes
 exec from a non-leader thread: same pid, one thread, exited 0
 "#;
 

@@ -92,7 +92,7 @@ pub fn clone<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &
         fp: t.fp,
         mm,
         fds,
-        fs: t.fs.clone(),
+        fs: if f & CLONE_FS != 0 { Arc::clone(&t.fs) } else { Shared::new(t.fs()) },
         sighand,
         tid: id,
         pid,

@@ -352,7 +352,7 @@ pub fn execve<P: crate::platform::Platform>(
 ) -> Result<(), SysError> {
     use crate::kernel::shared::Shared;
     use alloc::sync::Arc;
-    let fs = t.fs.clone();
+    let fs = t.fs();
     let img = load_program(k, &fs, path, argv, envp, false, None)?;
     crate::kernel::exit::kill_other_threads(k, t);
     if t.tid != t.pid {

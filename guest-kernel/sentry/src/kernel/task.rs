@@ -62,9 +62,9 @@ pub struct Task<A: AddressSpace> {
     pub mm: Arc<Shared<MemoryManager<A>>>,
     /// The fd table, shared by `CLONE_FILES` clones.
     pub fds: Arc<Shared<FdTable>>,
-    /// Root, working directory and mounts for path resolution (a copy per
-    /// task: `CLONE_FS` sharing of the working directory is not kept).
-    pub fs: FsContext,
+    /// Root, working directory and mounts for path resolution, shared by
+    /// `CLONE_FS` clones (threads): a chdir in one is seen by all.
+    pub fs: Arc<Shared<FsContext>>,
     /// Signal dispositions, shared by `CLONE_SIGHAND` clones.
     pub sighand: Arc<Shared<SigHand>>,
     pub tid: u32,
@@ -152,7 +152,7 @@ impl<A: AddressSpace> Task<A> {
             fp: FpState::new_user(),
             mm: Shared::new(mm),
             fds: Shared::new(FdTable::with_stdio(tty_mask)),
-            fs,
+            fs: Shared::new(fs),
             sighand: Shared::new(SigHand::default()),
             tid: 1,
             pid: 1,
@@ -183,6 +183,13 @@ impl<A: AddressSpace> Task<A> {
             utime_ns: 0,
             stime_ns: 0,
         }
+    }
+
+    /// A copy of the task's root, working directory and mounts, to resolve
+    /// paths with (without holding the shared lock through filesystem
+    /// calls).
+    pub fn fs(&self) -> FsContext {
+        self.fs.lock().clone()
     }
 
     /// The open file at `fd`.

@@ -44,7 +44,7 @@ pub(super) fn path_arg<P: Platform>(
 /// working directory or the directory open at `dirfd`.
 pub(super) fn base_location<A: AddressSpace>(t: &Task<A>, dirfd: i32, path: &[u8]) -> Result<Location, SysError> {
     if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
-        return Ok(t.fs.cwd.clone());
+        return Ok(t.fs().cwd.clone());
     }
     match t.file(dirfd)? {
         File::Vfs(f) if f.node.stat()?.file_type() == Some(FileType::Directory) => Ok(f.loc.clone()),
@@ -81,11 +81,11 @@ fn open_at<P: Platform>(
     }
     let follow = flags & O_NOFOLLOW == 0;
     let loc = if flags & O_CREAT != 0 {
-        let (dir, name) = t.fs.resolve_parent_restricted(&base, &path, restrict)?;
+        let (dir, name) = t.fs().resolve_parent_restricted(&base, &path, restrict)?;
         if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
             return Err(SysError::new(errno::EISDIR, "cannot create a directory with open"));
         }
-        match t.fs.resolve_restricted(&dir, &name, follow, restrict) {
+        match t.fs().resolve_restricted(&dir, &name, follow, restrict) {
             Ok(_) if flags & O_EXCL != 0 => return Err(SysError::new(errno::EEXIST, "file exists")),
             Ok(loc) => loc,
             Err(e) if e.errno == errno::ENOENT => {
@@ -96,7 +96,7 @@ fn open_at<P: Platform>(
             Err(e) => return Err(e),
         }
     } else {
-        t.fs.resolve_restricted(&base, &path, follow, restrict)?
+        t.fs().resolve_restricted(&base, &path, follow, restrict)?
     };
     let st = loc.node().stat()?;
     let kind = st.file_type();
@@ -268,7 +268,7 @@ fn do_mkdir<P: Platform>(
 ) -> SysResult {
     let path = path_arg(k, t, path_addr)?;
     let base = base_location(t, dirfd, &path)?;
-    let (dir, name) = t.fs.resolve_parent(&base, &path)?;
+    let (dir, name) = t.fs().resolve_parent(&base, &path)?;
     new_entry_name(&name)?;
     dir.node().mkdir(&name, mode & !t.umask & 0o7777).map(|_| 0)
 }
@@ -292,7 +292,7 @@ fn do_unlink<P: Platform>(
 ) -> SysResult {
     let path = path_arg(k, t, path_addr)?;
     let base = base_location(t, dirfd, &path)?;
-    let (dir, name) = t.fs.resolve_parent(&base, &path)?;
+    let (dir, name) = t.fs().resolve_parent(&base, &path)?;
     match name.as_slice() {
         b"" => return Err(SysError::new(errno::EBUSY, "cannot remove the root")),
         b"." if rmdir => return Err(SysError::einval("cannot remove '.'")),
@@ -348,8 +348,8 @@ fn do_rename<P: Platform>(
     }
     let old = path_arg(k, t, old_addr)?;
     let new = path_arg(k, t, new_addr)?;
-    let (odir, oname) = t.fs.resolve_parent(&base_location(t, olddirfd, &old)?, &old)?;
-    let (ndir, nname) = t.fs.resolve_parent(&base_location(t, newdirfd, &new)?, &new)?;
+    let (odir, oname) = t.fs().resolve_parent(&base_location(t, olddirfd, &old)?, &old)?;
+    let (ndir, nname) = t.fs().resolve_parent(&base_location(t, newdirfd, &new)?, &new)?;
     for n in [&oname, &nname] {
         if n.is_empty() || n == b"." || n == b".." {
             return Err(SysError::new(errno::EBUSY, "cannot rename '.', '..' or the root"));
@@ -397,7 +397,7 @@ fn do_symlink<P: Platform>(
 ) -> SysResult {
     let target = path_arg(k, t, target_addr)?;
     let path = path_arg(k, t, path_addr)?;
-    let (dir, name) = t.fs.resolve_parent(&base_location(t, dirfd, &path)?, &path)?;
+    let (dir, name) = t.fs().resolve_parent(&base_location(t, dirfd, &path)?, &path)?;
     new_entry_name(&name)?;
     dir.node().symlink(&name, &target).map(|_| 0)
 }
@@ -424,7 +424,7 @@ fn do_readlink<P: Platform>(
         return Err(SysError::einval("bad buffer size"));
     }
     let path = path_arg(k, t, path_addr)?;
-    let loc = t.fs.resolve(&base_location(t, dirfd, &path)?, &path, false)?;
+    let loc = t.fs().resolve(&base_location(t, dirfd, &path)?, &path, false)?;
     let target = loc.node().readlink()?;
     let n = target.len().min(usize::try_from(size).unwrap_or(usize::MAX));
     t.mm.lock().copy_out(&mut k.frames, buf, &target[..n])?;
@@ -453,8 +453,8 @@ fn do_link<P: Platform>(
     }
     let old = path_arg(k, t, old_addr)?;
     let new = path_arg(k, t, new_addr)?;
-    let src = t.fs.resolve(&base_location(t, olddirfd, &old)?, &old, flags & AT_SYMLINK_FOLLOW != 0)?;
-    let (dir, name) = t.fs.resolve_parent(&base_location(t, newdirfd, &new)?, &new)?;
+    let src = t.fs().resolve(&base_location(t, olddirfd, &old)?, &old, flags & AT_SYMLINK_FOLLOW != 0)?;
+    let (dir, name) = t.fs().resolve_parent(&base_location(t, newdirfd, &new)?, &new)?;
     new_entry_name(&name)?;
     dir.node().link(&name, src.node()).map(|()| 0)
 }
@@ -485,7 +485,7 @@ fn node_at<P: Platform>(
         }
         return fd_node(t, dirfd);
     }
-    let loc = t.fs.resolve(&base_location(t, dirfd, &path)?, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    let loc = t.fs().resolve(&base_location(t, dirfd, &path)?, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     Ok(Arc::clone(loc.node()))
 }
 
@@ -650,7 +650,7 @@ pub fn sys_fstatfs<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>
 
 /// Implements Linux `getcwd(2)`.
 pub fn sys_getcwd<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    let mut p = t.fs.cwd.path();
+    let mut p = t.fs().cwd.path();
     p.push(0);
     if p.len() as u64 > a.u64(1) {
         return Err(SysError::new(errno::ERANGE, "buffer too small"));
@@ -662,11 +662,11 @@ pub fn sys_getcwd<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
 /// Implements Linux `chdir(2)`.
 pub fn sys_chdir<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let path = path_arg(k, t, a.u64(0))?;
-    let loc = t.fs.resolve(&t.fs.cwd, &path, true)?;
+    let loc = t.fs().resolve(&t.fs().cwd, &path, true)?;
     if loc.node().stat()?.file_type() != Some(FileType::Directory) {
         return Err(SysError::new(errno::ENOTDIR, "not a directory"));
     }
-    t.fs.cwd = loc;
+    t.fs.lock().cwd = loc;
     Ok(0)
 }
 
@@ -674,7 +674,7 @@ pub fn sys_chdir<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 pub fn sys_fchdir<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) if f.node.stat()?.file_type() == Some(FileType::Directory) => {
-            t.fs.cwd = f.loc.clone();
+            t.fs.lock().cwd = f.loc.clone();
             Ok(0)
         }
         _ => Err(SysError::new(errno::ENOTDIR, "not a directory")),

@@ -27,7 +27,7 @@ fn do_mknod<P: Platform>(
     };
     let path = path_arg(k, t, path_addr)?;
     let base = base_location(t, dirfd, &path)?;
-    let (dir, name) = t.fs.resolve_parent(&base, &path)?;
+    let (dir, name) = t.fs().resolve_parent(&base, &path)?;
     new_entry_name(&name)?;
     if dir.node().lookup(&name).is_ok() {
         return Err(SysError::new(errno::EEXIST, "file exists"));

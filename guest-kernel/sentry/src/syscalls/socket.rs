@@ -127,7 +127,7 @@ pub(super) fn lookup<A: AddressSpace>(t: &Task<A>, name: &Name, kind: SockType) 
             if p.is_empty() {
                 return Err(SysError::new(errno::ENOENT, "empty path"));
             }
-            let loc = t.fs.resolve(&base_location(t, AT_FDCWD, p)?, p, true)?;
+            let loc = t.fs().resolve(&base_location(t, AT_FDCWD, p)?, p, true)?;
             if loc.node().stat()?.file_type() != Some(FileType::Socket) {
                 return Err(refused());
             }
@@ -155,7 +155,7 @@ pub fn sys_bind<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
             if p.is_empty() {
                 return Err(SysError::new(errno::ENOENT, "empty path"));
             }
-            let (dir, leaf) = t.fs.resolve_parent(&base_location(t, AT_FDCWD, &p)?, &p)?;
+            let (dir, leaf) = t.fs().resolve_parent(&base_location(t, AT_FDCWD, &p)?, &p)?;
             new_entry_name(&leaf).map_err(|_| SysError::new(errno::EADDRINUSE, "address already in use"))?;
             let node = dir.node().create(&leaf, FileType::Socket, 0o777 & !t.umask, 0).map_err(|e| {
                 if e.errno == errno::EEXIST {

@@ -91,14 +91,14 @@ fn stat_at<P: Platform>(
         return file_stat(k, &file);
     }
     let base = base_location(t, dirfd, &path)?;
-    let loc = t.fs.resolve(&base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    let loc = t.fs().resolve(&base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     loc.node().stat()
 }
 
 /// Implements Linux `stat(2)`.
 pub fn sys_stat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let path = path_arg(k, t, a.u64(0))?;
-    let loc = t.fs.resolve(&t.fs.cwd, &path, true)?;
+    let loc = t.fs().resolve(&t.fs().cwd, &path, true)?;
     let st = loc.node().stat()?;
     t.mm.lock().copy_out(&mut k.frames, a.u64(1), &st.to_bytes())?;
     Ok(0)
@@ -107,7 +107,7 @@ pub fn sys_stat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
 /// Implements Linux `lstat(2)`.
 pub fn sys_lstat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let path = path_arg(k, t, a.u64(0))?;
-    let loc = t.fs.resolve(&t.fs.cwd, &path, false)?;
+    let loc = t.fs().resolve(&t.fs().cwd, &path, false)?;
     let st = loc.node().stat()?;
     t.mm.lock().copy_out(&mut k.frames, a.u64(1), &st.to_bytes())?;
     Ok(0)

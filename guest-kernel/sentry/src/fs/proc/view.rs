@@ -106,8 +106,8 @@ pub fn capture<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>) -> View {
         let first = threads.iter().find_map(|&tid| task(k, t, tid));
         let mut e = ProcEntry { threads, exe: p.exe.clone(), ..ProcEntry::default() };
         if let Some(th) = first {
-            e.cwd = Some(th.fs.cwd.path());
-            e.root = Some(th.fs.root.path());
+            e.cwd = Some(th.fs().cwd.path());
+            e.root = Some(th.fs().root.path());
             let fds = th.fds.lock();
             e.fds = fds
                 .iter()
