@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -874,6 +875,41 @@ static void section_clone_child(void)
     sigprocmask(SIG_UNBLOCK, &usr1, NULL);
 }
 
+/* A stop and continue of a process blocked in read or poll: the call goes
+ * on afterwards (Linux restarts it); it does not fail with EINTR. */
+static void section_stop_in_syscall(void)
+{
+    for (int use_poll = 0; use_poll <= 1; use_poll++) {
+        int p[2];
+        pipe(p);
+        pid_t pid = fork_or_die();
+        if (pid == 0) {
+            char c;
+            if (use_poll) {
+                struct pollfd pfd = { p[0], POLLIN, 0 };
+                int r = poll(&pfd, 1, -1);
+                _exit(r == 1 ? 0 : 10 + errno);
+            }
+            ssize_t r = read(p[0], &c, 1);
+            _exit(r == 1 ? 0 : 10 + errno);
+        }
+        struct timespec ms = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ms, NULL);
+        kill(pid, SIGSTOP);
+        int st;
+        waitpid(pid, &st, WUNTRACED);
+        int stopped = WIFSTOPPED(st);
+        kill(pid, SIGCONT);
+        nanosleep(&ms, NULL);
+        write(p[1], "x", 1);
+        waitpid(pid, &st, 0);
+        outf(1, "SIGSTOP+SIGCONT during a blocked %s: stopped %s, then %s\n", use_poll ? "poll" : "read",
+             yes(stopped), WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "completed" : "failed");
+        close(p[0]);
+        close(p[1]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -891,5 +927,6 @@ int main(int argc, char **argv)
     section_groups();
     section_orphan();
     section_clone_child();
+    section_stop_in_syscall();
     return failures ? 1 : 0;
 }

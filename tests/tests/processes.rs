@@ -127,6 +127,8 @@ the emptied group: kill(-pgid, 0) -1 ESRCH
 orphan: getppid changed after its parent exited: yes
 clone child (exit signal SIGUSR1): plain waitpid -1 ECHILD, __WCLONE found it yes, exited 6
 its exit signal: SIGUSR1
+SIGSTOP+SIGCONT during a blocked read: stopped yes, then completed
+SIGSTOP+SIGCONT during a blocked poll: stopped yes, then completed
 "#;
 
 #[test]

@@ -221,12 +221,37 @@ pub fn interrupting_signal<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>
     }
     let hand = t.sighand.lock();
     while let Some(sig) = s::first(set) {
-        if !hand.ignores(sig) || sig == SIGKILL {
+        if sig == SIGKILL || !(hand.ignores(sig) || is_job_control(&hand, sig)) {
             return Some(sig);
         }
         set &= !bit(sig);
     }
     None
+}
+
+/// A signal whose default action stops or continues the process: it acts
+/// without ending a blocked syscall, which goes on after SIGCONT (Linux
+/// restarts it transparently).
+fn is_job_control(hand: &s::SigHand, sig: u32) -> bool {
+    hand.get(sig).handler == SIG_DFL && matches!(default_action(sig), DefaultAction::Stop | DefaultAction::Continue)
+}
+
+/// Acts on the pending job-control signals of a task blocked in a syscall
+/// (see [`is_job_control`]): a stop stops it with the syscall kept for
+/// retry; SIGCONT and ignored signals are dropped. Other signals are left
+/// for [`interrupt_syscall`] and [`deliver_signals`]. Returns whether the
+/// task stopped.
+pub fn job_control<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) -> bool {
+    loop {
+        let set = pending_set(k, t) & !t.sigmask;
+        let hand = t.sighand.lock().clone();
+        let Some(sig) = s::first_matching(set, |sig| is_job_control(&hand, sig)) else { return false };
+        let _ = take_pending(k, t, sig);
+        if default_action(sig) == DefaultAction::Stop {
+            stop_process(k, t, sig);
+            return true;
+        }
+    }
 }
 
 /// Syscalls that `SA_RESTART` restarts after a handler (Linux's

@@ -399,6 +399,10 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
             if deliver::interrupting_signal(k, t).is_some() {
                 deliver::interrupt_syscall(k, t);
             } else {
+                if deliver::job_control(k, t) {
+                    // Stopped; the syscall is retried after SIGCONT.
+                    return;
+                }
                 syscalls::dispatch(k, t);
                 if t.state != RunState::Runnable {
                     return;

@@ -169,6 +169,11 @@ pub fn first(set: u64) -> Option<u32> {
     (pick != 0).then(|| pick.trailing_zeros() + 1)
 }
 
+/// The lowest signal of `set` for which `pred` holds.
+pub fn first_matching(set: u64, pred: impl Fn(u32) -> bool) -> Option<u32> {
+    (1..=64u32).find(|&sig| set & bit(sig) != 0 && pred(sig))
+}
+
 /// What a signal does when its handler is SIG_DFL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DefaultAction {
