@@ -145,5 +145,15 @@ int main(void)
     waitpid(pid, &st, 0);
     outf(1, "mremap after fork: child ok %s, parent's copy untouched %s\n",
          WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "no", pattern_ok(w, 2) ? "yes" : "no");
+
+    /* A read from a pipe into a buffer that runs into unmapped memory:
+     * only the part the data fills is touched, as on Linux. */
+    char *edge = anon(2 * P, 0);
+    munmap(edge + P, P);
+    int pfd[2];
+    pipe(pfd);
+    write(pfd[1], "abc", 3);
+    long got = read(pfd[0], edge + P - 100, 4096);
+    outf(1, "pipe read into a buffer crossing into unmapped memory: %ld bytes\n", got);
     return 0;
 }

@@ -1,6 +1,8 @@
 //! pipe, pipe2, and reads and writes of pipe ends.
 
-use super::read_write::Dir;
+use alloc::vec::Vec;
+
+use super::read_write::{clip, user_segments, Dir};
 use super::SyscallArgs;
 use crate::error::{SysError, SysResult};
 use crate::fs::pipe::{PipeEnd, PIPE_BUF};
@@ -73,7 +75,9 @@ pub(super) fn transfer<P: Platform>(
     let id = end.id();
     match dir {
         Dir::Read => {
-            let segs = super::read_write::user_segments(k, t, iovs, true, 0)?;
+            let avail = end.pipe.lock().len() as u64;
+            // Only the part of the buffer the data fills is faulted in.
+            let segs = if avail == 0 { Vec::new() } else { user_segments(k, t, &clip(iovs, avail), true, 0)? };
             let mut p = end.pipe.lock();
             if p.is_empty() {
                 if p.writers == 0 {
@@ -116,7 +120,7 @@ pub(super) fn transfer<P: Platform>(
                 return Err(SysError::block());
             }
             drop(p);
-            let segs = super::read_write::user_segments(k, t, iovs, false, done)?;
+            let segs = user_segments(k, t, &clip(iovs, done + room.min(left) as u64), false, done)?;
             let n = end.pipe.lock().write_from(&phys, &segs, room.min(left)) as u64;
             let done = done + n;
             if done < total && !end.nonblocking() {

@@ -114,6 +114,22 @@ fn transfer<P: Platform>(
     }
 }
 
+/// The iovecs cut to their first `limit` bytes, so that only the part a
+/// transfer touches is faulted in (as Linux copies no further).
+pub(super) fn clip(iovs: &[Iovec], limit: u64) -> Vec<Iovec> {
+    let mut left = limit;
+    let mut out = Vec::new();
+    for iov in iovs {
+        if left == 0 {
+            break;
+        }
+        let len = iov.len.min(left);
+        out.push(Iovec { base: iov.base, len });
+        left -= len;
+    }
+    out
+}
+
 /// The physical segments of user `iovs` (faulting pages in), skipping the
 /// first `skip` bytes, for a pipe transfer of at most 1 MiB.
 pub(super) fn user_segments<P: Platform>(

@@ -9,7 +9,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::read_write::{read_iovecs, user_segments, Dir};
+use super::read_write::{clip, read_iovecs, user_segments, Dir};
 use super::socket::{cred, lookup, put_name, read_name, sock};
 use super::SyscallArgs;
 use crate::error::{SysError, SysResult};
@@ -52,22 +52,6 @@ fn scatter(phys: &crate::platform::PhysMem, segs: &[(PhysAddr, u64)], data: &[u8
         phys.write(pa, &data[off..off + n]);
         off += n;
     }
-}
-
-/// The iovecs cut to their first `limit` bytes, so that only the part a
-/// transfer touches is faulted in (as Linux copies no further).
-fn clip(iovs: &[Iovec], limit: u64) -> Vec<Iovec> {
-    let mut left = limit;
-    let mut out = Vec::new();
-    for iov in iovs {
-        if left == 0 {
-            break;
-        }
-        let len = iov.len.min(left);
-        out.push(Iovec { base: iov.base, len });
-        left -= len;
-    }
-    out
 }
 
 /// Reads `n` bytes of the iovecs after the first `skip`.
