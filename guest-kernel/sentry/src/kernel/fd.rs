@@ -1,8 +1,6 @@
-//! The file descriptor table.
-//!
-//! Until the VFS arrives (files issue) the only open files are the host's
-//! standard streams, inherited as fds 0, 1 and 2. The table already has the
-//! Linux semantics the VFS will keep: lowest free number, close-on-exec flag.
+//! Open file descriptions ([`File`]: host streams, sandbox files, pipes,
+//! sockets, event files) and the file descriptor table (lowest free
+//! number, close-on-exec flag), shared by CLONE_FILES clones.
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
