@@ -98,7 +98,9 @@ impl Env {
     fn wait_status(&self, id: &str, want: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let s = self.state(id);
+            // `run` in the background may not have made the container yet.
+            let out = self.rf(&["state", id]);
+            let s: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
             if s["status"] == want {
                 return s;
             }

@@ -141,11 +141,13 @@ impl Container {
     pub fn open(root: &Path, id: &str, exclusive: bool) -> anyhow::Result<Self> {
         check_id(id)?;
         let dir = root.join(id);
-        let lock = match lock_dir(&dir, exclusive) {
-            Ok(l) => l,
-            Err(_) if !dir.exists() => bail!("container does not exist: {id}"),
-            Err(e) => return Err(e),
+        let lock = match File::open(&dir) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("container does not exist: {id}"),
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", dir.display())),
         };
+        let r = if exclusive { lock.lock() } else { lock.lock_shared() };
+        r.with_context(|| format!("cannot lock {}", dir.display()))?;
         let path = dir.join(STATE_FILE);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
