@@ -247,6 +247,39 @@ fn run_killed_from_outside_is_128_plus_the_signal() {
 }
 
 #[test]
+fn run_honours_the_config() {
+    let env = Env::new("oci-config");
+    let script = "echo $GREETING; hostname; touch /x 2>/dev/null || echo root is read-only; \
+                  echo t > /tmp/t && cat /tmp/t; head -1 /proc/self/status";
+    let bundle = env.bundle("b", |c| {
+        // A bare args[0] is searched on the config's PATH.
+        c["process"]["args"] = json!(["sh", "-c", script]);
+        c["process"]["env"] = json!(["PATH=/bin", "GREETING=hello"]);
+        c["hostname"] = json!("box1");
+    });
+    let out = env.rf(&["run", "-b", &bundle, "cfg"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "hello\nbox1\nroot is read-only\nt\nName:\thead\n");
+    // A writable root of its own (the template's is shared by the tests).
+    let rootfs = env.dir.path().join("rw-rootfs");
+    for d in ["bin", "dev", "proc", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(d)).expect("mkdir");
+    }
+    std::fs::copy(ringfence_tests::busybox(), rootfs.join("bin/busybox")).expect("copy busybox");
+    for applet in ["sh", "cat"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("symlink");
+    }
+    let writable = env.bundle("w", |c| {
+        c["process"]["args"] = json!(["/bin/sh", "-c", "echo x > /x && cat /x"]);
+        c["root"] = json!({"path": rootfs, "readonly": false});
+    });
+    let out = env.rf(&["run", "-b", &writable, "rw"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "x\n");
+    assert_eq!(std::fs::read_to_string(rootfs.join("x")).expect("written through the gofer"), "x\n");
+}
+
+#[test]
 fn duplicate_id_is_refused() {
     let env = Env::new("oci-dup");
     let bundle = env.bundle_args("b", &["/bin/true"]);

@@ -72,6 +72,10 @@ pub struct KillArgs {
     /// A signal name (TERM, SIGKILL) or number.
     #[arg(default_value = "SIGTERM")]
     pub signal: String,
+    /// Signal every process of the container: the sandbox process holds
+    /// them all, so this is the same as without it.
+    #[arg(long, short = 'a')]
+    pub all: bool,
 }
 
 /// Arguments of `delete`.
