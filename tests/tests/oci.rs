@@ -76,7 +76,9 @@ impl Env {
     /// or waiting for the pipes would wait for the container. Returns the
     /// exit code and stderr.
     fn detached(&self, args: &[&str]) -> (i32, String) {
-        let err = self.dir.path().join(format!("stderr-{}", args.join("-").replace('/', "_")));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let err = self.dir.path().join(format!("stderr-{n}"));
         let out = Command::new(ringfence_bin())
             .arg("--root")
             .arg(self.root())
@@ -277,6 +279,57 @@ fn run_honours_the_config() {
     out.assert_code(0);
     assert_eq!(out.stdout_str(), "x\n");
     assert_eq!(std::fs::read_to_string(rootfs.join("x")).expect("written through the gofer"), "x\n");
+}
+
+/// The pids whose parent is `pid`.
+fn children_of(pid: i64) -> Vec<i64> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|s| {
+                s.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<i64>().ok()) == Some(pid)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_of_the_sandbox_process_then_delete_leaves_nothing() {
+    let env = Env::new("oci-sigkill");
+    let bundle = env.bundle_args("b", &["/bin/sleep", "30"]);
+    let (code, err) = env.detached(&["run", "-d", "-b", &bundle, "k"]);
+    assert_eq!(code, 0, "run -d failed: {err}");
+    let pid = env.state("k")["pid"].as_i64().expect("pid");
+    let gofers = children_of(pid);
+    assert_eq!(gofers.len(), 1, "the sandbox process has one child, its gofer: {gofers:?}");
+    let killed = Command::new("sh").arg("-c").arg(format!("kill -KILL {pid}")).status().expect("run kill");
+    assert!(killed.success());
+    env.wait_status("k", "stopped");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while gofers.iter().any(|&g| alive(g)) {
+        assert!(Instant::now() < deadline, "the gofer outlived its sandbox process");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    env.rf(&["delete", "k"]).assert_code(0);
+    assert_eq!(env.entries(), Vec::<String>::new());
+}
+
+#[test]
+fn concurrent_creates_of_one_id_make_one_container() {
+    let env = Env::new("oci-race");
+    let bundle = env.bundle_args("b", &["/bin/true"]);
+    let results: Vec<(i32, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            (0..4).map(|_| scope.spawn(|| env.detached(&["create", "-b", &bundle, "race"]))).collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    let won = results.iter().filter(|(code, _)| *code == 0).count();
+    assert_eq!(won, 1, "{results:?}");
+    for (code, err) in results.iter().filter(|(code, _)| *code != 0) {
+        assert_eq!((*code, err.as_str()), (1, "ringfence: container with id exists: race\n"));
+    }
+    assert_eq!(env.state("race")["status"], "created");
+    env.rf(&["delete", "race"]).assert_code(0);
 }
 
 #[test]
