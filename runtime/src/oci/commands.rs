@@ -132,6 +132,16 @@ fn prepare(
     crate::sys::pass_fd(&mut cmd, theirs.as_fd(), READY_FD, detach);
     let mut child = cmd.spawn().context("cannot start the sandbox process")?;
     drop(theirs);
+    let pid = i32::try_from(child.id()).context("pid out of range")?;
+    // Recorded at once, so that `delete --force` of a container whose
+    // `create` was killed half-way also ends its sandbox process.
+    c.stored.pid = Some(pid);
+    c.stored.pid_start = state::proc_start_time(pid);
+    if let Err(e) = c.save() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
     let mut got = Vec::new();
     mine.set_read_timeout(Some(READY_TIMEOUT))?;
     let read = (&mut mine).take(READY.len() as u64).read_to_end(&mut got);
@@ -140,9 +150,6 @@ fn prepare(
         let _ = child.wait();
         bail!("the sandbox process failed to start (its error, if any, is above)");
     }
-    let pid = i32::try_from(child.id()).context("pid out of range")?;
-    c.stored.pid = Some(pid);
-    c.stored.pid_start = state::proc_start_time(pid);
     c.stored.status = Status::Created;
     c.save()?;
     if let Some(path) = &req.pid_file {
@@ -294,11 +301,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> anyhow::Result<()> {
         Status::Stopped => {}
         // As runc: a created container is destroyed without --force.
         Status::Created => kill_and_wait(&c)?,
-        s if force => {
-            if s == Status::Running {
-                kill_and_wait(&c)?;
-            }
-        }
+        Status::Running | Status::Creating if force => kill_and_wait(&c)?,
         s => bail!("cannot delete container {id} that is not stopped: {s}"),
     }
     c.remove()
