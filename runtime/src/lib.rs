@@ -3,6 +3,7 @@
 
 pub mod gofer;
 pub mod guest;
+pub mod oci;
 pub mod program;
 pub mod sandbox;
 pub mod size;

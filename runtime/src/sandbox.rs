@@ -117,8 +117,18 @@ pub fn run(
     let result = vmm::run_with(config, Arc::clone(&stop));
     let wall = started.elapsed();
     drop(guard);
-    let (status, stats) = match result {
-        Ok((outcome, stats)) => (
+    let (status, stats) = match (result, stop.reason()) {
+        // A stop that lands while the guest waits on the host (the gofer,
+        // stdio) fails that call, and the program may end of the failure
+        // (exec's 126) before the VMM sees the stop: the stop is what
+        // happened.
+        (Ok((Outcome::Exited(_) | Outcome::Signaled(_), stats)), Some(StopReason::Timeout(d))) => {
+            (Status::TimedOut(d), Some(stats))
+        }
+        (Ok((Outcome::Exited(_) | Outcome::Signaled(_), stats)), Some(StopReason::Signal(s))) => {
+            (Status::Interrupted(s), Some(stats))
+        }
+        (Ok((outcome, stats)), _) => (
             match outcome {
                 Outcome::Exited(c) => Status::Exited(c),
                 Outcome::Signaled(s) => Status::Signaled(s),
@@ -126,9 +136,9 @@ pub fn run(
             },
             Some(stats),
         ),
-        Err(VmmError::Stopped(StopReason::Timeout(d))) => (Status::TimedOut(d), None),
-        Err(VmmError::Stopped(StopReason::Signal(s))) => (Status::Interrupted(s), None),
-        Err(e) => return Err(SandboxError::Vmm(e)),
+        (Err(VmmError::Stopped(StopReason::Timeout(d))), _) => (Status::TimedOut(d), None),
+        (Err(VmmError::Stopped(StopReason::Signal(s))), _) => (Status::Interrupted(s), None),
+        (Err(e), _) => return Err(SandboxError::Vmm(e)),
     };
     Ok(Finished { status, stats, wall })
 }

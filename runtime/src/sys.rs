@@ -78,3 +78,57 @@ pub fn enlarge_socket_buffers(sock: BorrowedFd<'_>, bytes: libc::c_int) {
         };
     }
 }
+
+/// Arranges for `cmd`'s child to get `fd` as descriptor `target` and no
+/// other descriptor above it, and, when `new_session`, to start a session
+/// of its own (a detached container outlives the command that made it and
+/// is out of reach of its terminal's signals). Same rules for `fd` and
+/// `target` as [`pass_fd_with_pdeathsig`].
+pub fn pass_fd(cmd: &mut Command, fd: BorrowedFd<'_>, target: i32, new_session: bool) {
+    let src = fd.as_raw_fd();
+    let child_setup = move || -> io::Result<()> {
+        // Only async-signal-safe system calls below (forked child).
+        // SAFETY: setsid takes no arguments.
+        if new_session && unsafe { libc::setsid() } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if src == target {
+            // SAFETY: fcntl(F_SETFD) on an fd number takes integers only.
+            if unsafe { libc::fcntl(src, libc::F_SETFD, 0) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        // SAFETY: dup2 takes two fd numbers; `src` is open in the child.
+        } else if unsafe { libc::dup2(src, target) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let first = libc::c_uint::try_from(target + 1).unwrap_or(libc::c_uint::MAX);
+        // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
+        let _ = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+        Ok(())
+    };
+    // SAFETY: the closure makes only async-signal-safe system calls
+    // (setsid, fcntl, dup2, close_range), allocates nothing, takes no locks.
+    unsafe {
+        cmd.pre_exec(child_setup);
+    }
+}
+
+/// mkfifo(2), mode 0600: only the runtime's own commands open it.
+pub fn mkfifo(path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `c` is a NUL-terminated string that outlives the call.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// kill(2).
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill takes integers only.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -123,7 +123,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
 }
 
 /// The global flags the gofer process inherits: where and how to log.
-fn gofer_global_args(global: &GlobalArgs) -> Vec<OsString> {
+pub fn gofer_global_args(global: &GlobalArgs) -> Vec<OsString> {
     let mut args = Vec::new();
     if global.debug {
         args.push("--debug".into());

@@ -2,6 +2,7 @@
 
 pub mod do_cmd;
 pub mod gofer;
+pub mod oci;
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -64,9 +65,28 @@ pub enum Command {
     /// Run one program in a sandbox, without a bundle.
     #[command(name = "do")]
     Do(do_cmd::DoArgs),
+    /// Write a default config.json into a bundle.
+    Spec(oci::SpecArgs),
+    /// Create a container from a bundle; its process waits for `start`.
+    Create(oci::CreateArgs),
+    /// Start a created container.
+    Start(oci::IdArgs),
+    /// Create and start a container; wait for it unless --detach.
+    Run(oci::RunArgs),
+    /// Print a container's state (runtime-spec JSON).
+    State(oci::IdArgs),
+    /// List the containers.
+    List(oci::ListArgs),
+    /// Send a signal to a container.
+    Kill(oci::KillArgs),
+    /// Delete a container.
+    Delete(oci::DeleteArgs),
     /// Internal: the gofer process, started by the runtime itself.
     #[command(hide = true)]
     Gofer(gofer::GoferArgs),
+    /// Internal: a container's sandbox process, started by `create`.
+    #[command(hide = true)]
+    Boot(oci::BootArgs),
 }
 
 /// Environment variable overriding the log filter (tracing `EnvFilter` syntax).
@@ -110,5 +130,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Do(args) => do_cmd::run(&cli.global, args),
         Command::Gofer(args) => gofer::run(args),
+        Command::Boot(args) => oci::boot(&cli.global, args),
+        Command::Spec(args) => Ok(oci::runc_status(oci::spec_cmd(args))),
+        Command::Create(args) => Ok(oci::runc_status(oci::create(&cli.global, args))),
+        Command::Start(args) => Ok(oci::runc_status(oci::start(&cli.global, args))),
+        Command::Run(args) => Ok(oci::runc_status(oci::run(&cli.global, args))),
+        Command::State(args) => Ok(oci::runc_status(oci::state(&cli.global, args))),
+        Command::List(args) => Ok(oci::runc_status(oci::list(&cli.global, args))),
+        Command::Kill(args) => Ok(oci::runc_status(oci::kill(&cli.global, args))),
+        Command::Delete(args) => Ok(oci::runc_status(oci::delete(&cli.global, args))),
     }
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds an OCI bundle around the busybox root filesystem:
+#
+#   resources/bundle/busybox.sh [DEST]    (default: target/bundle/busybox)
+#
+# DEST/rootfs is a symlink to the tree resources/rootfs/busybox.sh builds,
+# and DEST/config.json is what `ringfence spec` writes (the tests edit a
+# copy of it per container). Needs target/release/ringfence built.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+dest=${1:-$root/target/bundle/busybox}
+ringfence=${RINGFENCE:-$root/target/release/ringfence}
+
+bash "$root/resources/rootfs/busybox.sh"
+mkdir -p "$dest"
+ln -sfn "$root/target/rootfs/busybox" "$dest/rootfs"
+rm -f "$dest/config.json"
+(cd "$dest" && "$ringfence" spec)

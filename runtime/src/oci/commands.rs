@@ -1,0 +1,422 @@
+//! The OCI lifecycle commands (create, start, run, state, list, kill,
+//! delete) and the sandbox process they start.
+//!
+//! `create` checks the bundle, makes the state directory and re-executes
+//! `ringfence boot`: the sandbox process starts the gofer, reports ready on
+//! an inherited socket, and then blocks opening the start FIFO for writing
+//! (as runc's exec.fifo) until `start` opens it for reading; only then does
+//! it boot the VM. Its exit status is the container's (128+n when the
+//! container or the sandbox process is killed by signal n).
+
+use std::ffi::OsString;
+use std::io::{Read as _, Write as _};
+use std::os::fd::AsFd as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+use super::config::{self, ContainerConfig};
+use super::state::{self, Container, Status, Stored, CONFIG_COPY, START_FIFO};
+use crate::gofer::{Gofer, GoferSpec, SELF_EXE};
+use crate::guest::GUEST_IMAGE;
+use crate::program::Program;
+use crate::sandbox::{self, SandboxOptions};
+
+/// The descriptor the sandbox process reports readiness on.
+const READY_FD: i32 = 3;
+/// What it writes there once it waits for `start`.
+const READY: &[u8] = b"ready\n";
+/// How long the sandbox process may take to get ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a killed sandbox process may take to disappear.
+const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Guest memory of a container (linux.resources.memory is not read yet).
+const MEMORY_BYTES: u64 = 512 << 20;
+/// The hostname of a container whose config sets none.
+const DEFAULT_HOSTNAME: &str = "ringfence";
+
+/// What `create` and `run` are asked.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    /// Global flags for the sandbox process (logging), placed before `boot`.
+    pub global_args: Vec<OsString>,
+}
+
+/// `create`: the container is created, its sandbox process waits for
+/// `start`.
+pub fn create(req: &CreateRequest) -> anyhow::Result<()> {
+    let (_c, _child) = create_container(req, true)?;
+    Ok(())
+}
+
+/// `run`: create and start; in the foreground, waits for the container and
+/// deletes it, returning its exit status.
+pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
+    let (mut c, mut child) = create_container(req, detach)?;
+    if let Err(e) = start_locked(&mut c) {
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = c.remove();
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    // Let `state`, `kill` and the others in while the container runs.
+    drop(c);
+    let status = wait_forwarding_signals(&mut child)?;
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => u8::try_from(c).unwrap_or(255),
+        (None, Some(s)) => 128u8.saturating_add(u8::try_from(s).unwrap_or(127)),
+        (None, None) => 255,
+    };
+    if let Ok(c) = Container::open(&req.root, &req.id, true) {
+        c.remove()?;
+    }
+    Ok(code)
+}
+
+fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Container, Child)> {
+    state::check_id(&req.id)?;
+    let bundle = std::fs::canonicalize(&req.bundle).with_context(|| format!("bundle {}", req.bundle.display()))?;
+    // Checked before anything is made: a bad config leaves nothing behind.
+    let (cfg, bytes) = config::load_bundle(&bundle)?;
+    let root = state::ensure_root(&req.root)?;
+    let stored = Stored {
+        id: req.id.clone(),
+        status: Status::Creating,
+        pid: None,
+        pid_start: None,
+        bundle: bundle.clone(),
+        rootfs: cfg.rootfs.clone(),
+        created: state::now_rfc3339(),
+        annotations: cfg.annotations.clone(),
+    };
+    let mut c = Container::create(&root, stored)?;
+    match prepare(&mut c, req, &root, &bundle, &bytes, detach) {
+        Ok(child) => Ok((c, child)),
+        Err(e) => {
+            let _ = c.remove();
+            Err(e)
+        }
+    }
+}
+
+/// Writes the config copy and the FIFO, starts the sandbox process and
+/// waits until it is ready; records it as created.
+fn prepare(
+    c: &mut Container,
+    req: &CreateRequest,
+    root: &Path,
+    bundle: &Path,
+    bytes: &[u8],
+    detach: bool,
+) -> anyhow::Result<Child> {
+    std::fs::write(c.dir.join(CONFIG_COPY), bytes).context("cannot copy config.json")?;
+    crate::sys::mkfifo(&c.dir.join(START_FIFO)).context("cannot create the start FIFO")?;
+    let (mut mine, theirs) = UnixStream::pair().context("cannot create the ready socket")?;
+    let mut cmd = Command::new(SELF_EXE);
+    cmd.arg0("ringfence").args(&req.global_args).arg("--root").arg(root);
+    cmd.arg("boot").arg("--bundle").arg(bundle).arg(&req.id);
+    cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    crate::sys::pass_fd(&mut cmd, theirs.as_fd(), READY_FD, detach);
+    let mut child = cmd.spawn().context("cannot start the sandbox process")?;
+    drop(theirs);
+    let pid = i32::try_from(child.id()).context("pid out of range")?;
+    // Recorded at once, so that `delete --force` of a container whose
+    // `create` was killed half-way also ends its sandbox process.
+    c.stored.pid = Some(pid);
+    c.stored.pid_start = state::proc_start_time(pid);
+    if let Err(e) = c.save() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    let mut got = Vec::new();
+    mine.set_read_timeout(Some(READY_TIMEOUT))?;
+    let read = (&mut mine).take(READY.len() as u64).read_to_end(&mut got);
+    if read.is_err() || got != READY {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("the sandbox process failed to start (its error, if any, is above)");
+    }
+    c.stored.status = Status::Created;
+    c.save()?;
+    if let Some(path) = &req.pid_file {
+        if let Err(e) = write_pid_file(path, pid) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    }
+    Ok(child)
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, pid.to_string()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `start`.
+pub fn start(root: &Path, id: &str) -> anyhow::Result<()> {
+    let mut c = Container::open(root, id, true)?;
+    start_locked(&mut c)
+}
+
+fn start_locked(c: &mut Container) -> anyhow::Result<()> {
+    match c.status() {
+        Status::Created => {}
+        Status::Running => bail!("cannot start an already running container"),
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Creating => bail!("cannot start a container in the creating state"),
+    }
+    let fifo = c.dir.join(START_FIFO);
+    // Non-blocking, so that a sandbox process that died is noticed instead
+    // of waited for forever.
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .with_context(|| format!("cannot open {}", fifo.display()))?;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut byte = [0u8; 1];
+    loop {
+        match f.read(&mut byte) {
+            Ok(1) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e).context("cannot read the start FIFO"),
+        }
+        if !c.alive() {
+            bail!("the sandbox process exited before start");
+        }
+        if Instant::now() > deadline {
+            bail!("the sandbox process did not take the start");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = std::fs::remove_file(&fifo);
+    c.stored.status = Status::Running;
+    c.save()
+}
+
+/// Waits for the sandbox process, passing on the signals a foreground
+/// runtime is expected to forward.
+fn wait_forwarding_signals(child: &mut Child) -> anyhow::Result<std::process::ExitStatus> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+    let pid = i32::try_from(child.id()).context("pid out of range")?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
+        .context("cannot watch signals")?;
+    let handle = signals.handle();
+    let forwarder = std::thread::Builder::new().name("rf-forward".into()).spawn(move || {
+        for sig in signals.forever() {
+            let _ = crate::sys::kill(pid, sig);
+        }
+    })?;
+    let status = child.wait().context("cannot wait for the sandbox process");
+    handle.close();
+    let _ = forwarder.join();
+    status
+}
+
+/// `state`: the runtime-spec state JSON.
+pub fn state(root: &Path, id: &str) -> anyhow::Result<String> {
+    let c = Container::open(root, id, false)?;
+    Ok(serde_json::to_string_pretty(&c.spec_state())?)
+}
+
+/// `list`: a table (as runc's) or JSON.
+pub fn list(root: &Path, json: bool) -> anyhow::Result<String> {
+    let mut rows = Vec::new();
+    for id in state::list_ids(root)? {
+        // Deleted between the listing and the open: not listed.
+        let Ok(c) = Container::open(root, &id, false) else { continue };
+        let status = c.status();
+        let pid = c.stored.pid.filter(|_| status != Status::Stopped).unwrap_or(0);
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&c.dir)?);
+        let owner = if owner == 0 { "root".to_owned() } else { owner.to_string() };
+        rows.push((c.stored, status, pid, owner));
+    }
+    if json {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|(s, status, pid, owner)| {
+                serde_json::json!({
+                    "ociVersion": super::spec::OCI_VERSION,
+                    "id": s.id, "pid": pid, "status": status, "bundle": s.bundle,
+                    "rootfs": s.rootfs, "created": s.created, "annotations": s.annotations, "owner": owner,
+                })
+            })
+            .collect();
+        return Ok(serde_json::to_string(&items)?);
+    }
+    let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(str::to_owned)];
+    for (s, status, pid, owner) in rows {
+        table.push([s.id, pid.to_string(), status.to_string(), s.bundle.display().to_string(), s.created, owner]);
+    }
+    let mut widths = [0usize; 6];
+    for row in &table {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    for row in &table {
+        let line: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(line.join("   ").trim_end());
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// `kill ID SIGNAL`: the signal goes to the sandbox process, which ends the
+/// container on SIGTERM/SIGINT and dies of the others.
+pub fn kill(root: &Path, id: &str, sig: i32) -> anyhow::Result<()> {
+    let c = Container::open(root, id, true)?;
+    match (c.status(), c.stored.pid) {
+        (Status::Created | Status::Running, Some(pid)) => {
+            crate::sys::kill(pid, sig).with_context(|| format!("cannot signal the sandbox process {pid}"))
+        }
+        _ => bail!("container not running"),
+    }
+}
+
+/// `delete [--force]`.
+pub fn delete(root: &Path, id: &str, force: bool) -> anyhow::Result<()> {
+    let c = Container::open(root, id, true)?;
+    match c.status() {
+        Status::Stopped => {}
+        // As runc: a created container is destroyed without --force.
+        Status::Created => kill_and_wait(&c)?,
+        Status::Running | Status::Creating if force => kill_and_wait(&c)?,
+        s => bail!("cannot delete container {id} that is not stopped: {s}"),
+    }
+    c.remove()
+}
+
+fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
+    let Some(pid) = c.stored.pid else { return Ok(()) };
+    if c.alive() {
+        let _ = crate::sys::kill(pid, libc::SIGKILL);
+    }
+    let deadline = Instant::now() + DEATH_TIMEOUT;
+    while c.alive() {
+        if Instant::now() > deadline {
+            bail!("the sandbox process {pid} did not die");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// Parses a signal as `kill` takes it: a number, or a name with or without
+/// `SIG`.
+pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=libc::SIGRTMAX()).contains(&n) {
+            return Ok(n);
+        }
+        bail!("invalid signal number {n}");
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let sig = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" | "IOT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "STKFLT" => libc::SIGSTKFLT,
+        "CHLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "XCPU" => libc::SIGXCPU,
+        "XFSZ" => libc::SIGXFSZ,
+        "VTALRM" => libc::SIGVTALRM,
+        "PROF" => libc::SIGPROF,
+        "WINCH" => libc::SIGWINCH,
+        "IO" | "POLL" => libc::SIGIO,
+        "PWR" => libc::SIGPWR,
+        "SYS" => libc::SIGSYS,
+        _ => bail!("unknown signal {s:?}"),
+    };
+    Ok(sig)
+}
+
+/// `boot` (internal): the sandbox process of container `id`.
+pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec<OsString>) -> anyhow::Result<u8> {
+    let dir = root.join(id);
+    let mut ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
+    let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
+    let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
+    let spec = GoferSpec { exe: SELF_EXE.into(), root: cfg.rootfs.clone(), readonly: cfg.readonly, global_args };
+    let (gofer, conn) = Gofer::start(&spec).context("cannot start the gofer")?;
+    ready.write_all(READY).context("cannot report ready")?;
+    drop(ready);
+    // Blocks until `start` opens the FIFO for reading.
+    let mut fifo = std::fs::OpenOptions::new().write(true).open(dir.join(START_FIFO)).context("start FIFO")?;
+    fifo.write_all(b"0").context("start FIFO")?;
+    drop(fifo);
+    let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
+    let opts = SandboxOptions {
+        memory_bytes: MEMORY_BYTES,
+        timeout: None,
+        strace,
+        hostname: hostname.as_bytes().to_vec(),
+        inject_sentry_fault: false,
+        root_overlay: false,
+        gofer: Some(Arc::new(conn)),
+        gofer_ready: None,
+    };
+    let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
+    let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let envp = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+    let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
+    if let sandbox::Status::SentryPanic(msg) = &finished.status {
+        eprintln!("ringfence: sentry panic: {msg}");
+    }
+    drop(gofer);
+    Ok(finished.status.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("9").ok(), Some(9));
+        assert_eq!(parse_signal("KILL").ok(), Some(9));
+        assert_eq!(parse_signal("sigterm").ok(), Some(15));
+        assert_eq!(parse_signal("SIGUSR1").ok(), Some(libc::SIGUSR1));
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("NOPE").is_err());
+    }
+}
