@@ -477,3 +477,28 @@ fn multi_name_walk_stops_at_a_symlink_and_confines_dotdot() {
     assert_eq!(c.getattr(5), Err(EBADF));
     c.finish().expect("clean end");
 }
+
+#[test]
+fn large_reads_are_spliced_byte_exact() {
+    let t = tree();
+    let body: Vec<u8> = (0..3_000_001u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0]).collect();
+    std::fs::write(t.path().join("big"), &body).expect("write");
+    let mut c = Client::start(t.path(), rw());
+    c.attach(0);
+    c.walk(0, 1, &["big"]).expect("walk");
+    c.lopen(1, open_flags::RDONLY).expect("lopen");
+    // Page-aligned and unaligned offsets, counts above the msize, the tail.
+    let max = usize::try_from(common::MSIZE - IOHDRSZ).expect("max");
+    for (off, count) in
+        [(0usize, 1usize << 20), (4095, 1 << 20), (12_345, 70_000), (2_999_000, 1 << 20), (3_000_001, 10)]
+    {
+        let got = c.read(1, off as u64, u32::try_from(count).expect("count")).expect("read");
+        let end = (off + count.min(max)).min(body.len());
+        assert!(got == body[off..end], "read at {off} of {count}: {} bytes", got.len());
+    }
+    // A directory fid falls back to the ordinary path and its error.
+    c.walk(0, 2, &["dir"]).expect("walk");
+    c.lopen(2, open_flags::RDONLY).expect("lopen dir");
+    assert!(c.read(2, 0, 4096).is_err());
+    c.finish().expect("clean end");
+}
