@@ -65,9 +65,10 @@ impl Server {
         if want == 0 || pipe.capacity < 16 * 4096 {
             return Ok(false);
         }
-        // Chunks of half the pipe: an empty pipe always has the slots for
-        // one (page fragments at both ends included), so no splice blocks.
-        let chunk = pipe.capacity / 2;
+        // Chunks two pages short of the pipe: an empty pipe always has the
+        // slots for one (a page fragment at either end included), so no
+        // splice blocks.
+        let chunk = pipe.capacity - 2 * 4096;
         let mut off = t.offset;
         let mut sent = 0usize;
         let mut header_sent = false;
