@@ -49,6 +49,9 @@ const ALLOWED: &[(&str, libc::c_long)] = &[
     ("pread64", libc::SYS_pread64),
     ("pwrite64", libc::SYS_pwrite64),
     ("preadv", libc::SYS_preadv),
+    // Rread data moves file -> pipe -> socket without a copy (ops::splice).
+    ("pipe2", libc::SYS_pipe2),
+    ("splice", libc::SYS_splice),
     ("pwritev", libc::SYS_pwritev),
     ("ftruncate", libc::SYS_ftruncate),
     ("fsync", libc::SYS_fsync),
@@ -100,6 +103,8 @@ const FCNTL_COMMANDS: &[libc::c_int] = &[
     libc::F_DUPFD_CLOEXEC,
     libc::F_OFD_GETLK,
     libc::F_OFD_SETLK,
+    libc::F_SETPIPE_SZ,
+    libc::F_GETPIPE_SZ,
 ];
 
 fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, BackendError> {

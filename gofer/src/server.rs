@@ -29,6 +29,8 @@ pub struct Server {
     devices: Vec<u64>,
     /// New files are chowned to the requesting user only when we can.
     pub(crate) privileged: bool,
+    /// Made on the first Tread [`Server::serve`] splices.
+    pub(crate) splice: Option<crate::ops::SplicePipe>,
 }
 
 impl Server {
@@ -47,13 +49,14 @@ impl Server {
             fids: HashMap::new(),
             devices: vec![st.st_dev],
             privileged: rustix::process::geteuid().is_root(),
+            splice: None,
         })
     }
 
     /// Serves one connection until the client closes it. Returns an error
     /// only when the connection cannot continue: I/O failure or a frame
     /// whose header is malformed (no tag to answer).
-    pub fn serve<C: Read + Write>(&mut self, conn: &mut C) -> Result<(), GoferError> {
+    pub fn serve<C: Read + Write + AsFd>(&mut self, conn: &mut C) -> Result<(), GoferError> {
         let max =
             usize::try_from(self.opts.max_msize).map_err(|_| GoferError::Frame(FrameError::TooShort { len: 0 }))?;
         let mut frame = vec![0u8; max];
@@ -69,6 +72,9 @@ impl Server {
             let frame = frame.get_mut(..len).ok_or(GoferError::Frame(FrameError::TooShort { len }))?;
             frame[..4].copy_from_slice(&size);
             conn.read_exact(&mut frame[4..]).map_err(GoferError::Io)?;
+            if frame.get(4) == Some(&p9::TREAD) && self.read_spliced(frame, conn).map_err(GoferError::Io)? {
+                continue;
+            }
             let n = self.handle(frame, &mut out).map_err(GoferError::Frame)?;
             conn.write_all(&out[..n]).map_err(GoferError::Io)?;
         }

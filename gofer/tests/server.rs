@@ -433,3 +433,72 @@ fn fids_per_connection_are_capped() {
     c.clunk(1).expect("clunk");
     c.walk(0, cap, &[]).expect("room after a clunk");
 }
+
+#[test]
+fn multi_name_walk_stops_at_a_symlink_and_confines_dotdot() {
+    let t = tree();
+    std::fs::create_dir_all(t.path().join("dir/sub/a/b/c")).expect("mkdir");
+    std::os::unix::fs::symlink("sub", t.path().join("dir/rel")).expect("symlink");
+    std::os::unix::fs::symlink("/etc", t.path().join("dir/sub/esc")).expect("symlink");
+    let mut c = Client::start(t.path(), rw());
+    let root = c.attach(0);
+    // Plain names: one qid each, the new fid bound to the last.
+    let qids = c.walk(0, 1, &["dir", "sub", "a", "b", "c"]).expect("deep walk");
+    assert_eq!(qids.len(), 5);
+    assert!(qids.iter().all(|q| q.ty == qid_type::DIR));
+    let meta = std::fs::metadata(t.path().join("dir/sub/a/b/c")).expect("stat");
+    assert_eq!(c.getattr(1).expect("getattr").qid.path, meta.ino());
+    // A symlink in the middle: the qids up to and including the symlink,
+    // nothing bound, and the link is never followed on the host (the host
+    // has /etc/passwd; "sub/a" exists behind "rel").
+    let qids = c.walk(0, 2, &["dir", "rel", "a", "b"]).expect("partial at symlink");
+    assert_eq!(qids.iter().map(|q| q.ty).collect::<Vec<_>>(), [qid_type::DIR, qid_type::SYMLINK]);
+    assert_eq!(c.getattr(2), Err(EBADF));
+    let qids = c.walk(0, 2, &["dir", "sub", "esc", "passwd"]).expect("partial at absolute symlink");
+    assert_eq!(qids.len(), 3);
+    assert_eq!(qids[2].ty, qid_type::SYMLINK);
+    assert_eq!(c.getattr(2), Err(EBADF));
+    // A symlink as the last name is walked to, not through.
+    let qids = c.walk(0, 2, &["dir", "sub", "esc"]).expect("walk to symlink");
+    assert_eq!(qids[2].ty, qid_type::SYMLINK);
+    assert_eq!(c.readlink(2).expect("readlink"), b"/etc");
+    // ".." goes back the way the walk came and stops at the served root.
+    let qids = c.walk(0, 3, &["dir", "sub", "..", "file.txt"]).expect("walk with ..");
+    assert_eq!(qids.len(), 4);
+    assert_eq!(qids[2], qids[0]);
+    assert_eq!(qids[3].ty, qid_type::FILE);
+    let qids = c.walk(0, 4, &["dir", "..", "..", "..", "dir"]).expect("walk above the root");
+    assert_eq!(qids[1], root);
+    assert_eq!(qids[2], root);
+    assert_eq!(qids[3], root);
+    // A missing name in the middle: the qids before it, nothing bound.
+    let qids = c.walk(0, 5, &["dir", "sub", "nope", "a"]).expect("partial");
+    assert_eq!(qids.len(), 2);
+    assert_eq!(c.getattr(5), Err(EBADF));
+    c.finish().expect("clean end");
+}
+
+#[test]
+fn large_reads_are_spliced_byte_exact() {
+    let t = tree();
+    let body: Vec<u8> = (0..3_000_001u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0]).collect();
+    std::fs::write(t.path().join("big"), &body).expect("write");
+    let mut c = Client::start(t.path(), rw());
+    c.attach(0);
+    c.walk(0, 1, &["big"]).expect("walk");
+    c.lopen(1, open_flags::RDONLY).expect("lopen");
+    // Page-aligned and unaligned offsets, counts above the msize, the tail.
+    let max = usize::try_from(common::MSIZE - IOHDRSZ).expect("max");
+    for (off, count) in
+        [(0usize, 1usize << 20), (4095, 1 << 20), (12_345, 70_000), (2_999_000, 1 << 20), (3_000_001, 10)]
+    {
+        let got = c.read(1, off as u64, u32::try_from(count).expect("count")).expect("read");
+        let end = (off + count.min(max)).min(body.len());
+        assert!(got == body[off..end], "read at {off} of {count}: {} bytes", got.len());
+    }
+    // A directory fid falls back to the ordinary path and its error.
+    c.walk(0, 2, &["dir"]).expect("walk");
+    c.lopen(2, open_flags::RDONLY).expect("lopen dir");
+    assert!(c.read(2, 0, 4096).is_err());
+    c.finish().expect("clean end");
+}

@@ -7,5 +7,8 @@ mod dir;
 mod io;
 mod link;
 mod lock;
+mod splice;
 mod walk;
+
+pub(crate) use splice::SplicePipe;
 mod xattr;

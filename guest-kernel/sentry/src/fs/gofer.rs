@@ -21,7 +21,7 @@ use p9::{Rmessage, Tmessage};
 use crate::error::SysError;
 use crate::mm::frames::FrameAllocator;
 use crate::platform::{P9Transport, PhysAddr, PhysMem};
-use crate::vfs::{DirEntry, FileType, Inode, InodeRef, SetAttr, Stat, StatFs};
+use crate::vfs::{DirEntry, FileType, Inode, InodeRef, SetAttr, Stat, StatFs, Walked};
 use abi::layout::PAGE_SIZE;
 use abi::linux::{errno, Timespec};
 
@@ -204,7 +204,12 @@ pub fn mount(transport: Arc<dyn P9Transport>, frames: &mut FrameAllocator, dev: 
 /// A file or directory of the gofer's tree.
 pub struct Node {
     client: Arc<spin::Mutex<Client>>,
-    fid: u32,
+    /// The walked fid; `None` for a directory a multi-name walk passed
+    /// through (9P binds a fid to the last name only), bound on first use
+    /// by walking `unbound` (the parent and this node's name there).
+    fid: spin::Mutex<Option<u32>>,
+    unbound: spin::Mutex<Option<(Arc<Node>, Vec<u8>)>>,
+    me: alloc::sync::Weak<Node>,
     qid: p9::Qid,
     dev: u64,
     attr: spin::Mutex<Option<Stat>>,
@@ -221,7 +226,7 @@ const READAHEAD: usize = 256 << 10;
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let fids = [Some(self.fid), self.read_fid.lock().take(), self.write_fid.lock().take()];
+        let fids = [self.fid.lock().take(), self.read_fid.lock().take(), self.write_fid.lock().take()];
         let mut c = self.client.lock();
         for fid in fids.into_iter().flatten() {
             c.clunk(fid);
@@ -235,9 +240,21 @@ fn timespec(sec: u64, nsec: u64) -> Timespec {
 
 impl Node {
     fn new_ref(client: Arc<spin::Mutex<Client>>, fid: u32, qid: p9::Qid, dev: u64) -> InodeRef {
-        Arc::new(Self {
+        Self::make(client, Some(fid), None, qid, dev)
+    }
+
+    fn make(
+        client: Arc<spin::Mutex<Client>>,
+        fid: Option<u32>,
+        unbound: Option<(Arc<Node>, Vec<u8>)>,
+        qid: p9::Qid,
+        dev: u64,
+    ) -> Arc<Node> {
+        Arc::new_cyclic(|me| Self {
             client,
-            fid,
+            fid: spin::Mutex::new(fid),
+            unbound: spin::Mutex::new(unbound),
+            me: me.clone(),
             qid,
             dev,
             attr: spin::Mutex::new(None),
@@ -245,6 +262,29 @@ impl Node {
             write_fid: spin::Mutex::new(None),
             children: spin::Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// This node's fid, walking to it from its parent if a multi-name
+    /// walk left it unbound.
+    fn fid(&self) -> Result<u32, SysError> {
+        let mut slot = self.fid.lock();
+        if let Some(fid) = *slot {
+            return Ok(fid);
+        }
+        let (parent, name) = self.unbound.lock().clone().ok_or_else(|| proto_error("9P node without a fid"))?;
+        let (fid, qid) = parent.walk(&[&name])?;
+        if qid.map(|q| q.path) != Some(self.qid.path) {
+            self.client.lock().clunk(fid);
+            return Err(SysError::new(errno::ESTALE, "file replaced since it was walked"));
+        }
+        *slot = Some(fid);
+        *self.unbound.lock() = None;
+        Ok(fid)
+    }
+
+    /// The node of `name` in this directory's cache.
+    fn cached(&self, name: &[u8]) -> Option<InodeRef> {
+        self.children.lock().get(name).cloned()
     }
 
     fn invalidate(&self) {
@@ -329,17 +369,31 @@ impl Node {
 
     /// Walks from this node: `names` empty clones the fid.
     fn walk(&self, names: &[&[u8]]) -> Result<(u32, Option<p9::Qid>), SysError> {
+        match self.walk_partial(names)? {
+            (Some(fid), qids) => Ok((fid, qids.last().copied())),
+            (None, _) => Err(SysError::new(errno::ENOENT, "no such file or directory")),
+        }
+    }
+
+    /// One Twalk of up to MAXWELEM names: the qids walked and, when the
+    /// walk went all the way, the new fid (a partial walk binds nothing;
+    /// the gofer answers a failure at the first name with Rlerror).
+    fn walk_partial(&self, names: &[&[u8]]) -> Result<(Option<u32>, Vec<p9::Qid>), SysError> {
+        let fid = self.fid()?;
         let newfid = self.client.lock().fid();
-        let r = call(&self.client, p9::Twalk { fid: self.fid, newfid, wnames: names.to_vec() }.into(), |r| match r {
+        let r = call(&self.client, p9::Twalk { fid, newfid, wnames: names.to_vec() }.into(), |r| match r {
             Rmessage::Walk(w) => Some(w.wqids),
             _ => None,
         });
         match r {
-            Ok(qids) if qids.len() == names.len() => Ok((newfid, qids.last().copied())),
-            Ok(_) => {
-                // A partial walk binds nothing.
+            Ok(qids) if qids.len() == names.len() => Ok((Some(newfid), qids)),
+            Ok(qids) if !qids.is_empty() && qids.len() < names.len() => {
                 self.client.lock().free_fids.push(newfid);
-                Err(SysError::new(errno::ENOENT, "no such file or directory"))
+                Ok((None, qids))
+            }
+            Ok(_) => {
+                self.client.lock().free_fids.push(newfid);
+                Err(proto_error("Rwalk with a wrong number of qids"))
             }
             Err(e) => {
                 self.client.lock().free_fids.push(newfid);
@@ -389,10 +443,14 @@ impl Inode for Node {
             return Ok(s);
         }
         let a =
-            call(&self.client, p9::Tgetattr { fid: self.fid, request_mask: p9::getattr::BASIC }.into(), |r| match r {
-                Rmessage::Getattr(a) => Some(a),
-                _ => None,
-            })?;
+            call(
+                &self.client,
+                p9::Tgetattr { fid: self.fid()?, request_mask: p9::getattr::BASIC }.into(),
+                |r| match r {
+                    Rmessage::Getattr(a) => Some(a),
+                    _ => None,
+                },
+            )?;
         let st = Stat {
             dev: self.dev,
             ino: self.qid.path,
@@ -412,14 +470,76 @@ impl Inode for Node {
         Ok(st)
     }
 
+    fn file_kind(&self) -> Result<Option<FileType>, SysError> {
+        if self.qid.ty & p9::qid_type::DIR != 0 {
+            return Ok(Some(FileType::Directory));
+        }
+        if self.qid.ty & p9::qid_type::SYMLINK != 0 {
+            return Ok(Some(FileType::Symlink));
+        }
+        Ok(self.stat()?.file_type())
+    }
+
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, SysError> {
-        if let Some(n) = self.children.lock().get(name) {
-            return Ok(Arc::clone(n));
+        if let Some(n) = self.cached(name) {
+            return Ok(n);
         }
         let (fid, qid) = self.walk(&[name])?;
         let node = Node::new_ref(Arc::clone(&self.client), fid, qid.unwrap_or_default(), self.dev);
         self.children.lock().insert(name.to_vec(), Arc::clone(&node));
         Ok(node)
+    }
+
+    /// Follows cached children, then walks the rest in one Twalk. The
+    /// directories it passes through get unbound nodes (see [`Node::fid`]);
+    /// a partial Rwalk means the name after the last qid does not exist
+    /// (as Linux's v9fs reads it), unless the walk stopped at a symlink or
+    /// a file, which the caller handles.
+    fn lookup_many(&self, names: &[&[u8]], stop: &dyn Fn((u64, u64)) -> bool) -> Walked {
+        let mut nodes: Vec<InodeRef> = Vec::new();
+        let Some(mut dir) = self.me.upgrade() else {
+            return Walked { nodes, err: Some(SysError::new(errno::ESTALE, "9P node is being dropped")) };
+        };
+        // A node the walk cannot go on from: a mount point, a symlink, a file.
+        let ends = |n: &Node| stop(n.id()) || n.qid.ty & p9::qid_type::DIR == 0;
+        let mut i = 0;
+        while i < names.len() {
+            let Some(c) = dir.cached(names[i]) else { break };
+            let Some(n) = c.as_any().downcast_ref::<Node>().and_then(|n| n.me.upgrade()) else { break };
+            nodes.push(c);
+            i += 1;
+            if ends(&n) {
+                return Walked { nodes, err: None };
+            }
+            dir = n;
+        }
+        if i == names.len() {
+            return Walked { nodes, err: None };
+        }
+        let (fid, qids) = match dir.walk_partial(&names[i..]) {
+            Ok(r) => r,
+            Err(e) => return Walked { nodes, err: Some(e) },
+        };
+        for (j, q) in qids.iter().enumerate() {
+            let name = names[i + j];
+            let last = j + 1 == qids.len();
+            let node = match fid {
+                Some(fid) if last => Node::make(Arc::clone(&self.client), Some(fid), None, *q, self.dev),
+                _ => Node::make(Arc::clone(&self.client), None, Some((Arc::clone(&dir), name.to_vec())), *q, self.dev),
+            };
+            dir.children.lock().insert(name.to_vec(), Arc::clone(&node) as InodeRef);
+            nodes.push(Arc::clone(&node) as InodeRef);
+            if ends(&node) {
+                if let (Some(fid), false) = (fid, last) {
+                    // The walked fid names a node past where the walk ends here.
+                    self.client.lock().clunk(fid);
+                }
+                return Walked { nodes, err: None };
+            }
+            dir = node;
+        }
+        let err = fid.is_none().then(|| SysError::new(errno::ENOENT, "no such file or directory"));
+        Walked { nodes, err }
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, SysError> {
@@ -549,7 +669,7 @@ impl Inode for Node {
     }
 
     fn readlink(&self) -> Result<Vec<u8>, SysError> {
-        call(&self.client, p9::Treadlink { fid: self.fid }.into(), |r| match r {
+        call(&self.client, p9::Treadlink { fid: self.fid()? }.into(), |r| match r {
             Rmessage::Readlink(l) => Some(l.target.to_vec()),
             _ => None,
         })
@@ -586,7 +706,7 @@ impl Inode for Node {
             FileType::Fifo | FileType::CharDevice | FileType::BlockDevice | FileType::Socket => {
                 let (major, minor) = (u32::try_from(rdev >> 8).unwrap_or(0), u32::try_from(rdev & 0xff).unwrap_or(0));
                 let mode = kind.mode_bits() | perm;
-                call(&self.client, p9::Tmknod { dfid: self.fid, name, mode, major, minor, gid: 0 }.into(), |r| {
+                call(&self.client, p9::Tmknod { dfid: self.fid()?, name, mode, major, minor, gid: 0 }.into(), |r| {
                     matches!(r, Rmessage::Mknod(_)).then_some(())
                 })?;
                 self.invalidate();
@@ -597,7 +717,7 @@ impl Inode for Node {
     }
 
     fn mkdir(&self, name: &[u8], perm: u32) -> Result<InodeRef, SysError> {
-        call(&self.client, p9::Tmkdir { dfid: self.fid, name, mode: perm, gid: 0 }.into(), |r| {
+        call(&self.client, p9::Tmkdir { dfid: self.fid()?, name, mode: perm, gid: 0 }.into(), |r| {
             matches!(r, Rmessage::Mkdir(_)).then_some(())
         })?;
         self.invalidate();
@@ -605,7 +725,7 @@ impl Inode for Node {
     }
 
     fn symlink(&self, name: &[u8], target: &[u8]) -> Result<InodeRef, SysError> {
-        call(&self.client, p9::Tsymlink { fid: self.fid, name, symtgt: target, gid: 0 }.into(), |r| {
+        call(&self.client, p9::Tsymlink { fid: self.fid()?, name, symtgt: target, gid: 0 }.into(), |r| {
             matches!(r, Rmessage::Symlink(_)).then_some(())
         })?;
         self.lookup(name)
@@ -613,7 +733,7 @@ impl Inode for Node {
 
     fn link(&self, name: &[u8], node: &InodeRef) -> Result<(), SysError> {
         let n = self.same_client(node)?;
-        call(&self.client, p9::Tlink { dfid: self.fid, fid: n.fid, name }.into(), |r| {
+        call(&self.client, p9::Tlink { dfid: self.fid()?, fid: n.fid()?, name }.into(), |r| {
             matches!(r, Rmessage::Link(_)).then_some(())
         })?;
         n.invalidate();
@@ -622,7 +742,14 @@ impl Inode for Node {
 
     fn unlink(&self, name: &[u8], dir: bool) -> Result<(), SysError> {
         let flags = if dir { p9::AT_REMOVEDIR } else { 0 };
-        call(&self.client, p9::Tunlinkat { dirfid: self.fid, name, flags }.into(), |r| {
+        // A node still in use elsewhere keeps working after the unlink only
+        // with a fid: it can no longer be walked to.
+        if let Some(n) = self.cached(name).filter(|n| Arc::strong_count(n) > 2) {
+            if let Some(n) = n.as_any().downcast_ref::<Node>() {
+                n.fid()?;
+            }
+        }
+        call(&self.client, p9::Tunlinkat { dirfid: self.fid()?, name, flags }.into(), |r| {
             matches!(r, Rmessage::Unlinkat(_)).then_some(())
         })?;
         let gone = self.children.lock().remove(name);
@@ -633,9 +760,15 @@ impl Inode for Node {
 
     fn rename(&self, name: &[u8], new_dir: &InodeRef, new_name: &[u8]) -> Result<(), SysError> {
         let target = self.same_client(new_dir)?;
+        // An unbound node would be walked to by its old name: bind it first.
+        if let Some(n) = self.cached(name) {
+            if let Some(n) = n.as_any().downcast_ref::<Node>() {
+                n.fid()?;
+            }
+        }
         call(
             &self.client,
-            p9::Trenameat { olddirfid: self.fid, oldname: name, newdirfid: target.fid, newname: new_name }.into(),
+            p9::Trenameat { olddirfid: self.fid()?, oldname: name, newdirfid: target.fid()?, newname: new_name }.into(),
             |r| matches!(r, Rmessage::Renameat(_)).then_some(()),
         )?;
         let moved = self.children.lock().remove(name);
@@ -653,7 +786,7 @@ impl Inode for Node {
         use p9::setattr::*;
         let mut valid = CTIME;
         let mut t = p9::Tsetattr {
-            fid: self.fid,
+            fid: self.fid()?,
             valid: 0,
             mode: 0,
             uid: 0,
@@ -707,7 +840,7 @@ impl Inode for Node {
     }
 
     fn statfs(&self) -> Result<StatFs, SysError> {
-        let s = call(&self.client, p9::Tstatfs { fid: self.fid }.into(), |r| match r {
+        let s = call(&self.client, p9::Tstatfs { fid: self.fid()? }.into(), |r| match r {
             Rmessage::Statfs(s) => Some(s),
             _ => None,
         })?;

@@ -12,10 +12,12 @@ use crate::vfs::path::{FsContext, Location, MountTable};
 struct InProcess {
     server: Mutex<gofer::Server>,
     phys: PhysMem,
+    exchanges: std::sync::atomic::AtomicUsize,
 }
 
 impl P9Transport for InProcess {
     fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        self.exchanges.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut frame = Vec::new();
         for &(pa, len) in request {
             let mut part = vec![0u8; usize::try_from(len).expect("len")];
@@ -46,12 +48,64 @@ fn tree() -> PathBuf {
 }
 
 fn context(dir: &std::path::Path, mem: &mut TestMem, readonly: bool) -> FsContext {
+    context_counted(dir, mem, readonly).0
+}
+
+/// The context and its transport (whose `exchanges` counts round trips).
+fn context_counted(dir: &std::path::Path, mem: &mut TestMem, readonly: bool) -> (FsContext, Arc<InProcess>) {
     let server =
         gofer::Server::new(dir, gofer::GoferOptions { readonly, max_msize: gofer::DEFAULT_MAX_MSIZE }).expect("server");
-    let t = Arc::new(InProcess { server: Mutex::new(server), phys: mem.phys() });
-    let root = mount(t, &mut mem.frames, 99).expect("mount");
+    let t = Arc::new(InProcess { server: Mutex::new(server), phys: mem.phys(), exchanges: Default::default() });
+    let root = mount(Arc::clone(&t) as Arc<dyn P9Transport>, &mut mem.frames, 99).expect("mount");
     let loc = Location::root(root);
-    FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(MountTable::default())) }
+    (FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(MountTable::default())) }, t)
+}
+
+#[test]
+fn deep_paths_walk_in_one_exchange() {
+    let dir = tree();
+    std::fs::create_dir_all(dir.join("a/b/c/d/e")).expect("mkdir");
+    std::fs::write(dir.join("a/b/c/d/e/f"), b"deep\n").expect("write");
+    std::os::unix::fs::symlink("b/c", dir.join("a/mid")).expect("symlink");
+    let mut mem = TestMem::new(16);
+    let (fs, t) = context_counted(&dir, &mut mem, false);
+    let count = || t.exchanges.load(std::sync::atomic::Ordering::Relaxed);
+    // Six components, nothing cached: one Twalk, then one Tgetattr.
+    let before = count();
+    let f = fs.resolve(&fs.root, b"/a/b/c/d/e/f", true).expect("deep walk");
+    assert_eq!(f.node().stat().expect("stat").size, 5);
+    assert_eq!(count() - before, 2, "Twalk + Tgetattr");
+    assert_eq!(f.path(), b"/a/b/c/d/e/f");
+    // Cached now: no exchange at all.
+    let before = count();
+    fs.resolve(&fs.root, b"/a/b/c/d/e/f", true).expect("cached");
+    assert_eq!(count(), before);
+    // A symlink in the middle stops the batch; the sentry resolves it.
+    let via = fs.resolve(&fs.root, b"/a/mid/d/e/f", true).expect("through a symlink");
+    assert!(Arc::ptr_eq(via.node(), f.node()));
+    assert_eq!(via.path(), b"/a/b/c/d/e/f");
+    // A missing component in the middle is ENOENT; a file is ENOTDIR.
+    let e = fs.resolve(&fs.root, b"/a/b/nope/d/e", true).expect_err("missing");
+    assert_eq!(e.errno, errno::ENOENT);
+    let e = fs.resolve(&fs.root, b"/a/b/c/d/e/f/g/h", true).expect_err("file as directory");
+    assert_eq!(e.errno, errno::ENOTDIR);
+    // Directories walked through have no fid until used: a rename first
+    // binds them, so they keep working under the new name.
+    let c = fs.resolve(&fs.root, b"/a/b/c", true).expect("c").node().clone();
+    let b = fs.resolve(&fs.root, b"/a/b", true).expect("b").node().clone();
+    b.rename(b"c", fs.root.node(), b"moved").expect("rename");
+    assert!(dir.join("moved/d/e/f").exists());
+    assert_eq!(c.stat().expect("stat of the moved directory").file_type(), Some(FileType::Directory));
+    let moved = fs.resolve(&fs.root, b"/moved/d/e/f", true).expect("moved walk");
+    assert_eq!(read_all(moved.node()), b"deep\n");
+    // The same for an unbound directory still in use when it is removed.
+    let e_node = fs.resolve(&fs.root, b"/moved/d/e", true).expect("e").node().clone();
+    let d = fs.resolve(&fs.root, b"/moved/d", true).expect("d").node().clone();
+    std::fs::remove_file(dir.join("moved/d/e/f")).expect("rm");
+    drop(moved);
+    d.unlink(b"e", true).expect("rmdir");
+    assert!(e_node.stat().is_ok(), "a removed directory keeps its fid");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn read_all(node: &InodeRef) -> Vec<u8> {

@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 
 use crate::error::SysError;
 use crate::platform::{PhysAddr, PhysMem};
-use crate::vfs::{DirEntry, FileType, Inode, InodeRef, SetAttr, Stat, StatFs};
+use crate::vfs::{DirEntry, FileType, Inode, InodeRef, SetAttr, Stat, StatFs, Walked};
 use abi::linux::errno;
 
 /// Marks inode numbers of files that exist only in the upper layer.
@@ -74,7 +74,7 @@ impl Node {
     }
 
     fn kind(&self) -> Result<Option<FileType>, SysError> {
-        Ok(self.top()?.stat()?.file_type())
+        self.top()?.file_kind()
     }
 
     /// Makes sure this node exists in the upper layer (copying it and its
@@ -179,6 +179,58 @@ impl Inode for Node {
             return Err(enoent());
         }
         Ok(self.child(name, lower, upper) as InodeRef)
+    }
+
+    fn file_kind(&self) -> Result<Option<FileType>, SysError> {
+        self.kind()
+    }
+
+    /// Cached children first; below a directory that exists only in the
+    /// lower layer (no upper copy, no whiteouts), everything is lower-only
+    /// too, so the lower layer resolves the rest in one batch.
+    fn lookup_many(&self, names: &[&[u8]], stop: &dyn Fn((u64, u64)) -> bool) -> Walked {
+        let mut nodes: Vec<InodeRef> = Vec::new();
+        let Some(mut dir) = self.me.upgrade() else {
+            return Walked { nodes, err: Some(SysError::new(errno::ESTALE, "overlay node is being dropped")) };
+        };
+        let mut i = 0;
+        while i < names.len() {
+            let name = names[i];
+            let cached = dir.children.lock().get(name).cloned();
+            let lower_only = cached.is_none() && dir.upper().is_none() && dir.removed.lock().is_empty();
+            if let (true, Some(lower)) = (lower_only, dir.lower.clone()) {
+                let dev = self.dev;
+                let walked = lower.lookup_many(&names[i..], &|id| stop((dev, id.1)));
+                let count = walked.nodes.len();
+                for (j, l) in walked.nodes.into_iter().enumerate() {
+                    let child = dir.child(names[i + j], Some(l), None);
+                    nodes.push(Arc::clone(&child) as InodeRef);
+                    dir = child;
+                }
+                if walked.err.is_some() || i + count < names.len() {
+                    return Walked { nodes, err: walked.err };
+                }
+                i += count;
+                continue;
+            }
+            let child = match cached {
+                Some(c) => c,
+                None => match dir.lookup(name) {
+                    Ok(_) => match dir.children.lock().get(name).cloned() {
+                        Some(c) => c,
+                        None => break,
+                    },
+                    Err(e) => return Walked { nodes, err: Some(e) },
+                },
+            };
+            nodes.push(Arc::clone(&child) as InodeRef);
+            i += 1;
+            if stop(child.id()) || child.kind().ok().flatten() != Some(FileType::Directory) {
+                break;
+            }
+            dir = child;
+        }
+        Walked { nodes, err: None }
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, SysError> {

@@ -174,6 +174,13 @@ pub struct StatFs {
     pub flags: u64,
 }
 
+/// What [`Inode::lookup_many`] resolved: the nodes of the names walked,
+/// in order, and why the walk stopped short if it failed.
+pub struct Walked {
+    pub nodes: Vec<InodeRef>,
+    pub err: Option<SysError>,
+}
+
 fn not_dir() -> SysError {
     SysError::new(errno::ENOTDIR, "not a directory")
 }
@@ -187,6 +194,27 @@ pub trait Inode: Send + Sync {
     /// The child called `name` (directories).
     fn lookup(&self, _name: &[u8]) -> Result<InodeRef, SysError> {
         Err(not_dir())
+    }
+
+    /// The file's type as path walks need it. Filesystems that know it
+    /// without fetching attributes (9P qids) answer without a round trip.
+    fn file_kind(&self) -> Result<Option<FileType>, SysError> {
+        Ok(self.stat()?.file_type())
+    }
+
+    /// Looks up `names` (at least one, each a valid component) one below
+    /// the other, as far as it goes cheaply: filesystems that can resolve
+    /// several components in one exchange (9P's multi-name Twalk) return
+    /// the nodes of a prefix. The walk stops after a symlink (the caller
+    /// resolves it) and after a node for which `stop(node.id())` holds (a
+    /// mount point); `err` is the failure of `names[nodes.len()]`, if the
+    /// walk failed there. The default looks up the first name only.
+    fn lookup_many(&self, names: &[&[u8]], _stop: &dyn Fn((u64, u64)) -> bool) -> Walked {
+        match names.first().map(|n| self.lookup(n)) {
+            Some(Ok(n)) => Walked { nodes: alloc::vec![n], err: None },
+            Some(Err(e)) => Walked { nodes: Vec::new(), err: Some(e) },
+            None => Walked { nodes: Vec::new(), err: None },
+        }
     }
 
     /// Every entry except "." and "..", in a stable order (directories).

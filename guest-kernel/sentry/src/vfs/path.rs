@@ -98,6 +98,11 @@ impl MountTable {
         self.mounts.push((id, root));
     }
 
+    /// Whether something is mounted on the node with identity `id`.
+    pub fn is_mount_point(&self, id: (u64, u64)) -> bool {
+        self.mounts.iter().any(|(m, _)| *m == id)
+    }
+
     /// The node a lookup lands on: the root of whatever is mounted on
     /// `node`, repeatedly, or `node` itself.
     pub fn cross(&self, mut node: InodeRef) -> InodeRef {
@@ -135,7 +140,15 @@ pub struct FsContext {
 }
 
 fn is_dir(node: &InodeRef) -> Result<bool, SysError> {
-    Ok(node.stat()?.file_type() == Some(FileType::Directory))
+    Ok(node.file_kind()? == Some(FileType::Directory))
+}
+
+/// Components one lookup may resolve at once (9P2000.L's MAXWELEM).
+const BATCH: usize = 16;
+
+/// A component a batched lookup may include: a plain name.
+fn plain(c: &[u8]) -> bool {
+    c != b"." && c != b".." && c.len() <= 255
 }
 
 fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
@@ -177,6 +190,11 @@ impl FsContext {
         let mut pending: Vec<Vec<u8>> = components(path).rev().map(<[u8]>::to_vec).collect();
         let mut links = 0u32;
         let mounts = self.mounts.lock();
+        // Nodes a batched lookup resolved for the next pending components
+        // (last first), and the failure of the component after them. Any
+        // change of course (`..`, a symlink, a mount point) drops them.
+        let mut ahead: Vec<InodeRef> = Vec::new();
+        let mut ahead_err: Option<SysError> = None;
         while let Some(c) = pending.pop() {
             if !is_dir(loc.node())? {
                 return Err(SysError::new(errno::ENOTDIR, "a path component is not a directory"));
@@ -185,6 +203,8 @@ impl FsContext {
                 continue;
             }
             if c == b".." {
+                ahead.clear();
+                ahead_err = None;
                 if r.beneath && loc.chain.len() <= floor {
                     return Err(xdev());
                 }
@@ -197,13 +217,40 @@ impl FsContext {
             if c.len() > 255 {
                 return Err(SysError::new(errno::ENAMETOOLONG, "component longer than 255 bytes"));
             }
-            let looked_up = loc.node().lookup(&c)?;
+            let looked_up = match ahead.pop() {
+                Some(n) => n,
+                None => {
+                    if let Some(e) = ahead_err.take() {
+                        return Err(e);
+                    }
+                    let mut names: Vec<&[u8]> = alloc::vec![&c];
+                    names.extend(pending.iter().rev().take(BATCH - 1).take_while(|p| plain(p)).map(Vec::as_slice));
+                    let walked = loc.node().lookup_many(&names, &|id| mounts.is_mount_point(id));
+                    ahead = walked.nodes;
+                    ahead.reverse();
+                    ahead_err = walked.err;
+                    match ahead.pop() {
+                        Some(n) => n,
+                        None => {
+                            return Err(ahead_err
+                                .take()
+                                .unwrap_or_else(|| SysError::new(errno::EIO, "lookup resolved nothing")))
+                        }
+                    }
+                }
+            };
             let child = mounts.cross(Arc::clone(&looked_up));
-            if r.no_xdev && !Arc::ptr_eq(&child, &looked_up) {
-                return Err(xdev());
+            if !Arc::ptr_eq(&child, &looked_up) {
+                if r.no_xdev {
+                    return Err(xdev());
+                }
+                ahead.clear();
+                ahead_err = None;
             }
             let last = pending.is_empty();
-            if child.stat()?.file_type() == Some(FileType::Symlink) && (!last || follow_last || trailing_slash) {
+            if child.file_kind()? == Some(FileType::Symlink) && (!last || follow_last || trailing_slash) {
+                ahead.clear();
+                ahead_err = None;
                 if r.no_symlinks {
                     return Err(SysError::new(errno::ELOOP, "symlink with RESOLVE_NO_SYMLINKS"));
                 }
