@@ -269,8 +269,10 @@ static void bulk(void)
     for (int i = 0; same && i < SIZE; i++)
         same = in[i] == (unsigned char)(i * 7 + (i >> 9));
     int st = wait_child(pid);
-    outf(1, "bulk: 1 MiB in one write, received %ld bytes intact %s in more than one read %s, writer status %d\n", got,
-         yes(same), yes(reads > 1), WEXITSTATUS(st));
+    /* How many reads it takes depends on scheduling: not printed. */
+    (void)reads;
+    outf(1, "bulk: 1 MiB in one write, received %ld bytes intact %s, writer status %d\n", got, yes(same),
+         WEXITSTATUS(st));
     close(sv[1]);
 }
 

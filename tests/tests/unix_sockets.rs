@@ -24,7 +24,7 @@ closed peer: write kills with SIGPIPE; ignored: -1 EPIPE
 peer closed with unread data: read -1 ECONNRESET, then 0
 SOCK_NONBLOCK: filled then EAGAIN, poll POLLOUT when full 0, drained all yes, empty read EAGAIN
 F_GETFL: O_RDWR yes O_NONBLOCK yes
-bulk: 1 MiB in one write, received 1048576 bytes intact yes in more than one read yes, writer status 0
+bulk: 1 MiB in one write, received 1048576 bytes intact yes, writer status 0
 dgram pair: 3, peek 4 of 7 -> 4, 4 of 7 -> 4 MSG_TRUNC yes, MSG_TRUNC flag -> 17, empty datagram 0, then -1 EAGAIN
 dgram pair: recvfrom an unnamed sender, address length 0; SO_TYPE DGRAM
 dgram pair: send after the peer closed -1 ECONNREFUSED
