@@ -300,3 +300,17 @@ fn shared_file_mappings_match_linux() {
     native.assert_code(0).assert_stdout(SHARED_FILES);
     sandboxed.assert_code(0).assert_stdout(SHARED_FILES);
 }
+
+/// Vector registers (AVX2 ymm, AVX-512 zmm) survive preemptive switches
+/// between processes and between threads. Lines for a CPU without the
+/// feature say so on both sides.
+#[test]
+fn vector_registers_survive_task_switches() {
+    let (native, sandboxed) =
+        compare_runs(Run::native(resource("fpu_switch"), NO_ARGS), Run::sandbox(resource("fpu_switch"), NO_ARGS));
+    native.assert_code(0);
+    sandboxed.assert_code(0);
+    let text = native.stdout_str();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(!text.contains(" no"), "natively: {text}");
+}

@@ -75,6 +75,8 @@ pub fn start(_vcpu: u64) -> ! {
     let backend = if info.flags & FLAG_PVM != 0 { Backend::Pvm } else { Backend::Hardware };
     // SAFETY: set once at boot before any switch to user mode.
     unsafe { CPU_LOCAL.pvm = u64::from(backend == Backend::Pvm) };
+    // SAFETY: as above.
+    unsafe { CPU_LOCAL.xsave = u64::from(crate::arch::xsave_usable(backend)) };
 
     // The heap takes an eighth of memory (8..64 MiB) above the boot data.
     let heap_size = (mem / 8).clamp(8 << 20, 64 << 20);

@@ -33,13 +33,16 @@ pub struct CpuLocal {
     pub fpu: *mut u8,
     /// 1 on the PVM variant (return through the gates).
     pub pvm: u64,
+    /// 1 when the user FPU state is saved with `xsave64` (the AVX and
+    /// AVX-512 registers user code can use on PVM), 0 for `fxsave64`.
+    pub xsave: u64,
 }
 
 /// The boot vCPU's local data. Only vCPU 0 exists in this version; SMP adds
 /// one per vCPU with per-vCPU entry points (as the probes do).
 #[no_mangle]
 pub static mut CPU_LOCAL: CpuLocal =
-    CpuLocal { user_rsp: 0, kernel_rsp: 0, regs: core::ptr::null_mut(), fpu: core::ptr::null_mut(), pvm: 0 };
+    CpuLocal { user_rsp: 0, kernel_rsp: 0, regs: core::ptr::null_mut(), fpu: core::ptr::null_mut(), pvm: 0, xsave: 0 };
 
 /// MXCSR the sentry runs with (all exceptions masked).
 #[no_mangle]
@@ -69,8 +72,15 @@ core::arch::global_asm!(
     // Back to the sentry: save the user FPU state, restore the kernel's
     // stack and callee-saved registers, return from switch_to_user.
     "enter_kernel:",
-    "mov CPU_LOCAL+24, %rax",
-    "fxsave64 (%rax)",
+    "mov CPU_LOCAL+24, %rcx",
+    "cmpq $0, CPU_LOCAL+40",
+    "je 71f",
+    "mov ${xsave_mask}, %eax",
+    "xor %edx, %edx",
+    "xsave64 (%rcx)",
+    "jmp 72f",
+    "71: fxsave64 (%rcx)",
+    "72:",
     "mov CPU_LOCAL+8, %rsp",
     "ldmxcsr KERNEL_MXCSR",
     "cld",
@@ -83,8 +93,15 @@ core::arch::global_asm!(
     "switch_to_user:",
     "push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15",
     "mov %rsp, CPU_LOCAL+8",
-    "mov CPU_LOCAL+24, %rax",
-    "fxrstor64 (%rax)",
+    "mov CPU_LOCAL+24, %rcx",
+    "cmpq $0, CPU_LOCAL+40",
+    "je 73f",
+    "mov ${xsave_mask}, %eax",
+    "xor %edx, %edx",
+    "xrstor64 (%rcx)",
+    "jmp 74f",
+    "73: fxrstor64 (%rcx)",
+    "74:",
     "mov CPU_LOCAL+16, %rsp",
     "test %rdi, %rdi",
     "jz 2f",
@@ -153,6 +170,7 @@ core::arch::global_asm!(
     user_cs = const selector::USER_CS,
     vsys = const VECTOR_SYSCALL,
     vif = const (KERNEL_BASE + VIF_GPA).cast_signed(),
+    xsave_mask = const sentry::arch::XSAVE_MASK,
     options(att_syntax)
 );
 

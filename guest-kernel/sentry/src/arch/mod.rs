@@ -72,22 +72,53 @@ pub const RFLAGS_FIXED: u64 = 1 << 1;
 /// TF DF OF RF AC) and ID.
 pub const RFLAGS_USER_MASK: u64 = 0x0025_0dd5;
 
-/// FPU/SSE state in `fxsave64` format.
+/// Bytes of [`FpState`]: the `xsave` standard-format image of x87, SSE,
+/// AVX, AVX-512 and PKRU state (the last, PKRU, ends at byte 2696).
+pub const FPSTATE_BYTES: usize = 2752;
+
+/// The XSAVE components the sentry saves and restores for user code
+/// (the requested-feature bitmap): x87, SSE, AVX, opmask, ZMM_Hi256,
+/// Hi16_ZMM and PKRU; never MPX or AMX.
+pub const XSAVE_MASK: u64 = 0x2e7;
+
+/// User FPU state: an `xsave` standard-format image whose first 512 bytes
+/// are the `fxsave64` image (all that is used where XSAVE is not).
 #[repr(C, align(64))]
 #[derive(Clone, Copy)]
 pub struct FpState {
+    /// The legacy `fxsave64` region.
     pub bytes: [u8; 512],
+    /// The XSAVE header (64 bytes) and the extended components.
+    pub ext: [u8; FPSTATE_BYTES - 512],
 }
 
 impl FpState {
-    /// The state of a freshly exec'd program: FCW 0x37f, MXCSR 0x1f80.
+    /// The state of a freshly exec'd program: FCW 0x37f, MXCSR 0x1f80,
+    /// every other component in its initial state.
     pub fn new_user() -> Self {
         let mut bytes = [0u8; 512];
         bytes[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
         bytes[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
         // MXCSR_MASK: all bits valid.
         bytes[28..32].copy_from_slice(&0xffffu32.to_le_bytes());
-        Self { bytes }
+        let mut ext = [0u8; FPSTATE_BYTES - 512];
+        // XSTATE_BV: x87 and SSE come from the legacy region.
+        ext[0] = 0x3;
+        Self { bytes, ext }
+    }
+
+    /// The whole image, as the signal frame holds it.
+    pub fn as_bytes(&self) -> [u8; FPSTATE_BYTES] {
+        let mut out = [0u8; FPSTATE_BYTES];
+        out[..512].copy_from_slice(&self.bytes);
+        out[512..].copy_from_slice(&self.ext);
+        out
+    }
+
+    /// Sets the image from a signal frame's bytes (to be sanitized).
+    pub fn set_bytes(&mut self, b: &[u8; FPSTATE_BYTES]) {
+        self.bytes.copy_from_slice(&b[..512]);
+        self.ext.copy_from_slice(&b[512..]);
     }
 }
 

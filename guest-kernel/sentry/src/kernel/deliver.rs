@@ -414,7 +414,7 @@ fn setup_frame<P: Platform>(
         .ok_or(SysError::efault("no room for a signal frame"))?;
     {
         let mut mm = t.mm.lock();
-        mm.copy_out(&mut k.frames, frame.fp_at, &t.fp.bytes)?;
+        mm.copy_out(&mut k.frames, frame.fp_at, &t.fp.as_bytes())?;
         mm.copy_out(&mut k.frames, frame.sp, &frame.bytes)?;
     }
     if use_alt && ss_flags & SS_AUTODISARM != 0 {
@@ -455,7 +455,9 @@ pub fn sigreturn<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) 
         let mut regs = t.regs;
         let r = s::restore_frame(&mut regs, &uc);
         if r.fp_at != 0 {
-            mm.copy_in(&mut k.frames, r.fp_at, &mut fp.bytes)?;
+            let mut b = [0u8; crate::arch::FPSTATE_BYTES];
+            mm.copy_in(&mut k.frames, r.fp_at, &mut b)?;
+            fp.set_bytes(&b);
         }
         t.regs = regs;
         r

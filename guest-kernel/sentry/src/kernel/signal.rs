@@ -205,7 +205,7 @@ const FRAME_BYTES: usize = 8 + UCONTEXT_BYTES + 128;
 const SIGINFO_SIZE: u64 = 128;
 /// `pretcode` + `ucontext` + `siginfo`.
 pub const FRAME_SIZE: u64 = 8 + UCONTEXT_SIZE + SIGINFO_SIZE;
-const FPSTATE_SIZE: u64 = 512;
+const FPSTATE_SIZE: u64 = crate::arch::FPSTATE_BYTES as u64;
 /// `uc_flags`: UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, as Linux sets them.
 const UC_FLAGS: u64 = 0x2 | 0x4;
 /// Red zone the ABI lets leaf code use below rsp.
@@ -350,14 +350,21 @@ pub fn restore_frame(regs: &mut UserRegs, uc: &[u8]) -> Restored {
     }
 }
 
-/// Makes FPU state from user memory safe to load with `fxrstor`: reserved
-/// MXCSR bits set would fault in the sentry.
+/// Makes FPU state from user memory safe to load with `fxrstor` or
+/// `xrstor`: reserved MXCSR bits or a bad XSAVE header would fault in the
+/// sentry. The header keeps only the saved components (standard format,
+/// reserved bytes zero), with x87 and SSE always taken from the image.
 pub fn sanitize_fp(fp: &mut FpState) {
     let mut m = [0u8; 4];
     m.copy_from_slice(&fp.bytes[24..28]);
     let mxcsr = u32::from_le_bytes(m) & 0xffff;
     fp.bytes[24..28].copy_from_slice(&mxcsr.to_le_bytes());
     fp.bytes[28..32].copy_from_slice(&0xffffu32.to_le_bytes());
+    let mut bv = [0u8; 8];
+    bv.copy_from_slice(&fp.ext[0..8]);
+    let bv = (u64::from_le_bytes(bv) & crate::arch::XSAVE_MASK) | 0x3;
+    fp.ext[0..8].copy_from_slice(&bv.to_le_bytes());
+    fp.ext[8..64].fill(0);
 }
 
 #[cfg(test)]
