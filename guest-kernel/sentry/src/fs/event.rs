@@ -14,7 +14,6 @@ use crate::kernel::{Kernel, Task};
 use crate::platform::{Host, Platform};
 use crate::vfs::file::flags::{O_NONBLOCK, O_RDWR};
 use crate::vfs::Stat;
-use abi::linux::Timespec;
 
 /// What an event file is.
 #[derive(Debug)]
@@ -65,21 +64,7 @@ impl EventFile {
     /// fstat: Linux's anonymous inode (mode 0600 without a file type, one
     /// inode shared by every such file).
     pub fn stat(&self) -> Stat {
-        Stat {
-            dev: 0xa,
-            ino: 1,
-            mode: 0o600,
-            nlink: 1,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            size: 0,
-            blksize: 4096,
-            blocks: 0,
-            atime: Timespec::default(),
-            mtime: Timespec::default(),
-            ctime: Timespec::default(),
-        }
+        Stat::kernel_object(crate::vfs::ANON_INODE_DEV, 1, 0o600)
     }
 }
 

@@ -93,6 +93,12 @@ impl FileType {
     }
 }
 
+/// Device numbers of the in-kernel objects' pseudo filesystems (st_dev of
+/// sockets, pipes and anonymous-inode files).
+pub const SOCKFS_DEV: u64 = 0x8;
+pub const ANON_INODE_DEV: u64 = 0xa;
+pub const PIPEFS_DEV: u64 = 0xc;
+
 /// File attributes (`struct stat` as the sentry keeps it).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {
@@ -113,6 +119,13 @@ pub struct Stat {
 }
 
 impl Stat {
+    /// The attributes of an in-kernel object with no file behind it (a
+    /// pipe, socket or anonymous-inode file): owned by root, one link, no
+    /// size or times, 4 KiB blocks.
+    pub fn kernel_object(dev: u64, ino: u64, mode: u32) -> Self {
+        Self { dev, ino, mode, nlink: 1, blksize: 4096, ..Self::default() }
+    }
+
     /// The file type.
     pub fn file_type(&self) -> Option<FileType> {
         FileType::from_mode(self.mode)

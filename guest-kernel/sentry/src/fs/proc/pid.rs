@@ -310,8 +310,8 @@ pub fn fdinfo<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>, th: Thread,
             let st = f.node.stat()?;
             (f.offset(), f.flags(), st.ino, st.dev)
         }
-        File::Pipe(p) => (0, *p.flags.lock(), p.id(), 0xc),
-        File::Socket(so) => (0, *so.flags.lock() | crate::vfs::file::flags::O_RDWR, so.id, 0x8),
+        File::Pipe(p) => (0, *p.flags.lock(), p.id(), crate::vfs::PIPEFS_DEV),
+        File::Socket(so) => (0, *so.flags.lock() | crate::vfs::file::flags::O_RDWR, so.id, crate::vfs::SOCKFS_DEV),
         File::Event(e) => {
             let st = e.stat();
             (0, e.status_flags(), st.ino, st.dev)
