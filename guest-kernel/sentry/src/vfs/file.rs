@@ -98,43 +98,24 @@ impl OpenFile {
     /// Reads at `at` (or the file offset, advancing it) straight into
     /// physical ranges.
     pub fn read_phys(&self, phys: &PhysMem, at: Option<u64>, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
-        if !self.readable() {
-            return Err(SysError::ebadf("not open for reading"));
-        }
-        if self.node.stat()?.file_type() == Some(FileType::Directory) {
-            return Err(SysError::new(errno::EISDIR, "is a directory"));
-        }
-        if let Some(off) = at {
-            return self.node.read_phys(phys, off, segs);
-        }
-        let mut s = self.state.lock();
-        let n = self.node.read_phys(phys, s.offset, segs)?;
-        s.offset += n as u64;
-        Ok(n)
+        self.transfer_at(at, false, |off| {
+            if self.node.stat()?.file_type() == Some(FileType::Directory) {
+                return Err(SysError::new(errno::EISDIR, "is a directory"));
+            }
+            self.node.read_phys(phys, off, segs)
+        })
     }
 
     /// Writes physical ranges at `at` (or the file offset / end with
     /// O_APPEND, advancing it).
     pub fn write_phys(&self, phys: &PhysMem, at: Option<u64>, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
-        if !self.writable() {
-            return Err(SysError::ebadf("not open for writing"));
-        }
-        if let Some(off) = at {
-            return self.node.write_phys(phys, off, segs);
-        }
-        let mut s = self.state.lock();
-        if s.flags & flags::O_APPEND != 0 {
-            s.offset = self.node.stat()?.size;
-        }
-        let n = self.node.write_phys(phys, s.offset, segs)?;
-        s.offset += n as u64;
-        Ok(n)
+        self.transfer_at(at, true, |off| self.node.write_phys(phys, off, segs))
     }
 
-    /// lseek.
-    /// Runs a transfer of this file at its offset (or at `at`), advancing
-    /// the offset by what `op` moved: the offset bookkeeping of
-    /// read_phys/write_phys for transfers done elsewhere (the page cache).
+    /// Runs a transfer of this file at its offset (or at `at`, pread and
+    /// pwrite), advancing the offset by what `op` moved; a write with
+    /// O_APPEND goes to the end. Also used by transfers done outside the
+    /// filesystem (the page cache).
     pub fn transfer_at(
         &self,
         at: Option<u64>,
@@ -159,6 +140,7 @@ impl OpenFile {
         Ok(n)
     }
 
+    /// lseek.
     pub fn seek(&self, off: i64, whence: u32) -> Result<u64, SysError> {
         const SEEK_SET: u32 = 0;
         const SEEK_CUR: u32 = 1;
