@@ -35,10 +35,13 @@ fn stats_prints_one_line_of_counters() {
         })
         .collect();
     let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-    assert_eq!(keys, ["exits", "hostcalls", "boot_us", "wall_us"], "{}", lines[0]);
+    assert_eq!(keys, ["exits", "hostcalls", "p9_exchanges", "p9_us", "boot_us", "wall_us"], "{}", lines[0]);
     let value = |name: &str| fields.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     assert!(value("exits") > Some(0), "a run needs at least one exit: {}", lines[0]);
     assert!(value("wall_us") > Some(0), "{}", lines[0]);
+    // busybox is found and loaded through the gofer.
+    assert!(value("p9_exchanges") > Some(0), "{}", lines[0]);
+    assert!(value("p9_exchanges") <= value("hostcalls"), "{}", lines[0]);
 }
 
 #[test]

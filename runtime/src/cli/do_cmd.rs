@@ -105,9 +105,11 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
     if args.stats {
         if let Some(s) = finished.stats {
             eprintln!(
-                "ringfence-stats: exits={} hostcalls={} boot_us={} wall_us={}",
+                "ringfence-stats: exits={} hostcalls={} p9_exchanges={} p9_us={} boot_us={} wall_us={}",
                 s.exits,
                 s.hostcalls,
+                s.p9_exchanges,
+                s.p9_ns / 1000,
                 s.boot_ns / 1000,
                 finished.wall.as_micros()
             );
