@@ -173,6 +173,8 @@ fn mounts_tmpfs_proc_and_bind() {
     let script = "echo written > /tmp/rw/new && echo wrote; cat /tmp/ro/hello; \
                   echo x 2>&1 > /tmp/ro/nope | sed 's/.*: //'; \
                   stat -c '%a %U' /tmp/t; echo f > /tmp/t/f && cat /tmp/t/f; hostname; \
+                  cp /bin/busybox /tmp/nx/true && { /tmp/nx/true 2>/dev/null || echo noexec refused; }; \
+                  cp /bin/busybox /tmp/echo && /tmp/echo exec ok; \
                   grep -E ' /tmp/(rw|ro|t) ' /proc/mounts";
     let (rws, ros) = (rw.to_string_lossy().into_owned(), ro.to_string_lossy().into_owned());
     let bundle = env.bundle("b", |c| {
@@ -184,12 +186,13 @@ fn mounts_tmpfs_proc_and_bind() {
             c,
             json!({"destination": "/tmp/t", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=700", "size=1m"]}),
         );
+        push_mount(c, json!({"destination": "/tmp/nx", "type": "tmpfs", "source": "tmpfs", "options": ["noexec"]}));
     });
     let out = env.run(&bundle, "m");
     out.assert_code(0);
     assert_eq!(
         out.stdout_str(),
-        "wrote\nfrom the host\nRead-only file system\n700 root\nf\nconfig-box\n\
+        "wrote\nfrom the host\nRead-only file system\n700 root\nf\nconfig-box\nnoexec refused\nexec ok\n\
          none /tmp/rw 9p rw,relatime 0 0\nnone /tmp/ro 9p ro,relatime 0 0\n\
          tmpfs /tmp/t tmpfs rw,nosuid,relatime,size=1024k,mode=700 0 0\n"
     );

@@ -9,7 +9,8 @@
 //! are enforced by the gofer, EROFS); `devpts` is refused until the sentry
 //! has one. `nosuid` holds always (the sentry honours no set-user-ID bits)
 //! and `nodev` too for what matters (device nodes open only the sentry's
-//! own devices); `noexec` is shown but not enforced. The runtime refuses
+//! own devices); `noexec` makes exec of the mount's files fail with EACCES
+//! (mmap with PROT_EXEC is not refused yet). The runtime refuses
 //! everything else before the sandbox starts.
 
 use alloc::format;
@@ -117,6 +118,9 @@ pub fn build(session: Option<&gofer::Session>, overlay: bool, config: &[MountSpe
         let is_dir = fsroot.stat().map_err(failed)?.file_type() == Some(FileType::Directory);
         let at = mount_point(&fs, &m.destination, is_dir).map_err(failed)?;
         mount_at(&fs, &at, fsroot);
+        if m.flags & cb::MNT_NOEXEC != 0 {
+            fs.mounts.lock().set_noexec(dev);
+        }
         descs.push(MountDesc { source, point, fstype, options: options(m.flags, &opts), dev });
     }
     for (at, dev) in procs {
