@@ -28,6 +28,7 @@ use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 use rustix::thread::{CapabilitySet, CapabilitySets};
 
 use crate::sys;
+use crate::trees::{bind_and_open, OpenTree, TreeSpec};
 
 /// What the server still needs once confined, all of it for file
 /// operations on behalf of the sandbox's users (whose permissions the
@@ -64,6 +65,12 @@ pub enum ConfineError {
         #[source]
         source: Errno,
     },
+    #[error("cannot bind-mount the served tree {path}")]
+    BindTree {
+        path: PathBuf,
+        #[source]
+        source: Errno,
+    },
     #[error("cannot pivot_root into the served root {path}")]
     PivotRoot {
         path: PathBuf,
@@ -86,25 +93,38 @@ pub enum ConfineError {
 /// Fails, changing nothing visible outside the process, when not root or
 /// when any step fails; the caller must then exit rather than serve.
 pub fn confine(root: &Path, readonly: bool) -> Result<(), ConfineError> {
+    confine_with_trees(root, readonly, &[]).map(|_| ())
+}
+
+/// [`confine`], also opening the extra `trees` (bind mounts) to serve
+/// (see [`crate::trees`]); returns them opened, in order.
+pub fn confine_with_trees(root: &Path, readonly: bool, trees: &[TreeSpec]) -> Result<Vec<OpenTree>, ConfineError> {
     let euid = rustix::process::geteuid();
     if !euid.is_root() {
         return Err(ConfineError::NotRoot { euid: euid.as_raw() });
     }
-    enter_root(root, readonly)?;
+    let opened = enter_root(root, readonly, trees)?;
     drop_capabilities().map_err(ConfineError::Capabilities)?;
     rustix::thread::set_no_new_privs(true).map_err(ConfineError::NoNewPrivs)?;
     let filter = crate::seccomp::filter(std::process::id()).map_err(ConfineError::BuildFilter)?;
     seccompiler::apply_filter_all_threads(&filter).map_err(ConfineError::InstallFilter)?;
-    tracing::debug!(root = %root.display(), readonly, "gofer confined");
-    Ok(())
+    tracing::debug!(root = %root.display(), readonly, trees = opened.len(), "gofer confined");
+    Ok(opened)
 }
 
 /// Steps 1 to 3: a private mount namespace whose root is `root`.
-fn enter_root(root: &Path, readonly: bool) -> Result<(), ConfineError> {
+fn enter_root(root: &Path, readonly: bool, trees: &[TreeSpec]) -> Result<Vec<OpenTree>, ConfineError> {
     let path = || root.to_path_buf();
     sys::unshare_mount_namespace().map_err(ConfineError::Unshare)?;
     rustix::mount::mount_change("/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)
         .map_err(ConfineError::MakePrivate)?;
+    // Before the root's own bind: a source below the root is then not part
+    // of the root's (non-recursive) bind.
+    let mut opened = Vec::with_capacity(trees.len());
+    for t in trees {
+        let tree = bind_and_open(t).map_err(|source| ConfineError::BindTree { path: t.source.clone(), source })?;
+        opened.push(tree);
+    }
     rustix::mount::mount_bind(root, root).map_err(|source| ConfineError::BindRoot { path: path(), source })?;
     // The path that reaches the new bind, the top of the mount stack at
     // `root`. A walk that ends at the process's own root does not cross
@@ -140,7 +160,8 @@ fn enter_root(root: &Path, readonly: bool) -> Result<(), ConfineError> {
         }
         rustix::process::chdir("/")
     };
-    pivot().map_err(|source| ConfineError::PivotRoot { path: path(), source })
+    pivot().map_err(|source| ConfineError::PivotRoot { path: path(), source })?;
+    Ok(opened)
 }
 
 /// Step 4: only [`KEPT_CAPABILITIES`] remain, in every set.

@@ -40,15 +40,17 @@ pub mod seccomp;
 mod server;
 #[allow(unsafe_code)]
 mod sys;
+pub mod trees;
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-pub use confine::{confine, ConfineError};
+pub use confine::{confine, confine_with_trees, ConfineError};
 pub use p9::FrameError;
 pub use rustix::io::Errno;
 pub use server::{Server, MIN_MSIZE};
 pub use sys::inherited_socket;
+pub use trees::{OpenTree, TreeSpec};
 
 /// The msize offered by default: 1 MiB of I/O payload plus headers.
 pub const DEFAULT_MAX_MSIZE: u32 = (1 << 20) + 4096;
@@ -92,4 +94,18 @@ pub enum GoferError {
 /// `ringfence gofer`.
 pub fn serve(mut conn: UnixStream, root: &Path, opts: GoferOptions) -> Result<(), GoferError> {
     Server::new(root, opts)?.serve(&mut conn)
+}
+
+/// [`serve`], with extra trees attached by name (see [`trees`]).
+pub fn serve_with_trees(
+    mut conn: UnixStream,
+    root: &Path,
+    opts: GoferOptions,
+    trees: Vec<OpenTree>,
+) -> Result<(), GoferError> {
+    let mut server = Server::new(root, opts)?;
+    for t in trees {
+        server.add_tree(t)?;
+    }
+    server.serve(&mut conn)
 }

@@ -31,6 +31,8 @@ pub struct Server {
     pub(crate) privileged: bool,
     /// Made on the first Tread [`Server::serve`] splices.
     pub(crate) splice: Option<crate::ops::SplicePipe>,
+    /// Trees attached by name besides the root (bind mounts).
+    pub(crate) trees: HashMap<Vec<u8>, Arc<Node>>,
 }
 
 impl Server {
@@ -50,7 +52,20 @@ impl Server {
             devices: vec![st.st_dev],
             privileged: rustix::process::geteuid().is_root(),
             splice: None,
+            trees: HashMap::new(),
         })
+    }
+
+    /// Serves `tree` to attaches that name it. Its top node has no parent,
+    /// so walks stay inside it; read-only trees are mounted so (the kernel
+    /// answers EROFS), see [`crate::trees`].
+    pub fn add_tree(&mut self, tree: crate::OpenTree) -> Result<(), GoferError> {
+        let path = || std::path::PathBuf::from(&tree.name);
+        let st = rustix::fs::fstat(&tree.fd).map_err(|source| GoferError::OpenRoot { path: path(), source })?;
+        let qid_path = self.qid_path(st.st_dev, st.st_ino);
+        let node = Arc::new(Node::new(tree.fd, &st, qid_path, None));
+        self.trees.insert(tree.name.into_bytes(), node);
+        Ok(())
     }
 
     /// Serves one connection until the client closes it. Returns an error

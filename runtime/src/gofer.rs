@@ -43,6 +43,8 @@ pub struct GoferSpec {
     pub readonly: bool,
     /// Global flags for the child (logging), placed before `gofer`.
     pub global_args: Vec<OsString>,
+    /// Extra trees (the container's bind mounts), attached by name.
+    pub trees: Vec<::gofer::TreeSpec>,
 }
 
 /// Errors starting the gofer.
@@ -96,6 +98,9 @@ impl Gofer {
         cmd.arg("--root").arg(&spec.root);
         if spec.readonly {
             cmd.arg("--readonly");
+        }
+        for t in &spec.trees {
+            cmd.arg("--tree").arg(t.to_arg());
         }
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
         sys::pass_fd_with_pdeathsig(&mut cmd, theirs.as_fd(), GOFER_FD);

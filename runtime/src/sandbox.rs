@@ -33,6 +33,9 @@ pub struct SandboxOptions {
     pub gofer: Option<Arc<UnixStream>>,
     /// Waits for the gofer's start-up handshake (see `gofer::handshake_in_background`).
     pub gofer_ready: Option<vmm::GoferReady>,
+    /// The OCI config's process and mounts ([`abi::container`]; empty for
+    /// the defaults).
+    pub container_block: Vec<u8>,
 }
 
 /// How the sandbox ended.
@@ -110,6 +113,7 @@ pub fn run(
         gofer: opts.gofer.clone(),
         gofer_ready: opts.gofer_ready.clone(),
         root_overlay: opts.root_overlay,
+        container_block: opts.container_block.clone(),
     };
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;

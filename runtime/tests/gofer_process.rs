@@ -37,6 +37,7 @@ fn start(root: &Path, readonly: bool) -> (Gofer, Client) {
         root: root.to_path_buf(),
         readonly,
         global_args: Vec::new(),
+        trees: Vec::new(),
     };
     let (gofer, sock) = Gofer::start(&spec).expect("start the gofer");
     let mut c = Client { sock, tag: 0, buf: Vec::new() };
@@ -172,7 +173,49 @@ fn missing_root_fails_at_startup() {
         root: "/nonexistent-rf-gofer-root".into(),
         readonly: true,
         global_args: Vec::new(),
+        trees: Vec::new(),
     };
     let err = Gofer::start(&spec).expect_err("a gofer without a root");
     assert!(err.to_string().contains("exited during start-up"), "{err}");
+}
+
+#[test]
+fn extra_trees_are_attached_by_name_each_confined() {
+    let root = Tree::new("trees-root");
+    let rw = Tree::new("trees-rw");
+    let ro = Tree::new("trees-ro");
+    let tree = |name: &str, t: &Tree, readonly| gofer::TreeSpec { name: name.into(), source: t.0.clone(), readonly };
+    let spec = GoferSpec {
+        exe: env!("CARGO_BIN_EXE_ringfence").into(),
+        root: root.0.clone(),
+        readonly: true,
+        global_args: Vec::new(),
+        trees: vec![tree("m1", &rw, false), tree("m2", &ro, true)],
+    };
+    let (gofer, sock) = Gofer::start(&spec).expect("start the gofer");
+    let mut c = Client { sock, tag: 0, buf: Vec::new() };
+    assert!(matches!(c.call(Tversion { msize: 1 << 20, version: p9::VERSION_9P2000L }), Ok(Rmessage::Version(_))));
+    let attach = |fid, aname| Tattach { fid, afid: NOFID, uname: b"root", aname, n_uname: 0 };
+    assert_eq!(c.call(attach(0, b"nope")).map(drop), Err(2), "unknown aname: ENOENT");
+    c.call(attach(0, b"")).expect("root");
+    c.call(attach(1, b"m1")).expect("rw tree");
+    c.call(attach(2, b"m2")).expect("ro tree");
+    // The read-only root does not make the rw tree read-only, and the other
+    // way round: each tree's own mount decides.
+    c.call(Twalk { fid: 0, newfid: 10, wnames: vec![b"dir", b"file.txt"] }).expect("walk root");
+    assert_eq!(c.call(Tlopen { fid: 10, flags: open_flags::RDWR }).map(drop), Err(EROFS));
+    c.call(Twalk { fid: 2, newfid: 11, wnames: vec![b"dir", b"file.txt"] }).expect("walk ro");
+    assert_eq!(c.call(Tlopen { fid: 11, flags: open_flags::RDWR }).map(drop), Err(EROFS));
+    // `..` at a tree's top stays there.
+    c.call(Twalk { fid: 1, newfid: 12, wnames: vec![b"..", b"..", b"dir", b"file.txt"] }).expect("walk rw");
+    c.call(Tlopen { fid: 12, flags: open_flags::RDWR }).expect("open rw");
+    match c.call(Twrite { fid: 12, offset: 0, data: b"WRITTEN" }) {
+        Ok(Rmessage::Write(r)) => assert_eq!(r.count, 7),
+        other => panic!("write: {other:?}"),
+    }
+    assert_eq!(std::fs::read(rw.0.join("dir/file.txt")).expect("read back"), b"WRITTENby a confined gofer");
+    // The trees are reachable by descriptor only: the gofer's mount table
+    // still holds just its root.
+    let mountinfo = std::fs::read_to_string(format!("/proc/{}/mountinfo", gofer.pid())).expect("mountinfo");
+    assert_eq!(mountinfo.lines().count(), 1, "{mountinfo}");
 }

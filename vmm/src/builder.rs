@@ -41,8 +41,15 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
 
     // 2. The guest image, then the program and its arguments after it.
     let image = loader::load_image(&memory, &config.guest_image)?;
-    let placement =
-        loader::place_program(&memory, image.end, &config.program, &config.exec_path, &config.argv, &config.envp)?;
+    let placement = loader::place_program(
+        &memory,
+        image.end,
+        &config.program,
+        &config.exec_path,
+        &config.argv,
+        &config.envp,
+        &config.container_block,
+    )?;
 
     // 3. The vCPU; which KVM flavour we run on decides the boot structures.
     let cpuid = kvm.supported_cpuid()?;
@@ -206,6 +213,7 @@ mod tests {
             gofer: None,
             gofer_ready: None,
             root_overlay: false,
+            container_block: Vec::new(),
         }
     }
 

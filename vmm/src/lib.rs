@@ -59,6 +59,9 @@ pub struct VmConfig {
     /// Test hook: make the sentry fault in supervisor mode after boot
     /// ([`abi::boot::FLAG_INJECT_SENTRY_FAULT`]).
     pub inject_sentry_fault: bool,
+    /// What the OCI config asks of init and the mounts
+    /// ([`abi::container`]); empty for the defaults.
+    pub container_block: Vec<u8>,
 }
 
 /// A blocking check that the gofer started: `Err` carries why it did not.

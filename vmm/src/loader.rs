@@ -144,7 +144,8 @@ pub fn args_blob(exec_path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Vec<u8
 }
 
 /// Copies the program (page aligned, at or above `KERNEL_IMAGE_END` and the
-/// image end) and the argument blob after it.
+/// image end) and the argument blob after it, followed by the container
+/// block ([`abi::container`]; empty for none).
 pub fn place_program(
     mem: &GuestMemory,
     image_end: u64,
@@ -152,6 +153,7 @@ pub fn place_program(
     exec_path: &[u8],
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
+    container_block: &[u8],
 ) -> Result<Placement, LoadError> {
     let too_big = |what, len: usize| LoadError::TooBig {
         what,
@@ -160,7 +162,8 @@ pub fn place_program(
     };
     let argc = u32::try_from(argv.len()).map_err(|_| too_big("argv", argv.len()))?;
     let envc = u32::try_from(envp.len()).map_err(|_| too_big("envp", envp.len()))?;
-    let blob = args_blob(exec_path, argv, envp);
+    let mut blob = args_blob(exec_path, argv, envp);
+    blob.extend_from_slice(container_block);
     let module_len = u64::try_from(program.len()).map_err(|_| too_big("program", program.len()))?;
     let args_len = u64::try_from(blob.len()).map_err(|_| too_big("arguments", blob.len()))?;
     let module_gpa =
@@ -262,6 +265,7 @@ pub(crate) mod tests {
             b"/bin/x",
             &[b"x".to_vec(), b"-a".to_vec()],
             &[b"A=1".to_vec()],
+            &[],
         )
         .expect("place");
         assert_eq!(p.module_gpa, layout::KERNEL_IMAGE_END);
@@ -273,6 +277,6 @@ pub(crate) mod tests {
         mem.read_bytes(p.args_gpa, &mut blob).expect("read");
         assert_eq!(&blob, b"/bin/x\0x\0-a\0A=1\0");
         let huge = vec![0u8; usize::try_from(layout::MIN_GUEST_MEMORY).expect("fits")];
-        assert!(matches!(place_program(&mem, 0, &huge, b"/x", &[], &[]), Err(LoadError::TooBig { .. })));
+        assert!(matches!(place_program(&mem, 0, &huge, b"/x", &[], &[], &[]), Err(LoadError::TooBig { .. })));
     }
 }

@@ -27,8 +27,8 @@ impl Server {
         Err(Errno::OPNOTSUPP)
     }
 
-    /// Binds `fid` to the root. `aname` is ignored: one server serves one
-    /// tree. `afid` must be NOFID.
+    /// Binds `fid` to the root (`aname` empty or `/`) or to the extra tree
+    /// of that name (ENOENT for none). `afid` must be NOFID.
     pub(crate) fn attach(&mut self, t: &Tattach<'_>) -> Result<Rattach, Errno> {
         if t.afid != p9::NOFID {
             return Err(Errno::INVAL);
@@ -38,7 +38,10 @@ impl Server {
         }
         self.check_fid_room(t.fid)?;
         let uid = if t.n_uname == u32::MAX { 0 } else { t.n_uname };
-        let root = Arc::clone(&self.root);
+        let root = match t.aname {
+            b"" | b"/" => Arc::clone(&self.root),
+            name => Arc::clone(self.trees.get(name).ok_or(Errno::NOENT)?),
+        };
         let qid = root.qid;
         self.fids.insert(t.fid, Fid::new(root, uid));
         Ok(Rattach { qid })
@@ -67,7 +70,9 @@ impl Server {
         for name in &t.wnames {
             let next = if *name == b".." {
                 if node.is_dir() {
-                    Ok(node.loc().map_or_else(|| Arc::clone(&self.root), |loc| loc.parent))
+                    // A node without a parent is the top of its tree (the
+                    // root or a bind mount's): `..` stays there.
+                    Ok(node.loc().map_or_else(|| Arc::clone(&node), |loc| loc.parent))
                 } else {
                     Err(Errno::NOTDIR)
                 }

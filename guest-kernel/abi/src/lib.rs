@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod boot;
+pub mod container;
 pub mod hostcall;
 pub mod layout;
 pub mod linux;

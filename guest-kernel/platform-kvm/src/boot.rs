@@ -24,22 +24,38 @@ fn fail(msg: &str) -> ! {
 }
 
 /// Splits the VMM's argument blob into (execfn, argv, envp).
-fn parse_args(phys: &PhysMem, info: &BootInfo) -> (Vec<u8>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+/// The argument area: exec path, argv, envp, then the container block.
+struct Args {
+    execfn: Vec<u8>,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    container: Vec<u8>,
+}
+
+fn parse_args(phys: &PhysMem, info: &BootInfo) -> Args {
     let len = usize::try_from(info.args_len).unwrap_or_else(|_| fail("argument blob too large"));
     let mut blob = alloc::vec![0u8; len];
     if !phys.read(info.args_gpa, &mut blob) {
         fail("argument blob outside memory");
     }
-    let mut parts = blob.split(|&b| b == 0).map(<[u8]>::to_vec);
-    let execfn = parts.next().unwrap_or_else(|| fail("no exec path"));
     let argc = usize::try_from(info.argc).unwrap_or(0);
     let envc = usize::try_from(info.envc).unwrap_or(0);
-    let argv: Vec<Vec<u8>> = parts.by_ref().take(argc).collect();
-    let envp: Vec<Vec<u8>> = parts.take(envc).collect();
-    if argv.len() != argc || envp.len() != envc {
+    // exec path, argc args and envc entries, each NUL-terminated; the
+    // container block (abi::container) takes the rest.
+    let mut strings = Vec::new();
+    let mut rest = &blob[..];
+    for _ in 0..1 + argc.min(len) + envc.min(len) {
+        let Some(end) = rest.iter().position(|&b| b == 0) else { fail("argument blob shorter than its counts") };
+        strings.push(rest[..end].to_vec());
+        rest = &rest[end + 1..];
+    }
+    if strings.len() != 1 + argc + envc {
         fail("argument blob shorter than its counts");
     }
-    (execfn, argv, envp)
+    let envp = strings.split_off(1 + argc);
+    let argv = strings.split_off(1);
+    let execfn = strings.pop().unwrap_or_default();
+    Args { execfn, argv, envp, container: rest.to_vec() }
 }
 
 /// The boot path (rdi = vCPU index, on the kernel stack the VMM set).
@@ -99,7 +115,7 @@ pub fn start(_vcpu: u64) -> ! {
         // the page fault is taken in supervisor mode and never returns.
         unsafe { core::ptr::read_volatile(INJECTED_FAULT_ADDRESS as *const u64) };
     }
-    let (execfn, argv, envp) = parse_args(&phys, &info);
+    let Args { execfn, argv, envp, container } = parse_args(&phys, &info);
     let hostname: Vec<u8> = info.hostname.iter().copied().take_while(|&b| b != 0).collect();
     let params = BootParams {
         strace: info.flags & FLAG_STRACE != 0,
@@ -111,7 +127,7 @@ pub fn start(_vcpu: u64) -> ! {
         hostname,
         seed: info.seed,
     };
-    let prog = InitProgram { file_pa: info.module_gpa, file_len: info.module_len, execfn, argv, envp };
+    let prog = InitProgram { file_pa: info.module_gpa, file_len: info.module_len, execfn, argv, envp, container };
     if info.flags & abi::boot::FLAG_LAPIC_TIMER != 0 {
         crate::arch::lapic::start_tick();
     }

@@ -84,7 +84,13 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         bail!("--rootfs {}: no such directory", root.display());
     };
     // Killed and reaped when dropped, on every way out of this function.
-    let spec = GoferSpec { exe: SELF_EXE.into(), root, readonly: !args.rw, global_args: gofer_global_args(global) };
+    let spec = GoferSpec {
+        exe: SELF_EXE.into(),
+        root,
+        readonly: !args.rw,
+        global_args: gofer_global_args(global),
+        trees: Vec::new(),
+    };
     // The gofer starts alongside the VM: the VMM waits for its handshake
     // only when it first needs the socket.
     let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
@@ -100,6 +106,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         root_overlay: args.rootfs.is_none(),
         gofer: Some(Arc::new(conn)),
         gofer_ready: Some(ready),
+        container_block: Vec::new(),
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {

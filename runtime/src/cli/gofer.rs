@@ -21,13 +21,24 @@ pub struct GoferArgs {
     /// Refuse every change to the tree.
     #[arg(long)]
     pub readonly: bool,
+    /// An extra tree served to attaches naming it: `NAME:ro:PATH` or
+    /// `NAME:rw:PATH` (the container's bind mounts).
+    #[arg(long = "tree", value_name = "NAME:MODE:PATH", value_parser = parse_tree)]
+    pub trees: Vec<gofer::TreeSpec>,
+}
+
+fn parse_tree(arg: &str) -> Result<gofer::TreeSpec, String> {
+    gofer::TreeSpec::parse(arg).ok_or_else(|| format!("{arg:?} is not NAME:ro:PATH or NAME:rw:PATH"))
 }
 
 /// Runs `gofer`; returns the exit status.
 pub fn run(args: GoferArgs) -> anyhow::Result<u8> {
     let conn = gofer::inherited_socket(args.fd).with_context(|| format!("gofer: --fd {}", args.fd))?;
-    gofer::confine(&args.root, args.readonly).context("gofer")?;
-    let opts = GoferOptions { readonly: args.readonly, ..GoferOptions::default() };
-    gofer::serve(conn, Path::new("/"), opts).context("gofer")?;
+    let trees = gofer::confine_with_trees(&args.root, args.readonly, &args.trees).context("gofer")?;
+    // The server-wide EROFS check holds only when every tree is read-only;
+    // otherwise each tree's mount flags (set by the confinement) decide.
+    let readonly = args.readonly && args.trees.iter().all(|t| t.readonly);
+    let opts = GoferOptions { readonly, ..GoferOptions::default() };
+    gofer::serve_with_trees(conn, Path::new("/"), opts, trees).context("gofer")?;
     Ok(0)
 }

@@ -36,8 +36,6 @@ const READY: &[u8] = b"ready\n";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a killed sandbox process may take to disappear.
 const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
-/// Guest memory of a container (linux.resources.memory is not read yet).
-const MEMORY_BYTES: u64 = 512 << 20;
 /// The hostname of a container whose config sets none.
 const DEFAULT_HOSTNAME: &str = "ringfence";
 
@@ -91,6 +89,9 @@ fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Contai
     let bundle = std::fs::canonicalize(&req.bundle).with_context(|| format!("bundle {}", req.bundle.display()))?;
     // Checked before anything is made: a bad config leaves nothing behind.
     let (cfg, bytes) = config::load_bundle(&bundle)?;
+    for w in &cfg.process.warnings {
+        tracing::warn!("{w}");
+    }
     let root = state::ensure_root(&req.root)?;
     let stored = Stored {
         id: req.id.clone(),
@@ -376,7 +377,13 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
     let mut ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
     let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
     let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
-    let spec = GoferSpec { exe: SELF_EXE.into(), root: cfg.rootfs.clone(), readonly: cfg.readonly, global_args };
+    let spec = GoferSpec {
+        exe: SELF_EXE.into(),
+        root: cfg.rootfs.clone(),
+        readonly: cfg.readonly,
+        global_args,
+        trees: super::block::gofer_trees(&cfg),
+    };
     let (gofer, conn) = Gofer::start(&spec).context("cannot start the gofer")?;
     ready.write_all(READY).context("cannot report ready")?;
     drop(ready);
@@ -386,7 +393,7 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
     drop(fifo);
     let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
     let opts = SandboxOptions {
-        memory_bytes: MEMORY_BYTES,
+        memory_bytes: cfg.memory_bytes,
         timeout: None,
         strace,
         hostname: hostname.as_bytes().to_vec(),
@@ -394,6 +401,7 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
         root_overlay: false,
         gofer: Some(Arc::new(conn)),
         gofer_ready: None,
+        container_block: super::block::container_block(&cfg),
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();

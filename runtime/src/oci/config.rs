@@ -3,9 +3,12 @@
 //! message naming the field, never silently dropped.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Mount, Spec};
+use oci_spec::runtime::Spec;
+
+use super::mounts::{self, MountConfig};
+use super::process::{self, ProcessConfig};
 
 /// The file a bundle's configuration lives in.
 pub const CONFIG_FILE: &str = "config.json";
@@ -39,15 +42,20 @@ pub struct ContainerConfig {
     pub hostname: String,
     /// `annotations`.
     pub annotations: HashMap<String, String>,
+    /// `process.user`, `cwd`, `rlimits`, `capabilities`...
+    pub process: ProcessConfig,
+    /// `mounts`, in order.
+    pub mounts: Vec<MountConfig>,
+    /// Guest memory: `linux.resources.memory.limit`, or the default.
+    pub memory_bytes: u64,
 }
 
-/// Mount types whose file system the sandbox provides, with where it
-/// provides them (the sentry mounts these itself; see kernel/rootfs.rs).
-const PROVIDED: &[(&str, &str)] = &[("proc", "/proc"), ("tmpfs", "/dev"), ("tmpfs", "/tmp")];
-
-/// Mount types the runtime spec knows that the sandbox has no file system
-/// for yet.
-const NOT_YET: &[&str] = &["devpts", "sysfs", "mqueue", "cgroup", "cgroup2", "bind", "none", "overlay"];
+/// Guest memory of a container whose config sets no memory limit.
+pub const DEFAULT_MEMORY: u64 = 512 << 20;
+/// The least memory a sandbox runs in (the sentry's heap and tables).
+pub const MIN_MEMORY: u64 = 64 << 20;
+/// The most memory a sandbox gets (the VMM's limit).
+pub const MAX_MEMORY: u64 = 64 << 30;
 
 /// Reads and checks `bundle/config.json` as bytes (so the caller can keep
 /// exactly what was checked).
@@ -105,23 +113,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
             return err(format!("process.env[{i}]"), format!("{e:?} is not NAME=value"));
         }
     }
-    let cwd = process.cwd();
-    if !cwd.is_absolute() {
-        return err("process.cwd", format!("{} is not an absolute path", cwd.display()));
-    }
-    if cwd != Path::new("/") {
-        return err("process.cwd", format!("{}: only / is supported yet", cwd.display()));
-    }
-    let user = process.user();
-    if user.uid() != 0 {
-        return err("process.user.uid", format!("{}: only uid 0 is supported yet", user.uid()));
-    }
-    if user.gid() != 0 {
-        return err("process.user.gid", format!("{}: only gid 0 is supported yet", user.gid()));
-    }
-    if user.additional_gids().as_ref().is_some_and(|g| !g.is_empty()) {
-        return err("process.user.additionalGids", "not supported yet");
-    }
+    let process_config = process::check(process)?;
     let Some(root) = spec.root() else {
         return err("root", "missing (the container's root filesystem is required)");
     };
@@ -141,9 +133,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
     if hostname.contains('\0') {
         return err("hostname", "contains a NUL byte");
     }
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        check_mount(i, m)?;
-    }
+    let mounts = mounts::check(spec.mounts().as_deref().unwrap_or_default(), bundle)?;
+    let memory_bytes = memory_bytes(spec)?;
     if let Some(hooks) = spec.hooks() {
         let any = [
             hooks.prestart().as_ref(),
@@ -167,32 +158,31 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
         readonly: root.readonly().unwrap_or(false),
         hostname,
         annotations: spec.annotations().clone().unwrap_or_default(),
+        process: process_config,
+        mounts,
+        memory_bytes,
     })
 }
 
-fn check_mount(i: usize, m: &Mount) -> Result<(), (String, String)> {
-    let dest = m.destination();
-    if !dest.is_absolute() || dest.components().any(|c| c == Component::ParentDir) {
-        return err(format!("mounts[{i}].destination"), format!("{}: not an absolute, clean path", dest.display()));
+/// `linux.resources.memory.limit` as the guest's memory: rounded down to
+/// pages, at most [`MAX_MEMORY`]; below [`MIN_MEMORY`] is an error (the
+/// sandbox's kernel lives in the same memory). Unset or -1: the default.
+fn memory_bytes(spec: &Spec) -> Result<u64, (String, String)> {
+    let limit = spec.linux().as_ref().and_then(|l| l.resources().as_ref()).and_then(|r| r.memory().as_ref());
+    let Some(limit) = limit.and_then(|m| m.limit()) else { return Ok(DEFAULT_MEMORY) };
+    if limit == -1 {
+        return Ok(DEFAULT_MEMORY);
     }
-    let dest = dest.to_string_lossy();
-    let dest = if dest.len() > 1 { dest.trim_end_matches('/') } else { &dest };
-    let is_bind = m.options().iter().flatten().any(|o| o == "bind" || o == "rbind");
-    let Some(typ) = m.typ().as_deref().filter(|_| !is_bind).or(is_bind.then_some("bind")) else {
-        return err(format!("mounts[{i}].type"), format!("missing for {dest} (and no bind option)"));
+    let Ok(bytes) = u64::try_from(limit) else {
+        return err("linux.resources.memory.limit", format!("{limit} is negative"));
     };
-    if PROVIDED.iter().any(|&(t, d)| t == typ && d == dest) {
-        return Ok(());
+    if bytes < MIN_MEMORY {
+        return err(
+            "linux.resources.memory.limit",
+            format!("{bytes} bytes is below the sandbox's minimum of {} MiB", MIN_MEMORY >> 20),
+        );
     }
-    if typ == "bind" {
-        return err(format!("mounts[{i}]"), format!("bind mount at {dest}: bind mounts are not supported yet"));
-    }
-    if PROVIDED.iter().any(|&(t, _)| t == typ) || NOT_YET.contains(&typ) {
-        let places: Vec<&str> = PROVIDED.iter().filter(|&&(t, _)| t == typ).map(|&(_, d)| d).collect();
-        let hint = if places.is_empty() { String::new() } else { format!(" (only at {})", places.join(", ")) };
-        return err(format!("mounts[{i}].type"), format!("{typ} at {dest}: not provided by the sandbox yet{hint}"));
-    }
-    err(format!("mounts[{i}].type"), format!("unknown mount type {typ:?} at {dest}"))
+    Ok(bytes.min(MAX_MEMORY) & !4095)
 }
 
 #[cfg(test)]
@@ -225,7 +215,6 @@ mod tests {
     fn names_the_field() {
         let cases: &[(&str, serde_json::Value, &str)] = &[
             ("/process/user/uid", serde_json::json!("x"), "process.user.uid"),
-            ("/process/user/uid", serde_json::json!(5), "process.user.uid"),
             ("/process/terminal", serde_json::json!(true), "process.terminal"),
             ("/process/args", serde_json::json!([]), "process.args"),
             ("/process/cwd", serde_json::json!("rel"), "process.cwd"),

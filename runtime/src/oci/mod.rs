@@ -1,7 +1,10 @@
 //! The OCI runtime: bundles (config.json), container state, and the
 //! lifecycle commands runc users expect.
 
+pub mod block;
 pub mod commands;
 pub mod config;
+pub mod mounts;
+pub mod process;
 pub mod spec;
 pub mod state;

@@ -166,6 +166,19 @@ fn call<R>(
 /// Connects to the gofer and attaches its root; `Err(ENOSYS)` when the
 /// sandbox has no gofer.
 pub fn mount(transport: Arc<dyn P9Transport>, frames: &mut FrameAllocator, dev: u64) -> Result<InodeRef, SysError> {
+    connect(transport, frames)?.attach(b"", dev)
+}
+
+/// A 9P session with the gofer: one connection, any number of attached
+/// trees (the root and the config's bind mounts, by attach name).
+#[derive(Clone)]
+pub struct Session {
+    client: Arc<spin::Mutex<Client>>,
+}
+
+/// Connects to the gofer (`Tversion`); `Err(ENOSYS)` when the sandbox has
+/// no gofer.
+pub fn connect(transport: Arc<dyn P9Transport>, frames: &mut FrameAllocator) -> Result<Session, SysError> {
     let pages = u64::from(MSIZE).div_ceil(PAGE_SIZE);
     let buf = frames.alloc_contiguous(pages).ok_or(SysError::enomem("no memory for the 9P buffer"))?;
     let ra_buf =
@@ -189,16 +202,28 @@ pub fn mount(transport: Arc<dyn P9Transport>, frames: &mut FrameAllocator, dev: 
         return Err(proto_error("gofer msize too small"));
     }
     client.lock().msize = msize.min(MSIZE);
-    let qid =
-        call(
-            &client,
-            p9::Tattach { fid: 0, afid: NOFID, uname: b"root", aname: b"", n_uname: 0 }.into(),
-            |r| match r {
-                Rmessage::Attach(a) => Some(a.qid),
-                _ => None,
-            },
-        )?;
-    Ok(Node::new_ref(client, 0, qid, dev))
+    Ok(Session { client })
+}
+
+impl Session {
+    /// Attaches the tree the gofer serves as `aname` (empty: the root) as
+    /// a filesystem with device number `dev`.
+    pub fn attach(&self, aname: &[u8], dev: u64) -> Result<InodeRef, SysError> {
+        let fid = self.client.lock().fid();
+        let attach = p9::Tattach { fid, afid: NOFID, uname: b"root", aname, n_uname: 0 };
+        let qid = call(&self.client, attach.into(), |r| match r {
+            Rmessage::Attach(a) => Some(a.qid),
+            _ => None,
+        });
+        match qid {
+            Ok(qid) => Ok(Node::new_ref(Arc::clone(&self.client), fid, qid, dev)),
+            Err(e) => {
+                // The failed attach bound nothing: the number is free again.
+                self.client.lock().free_fids.push(fid);
+                Err(e)
+            }
+        }
+    }
 }
 
 /// A file or directory of the gofer's tree.

@@ -107,6 +107,10 @@ pub fn read_program(
                     last = SysError::new(errno::EACCES, "not an executable regular file");
                     continue;
                 }
+                if fs.mounts.lock().is_noexec(st.dev) {
+                    last = SysError::new(errno::EACCES, "on a noexec mount");
+                    continue;
+                }
                 found = Some((loc, st));
                 break;
             }

@@ -7,12 +7,14 @@
 //! [`Context::switch`].
 
 pub mod clone;
+pub mod container;
 pub mod creds;
 pub mod deliver;
 pub mod exec;
 pub mod exit;
 pub mod fd;
 pub mod futex;
+pub mod mounts;
 pub mod poll;
 pub mod process;
 pub mod random;
@@ -20,6 +22,7 @@ pub mod rootfs;
 pub mod sched;
 pub mod shared;
 pub mod signal;
+pub mod spawn;
 pub mod task;
 pub mod timer;
 
@@ -58,6 +61,19 @@ pub struct BootParams {
     pub seed: [u8; 32],
 }
 
+/// Why the init process could not start.
+#[derive(Debug, Clone)]
+pub enum InitError {
+    /// The container block does not decode.
+    Block(crate::error::SysError),
+    /// A mount of the config (at this destination) failed.
+    Mounts(crate::error::SysError, Vec<u8>),
+    /// `process.cwd` (the path) does not resolve to a directory.
+    Cwd(crate::error::SysError, Vec<u8>),
+    /// The program could not be loaded.
+    Exec(crate::error::SysError),
+}
+
 /// The program to start as the container's init.
 #[derive(Debug, Clone)]
 pub struct InitProgram {
@@ -67,6 +83,8 @@ pub struct InitProgram {
     pub execfn: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
+    /// The container block ([`abi::container`]; empty for the defaults).
+    pub container: Vec<u8>,
 }
 
 /// Machine-wide kernel state.
@@ -170,17 +188,28 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Loads `prog` into a fresh address space as the init task.
-    pub fn spawn_init(&mut self, prog: &InitProgram) -> Result<Task<P::AddressSpace>, crate::error::SysError> {
-        let fs = rootfs::build(self.platform.p9_transport(), &mut self.frames, self.params.root_overlay)?;
+    /// Builds the container's tree and loads `prog` into a fresh address
+    /// space as the init task, with the container block's user, cwd and
+    /// limits.
+    pub fn spawn_init(&mut self, prog: &InitProgram) -> Result<Task<P::AddressSpace>, InitError> {
+        let spec = container::parse(&prog.container).map_err(InitError::Block)?;
+        let fs = rootfs::build(
+            self.platform.p9_transport(),
+            &mut self.frames,
+            self.params.root_overlay,
+            spec.mounts.as_deref(),
+        )
+        .map_err(|(e, at)| InitError::Mounts(e, at))?;
         // Without a boot module, the program comes from the container's tree.
         let boot_file = (prog.file_len > 0).then_some(exec::ProgramFile { pa: prog.file_pa, len: prog.file_len });
-        let img = exec::load_program(self, &fs, &prog.execfn, prog.argv.clone(), &prog.envp, true, boot_file)?;
-        self.init_exe = exec::exe_path(&fs, &img.path, &prog.envp, true);
-        self.init_env = img.env;
-        let mut task = Task::new(img.mm, fs, img.entry, img.sp, self.params.tty_mask);
-        task.set_comm_from_path(&img.path);
-        Ok(task)
+        let s = spawn::spawn_with_spec(self, fs, &spec.process, &prog.execfn, prog.argv.clone(), &prog.envp, boot_file)
+            .map_err(|e| match e {
+                spawn::SpawnError::Cwd(e) => InitError::Cwd(e, spec.process.cwd.clone().unwrap_or_default()),
+                spawn::SpawnError::Exec(e) => InitError::Exec(e),
+            })?;
+        self.init_exe = s.exe;
+        self.init_env = s.env;
+        Ok(s.task)
     }
 
     /// Writes `msg` to the host's stderr (through a frame, since host I/O
@@ -328,7 +357,7 @@ pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams
     let mut k = Kernel::new(platform, frames, params);
     let task = match k.spawn_init(prog) {
         Ok(t) => t,
-        Err(e) => {
+        Err(InitError::Exec(e)) => {
             let what = match e.errno {
                 abi::linux::errno::ENOENT => "no such file or directory",
                 abi::linux::errno::EACCES => "permission denied",
@@ -347,6 +376,28 @@ pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams
             // As a shell reports it: 127 not found, 126 found but not runnable.
             let status = if e.errno == abi::linux::errno::ENOENT { 127 } else { 126 };
             k.exit(ExitStatus::Exited(status));
+        }
+        Err(e) => {
+            // As runc's init failing before exec: a message and status 1.
+            let msg = match e {
+                InitError::Cwd(e, cwd) => alloc::format!(
+                    "ringfence: chdir to cwd ({}) set in config.json failed: {} ({})\n",
+                    alloc::string::String::from_utf8_lossy(&cwd),
+                    e.why,
+                    abi::linux::errno::name(e.errno)
+                ),
+                InitError::Mounts(e, at) => alloc::format!(
+                    "ringfence: cannot mount {}: {} ({})\n",
+                    alloc::string::String::from_utf8_lossy(&at),
+                    e.why,
+                    abi::linux::errno::name(e.errno)
+                ),
+                InitError::Block(e) | InitError::Exec(e) => {
+                    alloc::format!("ringfence: bad container block: {}\n", e.why)
+                }
+            };
+            k.report_to_stderr(msg.as_bytes());
+            k.exit(ExitStatus::Exited(1));
         }
     };
     let mut init = Process::new(1, 0, 1, 1);

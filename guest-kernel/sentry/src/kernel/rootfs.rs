@@ -5,12 +5,18 @@
 //! unless the root is the overlay over the host's `/` (which already keeps
 //! writes in the sandbox). Without one, the root is an in-sandbox tmpfs
 //! holding `/dev`, `/tmp` and `/proc`. procfs is mounted on `/proc`.
+//!
+//! With an OCI config (a container block with mounts), the config's mounts
+//! are made in order instead (see [`super::mounts`]): `/dev` still gets the
+//! device nodes (in the config's tmpfs at `/dev` when there is one), and
+//! `/tmp` a tmpfs when the config mounts nothing there (as runsc does).
 
 use alloc::sync::Arc;
 
 use crate::error::SysError;
 use alloc::vec::Vec;
 
+use super::container::MountSpec;
 use crate::fs::proc::{self, MountDesc};
 use crate::fs::{dev, gofer, tmpfs};
 use crate::mm::frames::FrameAllocator;
@@ -20,31 +26,47 @@ use crate::vfs::FileType;
 use crate::vfs::InodeRef;
 
 /// Device numbers of the sandbox's filesystems.
-const ROOT_DEV: u64 = dev::makedev(0, 30);
-const DEV_DEV: u64 = dev::makedev(0, 31);
-const TMP_DEV: u64 = dev::makedev(0, 32);
-const GOFER_DEV: u64 = dev::makedev(0, 33);
-const OVERLAY_DEV: u64 = dev::makedev(0, 34);
-const UPPER_DEV: u64 = dev::makedev(0, 35);
-const PROC_DEV: u64 = dev::makedev(0, 36);
+pub(super) const ROOT_DEV: u64 = dev::makedev(0, 30);
+pub(super) const DEV_DEV: u64 = dev::makedev(0, 31);
+pub(super) const TMP_DEV: u64 = dev::makedev(0, 32);
+pub(super) const GOFER_DEV: u64 = dev::makedev(0, 33);
+pub(super) const OVERLAY_DEV: u64 = dev::makedev(0, 34);
+pub(super) const UPPER_DEV: u64 = dev::makedev(0, 35);
+pub(super) const PROC_DEV: u64 = dev::makedev(0, 36);
 
-fn desc(source: &'static str, point: &'static str, fstype: &'static str, dev: u64) -> MountDesc {
+pub(super) fn desc(source: &'static str, point: &'static str, fstype: &'static str, dev: u64) -> MountDesc {
     let options = if fstype == "proc" { "rw,nosuid,nodev,noexec,relatime" } else { "rw,relatime" };
-    MountDesc { source, point, fstype, options, dev }
+    MountDesc { source, point: point.into(), fstype, options: options.into(), dev }
 }
 
-/// Builds the initial tree and returns the context init resolves paths in.
+/// Builds the initial tree and returns the context init resolves paths in;
+/// `config`: the OCI config's mounts, if it came with one. A failure names
+/// the mount destination it happened at.
 pub fn build(
     transport: Arc<dyn P9Transport>,
     frames: &mut FrameAllocator,
     overlay: bool,
-) -> Result<FsContext, SysError> {
+    config: Option<&[MountSpec]>,
+) -> Result<FsContext, (SysError, Vec<u8>)> {
+    let session = match gofer::connect(transport, frames) {
+        Ok(s) => Some(s),
+        Err(e) if e.errno == abi::linux::errno::ENOSYS => None,
+        Err(e) => return Err((e, b"/".to_vec())),
+    };
+    if let Some(config) = config {
+        return super::mounts::build(session.as_ref(), overlay, config);
+    }
+    default_tree(session.as_ref(), overlay).map_err(|e| (e, b"/".to_vec()))
+}
+
+/// The tree of `ringfence do`.
+fn default_tree(session: Option<&gofer::Session>, overlay: bool) -> Result<FsContext, SysError> {
     let mut mounts = MountTable::default();
     // What /proc/mounts lists, in mount order.
     let mut descs = Vec::new();
     let proc_dir;
-    let root = match gofer::mount(transport, frames, GOFER_DEV) {
-        Ok(root) => {
+    let root = match session.map(|s| s.attach(b"", GOFER_DEV)) {
+        Some(Ok(root)) => {
             let root = if overlay {
                 descs.push(desc("overlay", "/", "overlay", OVERLAY_DEV));
                 crate::fs::overlay::new(root, tmpfs::new(UPPER_DEV, 0o755, 16 << 20), OVERLAY_DEV)
@@ -70,7 +92,7 @@ pub fn build(
             proc_dir = is_dir(b"proc");
             root
         }
-        Err(e) if e.errno == abi::linux::errno::ENOSYS => {
+        None => {
             let root = tmpfs::new(ROOT_DEV, 0o755, 4 << 20);
             mounts.mount(&root.mkdir(b"dev", 0o755)?, devfs()?);
             mounts.mount(&root.mkdir(b"tmp", 0o1777)?, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
@@ -80,7 +102,7 @@ pub fn build(
             proc_dir = Some(root.mkdir(b"proc", 0o555)?);
             root
         }
-        Err(e) => return Err(e),
+        Some(Err(e)) => return Err(e),
     };
     // A tree without a /proc directory gets no procfs (there is nothing
     // to mount it on).
@@ -94,7 +116,13 @@ pub fn build(
 
 /// A tmpfs with the standard device nodes.
 fn devfs() -> Result<InodeRef, SysError> {
-    let devfs = tmpfs::new(DEV_DEV, 0o755, 64 << 10);
+    devfs_with(DEV_DEV, 0o755, 64 << 10)
+}
+
+/// A tmpfs (device `dev`, root mode `perm`, `budget` bytes) with the
+/// standard device nodes.
+pub(super) fn devfs_with(dev: u64, perm: u32, budget: u64) -> Result<InodeRef, SysError> {
+    let devfs = tmpfs::new(dev, perm, budget);
     for (name, rdev) in [
         (&b"null"[..], dev::NULL),
         (b"zero", dev::ZERO),

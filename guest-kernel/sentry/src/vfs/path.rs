@@ -82,6 +82,8 @@ impl Location {
 #[derive(Default)]
 pub struct MountTable {
     mounts: Vec<((u64, u64), InodeRef)>,
+    /// Devices of the filesystems mounted `noexec`.
+    noexec: Vec<u64>,
 }
 
 impl core::fmt::Debug for MountTable {
@@ -96,6 +98,17 @@ impl MountTable {
         let id = at.id();
         self.mounts.retain(|(m, _)| *m != id);
         self.mounts.push((id, root));
+    }
+
+    /// Marks the filesystem with device number `dev` as mounted `noexec`:
+    /// exec of its files fails with EACCES.
+    pub fn set_noexec(&mut self, dev: u64) {
+        self.noexec.push(dev);
+    }
+
+    /// Whether the filesystem with device number `dev` is `noexec`.
+    pub fn is_noexec(&self, dev: u64) -> bool {
+        self.noexec.contains(&dev)
     }
 
     /// Whether something is mounted on the node with identity `id`.

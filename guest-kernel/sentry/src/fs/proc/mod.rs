@@ -41,9 +41,9 @@ pub use node::{Kind, Node};
 pub struct MountDesc {
     pub source: &'static str,
     /// Absolute path of the mount point.
-    pub point: &'static str,
+    pub point: alloc::string::String,
     pub fstype: &'static str,
-    pub options: &'static str,
+    pub options: alloc::string::String,
     /// Device number of the mounted filesystem.
     pub dev: u64,
 }

@@ -229,10 +229,13 @@ fn status<P: Platform>(
     let _ = writeln!(s, "Umask:\t{:04o}", task.map_or(0o022, |x| x.umask));
     let _ = writeln!(s, "State:\t{st} ({st_name})");
     let _ = writeln!(s, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", p.pid, th.tid, p.ppid);
-    // Every process runs as root (credentials come with setuid).
-    let _ = writeln!(s, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0");
+    // A zombie's credentials are gone; Linux shows the last ones, we root's.
+    let creds = task.map(|x| x.creds.clone()).unwrap_or_default();
+    let _ = writeln!(s, "Uid:\t{}\t{}\t{}\t{}", creds.ruid, creds.euid, creds.suid, creds.fsuid);
+    let _ = writeln!(s, "Gid:\t{}\t{}\t{}\t{}", creds.rgid, creds.egid, creds.sgid, creds.fsgid);
     let fd_size = task.map_or(0, |x| x.fds.lock().iter().last().map_or(0, |(n, _)| n + 1)).next_multiple_of(64);
-    let _ = writeln!(s, "FDSize:\t{}\nGroups:\t", fd_size.max(64));
+    let groups: String = creds.groups.iter().map(|g| format!("{g} ")).collect();
+    let _ = writeln!(s, "FDSize:\t{}\nGroups:\t{groups}", fd_size.max(64));
     let _ = writeln!(s, "NStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}", p.pid, th.tid, p.pgid, p.sid);
     if let Some(x) = task {
         let m = mem_sizes(&x.mm.lock());
@@ -257,11 +260,12 @@ fn status<P: Platform>(
     let _ = writeln!(s, "SigQ:\t{queued}/{limit}");
     let _ = writeln!(s, "SigPnd:\t{pending:016x}\nShdPnd:\t{shared:016x}\nSigBlk:\t{blocked:016x}");
     let _ = writeln!(s, "SigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}");
-    // The capabilities a container's root gets by default (runc's set).
-    let caps = 0x0000_0000_a80c_25fb_u64;
-    let _ = writeln!(s, "CapInh:\t0000000000000000\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}");
-    let _ = writeln!(s, "CapBnd:\t{caps:016x}\nCapAmb:\t0000000000000000");
-    let _ = writeln!(s, "NoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\nCpus_allowed_list:\t0");
+    let c = &creds;
+    let _ =
+        writeln!(s, "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}", c.inheritable, c.permitted, c.effective);
+    let _ = writeln!(s, "CapBnd:\t{:016x}\nCapAmb:\t{:016x}", c.bounding, c.ambient);
+    let _ = writeln!(s, "NoNewPrivs:\t{}", u8::from(c.no_new_privs));
+    let _ = writeln!(s, "Seccomp:\t0\nCpus_allowed:\t1\nCpus_allowed_list:\t0");
     let _ = writeln!(s, "Mems_allowed:\t1\nMems_allowed_list:\t0");
     s
 }

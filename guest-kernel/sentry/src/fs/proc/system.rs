@@ -445,7 +445,13 @@ mod tests {
 
     #[test]
     fn mount_tables() {
-        let m = |point, fstype, dev| MountDesc { source: "src", point, fstype, options: "rw", dev };
+        let m = |point: &str, fstype, dev| MountDesc {
+            source: "src",
+            point: point.into(),
+            fstype,
+            options: "rw".into(),
+            dev,
+        };
         let fs = ProcShared {
             dev: 36,
             mounts: alloc::vec![m("/", "9p", 33), m("/dev", "tmpfs", 31), m("/dev/shm", "tmpfs", 37)],
