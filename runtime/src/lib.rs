@@ -1,6 +1,7 @@
 //! The ringfence runtime library: what the `ringfence` commands do, behind
 //! the thin clap layer in `src/cli/`.
 
+pub mod cgroups;
 pub mod gofer;
 pub mod guest;
 pub mod oci;

@@ -132,3 +132,106 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// What the sandbox process's child side does between fork and exec to
+/// take its place on the host (see `oci/linux.rs`): join cgroups, join
+/// namespaces by file, make new ones.
+#[derive(Debug, Default)]
+pub struct Placement {
+    /// `cgroup.procs` files, opened for writing: the child writes `0`.
+    pub cgroup_procs: Vec<std::os::fd::OwnedFd>,
+    /// Namespace files to `setns` into, with their `CLONE_NEW*` type.
+    pub join: Vec<(std::os::fd::OwnedFd, libc::c_int)>,
+    /// `CLONE_NEW*` flags to `unshare` (never `CLONE_NEWPID`: see
+    /// [`spawn_with_pid_namespace`]).
+    pub unshare: libc::c_int,
+}
+
+/// Arranges for `cmd`'s child to take `place` before it executes. With a
+/// new mount namespace, its mounts are made private, so nothing the
+/// sandbox (or the gofer inside it) mounts propagates to the host.
+pub fn place_on_exec(cmd: &mut Command, place: Placement) {
+    let child_setup = move || -> io::Result<()> {
+        // Only async-signal-safe system calls below (forked child).
+        for fd in &place.cgroup_procs {
+            // SAFETY: write reads one byte from a static; `fd` is an open
+            // descriptor owned by the closure.
+            if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        for (fd, nstype) in &place.join {
+            // SAFETY: setns takes an open descriptor and an integer.
+            if unsafe { libc::setns(fd.as_raw_fd(), *nstype) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if place.unshare != 0 {
+            // SAFETY: unshare takes an integer; the child is
+            // single-threaded, as CLONE_NEWNS requires.
+            if unsafe { libc::unshare(place.unshare) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if place.unshare & libc::CLONE_NEWNS != 0 {
+            // SAFETY: mount with a static NUL-terminated target and null
+            // source/type/data changes propagation only.
+            let rc = unsafe {
+                libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                )
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the closure makes only async-signal-safe system calls
+    // (write, setns, unshare, mount), allocates nothing, takes no locks.
+    unsafe {
+        cmd.pre_exec(child_setup);
+    }
+}
+
+/// How the sandbox process gets its pid namespace.
+#[derive(Debug)]
+pub enum PidNamespace {
+    /// The runtime's own.
+    Shared,
+    /// A new one, whose pid 1 it is.
+    New,
+    /// This namespace file's.
+    Join(std::os::fd::OwnedFd),
+}
+
+/// Spawns `cmd` with the pid namespace `pid`. A pid namespace applies to
+/// the children of the thread that enters it, so a short-lived thread of
+/// its own enters it and forks: the runtime's other threads (and later
+/// children, such as hooks) stay where they were.
+pub fn spawn_with_pid_namespace(cmd: &mut Command, pid: PidNamespace) -> io::Result<std::process::Child> {
+    if matches!(pid, PidNamespace::Shared) {
+        return cmd.spawn();
+    }
+    std::thread::scope(|scope| {
+        let spawner = scope.spawn(move || {
+            let rc = match &pid {
+                // SAFETY: unshare takes an integer; CLONE_NEWPID affects
+                // only this thread's future children.
+                PidNamespace::New => unsafe { libc::unshare(libc::CLONE_NEWPID) },
+                // SAFETY: setns takes an open descriptor and an integer.
+                PidNamespace::Join(fd) => unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWPID) },
+                PidNamespace::Shared => 0,
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            cmd.spawn()
+        });
+        spawner.join().unwrap_or_else(|_| Err(io::Error::other("the spawning thread panicked")))
+    })
+}

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 
 use super::config::{self, ContainerConfig};
+use super::hooks::{self, Kind};
+use super::place;
 use super::state::{self, Container, Status, Stored, CONFIG_COPY, START_FIFO};
 use crate::gofer::{Gofer, GoferSpec, SELF_EXE};
 use crate::guest::GUEST_IMAGE;
@@ -66,7 +68,7 @@ pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
     if let Err(e) = start_locked(&mut c) {
         let _ = child.kill();
         let _ = child.wait();
-        let _ = c.remove();
+        let _ = destroy(c);
         return Err(e);
     }
     if detach {
@@ -81,7 +83,7 @@ pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
         (None, None) => 255,
     };
     if let Ok(c) = Container::open(&req.root, &req.id, true) {
-        c.remove()?;
+        destroy(c)?;
     }
     Ok(code)
 }
@@ -103,10 +105,10 @@ fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Contai
         annotations: cfg.annotations.clone(),
     };
     let mut c = Container::create(&root, stored)?;
-    match prepare(&mut c, req, &root, &bundle, &bytes, detach) {
+    match prepare(&mut c, req, &cfg, &root, &bundle, &bytes, detach) {
         Ok(child) => Ok((c, child)),
         Err(e) => {
-            let _ = c.remove();
+            let _ = destroy(c);
             Err(e)
         }
     }
@@ -117,6 +119,7 @@ fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Contai
 fn prepare(
     c: &mut Container,
     req: &CreateRequest,
+    cfg: &ContainerConfig,
     root: &Path,
     bundle: &Path,
     bytes: &[u8],
@@ -130,7 +133,13 @@ fn prepare(
     cmd.arg("boot").arg("--bundle").arg(bundle).arg(&req.id);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
     crate::sys::pass_fd(&mut cmd, theirs.as_fd(), READY_FD, detach);
-    let mut child = cmd.spawn().context("cannot start the sandbox process")?;
+    let (placement, pid_ns) = place::prepare(&c.dir, &req.id, &cfg.placement)?;
+    crate::sys::place_on_exec(&mut cmd, placement);
+    let mut child =
+        crate::sys::spawn_with_pid_namespace(&mut cmd, pid_ns).context("cannot start the sandbox process")?;
+    // Closes the child's ends of the ready socket and the cgroup and
+    // namespace files.
+    drop(cmd);
     drop(theirs);
     let pid = i32::try_from(child.id()).context("pid out of range")?;
     // Recorded at once, so that `delete --force` of a container whose
@@ -149,6 +158,16 @@ fn prepare(
         let _ = child.kill();
         let _ = child.wait();
         bail!("the sandbox process failed to start (its error, if any, is above)");
+    }
+    // The runtime environment exists: prestart (deprecated, still run as
+    // runc does), createRuntime and createContainer hooks, status creating.
+    let state = serde_json::to_string(&c.spec_state())?;
+    for kind in [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer] {
+        if let Err(e) = cfg.hooks.run(kind, &state) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
     }
     c.stored.status = Status::Created;
     c.save()?;
@@ -183,6 +202,13 @@ fn start_locked(c: &mut Container) -> anyhow::Result<()> {
         Status::Stopped => bail!("cannot start a container that has stopped"),
         Status::Creating => bail!("cannot start a container in the creating state"),
     }
+    let hooks = hooks::load(&c.dir.join(CONFIG_COPY))?;
+    if let Err(e) = hooks.run(Kind::StartContainer, &serde_json::to_string(&c.spec_state())?) {
+        // The runtime spec: stop the container; `delete` then runs the
+        // poststop hooks.
+        let _ = kill_and_wait(c);
+        return Err(e);
+    }
     let fifo = c.dir.join(START_FIFO);
     // Non-blocking, so that a sandbox process that died is noticed instead
     // of waited for forever.
@@ -210,7 +236,9 @@ fn start_locked(c: &mut Container) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_file(&fifo);
     c.stored.status = Status::Running;
-    c.save()
+    c.save()?;
+    hooks.run_warn(Kind::Poststart, &serde_json::to_string(&c.spec_state())?);
+    Ok(())
 }
 
 /// Waits for the sandbox process, passing on the signals a foreground
@@ -304,7 +332,25 @@ pub fn delete(root: &Path, id: &str, force: bool) -> anyhow::Result<()> {
         Status::Running | Status::Creating if force => kill_and_wait(&c)?,
         s => bail!("cannot delete container {id} that is not stopped: {s}"),
     }
-    c.remove()
+    destroy(c)
+}
+
+/// Takes a container whose sandbox process is gone off the host: its
+/// cgroup (and anything left in it), the poststop hooks, its directory.
+fn destroy(c: Container) -> anyhow::Result<()> {
+    let cgroup = place::remove(&c.dir);
+    // A config copy that is missing or unreadable: `create` failed before
+    // any hook could have run.
+    if let Ok(hooks) = hooks::load(&c.dir.join(CONFIG_COPY)) {
+        if hooks.has(Kind::Poststop) {
+            let mut state = c.spec_state();
+            state.status = Status::Stopped;
+            state.pid = None;
+            hooks.run_warn(Kind::Poststop, &serde_json::to_string(&state)?);
+        }
+    }
+    let removed = c.remove();
+    cgroup.and(removed)
 }
 
 fn kill_and_wait(c: &Container) -> anyhow::Result<()> {

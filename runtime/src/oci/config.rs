@@ -39,6 +39,11 @@ pub struct ContainerConfig {
     pub hostname: String,
     /// `annotations`.
     pub annotations: HashMap<String, String>,
+    /// `hooks` (see `hooks.rs`).
+    pub hooks: super::hooks::Hooks,
+    /// `linux.namespaces`, `linux.cgroupsPath`, `linux.resources` (see
+    /// `linux.rs`).
+    pub placement: super::linux::Placement,
 }
 
 /// Mount types whose file system the sandbox provides, with where it
@@ -144,22 +149,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         check_mount(i, m)?;
     }
-    if let Some(hooks) = spec.hooks() {
-        let any = [
-            hooks.prestart().as_ref(),
-            hooks.create_runtime().as_ref(),
-            hooks.create_container().as_ref(),
-            hooks.start_container().as_ref(),
-            hooks.poststart().as_ref(),
-            hooks.poststop().as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|h| !h.is_empty());
-        if any {
-            return err("hooks", "hooks are not supported yet");
-        }
-    }
+    let hooks = super::hooks::check(spec)?;
+    let placement = super::linux::check_placement(spec)?;
     Ok(ContainerConfig {
         args,
         env,
@@ -167,6 +158,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
         readonly: root.readonly().unwrap_or(false),
         hostname,
         annotations: spec.annotations().clone().unwrap_or_default(),
+        hooks,
+        placement,
     })
 }
 

@@ -3,5 +3,8 @@
 
 pub mod commands;
 pub mod config;
+pub mod hooks;
+pub mod linux;
+pub mod place;
 pub mod spec;
 pub mod state;
