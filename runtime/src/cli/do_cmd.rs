@@ -15,7 +15,7 @@ use ringfence::program;
 use ringfence::sandbox::{self, SandboxOptions, Status};
 use ringfence::size::parse_size;
 
-use super::{GlobalArgs, LogFormat, Platform};
+use super::{GlobalArgs, LogFormat};
 
 /// Arguments of `do`.
 #[derive(Debug, clap::Args)]
@@ -59,9 +59,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 /// Runs `do`; returns the exit status.
 pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
-    if global.platform == Platform::Ptrace {
-        bail!("platform ptrace is not available yet");
-    }
+    super::check_platform(global)?;
     let Some((name, rest)) = args.command.split_first() else {
         bail!("no program given");
     };
@@ -135,6 +133,10 @@ pub fn gofer_global_args(global: &GlobalArgs) -> Vec<OsString> {
     if global.log_format == LogFormat::Json {
         args.push("--log-format".into());
         args.push("json".into());
+    }
+    if let Some(dir) = &global.debug_log_dir {
+        args.push("--debug-log-dir".into());
+        args.push(dir.clone().into_os_string());
     }
     args
 }

@@ -98,9 +98,14 @@ pub struct BootArgs {
     pub id: String,
 }
 
-/// Prints an OCI command's failure and maps it to exit status 1.
+/// Prints an OCI command's failure and maps it to exit status 1. The
+/// failure is logged too: with `--log FILE --log-format json`, containerd's
+/// shim reads it back from there, as from runc's log.
 pub fn runc_status(result: anyhow::Result<u8>) -> u8 {
     result.unwrap_or_else(|err| {
+        if super::logging::to_file() {
+            tracing::error!("{err:#}");
+        }
         eprintln!("ringfence: {err:#}");
         1
     })
@@ -122,11 +127,13 @@ pub fn spec_cmd(args: SpecArgs) -> anyhow::Result<u8> {
 }
 
 pub fn create(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<u8> {
+    super::check_platform(global)?;
     commands::create(&request(global, args))?;
     Ok(0)
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<u8> {
+    super::check_platform(global)?;
     commands::run(&request(global, args.create), args.detach)
 }
 

@@ -31,6 +31,10 @@ pub struct Placement {
     pub resources: Resources,
 }
 
+/// The namespace types `linux.namespaces` may list (the `features` command
+/// reports these).
+pub const NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "uts"];
+
 type Checked<T> = Result<T, (String, String)>;
 
 fn err<T>(field: impl Into<String>, why: impl Into<String>) -> Checked<T> {
