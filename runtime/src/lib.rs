@@ -7,6 +7,7 @@ pub mod guest;
 pub mod oci;
 pub mod program;
 pub mod sandbox;
+pub mod seccomp;
 pub mod size;
 #[allow(unsafe_code)]
 mod sys;

@@ -33,6 +33,8 @@ pub struct SandboxOptions {
     pub gofer: Option<Arc<UnixStream>>,
     /// Waits for the gofer's start-up handshake (see `gofer::handshake_in_background`).
     pub gofer_ready: Option<vmm::GoferReady>,
+    /// Run right before the guest first runs (the seccomp filter).
+    pub before_run: Option<vmm::BeforeRun>,
 }
 
 /// How the sandbox ended.
@@ -110,6 +112,7 @@ pub fn run(
         gofer: opts.gofer.clone(),
         gofer_ready: opts.gofer_ready.clone(),
         root_overlay: opts.root_overlay,
+        before_run: opts.before_run.clone(),
     };
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;

@@ -235,3 +235,13 @@ pub fn spawn_with_pid_namespace(cmd: &mut Command, pid: PidNamespace) -> io::Res
         spawner.join().unwrap_or_else(|_| Err(io::Error::other("the spawning thread panicked")))
     })
 }
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1): required to install a seccomp filter
+/// without CAP_SYS_ADMIN, and good practice with it.
+pub fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes integers only.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -98,6 +98,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         root_overlay: args.rootfs.is_none(),
         gofer: Some(Arc::new(conn)),
         gofer_ready: Some(ready),
+        before_run: Some(ringfence::seccomp::before_run(gofer.pid())),
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {

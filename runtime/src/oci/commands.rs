@@ -77,6 +77,12 @@ pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
     // Let `state`, `kill` and the others in while the container runs.
     drop(c);
     let status = wait_forwarding_signals(&mut child)?;
+    if status.signal() == Some(libc::SIGSYS) {
+        // SECCOMP_RET_KILL_PROCESS (see seccomp.rs); the kernel's audit
+        // log, where enabled, has the system call.
+        eprintln!("ringfence: the sandbox process was killed by SIGSYS: a system call outside its seccomp filter");
+        tracing::error!(pid = child.id(), "sandbox process killed by its seccomp filter");
+    }
     let code = match (status.code(), status.signal()) {
         (Some(c), _) => u8::try_from(c).unwrap_or(255),
         (None, Some(s)) => 128u8.saturating_add(u8::try_from(s).unwrap_or(127)),
@@ -440,6 +446,7 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
         root_overlay: false,
         gofer: Some(Arc::new(conn)),
         gofer_ready: None,
+        before_run: Some(crate::seccomp::before_run(gofer.pid())),
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
