@@ -186,7 +186,18 @@ pub fn install(children: &[u32]) -> Result<(), SeccompError> {
 /// The VMM step that installs the filters; `gofer` is the pid of the gofer
 /// the process started.
 pub fn before_run(gofer: u32) -> vmm::BeforeRun {
-    vmm::BeforeRun(std::sync::Arc::new(move || install(&[gofer]).map_err(|e| format!("{e:#}"))))
+    before_run_after(gofer, || {})
+}
+
+/// [`before_run`], calling `first` before installing the filters.
+pub fn before_run_after(gofer: u32, first: fn()) -> vmm::BeforeRun {
+    vmm::BeforeRun(std::sync::Arc::new(move || {
+        first();
+        install(&[gofer]).map_err(|e| {
+            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+            format!("{e}{cause}")
+        })
+    }))
 }
 
 #[cfg(test)]

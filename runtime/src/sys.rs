@@ -245,3 +245,49 @@ pub fn set_no_new_privs() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Set once the sandbox's own SIGINT/SIGTERM handling runs (see
+/// [`exit_on_signals`]).
+static SIGNALS_HANDLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The signals [`exit_on_signals`] ends the process on until the sandbox
+/// handles them itself.
+const HANDED_OVER: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+
+extern "C" fn exit_on_signal(sig: libc::c_int) {
+    if HANDED_OVER.contains(&sig) && SIGNALS_HANDLED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: _exit is async-signal-safe and takes an integer.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Makes `sigs` end this process with status 128+n. A process that is pid
+/// 1 of its pid namespace ignores every signal it has no handler for, even
+/// from outside (the sandbox process of a container): without this,
+/// `ringfence kill ID HUP` would do nothing, and a SIGTERM that lands before
+/// the sandbox installs its own SIGINT/SIGTERM handling would be lost. Once
+/// [`signals_handled`] is called, SIGINT and SIGTERM are left to that
+/// handling (which stops the VM and exits 128+n itself).
+pub fn exit_on_signals(sigs: &[libc::c_int]) -> io::Result<()> {
+    for &sig in sigs {
+        // SAFETY: an all-zero sigaction is a valid value (empty mask, no
+        // flags) that is filled in below.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = exit_on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: `action` is a valid sigaction whose handler only reads an
+        // atomic and calls _exit (async-signal-safe); the old action is not
+        // asked for.
+        if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The sandbox's own SIGINT/SIGTERM handling is in place (see
+/// [`exit_on_signals`]).
+pub fn signals_handled() {
+    SIGNALS_HANDLED.store(true, std::sync::atomic::Ordering::Relaxed);
+}

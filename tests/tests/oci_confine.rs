@@ -503,3 +503,24 @@ fn ptrace_platform_and_preserved_fds_are_refused_clearly() {
     env.rf(&["run", "--preserve-fds", "0", "-b", &bundle, "p3"]).assert_code(0);
     assert_eq!(env.entries(), Vec::<String>::new());
 }
+
+#[test]
+fn signals_reach_the_sandbox_process_although_it_is_pid_1() {
+    let env = Env::new("confine-signals");
+    let bundle = env.bundle("b", |c| c["process"]["args"] = json!(["/bin/sleep", "30"]));
+    // Right after start (before the VM runs, often), and on a running
+    // container; TERM and a signal the sandbox has no other use for.
+    for (i, sig) in ["TERM", "HUP", "TERM", "USR1"].iter().enumerate() {
+        let id = format!("s{i}");
+        let (code, err) = env.detached(&["create", "-b", &bundle, &id]);
+        assert_eq!(code, 0, "create failed: {err}");
+        env.rf(&["start", &id]).assert_code(0);
+        if i >= 2 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        env.rf(&["kill", &id, sig]).assert_code(0);
+        env.wait_status(&id, "stopped");
+        env.rf(&["delete", &id]).assert_code(0);
+    }
+    assert_eq!(env.entries(), Vec::<String>::new());
+}

@@ -425,6 +425,10 @@ pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
 /// `boot` (internal): the sandbox process of container `id`.
 pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec<OsString>) -> anyhow::Result<u8> {
     let dir = root.join(id);
+    // Pid 1 of its namespace: signals need handlers to be delivered at all.
+    use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+    crate::sys::exit_on_signals(&[SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2])
+        .context("cannot install signal handlers")?;
     let mut ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
     let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
     let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
@@ -446,7 +450,8 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
         root_overlay: false,
         gofer: Some(Arc::new(conn)),
         gofer_ready: None,
-        before_run: Some(crate::seccomp::before_run(gofer.pid())),
+        // The sandbox's SIGINT/SIGTERM watcher runs by then.
+        before_run: Some(crate::seccomp::before_run_after(gofer.pid(), crate::sys::signals_handled)),
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
