@@ -26,7 +26,16 @@ pub fn default_cgroup_path(id: &str) -> PathBuf {
 /// side needs to join it and its namespaces.
 pub fn prepare(dir: &Path, id: &str, p: &Placement) -> anyhow::Result<(sys::Placement, PidNamespace)> {
     let path = p.cgroups_path.clone().unwrap_or_else(|| default_cgroup_path(id));
-    let cgroup = Cgroup::create(&path, &p.resources).context("linux.resources")?;
+    let mut cgroup = Cgroup::create(&path, &p.resources).context("linux.resources")?;
+    if p.cgroups_path.is_none() {
+        // The default parent is ringfence's own: removed with its last
+        // container, whichever container made it.
+        for parent in cgroup.dirs.iter().filter_map(|d| d.parent()) {
+            if !cgroup.parents.iter().any(|p| p == parent) {
+                cgroup.parents.push(parent.to_path_buf());
+            }
+        }
+    }
     let record = dir.join(CGROUP_RECORD);
     if let Err(e) = std::fs::write(&record, cgroup.to_record()) {
         let _ = cgroup.remove();
