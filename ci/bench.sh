@@ -10,6 +10,9 @@
 #      `ringfence do`, median wall time in ms and the ratio.
 #  (c), (d) files through the gofer; (e) processes: fork+exec+wait, pipe
 #      round trip, thread create+join, page fault (resources/c/proc_bench).
+#  (f) the OCI runtime: `run` of /bin/true and create+start+wait+delete
+#      against runc/crun when installed, and the idle sandbox's and gofer's
+#      peak RSS (ci/bench_oci.sh, runnable alone).
 #
 # Environment: BENCH_N (default 1000000), BENCH_RUNS (5), BENCH_TRUE_RUNS
 # (20), RINGFENCE_BIN (default target/release/ringfence: build it first with
@@ -214,6 +217,9 @@ echo "  exits with N=$n: $exits_n, with 2N: $exits_2n"
 row "sandbox boot (--stats boot_us)" "" "$boot_us" ""
 row "hostcalls: sha256sum 16 MiB" "" "$read_hostcalls" ""
 row "hostcalls: find 1,020 entries" "" "$find_hostcalls" ""
+
+echo
+bash "$root/ci/bench_oci.sh" || failures=$((failures + 1))
 
 if ((failures > 0)); then
     echo

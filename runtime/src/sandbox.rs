@@ -36,6 +36,8 @@ pub struct SandboxOptions {
     /// The OCI config's process and mounts ([`abi::container`]; empty for
     /// the defaults).
     pub container_block: Vec<u8>,
+    /// Run right before the guest first runs (the seccomp filter).
+    pub before_run: Option<vmm::BeforeRun>,
 }
 
 /// How the sandbox ended.
@@ -114,6 +116,7 @@ pub fn run(
         gofer_ready: opts.gofer_ready.clone(),
         root_overlay: opts.root_overlay,
         container_block: opts.container_block.clone(),
+        before_run: opts.before_run.clone(),
     };
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;

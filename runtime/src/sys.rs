@@ -132,3 +132,162 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// What the sandbox process's child side does between fork and exec to
+/// take its place on the host (see `oci/linux.rs`): join cgroups, join
+/// namespaces by file, make new ones.
+#[derive(Debug, Default)]
+pub struct Placement {
+    /// `cgroup.procs` files, opened for writing: the child writes `0`.
+    pub cgroup_procs: Vec<std::os::fd::OwnedFd>,
+    /// Namespace files to `setns` into, with their `CLONE_NEW*` type.
+    pub join: Vec<(std::os::fd::OwnedFd, libc::c_int)>,
+    /// `CLONE_NEW*` flags to `unshare` (never `CLONE_NEWPID`: see
+    /// [`spawn_with_pid_namespace`]).
+    pub unshare: libc::c_int,
+}
+
+/// Arranges for `cmd`'s child to take `place` before it executes. With a
+/// new mount namespace, its mounts are made private, so nothing the
+/// sandbox (or the gofer inside it) mounts propagates to the host.
+pub fn place_on_exec(cmd: &mut Command, place: Placement) {
+    let child_setup = move || -> io::Result<()> {
+        // Only async-signal-safe system calls below (forked child).
+        for fd in &place.cgroup_procs {
+            // SAFETY: write reads one byte from a static; `fd` is an open
+            // descriptor owned by the closure.
+            if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        for (fd, nstype) in &place.join {
+            // SAFETY: setns takes an open descriptor and an integer.
+            if unsafe { libc::setns(fd.as_raw_fd(), *nstype) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if place.unshare != 0 {
+            // SAFETY: unshare takes an integer; the child is
+            // single-threaded, as CLONE_NEWNS requires.
+            if unsafe { libc::unshare(place.unshare) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if place.unshare & libc::CLONE_NEWNS != 0 {
+            // SAFETY: mount with a static NUL-terminated target and null
+            // source/type/data changes propagation only.
+            let rc = unsafe {
+                libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                )
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the closure makes only async-signal-safe system calls
+    // (write, setns, unshare, mount), allocates nothing, takes no locks.
+    unsafe {
+        cmd.pre_exec(child_setup);
+    }
+}
+
+/// How the sandbox process gets its pid namespace.
+#[derive(Debug)]
+pub enum PidNamespace {
+    /// The runtime's own.
+    Shared,
+    /// A new one, whose pid 1 it is.
+    New,
+    /// This namespace file's.
+    Join(std::os::fd::OwnedFd),
+}
+
+/// Spawns `cmd` with the pid namespace `pid`. A pid namespace applies to
+/// the children of the thread that enters it, so a short-lived thread of
+/// its own enters it and forks: the runtime's other threads (and later
+/// children, such as hooks) stay where they were.
+pub fn spawn_with_pid_namespace(cmd: &mut Command, pid: PidNamespace) -> io::Result<std::process::Child> {
+    if matches!(pid, PidNamespace::Shared) {
+        return cmd.spawn();
+    }
+    std::thread::scope(|scope| {
+        let spawner = scope.spawn(move || {
+            let rc = match &pid {
+                // SAFETY: unshare takes an integer; CLONE_NEWPID affects
+                // only this thread's future children.
+                PidNamespace::New => unsafe { libc::unshare(libc::CLONE_NEWPID) },
+                // SAFETY: setns takes an open descriptor and an integer.
+                PidNamespace::Join(fd) => unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWPID) },
+                PidNamespace::Shared => 0,
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            cmd.spawn()
+        });
+        spawner.join().unwrap_or_else(|_| Err(io::Error::other("the spawning thread panicked")))
+    })
+}
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1): required to install a seccomp filter
+/// without CAP_SYS_ADMIN, and good practice with it.
+pub fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes integers only.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Set once the sandbox's own SIGINT/SIGTERM handling runs (see
+/// [`exit_on_signals`]).
+static SIGNALS_HANDLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The signals [`exit_on_signals`] ends the process on until the sandbox
+/// handles them itself.
+const HANDED_OVER: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+
+extern "C" fn exit_on_signal(sig: libc::c_int) {
+    if HANDED_OVER.contains(&sig) && SIGNALS_HANDLED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: _exit is async-signal-safe and takes an integer.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Makes `sigs` end this process with status 128+n. A process that is pid
+/// 1 of its pid namespace ignores every signal it has no handler for, even
+/// from outside (the sandbox process of a container): without this,
+/// `ringfence kill ID HUP` would do nothing, and a SIGTERM that lands before
+/// the sandbox installs its own SIGINT/SIGTERM handling would be lost. Once
+/// [`signals_handled`] is called, SIGINT and SIGTERM are left to that
+/// handling (which stops the VM and exits 128+n itself).
+pub fn exit_on_signals(sigs: &[libc::c_int]) -> io::Result<()> {
+    for &sig in sigs {
+        // SAFETY: an all-zero sigaction is a valid value (empty mask, no
+        // flags) that is filled in below.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = exit_on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: `action` is a valid sigaction whose handler only reads an
+        // atomic and calls _exit (async-signal-safe); the old action is not
+        // asked for.
+        if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The sandbox's own SIGINT/SIGTERM handling is in place (see
+/// [`exit_on_signals`]).
+pub fn signals_handled() {
+    SIGNALS_HANDLED.store(true, std::sync::atomic::Ordering::Relaxed);
+}

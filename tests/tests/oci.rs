@@ -405,7 +405,9 @@ fn malformed_configs_name_the_field_and_leave_nothing() {
         }),
         ("mounts[0].destination: proc: not an absolute", |c| c["mounts"][0]["destination"] = json!("proc")),
         ("hostname: longer than 64 bytes", |c| c["hostname"] = json!("h".repeat(65))),
-        ("hooks: hooks are not supported yet", |c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]})),
+        ("hooks.prestart[0].path: bin/true: not an absolute path", |c| {
+            c["hooks"] = json!({"prestart": [{"path": "bin/true"}]});
+        }),
         ("ociVersion: unsupported version", |c| c["ociVersion"] = json!("0.9")),
     ];
     for (i, (want, edit)) in cases.iter().enumerate() {

@@ -321,7 +321,7 @@ fn malformed_configs_name_the_field_and_leave_nothing() {
             }),
         ),
         (
-            "linux.resources.memory.limit: 1048576 bytes is below the sandbox's minimum of 64 MiB",
+            "linux.resources.memory.limit: 1048576 bytes is below the sandbox's minimum of 88 MiB",
             Box::new(|c| c["linux"]["resources"] = json!({"memory": {"limit": 1 << 20}})),
         ),
     ];

@@ -90,6 +90,9 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     // The counters cost a few hundred microseconds to read: only for --debug.
     let want_kvm = tracing::enabled!(tracing::Level::DEBUG);
     let kvm_before = if want_kvm { vcpu.kvm_stats() } else { Vec::new() };
+    if let Some(before_run) = &config.before_run {
+        (before_run.0)().map_err(VmmError::BeforeRun)?;
+    }
     let outcome = vcpu.run(stop, &mut hostcalls, started, &mut stats);
     stats.hostcalls = hostcalls.count;
     stats.p9_exchanges = hostcalls.p9_count;
@@ -214,6 +217,7 @@ mod tests {
             gofer_ready: None,
             root_overlay: false,
             container_block: Vec::new(),
+            before_run: None,
         }
     }
 

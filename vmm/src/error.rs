@@ -57,6 +57,9 @@ pub enum VmmError {
     /// The gofer serving the root did not start.
     #[error("the gofer did not start: {0}")]
     GoferStart(String),
+    /// The step before the guest runs (the sandbox's confinement) failed.
+    #[error("cannot confine the sandbox process: {0}")]
+    BeforeRun(String),
     /// `/dev/kvm`, the VM or memory slots.
     #[error("KVM setup failed")]
     Kvm(#[from] KvmError),

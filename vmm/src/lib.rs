@@ -62,6 +62,20 @@ pub struct VmConfig {
     /// What the OCI config asks of init and the mounts
     /// ([`abi::container`]); empty for the defaults.
     pub container_block: Vec<u8>,
+    /// Run once the VM is built, right before the guest first runs: the
+    /// sandbox process confines itself there (seccomp), keeping only what
+    /// running the VM needs. An `Err` stops the run.
+    pub before_run: Option<BeforeRun>,
+}
+
+/// A step run before the guest first runs (see [`VmConfig::before_run`]).
+#[derive(Clone)]
+pub struct BeforeRun(pub Arc<dyn Fn() -> Result<(), String> + Send + Sync>);
+
+impl std::fmt::Debug for BeforeRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BeforeRun")
+    }
 }
 
 /// A blocking check that the gofer started: `Err` carries why it did not.

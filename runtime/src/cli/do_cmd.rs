@@ -15,7 +15,7 @@ use ringfence::program;
 use ringfence::sandbox::{self, SandboxOptions, Status};
 use ringfence::size::parse_size;
 
-use super::{GlobalArgs, LogFormat, Platform};
+use super::{GlobalArgs, LogFormat};
 
 /// Arguments of `do`.
 #[derive(Debug, clap::Args)]
@@ -59,9 +59,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 /// Runs `do`; returns the exit status.
 pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
-    if global.platform == Platform::Ptrace {
-        bail!("platform ptrace is not available yet");
-    }
+    super::check_platform(global)?;
     let Some((name, rest)) = args.command.split_first() else {
         bail!("no program given");
     };
@@ -107,6 +105,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         gofer: Some(Arc::new(conn)),
         gofer_ready: Some(ready),
         container_block: Vec::new(),
+        before_run: Some(ringfence::seccomp::before_run(gofer.pid())),
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {
@@ -144,6 +143,10 @@ pub fn gofer_global_args(global: &GlobalArgs) -> Vec<OsString> {
     if global.log_format == LogFormat::Json {
         args.push("--log-format".into());
         args.push("json".into());
+    }
+    if let Some(dir) = &global.debug_log_dir {
+        args.push("--debug-log-dir".into());
+        args.push(dir.clone().into_os_string());
     }
     args
 }

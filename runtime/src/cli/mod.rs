@@ -1,17 +1,14 @@
 //! The command line: global flags, one file per command.
 
 pub mod do_cmd;
+pub mod features;
 pub mod gofer;
+pub mod logging;
 pub mod oci;
 
-use std::fs::OpenOptions;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::EnvFilter;
 
 /// ringfence: a sandboxed OCI container runtime.
 #[derive(Debug, Parser)]
@@ -35,6 +32,10 @@ pub struct GlobalArgs {
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Also write a debug-level log of every ringfence process (command,
+    /// sandbox, gofer) to a file of its own in DIR.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub debug_log_dir: Option<PathBuf>,
     /// Directory for container state.
     #[arg(long, global = true, default_value = "/run/ringfence")]
     pub root: PathBuf,
@@ -81,6 +82,8 @@ pub enum Command {
     Kill(oci::KillArgs),
     /// Delete a container.
     Delete(oci::DeleteArgs),
+    /// Print what this runtime implements (runtime-spec features JSON).
+    Features,
     /// Internal: the gofer process, started by the runtime itself.
     #[command(hide = true)]
     Gofer(gofer::GoferArgs),
@@ -89,55 +92,47 @@ pub enum Command {
     Boot(oci::BootArgs),
 }
 
-/// Environment variable overriding the log filter (tracing `EnvFilter` syntax).
-const LOG_ENV: &str = "RINGFENCE_LOG";
-
-/// Sets up `tracing` as the global flags ask.
-pub fn init_logging(global: &GlobalArgs) -> anyhow::Result<()> {
-    let default = if global.debug { "debug" } else { "warn" };
-    let filter = match std::env::var(LOG_ENV) {
-        Ok(spec) if !spec.is_empty() => {
-            EnvFilter::try_new(&spec).with_context(|| format!("invalid {LOG_ENV} {spec:?}"))?
-        }
-        _ => EnvFilter::new(default),
-    };
-    let (writer, ansi) = match &global.log {
-        Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open log file {}", path.display()))?;
-            (BoxMakeWriter::new(Mutex::new(file)), false)
-        }
-        // Colours only for a person at a terminal, never into pipes or files.
-        None => (BoxMakeWriter::new(std::io::stderr), std::io::IsTerminal::is_terminal(&std::io::stderr())),
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(ansi && global.log_format == LogFormat::Text);
-    let result = match global.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
-}
-
 /// Runs the parsed command line; returns the exit status.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    init_logging(&cli.global)?;
+    logging::init(&cli.global, command_name(&cli.command))?;
+    let g = &cli.global;
     match cli.command {
-        Command::Do(args) => do_cmd::run(&cli.global, args),
+        Command::Do(args) => do_cmd::run(g, args),
         Command::Gofer(args) => gofer::run(args),
-        Command::Boot(args) => oci::boot(&cli.global, args),
+        Command::Boot(args) => oci::boot(g, args),
+        Command::Features => Ok(oci::runc_status(features::run())),
         Command::Spec(args) => Ok(oci::runc_status(oci::spec_cmd(args))),
-        Command::Create(args) => Ok(oci::runc_status(oci::create(&cli.global, args))),
-        Command::Start(args) => Ok(oci::runc_status(oci::start(&cli.global, args))),
-        Command::Run(args) => Ok(oci::runc_status(oci::run(&cli.global, args))),
-        Command::State(args) => Ok(oci::runc_status(oci::state(&cli.global, args))),
-        Command::List(args) => Ok(oci::runc_status(oci::list(&cli.global, args))),
-        Command::Kill(args) => Ok(oci::runc_status(oci::kill(&cli.global, args))),
-        Command::Delete(args) => Ok(oci::runc_status(oci::delete(&cli.global, args))),
+        Command::Create(args) => Ok(oci::runc_status(oci::create(g, args))),
+        Command::Start(args) => Ok(oci::runc_status(oci::start(g, args))),
+        Command::Run(args) => Ok(oci::runc_status(oci::run(g, args))),
+        Command::State(args) => Ok(oci::runc_status(oci::state(g, args))),
+        Command::List(args) => Ok(oci::runc_status(oci::list(g, args))),
+        Command::Kill(args) => Ok(oci::runc_status(oci::kill(g, args))),
+        Command::Delete(args) => Ok(oci::runc_status(oci::delete(g, args))),
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Do(_) => "do",
+        Command::Spec(_) => "spec",
+        Command::Create(_) => "create",
+        Command::Start(_) => "start",
+        Command::Run(_) => "run",
+        Command::State(_) => "state",
+        Command::List(_) => "list",
+        Command::Kill(_) => "kill",
+        Command::Delete(_) => "delete",
+        Command::Features => "features",
+        Command::Gofer(_) => "gofer",
+        Command::Boot(_) => "boot",
+    }
+}
+
+/// Refuses a platform that is not built yet.
+pub fn check_platform(global: &GlobalArgs) -> anyhow::Result<()> {
+    match global.platform {
+        Platform::Kvm => Ok(()),
+        Platform::Ptrace => anyhow::bail!("--platform ptrace: the ptrace platform is not available yet (use kvm)"),
     }
 }

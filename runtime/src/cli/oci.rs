@@ -26,6 +26,10 @@ pub struct CreateArgs {
     /// Write the sandbox process's pid to FILE.
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
+    /// Pass N extra descriptors (3 to 3+N-1) to the container: refused
+    /// unless 0, the sentry cannot take host descriptors yet.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
     /// The container id.
     pub id: String,
 }
@@ -98,9 +102,14 @@ pub struct BootArgs {
     pub id: String,
 }
 
-/// Prints an OCI command's failure and maps it to exit status 1.
+/// Prints an OCI command's failure and maps it to exit status 1. The
+/// failure is logged too: with `--log FILE --log-format json`, containerd's
+/// shim reads it back from there, as from runc's log.
 pub fn runc_status(result: anyhow::Result<u8>) -> u8 {
     result.unwrap_or_else(|err| {
+        if super::logging::to_file() {
+            tracing::error!("{err:#}");
+        }
         eprintln!("ringfence: {err:#}");
         1
     })
@@ -116,17 +125,31 @@ fn request(global: &GlobalArgs, args: CreateArgs) -> CreateRequest {
     }
 }
 
+fn check_preserve_fds(args: &CreateArgs) -> anyhow::Result<()> {
+    if args.preserve_fds > 0 {
+        anyhow::bail!(
+            "--preserve-fds {}: passing host descriptors into the sandbox is not supported yet",
+            args.preserve_fds
+        );
+    }
+    Ok(())
+}
+
 pub fn spec_cmd(args: SpecArgs) -> anyhow::Result<u8> {
     spec::write_default(&args.bundle)?;
     Ok(0)
 }
 
 pub fn create(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<u8> {
+    super::check_platform(global)?;
+    check_preserve_fds(&args)?;
     commands::create(&request(global, args))?;
     Ok(0)
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<u8> {
+    super::check_platform(global)?;
+    check_preserve_fds(&args.create)?;
     commands::run(&request(global, args.create), args.detach)
 }
 

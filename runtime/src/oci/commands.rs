@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 
 use super::config::{self, ContainerConfig};
+use super::hooks::{self, Kind};
+use super::place;
 use super::state::{self, Container, Status, Stored, CONFIG_COPY, START_FIFO};
 use crate::gofer::{Gofer, GoferSpec, SELF_EXE};
 use crate::guest::GUEST_IMAGE;
@@ -64,7 +66,7 @@ pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
     if let Err(e) = start_locked(&mut c) {
         let _ = child.kill();
         let _ = child.wait();
-        let _ = c.remove();
+        let _ = destroy(c);
         return Err(e);
     }
     if detach {
@@ -73,13 +75,19 @@ pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
     // Let `state`, `kill` and the others in while the container runs.
     drop(c);
     let status = wait_forwarding_signals(&mut child)?;
+    if status.signal() == Some(libc::SIGSYS) {
+        // SECCOMP_RET_KILL_PROCESS (see seccomp.rs); the kernel's audit
+        // log, where enabled, has the system call.
+        eprintln!("ringfence: the sandbox process was killed by SIGSYS: a system call outside its seccomp filter");
+        tracing::error!(pid = child.id(), "sandbox process killed by its seccomp filter");
+    }
     let code = match (status.code(), status.signal()) {
         (Some(c), _) => u8::try_from(c).unwrap_or(255),
         (None, Some(s)) => 128u8.saturating_add(u8::try_from(s).unwrap_or(127)),
         (None, None) => 255,
     };
     if let Ok(c) = Container::open(&req.root, &req.id, true) {
-        c.remove()?;
+        destroy(c)?;
     }
     Ok(code)
 }
@@ -104,10 +112,10 @@ fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Contai
         annotations: cfg.annotations.clone(),
     };
     let mut c = Container::create(&root, stored)?;
-    match prepare(&mut c, req, &root, &bundle, &bytes, detach) {
+    match prepare(&mut c, req, &cfg, &root, &bundle, &bytes, detach) {
         Ok(child) => Ok((c, child)),
         Err(e) => {
-            let _ = c.remove();
+            let _ = destroy(c);
             Err(e)
         }
     }
@@ -118,6 +126,7 @@ fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Contai
 fn prepare(
     c: &mut Container,
     req: &CreateRequest,
+    cfg: &ContainerConfig,
     root: &Path,
     bundle: &Path,
     bytes: &[u8],
@@ -131,7 +140,13 @@ fn prepare(
     cmd.arg("boot").arg("--bundle").arg(bundle).arg(&req.id);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
     crate::sys::pass_fd(&mut cmd, theirs.as_fd(), READY_FD, detach);
-    let mut child = cmd.spawn().context("cannot start the sandbox process")?;
+    let (placement, pid_ns) = place::prepare(&c.dir, &req.id, &cfg.placement)?;
+    crate::sys::place_on_exec(&mut cmd, placement);
+    let mut child =
+        crate::sys::spawn_with_pid_namespace(&mut cmd, pid_ns).context("cannot start the sandbox process")?;
+    // Closes the child's ends of the ready socket and the cgroup and
+    // namespace files.
+    drop(cmd);
     drop(theirs);
     let pid = i32::try_from(child.id()).context("pid out of range")?;
     // Recorded at once, so that `delete --force` of a container whose
@@ -150,6 +165,16 @@ fn prepare(
         let _ = child.kill();
         let _ = child.wait();
         bail!("the sandbox process failed to start (its error, if any, is above)");
+    }
+    // The runtime environment exists: prestart (deprecated, still run as
+    // runc does), createRuntime and createContainer hooks, status creating.
+    let state = serde_json::to_string(&c.spec_state())?;
+    for kind in [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer] {
+        if let Err(e) = cfg.hooks.run(kind, &state) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
     }
     c.stored.status = Status::Created;
     c.save()?;
@@ -184,6 +209,13 @@ fn start_locked(c: &mut Container) -> anyhow::Result<()> {
         Status::Stopped => bail!("cannot start a container that has stopped"),
         Status::Creating => bail!("cannot start a container in the creating state"),
     }
+    let hooks = hooks::load(&c.dir.join(CONFIG_COPY))?;
+    if let Err(e) = hooks.run(Kind::StartContainer, &serde_json::to_string(&c.spec_state())?) {
+        // The runtime spec: stop the container; `delete` then runs the
+        // poststop hooks.
+        let _ = kill_and_wait(c);
+        return Err(e);
+    }
     let fifo = c.dir.join(START_FIFO);
     // Non-blocking, so that a sandbox process that died is noticed instead
     // of waited for forever.
@@ -211,7 +243,9 @@ fn start_locked(c: &mut Container) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_file(&fifo);
     c.stored.status = Status::Running;
-    c.save()
+    c.save()?;
+    hooks.run_warn(Kind::Poststart, &serde_json::to_string(&c.spec_state())?);
+    Ok(())
 }
 
 /// Waits for the sandbox process, passing on the signals a foreground
@@ -305,7 +339,25 @@ pub fn delete(root: &Path, id: &str, force: bool) -> anyhow::Result<()> {
         Status::Running | Status::Creating if force => kill_and_wait(&c)?,
         s => bail!("cannot delete container {id} that is not stopped: {s}"),
     }
-    c.remove()
+    destroy(c)
+}
+
+/// Takes a container whose sandbox process is gone off the host: its
+/// cgroup (and anything left in it), the poststop hooks, its directory.
+fn destroy(c: Container) -> anyhow::Result<()> {
+    let cgroup = place::remove(&c.dir);
+    // A config copy that is missing or unreadable: `create` failed before
+    // any hook could have run.
+    if let Ok(hooks) = hooks::load(&c.dir.join(CONFIG_COPY)) {
+        if hooks.has(Kind::Poststop) {
+            let mut state = c.spec_state();
+            state.status = Status::Stopped;
+            state.pid = None;
+            hooks.run_warn(Kind::Poststop, &serde_json::to_string(&state)?);
+        }
+    }
+    let removed = c.remove();
+    cgroup.and(removed)
 }
 
 fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
@@ -374,6 +426,10 @@ pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
 /// `boot` (internal): the sandbox process of container `id`.
 pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec<OsString>) -> anyhow::Result<u8> {
     let dir = root.join(id);
+    // Pid 1 of its namespace: signals need handlers to be delivered at all.
+    use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+    crate::sys::exit_on_signals(&[SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2])
+        .context("cannot install signal handlers")?;
     let mut ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
     let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
     let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
@@ -402,6 +458,8 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
         gofer: Some(Arc::new(conn)),
         gofer_ready: None,
         container_block: super::block::container_block(&cfg),
+        // The sandbox's SIGINT/SIGTERM watcher runs by then.
+        before_run: Some(crate::seccomp::before_run_after(gofer.pid(), crate::sys::signals_handled)),
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();

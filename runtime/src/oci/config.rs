@@ -48,6 +48,11 @@ pub struct ContainerConfig {
     pub mounts: Vec<MountConfig>,
     /// Guest memory: `linux.resources.memory.limit`, or the default.
     pub memory_bytes: u64,
+    /// `hooks` (see `hooks.rs`).
+    pub hooks: super::hooks::Hooks,
+    /// `linux.namespaces`, `linux.cgroupsPath`, `linux.resources` (see
+    /// `linux.rs`).
+    pub placement: super::linux::Placement,
 }
 
 /// Guest memory of a container whose config sets no memory limit.
@@ -56,6 +61,10 @@ pub const DEFAULT_MEMORY: u64 = 512 << 20;
 pub const MIN_MEMORY: u64 = 64 << 20;
 /// The most memory a sandbox gets (the VMM's limit).
 pub const MAX_MEMORY: u64 = 64 << 30;
+/// What the sandbox and gofer processes use on the host besides guest
+/// memory (about 14 MiB measured idle, with headroom): the memory limit also
+/// becomes the cgroup's, which charges both, so the guest gets the rest.
+pub const HOST_OVERHEAD: u64 = 24 << 20;
 
 /// Reads and checks `bundle/config.json` as bytes (so the caller can keep
 /// exactly what was checked).
@@ -134,23 +143,10 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
         return err("hostname", "contains a NUL byte");
     }
     let mounts = mounts::check(spec.mounts().as_deref().unwrap_or_default(), bundle)?;
+    let hooks = super::hooks::check(spec)?;
+    // Before memory_bytes: it names malformed limits more precisely.
+    let placement = super::linux::check_placement(spec)?;
     let memory_bytes = memory_bytes(spec)?;
-    if let Some(hooks) = spec.hooks() {
-        let any = [
-            hooks.prestart().as_ref(),
-            hooks.create_runtime().as_ref(),
-            hooks.create_container().as_ref(),
-            hooks.start_container().as_ref(),
-            hooks.poststart().as_ref(),
-            hooks.poststop().as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|h| !h.is_empty());
-        if any {
-            return err("hooks", "hooks are not supported yet");
-        }
-    }
     Ok(ContainerConfig {
         args,
         env,
@@ -161,12 +157,15 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
         process: process_config,
         mounts,
         memory_bytes,
+        hooks,
+        placement,
     })
 }
 
-/// `linux.resources.memory.limit` as the guest's memory: rounded down to
-/// pages, at most [`MAX_MEMORY`]; below [`MIN_MEMORY`] is an error (the
-/// sandbox's kernel lives in the same memory). Unset or -1: the default.
+/// `linux.resources.memory.limit` as the guest's memory: the limit less
+/// [`HOST_OVERHEAD`], rounded down to pages, at most [`MAX_MEMORY`]; below
+/// [`MIN_MEMORY`] is an error (the sandbox's kernel lives in the same
+/// memory). Unset or -1: the default.
 fn memory_bytes(spec: &Spec) -> Result<u64, (String, String)> {
     let limit = spec.linux().as_ref().and_then(|l| l.resources().as_ref()).and_then(|r| r.memory().as_ref());
     let Some(limit) = limit.and_then(|m| m.limit()) else { return Ok(DEFAULT_MEMORY) };
@@ -176,13 +175,13 @@ fn memory_bytes(spec: &Spec) -> Result<u64, (String, String)> {
     let Ok(bytes) = u64::try_from(limit) else {
         return err("linux.resources.memory.limit", format!("{limit} is negative"));
     };
-    if bytes < MIN_MEMORY {
+    if bytes < MIN_MEMORY + HOST_OVERHEAD {
         return err(
             "linux.resources.memory.limit",
-            format!("{bytes} bytes is below the sandbox's minimum of {} MiB", MIN_MEMORY >> 20),
+            format!("{bytes} bytes is below the sandbox's minimum of {} MiB", (MIN_MEMORY + HOST_OVERHEAD) >> 20),
         );
     }
-    Ok(bytes.min(MAX_MEMORY) & !4095)
+    Ok((bytes - HOST_OVERHEAD).min(MAX_MEMORY) & !4095)
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@
 pub mod block;
 pub mod commands;
 pub mod config;
+pub mod hooks;
+pub mod linux;
 pub mod mounts;
+pub mod place;
 pub mod process;
 pub mod spec;
 pub mod state;
