@@ -33,6 +33,17 @@ pub struct SandboxOptions {
     pub gofer: Option<Arc<UnixStream>>,
     /// Waits for the gofer's start-up handshake (see `gofer::handshake_in_background`).
     pub gofer_ready: Option<vmm::GoferReady>,
+    /// Where the sentry runs.
+    pub platform: SandboxPlatform,
+}
+
+/// Where the sentry runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxPlatform {
+    /// In a KVM virtual machine.
+    Kvm,
+    /// In this process, the program in ptrace'd stub processes.
+    Ptrace,
 }
 
 /// How the sandbox ended.
@@ -85,6 +96,9 @@ pub enum SandboxError {
     /// The VM failed.
     #[error(transparent)]
     Vmm(VmmError),
+    /// The ptrace platform failed to start.
+    #[error(transparent)]
+    Ptrace(platform_ptrace::PtraceError),
 }
 
 /// Runs `program` with `argv` and `envp` on the calling thread.
@@ -114,7 +128,14 @@ pub fn run(
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;
     let started = Instant::now();
-    let result = vmm::run_with(config, Arc::clone(&stop));
+    let result = match opts.platform {
+        SandboxPlatform::Kvm => vmm::run_with(config, Arc::clone(&stop)),
+        SandboxPlatform::Ptrace => match platform_ptrace::run_with(&config, &stop) {
+            Ok(outcome) => Ok((outcome, RunStats::default())),
+            Err(platform_ptrace::PtraceError::Stopped(reason)) => Err(VmmError::Stopped(reason)),
+            Err(e) => return Err(SandboxError::Ptrace(e)),
+        },
+    };
     let wall = started.elapsed();
     drop(guard);
     let (status, stats) = match (result, stop.reason()) {

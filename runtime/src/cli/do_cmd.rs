@@ -59,9 +59,10 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 /// Runs `do`; returns the exit status.
 pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
-    if global.platform == Platform::Ptrace {
-        bail!("platform ptrace is not available yet");
-    }
+    let platform = match global.platform() {
+        Platform::Kvm => sandbox::SandboxPlatform::Kvm,
+        Platform::Ptrace => sandbox::SandboxPlatform::Ptrace,
+    };
     let Some((name, rest)) = args.command.split_first() else {
         bail!("no program given");
     };
@@ -100,6 +101,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         root_overlay: args.rootfs.is_none(),
         gofer: Some(Arc::new(conn)),
         gofer_ready: Some(ready),
+        platform,
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {
