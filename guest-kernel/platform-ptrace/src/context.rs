@@ -43,12 +43,8 @@ impl PtraceContext {
     fn load_fp(&mut self, pid: libc::pid_t, fp: &FpState) -> io::Result<()> {
         if self.xstate_len == 0 {
             self.xstate_len = sys::get_xstate(pid, &mut self.xstate)?;
-            // The kernel's software-reserved bytes: magic "FPXS" then
-            // the extended size and the features it supports.
-            let magic = u32::from_le_bytes(self.xstate[464..468].try_into().unwrap_or_default());
-            if magic == 0x4650_5853 {
-                self.host_xfeatures = u64::from_le_bytes(self.xstate[472..480].try_into().unwrap_or_default());
-            }
+            self.host_xfeatures = xcr0();
+            tracing::debug!(len = self.xstate_len, features = self.host_xfeatures, "host XSAVE image");
         }
         if self.loaded.as_ref().is_some_and(|(p, f)| *p == pid && f.as_bytes() == fp.as_bytes()) {
             return Ok(());
@@ -78,6 +74,20 @@ impl PtraceContext {
         self.loaded = Some((pid, Box::new(*fp)));
         Ok(())
     }
+}
+
+/// The features the host kernel enabled in XCR0 (what ptrace accepts in
+/// XSTATE_BV).
+fn xcr0() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: xgetbv(0) only reads XCR0; Linux on x86-64 enables OSXSAVE
+    // wherever XSAVE exists, and ptrace's NT_X86_XSTATE (which got us
+    // here) requires XSAVE.
+    #[allow(unsafe_code)]
+    unsafe {
+        core::arch::asm!("xgetbv", in("ecx") 0, out("eax") lo, out("edx") hi, options(nomem, nostack));
+    }
+    (u64::from(hi) << 32) | u64::from(lo)
 }
 
 fn to_host(regs: &UserRegs, base: &libc::user_regs_struct) -> libc::user_regs_struct {

@@ -188,7 +188,7 @@ impl Stub {
             // SAFETY: plain integers.
             base_regs: unsafe { std::mem::zeroed() },
         };
-        let status = sys::wait(pid).map_err(sys_err("waitpid"))?;
+        let status = sys::wait_retry(pid).map_err(sys_err("waitpid"))?;
         if !(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP) {
             return Err(StubError::Unexpected { pid, status });
         }
@@ -226,11 +226,16 @@ impl Stub {
             sys::set_regs(self.pid, &r).map_err(sys_err("PTRACE_SETREGS"))?;
             sys::cont(self.pid).map_err(sys_err("PTRACE_CONT"))?;
             let status = loop {
-                match sys::wait(self.pid) {
-                    Ok(s) => break s,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(StubError::Sys { what: "waitpid", source: e }),
+                let status = sys::wait_retry(self.pid).map_err(sys_err("waitpid"))?;
+                // A signal sent to the stub (the tick's SIGSTOP that lost a
+                // race with a syscall stop, a terminal's SIGINT): dropped.
+                if libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) != libc::SIGTRAP {
+                    if sys::get_siginfo(self.pid).is_ok_and(|si| si.si_code <= 0) {
+                        sys::cont(self.pid).map_err(sys_err("PTRACE_CONT"))?;
+                        continue;
+                    }
                 }
+                break status;
             };
             if !(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP) {
                 if let (Ok(r), Ok(si)) = (sys::get_regs(self.pid), sys::get_siginfo(self.pid)) {
@@ -264,7 +269,7 @@ impl Stub {
 impl Drop for Stub {
     fn drop(&mut self) {
         sys::kill(self.pid, libc::SIGKILL);
-        let _ = sys::wait(self.pid);
+        let _ = sys::wait_retry(self.pid);
     }
 }
 

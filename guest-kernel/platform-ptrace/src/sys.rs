@@ -116,6 +116,16 @@ pub fn wait(pid: libc::pid_t) -> io::Result<libc::c_int> {
     Ok(status)
 }
 
+/// [`wait`], retried on EINTR (the preemption tick).
+pub fn wait_retry(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    loop {
+        match wait(pid) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+}
+
 /// `kill(pid, sig)`.
 pub fn kill(pid: libc::pid_t, sig: libc::c_int) {
     // SAFETY: only signals `pid`, one of our stubs.
