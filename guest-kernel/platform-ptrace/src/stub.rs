@@ -229,11 +229,12 @@ impl Stub {
                 let status = sys::wait_retry(self.pid).map_err(sys_err("waitpid"))?;
                 // A signal sent to the stub (the tick's SIGSTOP that lost a
                 // race with a syscall stop, a terminal's SIGINT): dropped.
-                if libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) != libc::SIGTRAP {
-                    if sys::get_siginfo(self.pid).is_ok_and(|si| si.si_code <= 0) {
-                        sys::cont(self.pid).map_err(sys_err("PTRACE_CONT"))?;
-                        continue;
-                    }
+                if libc::WIFSTOPPED(status)
+                    && libc::WSTOPSIG(status) != libc::SIGTRAP
+                    && sys::get_siginfo(self.pid).is_ok_and(|si| si.si_code <= 0)
+                {
+                    sys::cont(self.pid).map_err(sys_err("PTRACE_CONT"))?;
+                    continue;
                 }
                 break status;
             };
