@@ -131,7 +131,7 @@ pub fn run(
     let result = match opts.platform {
         SandboxPlatform::Kvm => vmm::run_with(config, Arc::clone(&stop)),
         SandboxPlatform::Ptrace => match platform_ptrace::run_with(&config, &stop) {
-            Ok(outcome) => Ok((outcome, RunStats::default())),
+            Ok(result) => Ok(result),
             Err(platform_ptrace::PtraceError::Stopped(reason)) => Err(VmmError::Stopped(reason)),
             Err(e) => return Err(SandboxError::Ptrace(e)),
         },

@@ -202,7 +202,8 @@ impl Run {
         cmd.arg("do");
         let mut flags: Vec<&str> = flags.to_vec();
         let platform = sandbox_platform();
-        if let Some(p) = &platform {
+        // An explicit --platform wins over the environment's.
+        if let Some(p) = platform.as_ref().filter(|_| !flags.contains(&"--platform")) {
             flags.splice(0..0, ["--platform", p.as_str()]);
         }
         cmd.args(&flags).arg("--").arg(program.as_ref()).args(args);

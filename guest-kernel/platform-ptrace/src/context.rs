@@ -2,6 +2,7 @@
 //! it with `PTRACE_SYSEMU` until it traps, read the registers back.
 
 use std::io;
+use std::sync::atomic::Ordering;
 
 use abi::layout::USER_END;
 use sentry::arch::{FpState, UserRegs, FPSTATE_BYTES, RFLAGS_FIXED, RFLAGS_IF, RFLAGS_USER_MASK, XSAVE_MASK};
@@ -20,6 +21,15 @@ const SI_KERNEL: i32 = 0x80;
 /// `si_code`s of integer divide faults.
 const FPE_INTDIV: i32 = 1;
 const FPE_INTOVF: i32 = 2;
+
+thread_local! {
+    static START: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Marks the start of the run, for the first switch's `BOOT_NS`.
+pub fn set_start(at: std::time::Instant) {
+    START.with(|s| s.set(Some(at)));
+}
 
 /// The sentry thread's context.
 #[derive(Debug)]
@@ -183,6 +193,10 @@ impl Context for PtraceContext {
         if let Err(e) = sys::sysemu(pid) {
             fatal("PTRACE_SYSEMU", e);
         }
+        if let Some(t0) = START.with(std::cell::Cell::take) {
+            crate::BOOT_NS.store(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        crate::STOPS.fetch_add(1, Ordering::Relaxed);
         self.tick.arm();
         let mut kicked = false;
         let status = loop {

@@ -14,6 +14,10 @@ use abi::hostcall::{LogLevel, P9_MAX_MESSAGE, P9_MIN_REPLY};
 use sentry::platform::{Clocks, ExitStatus, Host, P9Transport, PhysAddr, PhysMem};
 use vmm::{GoferReady, Outcome};
 
+fn counted() {
+    crate::HOST_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Prefix of syscall-trace lines, written raw to stderr like strace.
 const STRACE_PREFIX: &str = "strace: ";
 
@@ -75,6 +79,7 @@ impl PtraceHost {
 
 impl Host for PtraceHost {
     fn write(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        counted();
         if fd != 1 && fd != 2 {
             return Err(libc::EBADF);
         }
@@ -86,6 +91,7 @@ impl Host for PtraceHost {
     }
 
     fn read(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        counted();
         if fd != 0 {
             return Err(libc::EBADF);
         }
@@ -101,6 +107,7 @@ impl Host for PtraceHost {
     }
 
     fn sleep(&self, ns: u64) {
+        counted();
         let deadline = clock_ns(libc::CLOCK_MONOTONIC).saturating_add(ns);
         let ts = libc::timespec {
             tv_sec: libc::time_t::try_from(deadline / 1_000_000_000).unwrap_or(libc::time_t::MAX),
@@ -114,6 +121,7 @@ impl Host for PtraceHost {
     }
 
     fn poll(&self, fd: u32, events: u32, ns: u64) -> u32 {
+        counted();
         let ok = matches!((fd, events), (0, 1) | (1, 4) | (2, 4));
         if !ok {
             return 0;
@@ -249,6 +257,7 @@ fn exchange(phys: &PhysMem, fd: i32, request: &[(PhysAddr, u64)], reply: &[(Phys
 
 impl P9Transport for PtraceP9 {
     fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        counted();
         let Some(chan) = &self.chan else { return Err(libc::ENOSYS) };
         let mut chan = chan.lock().map_err(|_| libc::EIO)?;
         if let Some(ready) = chan.ready.take() {

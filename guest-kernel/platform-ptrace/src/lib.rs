@@ -25,6 +25,7 @@ mod sys;
 mod tick;
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +34,7 @@ use abi::layout::PAGE_SIZE;
 use sentry::kernel::{BootParams, InitProgram};
 use sentry::mm::frames::FrameAllocator;
 use sentry::platform::{MapError, PhysMem, Platform};
-use vmm::{Outcome, StopReason, StopSignal, VmConfig};
+use vmm::{Outcome, RunStats, StopReason, StopSignal, VmConfig};
 
 pub use context::PtraceContext;
 pub use host::{PtraceHost, PtraceP9};
@@ -86,13 +87,28 @@ impl Platform for PtracePlatform {
     }
 }
 
+/// Counters of one run (the ptrace analogues of the VMM's): stub stops
+/// (switches that returned a trap and injected syscall lists) and host
+/// services called.
+pub(crate) static STOPS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static HOST_CALLS: AtomicU64 = AtomicU64::new(0);
+/// Nanoseconds from the start of the run to the first switch (0: none yet).
+pub(crate) static BOOT_NS: AtomicU64 = AtomicU64::new(0);
+
 /// The sentry thread's name (the panic hook recognises it).
 const SENTRY_THREAD: &str = "rf-sentry";
 
 /// Runs `config` with the sentry on a new thread of this process until the
 /// program ends or `stop` is signalled.
-pub fn run_with(config: &VmConfig, stop: &Arc<StopSignal>) -> Result<Outcome, PtraceError> {
+pub fn run_with(config: &VmConfig, stop: &Arc<StopSignal>) -> Result<(Outcome, RunStats), PtraceError> {
     check_config(config)?;
+    let started = std::time::Instant::now();
+    let stats = || RunStats {
+        exits: STOPS.load(Ordering::Relaxed),
+        hostcalls: HOST_CALLS.load(Ordering::Relaxed),
+        boot_ns: BOOT_NS.load(Ordering::Relaxed),
+        ..RunStats::default()
+    };
     let mem = config.memory_bytes;
     let memfd = sys::memfd(c"ringfence-memory", mem).map_err(PtraceError::Memory)?;
     let base = sys::map_shared(memfd.as_raw_fd(), mem).map_err(PtraceError::Memory)?;
@@ -123,6 +139,7 @@ pub fn run_with(config: &VmConfig, stop: &Arc<StopSignal>) -> Result<Outcome, Pt
     std::thread::Builder::new()
         .name(SENTRY_THREAD.into())
         .spawn(move || {
+            context::set_start(started);
             let tick = tick::Tick::new().unwrap_or_else(|e| panic!("cannot create the preemption timer: {e}"));
             let platform = PtracePlatform { ctx: PtraceContext::new(tick), host: PtraceHost::new(phys, tx), memfd, p9 };
             let frames = FrameAllocator::new(phys, free_start, mem);
@@ -134,10 +151,10 @@ pub fn run_with(config: &VmConfig, stop: &Arc<StopSignal>) -> Result<Outcome, Pt
             return Err(PtraceError::Stopped(reason));
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(outcome) => return Ok(outcome),
+            Ok(outcome) => return Ok((outcome, stats())),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Ok(Outcome::SentryPanic("the sentry thread ended".into()))
+                return Ok((Outcome::SentryPanic("the sentry thread ended".into()), stats()))
             }
         }
     }

@@ -224,6 +224,7 @@ impl Stub {
             r.cs = 0x33;
             r.ss = 0x2b;
             sys::set_regs(self.pid, &r).map_err(sys_err("PTRACE_SETREGS"))?;
+            crate::STOPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             sys::cont(self.pid).map_err(sys_err("PTRACE_CONT"))?;
             let status = loop {
                 let status = sys::wait_retry(self.pid).map_err(sys_err("waitpid"))?;
