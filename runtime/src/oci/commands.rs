@@ -371,7 +371,14 @@ pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
 }
 
 /// `boot` (internal): the sandbox process of container `id`.
-pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec<OsString>) -> anyhow::Result<u8> {
+pub fn boot(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    strace: bool,
+    global_args: Vec<OsString>,
+    platform: sandbox::SandboxPlatform,
+) -> anyhow::Result<u8> {
     let dir = root.join(id);
     let mut ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
     let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
@@ -394,7 +401,7 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
         root_overlay: false,
         gofer: Some(Arc::new(conn)),
         gofer_ready: None,
-        platform: sandbox::SandboxPlatform::Kvm,
+        platform,
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
