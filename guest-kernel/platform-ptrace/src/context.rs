@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use abi::layout::USER_END;
 use sentry::arch::{FpState, UserRegs, FPSTATE_BYTES, RFLAGS_FIXED, RFLAGS_IF, RFLAGS_USER_MASK, XSAVE_MASK};
-use sentry::platform::{Access, Context, Perms, Trap};
+use sentry::platform::{Access, AddressSpace, Context, Perms, PhysMem, Trap};
 
 use crate::space::PtraceSpace;
 use crate::sys;
@@ -43,11 +43,13 @@ pub struct PtraceContext {
     loaded: Option<(libc::pid_t, Box<FpState>)>,
     /// Preemption timer.
     tick: tick::Tick,
+    /// Sentry physical memory (to look at the instruction of a syscall stop).
+    phys: PhysMem,
 }
 
 impl PtraceContext {
-    pub fn new(tick: tick::Tick) -> Self {
-        Self { xstate: vec![0; XSTATE_MAX], xstate_len: 0, host_xfeatures: 0x3, loaded: None, tick }
+    pub fn new(tick: tick::Tick, phys: PhysMem) -> Self {
+        Self { xstate: vec![0; XSTATE_MAX], xstate_len: 0, host_xfeatures: 0x3, loaded: None, tick, phys }
     }
 
     fn load_fp(&mut self, pid: libc::pid_t, fp: &FpState) -> io::Result<()> {
@@ -56,7 +58,7 @@ impl PtraceContext {
             self.host_xfeatures = xcr0();
             tracing::debug!(len = self.xstate_len, features = self.host_xfeatures, "host XSAVE image");
         }
-        if self.loaded.as_ref().is_some_and(|(p, f)| *p == pid && f.as_bytes() == fp.as_bytes()) {
+        if self.loaded.as_ref().is_some_and(|(p, f)| *p == pid && f.bytes == fp.bytes && f.ext == fp.ext) {
             return Ok(());
         }
         let n = self.xstate_len.min(FPSTATE_BYTES);
@@ -172,6 +174,25 @@ fn fault_access(space: &PtraceSpace, addr: u64, rip: u64) -> (Access, bool) {
     }
 }
 
+impl PtraceContext {
+    /// Whether the syscall stop at `rip` came from `int 0x80` (CD 80)
+    /// rather than `syscall` (0F 05).
+    fn int80(&self, space: &PtraceSpace, rip: u64) -> bool {
+        let at = rip.wrapping_sub(2);
+        let mut insn = [0u8; 2];
+        for (i, b) in insn.iter_mut().enumerate() {
+            let va = at + i as u64;
+            let Some((pa, _)) = space.translate(va) else { return false };
+            let mut one = [0u8];
+            if !self.phys.read(pa + (va & (abi::layout::PAGE_SIZE - 1)), &mut one) {
+                return false;
+            }
+            *b = one[0];
+        }
+        insn == [0xcd, 0x80]
+    }
+}
+
 impl Context for PtraceContext {
     type AddressSpace = PtraceSpace;
 
@@ -223,6 +244,11 @@ impl Context for PtraceContext {
         }
         let sig = libc::WSTOPSIG(status);
         if sig == libc::SIGTRAP | 0x80 {
+            // `int 0x80` (the 32-bit syscall gate) stops here too; on KVM it
+            // has no gate and faults: #GP with the IDT entry's error code.
+            if self.int80(space, regs.rip) {
+                return Trap::Exception { vector: 13, error_code: (0x80 << 3) | 2 };
+            }
             regs.rax = r.orig_rax;
             return Trap::Syscall;
         }
@@ -232,6 +258,18 @@ impl Context for PtraceContext {
         };
         let kernel = si.si_code == SI_KERNEL;
         match sig {
+            // A syscall the seccomp filter refused: a call into the host's
+            // vsyscall page, which the application does not have (on KVM
+            // it is an unmapped page: a fetch fault at rip).
+            // The kernel emulated a `ret` after refusing it: undo that so
+            // the fault is at the call's target with its return address
+            // pushed, as on KVM.
+            libc::SIGSYS => {
+                let addr = sys::si_addr(&si);
+                regs.rip = addr;
+                regs.rsp = regs.rsp.wrapping_sub(8);
+                Trap::PageFault { addr, access: Access::Exec, present: false }
+            }
             libc::SIGSEGV if !kernel => {
                 let addr = sys::si_addr(&si);
                 let (access, present) = fault_access(space, addr, regs.rip);

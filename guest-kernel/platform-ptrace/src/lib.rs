@@ -141,7 +141,8 @@ pub fn run_with(config: &VmConfig, stop: &Arc<StopSignal>) -> Result<(Outcome, R
         .spawn(move || {
             context::set_start(started);
             let tick = tick::Tick::new().unwrap_or_else(|e| panic!("cannot create the preemption timer: {e}"));
-            let platform = PtracePlatform { ctx: PtraceContext::new(tick), host: PtraceHost::new(phys, tx), memfd, p9 };
+            let platform =
+                PtracePlatform { ctx: PtraceContext::new(tick, phys), host: PtraceHost::new(phys, tx), memfd, p9 };
             let frames = FrameAllocator::new(phys, free_start, mem);
             sentry::kernel::boot(platform, frames, params, &prog)
         })

@@ -126,7 +126,10 @@ fn sys_err(what: &'static str) -> impl FnOnce(io::Error) -> StubError {
 }
 
 /// The stub's seccomp filter: x86-64, mmap/munmap/mprotect, from the stub's
-/// syscall instruction only; anything else kills the stub.
+/// syscall instruction only. A syscall from elsewhere (application code
+/// reaching the host's vsyscall page, whose emulation PTRACE_SYSEMU does
+/// not stop) is refused with SIGSYS, which the switch turns into a fault;
+/// any other syscall from the stub's instruction kills the stub.
 fn filter(syscall_ip: u64) -> Vec<libc::sock_filter> {
     // BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K.
     const LD: u16 = 0x20;
@@ -142,15 +145,16 @@ fn filter(syscall_ip: u64) -> Vec<libc::sock_filter> {
         s(LD, 0, 0, 4),
         s(JEQ, 0, 9, AUDIT_ARCH_X86_64),
         s(LD, 0, 0, 8),
-        s(JEQ, 0, 7, lo),
+        s(JEQ, 0, 8, lo),
         s(LD, 0, 0, 12),
-        s(JEQ, 0, 5, hi),
+        s(JEQ, 0, 6, hi),
         s(LD, 0, 0, 0),
         s(JEQ, 2, 0, nr(libc::SYS_mmap)),
         s(JEQ, 1, 0, nr(libc::SYS_munmap)),
         s(JEQ, 0, 1, nr(libc::SYS_mprotect)),
         s(RET, 0, 0, libc::SECCOMP_RET_ALLOW),
         s(RET, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
+        s(RET, 0, 0, libc::SECCOMP_RET_TRAP),
     ]
 }
 
