@@ -13,6 +13,8 @@
 #  (f) the OCI runtime: `run` of /bin/true and create+start+wait+delete
 #      against runc/crun when installed, and the idle sandbox's and gofer's
 #      peak RSS (ci/bench_oci.sh, runnable alone).
+#  (g) the ptrace platform: getppid, fork+exec+wait and a page fault under
+#      --platform ptrace, against a raw PTRACE_SYSEMU round trip.
 #
 # Environment: BENCH_N (default 1000000), BENCH_RUNS (5), BENCH_TRUE_RUNS
 # (20), RINGFENCE_BIN (default target/release/ringfence: build it first with
@@ -190,6 +192,23 @@ pb_sandbox=$(pb_runs "$rf" do --)
 failures=$((failures + $(grep -c FAILED <<<"$pb_native$pb_sandbox" || true)))
 pb_median() { sed -n "s/^$1 \([0-9]*\)$/\1/p" | median; }
 
+# (g) the ptrace platform (the ptrace issue): getppid and proc_bench under
+# `ringfence --platform ptrace do`, against the floor of that platform, a
+# raw PTRACE_SYSEMU round trip (resources/c/sysemu_bench: SYSEMU, waitpid,
+# GETREGS, SETREGS per syscall), in the same run. PT_N getppid calls
+# (default 20000: each costs a round trip of tens of microseconds here).
+pt_n=${BENCH_PTRACE_N:-20000}
+pt_raw=$(for ((i = 0; i < runs; i++)); do
+    "${limit[@]}" "$root/target/resources/sysemu_bench" "$pt_n" | sed -n 's/^ns_per_roundtrip=//p' || echo FAILED
+done)
+pt_getppid=$(for ((i = 0; i < runs; i++)); do
+    "${limit[@]}" "$rf" --platform ptrace do -- "$bench" "$pt_n" </dev/null 2>/dev/null | sed -n 's/^ns_per_call=//p' || echo FAILED
+done)
+pt_pb=$(pb_runs "$rf" --platform ptrace do --)
+failures=$((failures + $(grep -c FAILED <<<"$pt_raw$pt_getppid$pt_pb" || true)))
+pt_raw_ns=$(median <<<"$pt_raw")
+pt_getppid_ns=$(median <<<"$pt_getppid")
+
 native_read_ms=$(median <<<"$native_read")
 sandbox_read_ms=$(median <<<"$sandbox_read")
 native_find_ms=$(median <<<"$native_find")
@@ -209,6 +228,16 @@ row "sequential read, 1 MiB (MB/s)" "$seq1m_n" "$seq1m_s" "$(ratio "$seq1m_s" "$
 for b in fork_exec_wait pipe_roundtrip thread_create page_fault; do
     nat=$(pb_median "$b" <<<"$pb_native")
     sb=$(pb_median "$b" <<<"$pb_sandbox")
+    row "$b (ns)" "$nat" "$sb" "$(ratio "$sb" "$nat")"
+done
+echo
+row "ptrace platform" "native" "ptrace" "ratio"
+row "getppid (ns/call)" "$native_ns" "$pt_getppid_ns" "$(ratio "$pt_getppid_ns" "$native_ns")"
+row "raw PTRACE_SYSEMU round trip (ns)" "" "$pt_raw_ns" ""
+row "getppid / raw round trip" "" "" "$(ratio "$pt_getppid_ns" "$pt_raw_ns")"
+for b in fork_exec_wait page_fault; do
+    nat=$(pb_median "$b" <<<"$pb_native")
+    sb=$(pb_median "$b" <<<"$pt_pb")
     row "$b (ns)" "$nat" "$sb" "$(ratio "$sb" "$nat")"
 done
 echo

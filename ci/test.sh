@@ -3,10 +3,11 @@
 # test of the workspace (unit tests and the integration tests of tests/,
 # which run programs natively and under `ringfence do`; they need /dev/kvm,
 # and tests/tests/debian.rs a Debian rootfs, built here first),
+# the integration tests again on the ptrace platform (RINGFENCE_PLATFORM=ptrace),
 # then the hardware-KVM cases under emulation (ci/hwkvm/run.sh).
 #
 # Usage: bash ci/test.sh [extra `cargo test` arguments, e.g. a test name]
-# Environment: HWKVM=0 skips ci/hwkvm.
+# Environment: HWKVM=0 skips ci/hwkvm; PTRACE=0 skips the ptrace run.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,6 +75,20 @@ awk '
         printf "%d passed, %d failed, %d skipped\n", p, f, s
     }' "$log"
 [[ -z $debian_warning ]] || echo "$debian_warning" >&2
+
+# The same integration tests on the ptrace platform (the sentry in a host
+# process, programs in PTRACE_SYSEMU stubs): about 1.5 minutes here.
+# PTRACE=0 skips.
+if [[ ${PTRACE:-1} != 0 ]]; then
+    step "cargo test --release -p ringfence-tests on the ptrace platform"
+    pt_start=$SECONDS
+    pt_status=0
+    RINGFENCE_PLATFORM=ptrace RINGFENCE_BIN=${RINGFENCE_BIN:-$root/target/release/ringfence} \
+        cargo test --release -p ringfence-tests --no-fail-fast "$@" 2>&1 | tee "$log" || pt_status=$?
+    grep -E '^test .* FAILED$' "$log" || true
+    echo "ptrace platform: $( ((pt_status == 0)) && echo PASS || echo FAIL) in $((SECONDS - pt_start)) s"
+    ((pt_status == 0)) || status=1
+fi
 
 # Hardware KVM (AMD SVM) under QEMU TCG: a static ringfence runs the cases of
 # ci/hwkvm/cases.txt against a real kvm_amd (about a minute; HWKVM=0 skips).

@@ -38,6 +38,17 @@ pub struct SandboxOptions {
     pub container_block: Vec<u8>,
     /// Run right before the guest first runs (the seccomp filter).
     pub before_run: Option<vmm::BeforeRun>,
+    /// Where the sentry runs.
+    pub platform: SandboxPlatform,
+}
+
+/// Where the sentry runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxPlatform {
+    /// In a KVM virtual machine.
+    Kvm,
+    /// In this process, the program in ptrace'd stub processes.
+    Ptrace,
 }
 
 /// How the sandbox ended.
@@ -90,6 +101,9 @@ pub enum SandboxError {
     /// The VM failed.
     #[error(transparent)]
     Vmm(VmmError),
+    /// The ptrace platform failed to start.
+    #[error(transparent)]
+    Ptrace(platform_ptrace::PtraceError),
 }
 
 /// Runs `program` with `argv` and `envp` on the calling thread.
@@ -121,7 +135,14 @@ pub fn run(
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;
     let started = Instant::now();
-    let result = vmm::run_with(config, Arc::clone(&stop));
+    let result = match opts.platform {
+        SandboxPlatform::Kvm => vmm::run_with(config, Arc::clone(&stop)),
+        SandboxPlatform::Ptrace => match platform_ptrace::run_with(&config, &stop) {
+            Ok(result) => Ok(result),
+            Err(platform_ptrace::PtraceError::Stopped(reason)) => Err(VmmError::Stopped(reason)),
+            Err(e) => return Err(SandboxError::Ptrace(e)),
+        },
+    };
     let wall = started.elapsed();
     drop(guard);
     let (status, stats) = match (result, stop.reason()) {

@@ -34,6 +34,12 @@ pub const HARD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a waiting harness polls its child.
 const POLL: Duration = Duration::from_millis(2);
 
+/// The platform the sandbox runs on in these tests: `RINGFENCE_PLATFORM`
+/// (`kvm` or `ptrace`), or ringfence's default when unset.
+pub fn sandbox_platform() -> Option<String> {
+    std::env::var("RINGFENCE_PLATFORM").ok().filter(|p| !p.is_empty())
+}
+
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent directory").to_path_buf()
@@ -193,7 +199,14 @@ impl Run {
     /// `ringfence do FLAGS... -- program args...`.
     pub fn sandbox_flags<S: AsRef<OsStr>>(flags: &[&str], program: impl AsRef<OsStr>, args: &[S]) -> Self {
         let mut cmd = Command::new(ringfence_bin());
-        cmd.arg("do").args(flags).arg("--").arg(program.as_ref()).args(args);
+        cmd.arg("do");
+        let mut flags: Vec<&str> = flags.to_vec();
+        let platform = sandbox_platform();
+        // An explicit --platform wins over the environment's.
+        if let Some(p) = platform.as_ref().filter(|_| !flags.contains(&"--platform")) {
+            flags.splice(0..0, ["--platform", p.as_str()]);
+        }
+        cmd.args(&flags).arg("--").arg(program.as_ref()).args(args);
         let flags = if flags.is_empty() { String::new() } else { format!("{} ", flags.join(" ")) };
         Self::new(format!("ringfence do {flags}-- {}", show_argv(program.as_ref(), args)), cmd)
     }

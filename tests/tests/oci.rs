@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ringfence_tests::{ringfence_bin, workspace_root, Outcome, Run, TempDir};
+use ringfence_tests::{ringfence_bin, sandbox_platform, workspace_root, Outcome, Run, TempDir};
 use serde_json::{json, Value};
 
 /// The bundle the script builds: its config.json is `ringfence spec`'s.
@@ -44,6 +44,15 @@ impl Env {
         self.dir.path().join("root").to_string_lossy().into_owned()
     }
 
+    /// `--root ROOT`, and `--platform P` from RINGFENCE_PLATFORM.
+    fn globals(&self) -> Vec<String> {
+        let mut g = vec!["--root".to_owned(), self.root()];
+        if let Some(p) = sandbox_platform() {
+            g.extend(["--platform".to_owned(), p]);
+        }
+        g
+    }
+
     /// A bundle named `name` whose config is the template's, changed by `edit`.
     fn bundle(&self, name: &str, edit: impl FnOnce(&mut Value)) -> String {
         let tpl = template();
@@ -66,8 +75,8 @@ impl Env {
 
     /// `ringfence --root ROOT ARGS...`, waited for.
     fn rf(&self, args: &[&str]) -> Outcome {
-        let root = self.root();
-        let mut all = vec!["--root", &root];
+        let globals = self.globals();
+        let mut all: Vec<&str> = globals.iter().map(String::as_str).collect();
         all.extend_from_slice(args);
         Run::ringfence(&all).run()
     }
@@ -80,8 +89,7 @@ impl Env {
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let err = self.dir.path().join(format!("stderr-{n}"));
         let out = Command::new(ringfence_bin())
-            .arg("--root")
-            .arg(self.root())
+            .args(self.globals())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -236,11 +244,13 @@ fn run_reports_the_exit_status() {
 #[test]
 fn run_killed_from_outside_is_128_plus_the_signal() {
     let env = Env::new("oci-run-kill");
-    let root = env.root();
+    let globals = env.globals();
     for (i, (sig, code)) in [("KILL", 137), ("15", 143)].into_iter().enumerate() {
         let bundle = env.bundle_args(&format!("b{i}"), &["/bin/sleep", "30"]);
         let id = format!("k{i}");
-        let running = Run::ringfence(&["--root", &root, "run", "--bundle", &bundle, &id]).spawn();
+        let mut all: Vec<&str> = globals.iter().map(String::as_str).collect();
+        all.extend_from_slice(&["run", "--bundle", &bundle, &id]);
+        let running = Run::ringfence(&all).spawn();
         env.wait_status(&id, "running");
         env.rf(&["kill", &id, sig]).assert_code(0);
         running.wait().assert_code(code);
@@ -281,10 +291,12 @@ fn run_honours_the_config() {
     assert_eq!(std::fs::read_to_string(rootfs.join("x")).expect("written through the gofer"), "x\n");
 }
 
-/// The pids whose parent is `pid`.
+/// The pids whose parent is `pid`, less the ptrace platform's stub
+/// processes (forks of the sentry thread, named after it).
 fn children_of(pid: i64) -> Vec<i64> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        .filter(|child| std::fs::read_to_string(format!("/proc/{child}/comm")).is_ok_and(|c| c.trim() != "rf-sentry"))
         .filter(|child| {
             std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|s| {
                 s.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<i64>().ok()) == Some(pid)

@@ -19,6 +19,12 @@ mod sys;
 #[allow(unsafe_code)]
 mod vstate;
 
+/// Facts about the host's standard streams and randomness, for a platform
+/// that builds the sentry's boot parameters itself (ptrace).
+pub mod hostinfo {
+    pub use crate::sys::{getrandom, isatty, stdio_stat, termios, winsize};
+}
+
 pub use error::{GuestFault, VmmError};
 pub use hostcall::HostcallError;
 pub use loader::LoadError;

@@ -15,7 +15,7 @@ use ringfence::program;
 use ringfence::sandbox::{self, SandboxOptions, Status};
 use ringfence::size::parse_size;
 
-use super::{GlobalArgs, LogFormat};
+use super::{GlobalArgs, LogFormat, Platform};
 
 /// Arguments of `do`.
 #[derive(Debug, clap::Args)]
@@ -59,7 +59,10 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 /// Runs `do`; returns the exit status.
 pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
-    super::check_platform(global)?;
+    let platform = match global.platform() {
+        Platform::Kvm => sandbox::SandboxPlatform::Kvm,
+        Platform::Ptrace => sandbox::SandboxPlatform::Ptrace,
+    };
     let Some((name, rest)) = args.command.split_first() else {
         bail!("no program given");
     };
@@ -105,7 +108,10 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         gofer: Some(Arc::new(conn)),
         gofer_ready: Some(ready),
         container_block: Vec::new(),
-        before_run: Some(ringfence::seccomp::before_run(gofer.pid())),
+        // The seccomp filter is the VMM's: the ptrace platform needs ptrace,
+        // fork and memfd mappings, which it forbids.
+        before_run: (platform == sandbox::SandboxPlatform::Kvm).then(|| ringfence::seccomp::before_run(gofer.pid())),
+        platform,
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {

@@ -6,6 +6,7 @@ pub mod gofer;
 pub mod logging;
 pub mod oci;
 
+use std::fs::OpenOptions;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -39,9 +40,37 @@ pub struct GlobalArgs {
     /// Directory for container state.
     #[arg(long, global = true, default_value = "/run/ringfence")]
     pub root: PathBuf,
-    /// Where the sandbox runs.
-    #[arg(long, global = true, value_enum, default_value_t = Platform::Kvm)]
-    pub platform: Platform,
+    /// Where the sandbox runs (default: kvm where /dev/kvm can run a
+    /// guest, ptrace otherwise).
+    #[arg(long, global = true, value_enum)]
+    pub platform: Option<Platform>,
+}
+
+impl GlobalArgs {
+    /// `--platform`, or the default for this host (with a one-line notice
+    /// when KVM is not usable).
+    pub fn platform(&self) -> Platform {
+        if let Some(p) = self.platform {
+            return p;
+        }
+        if kvm_usable() {
+            Platform::Kvm
+        } else {
+            eprintln!("ringfence: /dev/kvm is not usable here, running on the ptrace platform");
+            Platform::Ptrace
+        }
+    }
+}
+
+/// Whether /dev/kvm opens read-write and speaks the stable KVM API.
+fn kvm_usable() -> bool {
+    use std::os::fd::AsRawFd;
+    const KVM_GET_API_VERSION: libc::c_ulong = 0xae00;
+    let Ok(kvm) = OpenOptions::new().read(true).write(true).open("/dev/kvm") else { return false };
+    // SAFETY: KVM_GET_API_VERSION takes no argument and only returns a number.
+    #[allow(unsafe_code)]
+    let v = unsafe { libc::ioctl(kvm.as_raw_fd(), KVM_GET_API_VERSION, 0) };
+    v == 12
 }
 
 /// `--log-format`.
@@ -126,13 +155,5 @@ fn command_name(c: &Command) -> &'static str {
         Command::Features => "features",
         Command::Gofer(_) => "gofer",
         Command::Boot(_) => "boot",
-    }
-}
-
-/// Refuses a platform that is not built yet.
-pub fn check_platform(global: &GlobalArgs) -> anyhow::Result<()> {
-    match global.platform {
-        Platform::Kvm => Ok(()),
-        Platform::Ptrace => anyhow::bail!("--platform ptrace: the ptrace platform is not available yet (use kvm)"),
     }
 }

@@ -116,13 +116,14 @@ pub fn runc_status(result: anyhow::Result<u8>) -> u8 {
 }
 
 fn request(global: &GlobalArgs, args: CreateArgs) -> CreateRequest {
-    CreateRequest {
-        root: global.root.clone(),
-        id: args.id,
-        bundle: args.bundle,
-        pid_file: args.pid_file,
-        global_args: super::do_cmd::gofer_global_args(global),
-    }
+    // The sandbox process (`boot`) runs on the platform chosen here.
+    let mut global_args = super::do_cmd::gofer_global_args(global);
+    global_args.push("--platform".into());
+    global_args.push(match global.platform() {
+        super::Platform::Kvm => "kvm".into(),
+        super::Platform::Ptrace => "ptrace".into(),
+    });
+    CreateRequest { root: global.root.clone(), id: args.id, bundle: args.bundle, pid_file: args.pid_file, global_args }
 }
 
 fn check_preserve_fds(args: &CreateArgs) -> anyhow::Result<()> {
@@ -141,14 +142,12 @@ pub fn spec_cmd(args: SpecArgs) -> anyhow::Result<u8> {
 }
 
 pub fn create(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<u8> {
-    super::check_platform(global)?;
     check_preserve_fds(&args)?;
     commands::create(&request(global, args))?;
     Ok(0)
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<u8> {
-    super::check_platform(global)?;
     check_preserve_fds(&args.create)?;
     commands::run(&request(global, args.create), args.detach)
 }
@@ -191,5 +190,9 @@ pub fn delete(global: &GlobalArgs, args: DeleteArgs) -> anyhow::Result<u8> {
 
 pub fn boot(global: &GlobalArgs, args: BootArgs) -> anyhow::Result<u8> {
     let gofer_args = super::do_cmd::gofer_global_args(global);
-    commands::boot(&global.root, &args.id, &args.bundle, global.debug, gofer_args)
+    let platform = match global.platform() {
+        super::Platform::Kvm => ringfence::sandbox::SandboxPlatform::Kvm,
+        super::Platform::Ptrace => ringfence::sandbox::SandboxPlatform::Ptrace,
+    };
+    commands::boot(&global.root, &args.id, &args.bundle, global.debug, gofer_args, platform)
 }

@@ -424,7 +424,14 @@ pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
 }
 
 /// `boot` (internal): the sandbox process of container `id`.
-pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec<OsString>) -> anyhow::Result<u8> {
+pub fn boot(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    strace: bool,
+    global_args: Vec<OsString>,
+    platform: sandbox::SandboxPlatform,
+) -> anyhow::Result<u8> {
     let dir = root.join(id);
     // Pid 1 of its namespace: signals need handlers to be delivered at all.
     use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
@@ -459,7 +466,9 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
         gofer_ready: None,
         container_block: super::block::container_block(&cfg),
         // The sandbox's SIGINT/SIGTERM watcher runs by then.
-        before_run: Some(crate::seccomp::before_run_after(gofer.pid(), crate::sys::signals_handled)),
+        before_run: (platform == sandbox::SandboxPlatform::Kvm)
+            .then(|| crate::seccomp::before_run_after(gofer.pid(), crate::sys::signals_handled)),
+        platform,
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();

@@ -1,0 +1,286 @@
+//! Host services as plain calls: the same semantics the VMM's hostcalls
+//! serve on KVM (vmm/src/hostcall), on the sentry's own thread.
+//!
+//! Blocking calls block this thread only; a timeout or SIGINT is handled
+//! by the runtime's thread, which ends the process.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use abi::hostcall::{LogLevel, P9_MAX_MESSAGE, P9_MIN_REPLY};
+use sentry::platform::{Clocks, ExitStatus, Host, P9Transport, PhysAddr, PhysMem};
+use vmm::{GoferReady, Outcome};
+
+fn counted() {
+    crate::HOST_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Prefix of syscall-trace lines, written raw to stderr like strace.
+const STRACE_PREFIX: &str = "strace: ";
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec to a live local.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    u64::try_from(ts.tv_sec).unwrap_or(0).saturating_mul(1_000_000_000) + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+/// iovecs over physical ranges (`None` if one lies outside memory).
+fn iovecs(phys: &PhysMem, segs: &[(PhysAddr, u64)]) -> Option<Vec<libc::iovec>> {
+    segs.iter()
+        .filter(|s| s.1 != 0)
+        .map(|&(pa, len)| {
+            let p = phys.ptr(pa, len)?;
+            Some(libc::iovec { iov_base: p.cast(), iov_len: usize::try_from(len).ok()? })
+        })
+        .collect()
+}
+
+/// readv/writev retried on EINTR; `Err` carries an errno.
+fn rw(fd: i32, iov: &[libc::iovec], write: bool) -> Result<usize, i32> {
+    let n = libc::c_int::try_from(iov.len().min(1024)).unwrap_or(1024);
+    loop {
+        // SAFETY: every iovec points into sentry physical memory, mapped for
+        // the process's life (checked by `iovecs`).
+        let r = unsafe {
+            if write {
+                libc::writev(fd, iov.as_ptr(), n)
+            } else {
+                libc::readv(fd, iov.as_ptr(), n)
+            }
+        };
+        match usize::try_from(r) {
+            Ok(n) => return Ok(n),
+            Err(_) => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e.raw_os_error().unwrap_or(libc::EIO));
+                }
+            }
+        }
+    }
+}
+
+/// Host services for the sentry.
+#[derive(Debug)]
+pub struct PtraceHost {
+    phys: PhysMem,
+    done: Mutex<Sender<Outcome>>,
+}
+
+impl PtraceHost {
+    pub fn new(phys: PhysMem, done: Sender<Outcome>) -> Self {
+        Self { phys, done: Mutex::new(done) }
+    }
+}
+
+impl Host for PtraceHost {
+    fn write(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        counted();
+        if fd != 1 && fd != 2 {
+            return Err(libc::EBADF);
+        }
+        let iov = iovecs(&self.phys, segments).ok_or(libc::EFAULT)?;
+        if iov.is_empty() {
+            return Ok(0);
+        }
+        rw(i32::try_from(fd).unwrap_or(1), &iov, true)
+    }
+
+    fn read(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        counted();
+        if fd != 0 {
+            return Err(libc::EBADF);
+        }
+        let iov = iovecs(&self.phys, segments).ok_or(libc::EFAULT)?;
+        if iov.is_empty() {
+            return Ok(0);
+        }
+        rw(0, &iov, false)
+    }
+
+    fn clocks(&self) -> Clocks {
+        Clocks { realtime_ns: clock_ns(libc::CLOCK_REALTIME), monotonic_ns: clock_ns(libc::CLOCK_MONOTONIC) }
+    }
+
+    fn sleep(&self, ns: u64) {
+        counted();
+        let deadline = clock_ns(libc::CLOCK_MONOTONIC).saturating_add(ns);
+        let ts = libc::timespec {
+            tv_sec: libc::time_t::try_from(deadline / 1_000_000_000).unwrap_or(libc::time_t::MAX),
+            tv_nsec: libc::c_long::try_from(deadline % 1_000_000_000).unwrap_or(0),
+        };
+        // SAFETY: reads one timespec from a live local; EINTR (the tick)
+        // restarts the wait for the same absolute deadline.
+        while unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &ts, std::ptr::null_mut()) }
+            == libc::EINTR
+        {}
+    }
+
+    fn poll(&self, fd: u32, events: u32, ns: u64) -> u32 {
+        counted();
+        let ok = matches!((fd, events), (0, 1) | (1, 4) | (2, 4));
+        if !ok {
+            return 0;
+        }
+        let deadline = clock_ns(libc::CLOCK_MONOTONIC).saturating_add(ns);
+        loop {
+            let left = deadline.saturating_sub(clock_ns(libc::CLOCK_MONOTONIC));
+            let ts = libc::timespec {
+                tv_sec: libc::time_t::try_from(left / 1_000_000_000).unwrap_or(libc::time_t::MAX),
+                tv_nsec: libc::c_long::try_from(left % 1_000_000_000).unwrap_or(0),
+            };
+            let mut pfd = libc::pollfd {
+                fd: i32::try_from(fd).unwrap_or(0),
+                events: libc::c_short::try_from(events).unwrap_or(0),
+                revents: 0,
+            };
+            // SAFETY: one pollfd and one timespec, both live locals.
+            let n = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+            if n > 0 {
+                let mask = libc::POLLIN | libc::POLLOUT | libc::POLLHUP | libc::POLLERR;
+                return u32::from(pfd.revents.cast_unsigned() & mask.cast_unsigned());
+            }
+            if n == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return 0;
+            }
+        }
+    }
+
+    fn log(&self, level: LogLevel, msg: &str) {
+        let text = msg.trim_end_matches('\n');
+        match level {
+            LogLevel::Info => match text.strip_prefix(STRACE_PREFIX) {
+                Some(line) => eprintln!("{line}"),
+                None => tracing::info!(target: "sentry", "{text}"),
+            },
+            LogLevel::Error => tracing::error!(target: "sentry", "{text}"),
+            LogLevel::Warn => tracing::warn!(target: "sentry", "{text}"),
+            LogLevel::Debug => tracing::debug!(target: "sentry", "{text}"),
+            LogLevel::Trace => tracing::trace!(target: "sentry", "{text}"),
+        }
+    }
+
+    fn exit(&self, status: ExitStatus) -> ! {
+        let outcome = match status {
+            ExitStatus::Exited(c) => Outcome::Exited(c),
+            ExitStatus::Signaled(s) => Outcome::Signaled(s),
+        };
+        if let Ok(tx) = self.done.lock() {
+            let _ = tx.send(outcome);
+        }
+        // The runtime's thread ends the process, and the stubs with it
+        // (PTRACE_O_EXITKILL).
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+/// The gofer channel: 9P exchanges straight between sentry physical memory
+/// and the gofer's socket, checked as the VMM checks them.
+#[derive(Debug)]
+pub struct PtraceP9 {
+    phys: PhysMem,
+    chan: Option<Mutex<Channel>>,
+}
+
+#[derive(Debug)]
+struct Channel {
+    sock: Arc<UnixStream>,
+    ready: Option<GoferReady>,
+    broken: bool,
+}
+
+impl PtraceP9 {
+    pub fn new(phys: PhysMem, sock: Option<Arc<UnixStream>>, ready: Option<GoferReady>) -> Self {
+        Self { phys, chan: sock.map(|sock| Mutex::new(Channel { sock, ready, broken: false })) }
+    }
+}
+
+/// Moves all of `iov` (advancing it) with readv/writev.
+fn all(fd: i32, mut iov: Vec<libc::iovec>, write: bool) -> Result<(), i32> {
+    iov.retain(|v| v.iov_len != 0);
+    while !iov.is_empty() {
+        let mut n = rw(fd, &iov, write)?;
+        if n == 0 {
+            return Err(libc::EIO);
+        }
+        while n > 0 {
+            let first = &mut iov[0];
+            if n >= first.iov_len {
+                n -= first.iov_len;
+                iov.remove(0);
+            } else {
+                first.iov_base = first.iov_base.cast::<u8>().wrapping_add(n).cast();
+                first.iov_len -= n;
+                n = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn exchange(phys: &PhysMem, fd: i32, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+    let tiov = iovecs(phys, request).ok_or(libc::EFAULT)?;
+    all(fd, tiov, true)?;
+    let first = reply.first().ok_or(libc::EINVAL)?;
+    let head = phys.ptr(first.0, 4).ok_or(libc::EFAULT)?;
+    all(fd, vec![libc::iovec { iov_base: head.cast(), iov_len: 4 }], false)?;
+    let mut size = [0u8; 4];
+    // SAFETY: `head` points at 4 bytes of physical memory just filled.
+    unsafe { std::ptr::copy_nonoverlapping(head, size.as_mut_ptr(), 4) };
+    let n = u64::from(u32::from_le_bytes(size));
+    let capacity: u64 = reply.iter().map(|s| s.1).sum();
+    if !(P9_MIN_REPLY..=P9_MAX_MESSAGE).contains(&n) || n > capacity {
+        return Err(libc::EPROTO);
+    }
+    // The rest of the reply, after the size, scattered over the segments.
+    let mut skip = 4u64;
+    let mut want = n - 4;
+    let mut body = Vec::new();
+    for &(pa, len) in reply {
+        let s = skip.min(len);
+        skip -= s;
+        let take = (len - s).min(want);
+        if take > 0 {
+            body.push((pa + s, take));
+            want -= take;
+        }
+    }
+    all(fd, iovecs(phys, &body).ok_or(libc::EFAULT)?, false)?;
+    usize::try_from(n).map_err(|_| libc::EIO)
+}
+
+impl P9Transport for PtraceP9 {
+    fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        counted();
+        let Some(chan) = &self.chan else { return Err(libc::ENOSYS) };
+        let mut chan = chan.lock().map_err(|_| libc::EIO)?;
+        if let Some(ready) = chan.ready.take() {
+            if let Err(e) = (ready.0)() {
+                tracing::error!(error = %e, "the gofer did not start");
+                chan.broken = true;
+            }
+        }
+        if chan.broken {
+            return Err(libc::EIO);
+        }
+        let tlen: u64 = request.iter().map(|s| s.1).sum();
+        if !(P9_MIN_REPLY..=P9_MAX_MESSAGE).contains(&tlen) || reply.first().is_none_or(|r| r.1 < P9_MIN_REPLY) {
+            return Err(libc::EINVAL);
+        }
+        let fd = chan.sock.as_raw_fd();
+        match exchange(&self.phys, fd, request, reply) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                chan.broken = true;
+                tracing::warn!(errno = e, "gofer channel broken");
+                Err(libc::EIO)
+            }
+        }
+    }
+}
