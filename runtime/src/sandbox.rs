@@ -33,6 +33,8 @@ pub struct SandboxOptions {
     pub gofer: Option<Arc<UnixStream>>,
     /// Waits for the gofer's start-up handshake (see `gofer::handshake_in_background`).
     pub gofer_ready: Option<vmm::GoferReady>,
+    /// stdio is the container's raw pty (OCI `process.terminal`).
+    pub console: bool,
 }
 
 /// How the sandbox ended.
@@ -110,6 +112,7 @@ pub fn run(
         gofer: opts.gofer.clone(),
         gofer_ready: opts.gofer_ready.clone(),
         root_overlay: opts.root_overlay,
+        console: opts.console,
     };
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;

@@ -59,6 +59,9 @@ pub struct VmConfig {
     /// Test hook: make the sentry fault in supervisor mode after boot
     /// ([`abi::boot::FLAG_INJECT_SENTRY_FAULT`]).
     pub inject_sentry_fault: bool,
+    /// The host's fds 0 and 1 are the container's raw pty: the sentry
+    /// runs `/dev/console` over them ([`abi::boot::FLAG_CONSOLE`]).
+    pub console: bool,
 }
 
 /// A blocking check that the gofer started: `Err` carries why it did not.

@@ -26,6 +26,10 @@ pub struct CreateArgs {
     /// Write the sandbox process's pid to FILE.
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
+    /// A unix socket to send the pty master to, when the config asks for a
+    /// terminal (process.terminal).
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
     /// The container id.
     pub id: String,
 }
@@ -112,6 +116,7 @@ fn request(global: &GlobalArgs, args: CreateArgs) -> CreateRequest {
         id: args.id,
         bundle: args.bundle,
         pid_file: args.pid_file,
+        console_socket: args.console_socket,
         global_args: super::do_cmd::gofer_global_args(global),
     }
 }

@@ -48,6 +48,9 @@ pub struct CreateRequest {
     pub id: String,
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
+    /// `--console-socket`: where the pty master of a `process.terminal`
+    /// container goes.
+    pub console_socket: Option<PathBuf>,
     /// Global flags for the sandbox process (logging), placed before `boot`.
     pub global_args: Vec<OsString>,
 }
@@ -91,6 +94,9 @@ fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Contai
     let bundle = std::fs::canonicalize(&req.bundle).with_context(|| format!("bundle {}", req.bundle.display()))?;
     // Checked before anything is made: a bad config leaves nothing behind.
     let (cfg, bytes) = config::load_bundle(&bundle)?;
+    // A foreground `run` may take a console socket too (runc refuses it):
+    // the terminal goes to the socket and `run` waits for the exit status.
+    super::console::check(cfg.terminal, req.console_socket.as_deref(), detach || req.console_socket.is_some())?;
     let root = state::ensure_root(&req.root)?;
     let stored = Stored {
         id: req.id.clone(),
@@ -103,7 +109,8 @@ fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Contai
         annotations: cfg.annotations.clone(),
     };
     let mut c = Container::create(&root, stored)?;
-    match prepare(&mut c, req, &root, &bundle, &bytes, detach) {
+    let console = req.console_socket.as_deref().filter(|_| cfg.terminal);
+    match prepare(&mut c, req, &root, &bundle, &bytes, detach, console) {
         Ok(child) => Ok((c, child)),
         Err(e) => {
             let _ = c.remove();
@@ -121,6 +128,7 @@ fn prepare(
     bundle: &Path,
     bytes: &[u8],
     detach: bool,
+    console: Option<&Path>,
 ) -> anyhow::Result<Child> {
     std::fs::write(c.dir.join(CONFIG_COPY), bytes).context("cannot copy config.json")?;
     crate::sys::mkfifo(&c.dir.join(START_FIFO)).context("cannot create the start FIFO")?;
@@ -129,6 +137,10 @@ fn prepare(
     cmd.arg0("ringfence").args(&req.global_args).arg("--root").arg(root);
     cmd.arg("boot").arg("--bundle").arg(bundle).arg(&req.id);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    if let Some(socket) = console {
+        let slave = super::console::setup(socket)?;
+        cmd.stdin(Stdio::from(slave.try_clone()?)).stdout(Stdio::from(slave.try_clone()?)).stderr(Stdio::from(slave));
+    }
     crate::sys::pass_fd(&mut cmd, theirs.as_fd(), READY_FD, detach);
     let mut child = cmd.spawn().context("cannot start the sandbox process")?;
     drop(theirs);
@@ -394,6 +406,7 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
         root_overlay: false,
         gofer: Some(Arc::new(conn)),
         gofer_ready: None,
+        console: cfg.terminal,
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();

@@ -39,15 +39,18 @@ pub struct ContainerConfig {
     pub hostname: String,
     /// `annotations`.
     pub annotations: HashMap<String, String>,
+    /// `process.terminal`: the container's stdio is a pty whose master goes
+    /// to the `--console-socket`.
+    pub terminal: bool,
 }
 
 /// Mount types whose file system the sandbox provides, with where it
 /// provides them (the sentry mounts these itself; see kernel/rootfs.rs).
-const PROVIDED: &[(&str, &str)] = &[("proc", "/proc"), ("tmpfs", "/dev"), ("tmpfs", "/tmp")];
+const PROVIDED: &[(&str, &str)] = &[("proc", "/proc"), ("tmpfs", "/dev"), ("tmpfs", "/tmp"), ("devpts", "/dev/pts")];
 
 /// Mount types the runtime spec knows that the sandbox has no file system
 /// for yet.
-const NOT_YET: &[&str] = &["devpts", "sysfs", "mqueue", "cgroup", "cgroup2", "bind", "none", "overlay"];
+const NOT_YET: &[&str] = &["sysfs", "mqueue", "cgroup", "cgroup2", "bind", "none", "overlay"];
 
 /// Reads and checks `bundle/config.json` as bytes (so the caller can keep
 /// exactly what was checked).
@@ -87,9 +90,6 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
     let Some(process) = spec.process() else {
         return err("process", "missing (ringfence runs one process per container)");
     };
-    if process.terminal() == Some(true) {
-        return err("process.terminal", "a terminal is not supported yet (set it to false)");
-    }
     let args = process.args().clone().unwrap_or_default();
     match args.first() {
         None => return err("process.args", "empty (the program to run is required)"),
@@ -167,6 +167,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
         readonly: root.readonly().unwrap_or(false),
         hostname,
         annotations: spec.annotations().clone().unwrap_or_default(),
+        terminal: process.terminal() == Some(true),
     })
 }
 
@@ -226,7 +227,7 @@ mod tests {
         let cases: &[(&str, serde_json::Value, &str)] = &[
             ("/process/user/uid", serde_json::json!("x"), "process.user.uid"),
             ("/process/user/uid", serde_json::json!(5), "process.user.uid"),
-            ("/process/terminal", serde_json::json!(true), "process.terminal"),
+            ("/process/terminal", serde_json::json!("yes"), "process.terminal"),
             ("/process/args", serde_json::json!([]), "process.args"),
             ("/process/cwd", serde_json::json!("rel"), "process.cwd"),
             ("/process/env", serde_json::json!(["NOEQUALS"]), "process.env[0]"),

@@ -3,5 +3,6 @@
 
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod spec;
 pub mod state;

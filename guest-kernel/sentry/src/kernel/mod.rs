@@ -56,6 +56,9 @@ pub struct BootParams {
     pub hostname: Vec<u8>,
     /// Random seed.
     pub seed: [u8; 32],
+    /// The container has a terminal: init's stdio is `/dev/console`, a
+    /// line discipline over the host's fds 0 and 1 (see `fs::tty::console`).
+    pub console: bool,
 }
 
 /// The program to start as the container's init.
@@ -172,7 +175,12 @@ impl<P: Platform> Kernel<P> {
 
     /// Loads `prog` into a fresh address space as the init task.
     pub fn spawn_init(&mut self, prog: &InitProgram) -> Result<Task<P::AddressSpace>, crate::error::SysError> {
-        let fs = rootfs::build(self.platform.p9_transport(), &mut self.frames, self.params.root_overlay)?;
+        let fs = rootfs::build(
+            self.platform.p9_transport(),
+            &mut self.frames,
+            self.params.root_overlay,
+            self.params.console,
+        )?;
         // Without a boot module, the program comes from the container's tree.
         let boot_file = (prog.file_len > 0).then_some(exec::ProgramFile { pa: prog.file_pa, len: prog.file_len });
         let img = exec::load_program(self, &fs, &prog.execfn, prog.argv.clone(), &prog.envp, true, boot_file)?;
@@ -180,6 +188,17 @@ impl<P: Platform> Kernel<P> {
         self.init_env = img.env;
         let mut task = Task::new(img.mm, fs, img.entry, img.sp, self.params.tty_mask);
         task.set_comm_from_path(&img.path);
+        if self.params.console {
+            // init (pid 1, a session leader) has /dev/console as its stdio
+            // and controlling terminal.
+            let con = crate::fs::tty::console::init(self.params.winsize, 1);
+            let mut fds = task.fds.lock();
+            for fd in 0..3 {
+                let file =
+                    fd::File::Tty(crate::fs::tty::TtyFile::open(con.clone(), false, crate::vfs::file::flags::O_RDWR));
+                fds.install_at(file, fd, 3, false)?;
+            }
+        }
         Ok(task)
     }
 
@@ -299,7 +318,11 @@ impl<P: Platform> Kernel<P> {
         let next = next.map_or(self.next_timer, |d| d.min(self.next_timer));
         let ns = next.saturating_sub(now).min(100_000_000);
         let stdin = self.tasks.values().any(|t| t.state == RunState::Blocked && t.waits.contains(&WaitKey::HostStdin));
-        if stdin {
+        if crate::fs::tty::console::active() {
+            // The console takes input (and signal characters) whether or
+            // not anyone reads it.
+            crate::fs::tty::console::pump(self, None, ns);
+        } else if stdin {
             if self.host().poll(0, abi::linux::poll::POLLIN, ns) != 0 {
                 self.wake(WaitKey::HostStdin);
             }
@@ -367,6 +390,7 @@ pub fn schedule<P: Platform>(k: &mut Kernel<P>) -> ! {
         let now = k.host().clocks().monotonic_ns;
         k.apply_wakeups(now);
         timer::fire_due(k, None, now);
+        crate::fs::tty::console::pump_if_due(k, now);
         let Some(tid) = k.runq.pop() else {
             k.idle();
             continue;

@@ -12,6 +12,7 @@ use crate::error::SysError;
 use alloc::vec::Vec;
 
 use crate::fs::proc::{self, MountDesc};
+use crate::fs::tty::devpts;
 use crate::fs::{dev, gofer, tmpfs};
 use crate::mm::frames::FrameAllocator;
 use crate::platform::P9Transport;
@@ -38,6 +39,7 @@ pub fn build(
     transport: Arc<dyn P9Transport>,
     frames: &mut FrameAllocator,
     overlay: bool,
+    console: bool,
 ) -> Result<FsContext, SysError> {
     let mut mounts = MountTable::default();
     // What /proc/mounts lists, in mount order.
@@ -56,8 +58,11 @@ pub fn build(
                 root.lookup(name).ok().filter(|n| n.stat().is_ok_and(|s| s.file_type() == Some(FileType::Directory)))
             };
             if let Some(d) = is_dir(b"dev") {
-                mounts.mount(&d, devfs()?);
+                let (dev, pts) = devfs(console)?;
+                mounts.mount(&d, dev);
+                mounts.mount(&pts, devpts::mount());
                 descs.push(desc("tmpfs", "/dev", "tmpfs", DEV_DEV));
+                descs.push(desc("devpts", "/dev/pts", "devpts", devpts::DEVPTS_DEV));
             }
             // Over the overlay, /tmp is already the sandbox's to write (and
             // shows the host's files); a --rootfs tree gets its own tmpfs.
@@ -72,10 +77,13 @@ pub fn build(
         }
         Err(e) if e.errno == abi::linux::errno::ENOSYS => {
             let root = tmpfs::new(ROOT_DEV, 0o755, 4 << 20);
-            mounts.mount(&root.mkdir(b"dev", 0o755)?, devfs()?);
+            let (dev, pts) = devfs(console)?;
+            mounts.mount(&root.mkdir(b"dev", 0o755)?, dev);
+            mounts.mount(&pts, devpts::mount());
             mounts.mount(&root.mkdir(b"tmp", 0o1777)?, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
             descs.push(desc("rootfs", "/", "tmpfs", ROOT_DEV));
             descs.push(desc("tmpfs", "/dev", "tmpfs", DEV_DEV));
+            descs.push(desc("devpts", "/dev/pts", "devpts", devpts::DEVPTS_DEV));
             descs.push(desc("tmpfs", "/tmp", "tmpfs", TMP_DEV));
             proc_dir = Some(root.mkdir(b"proc", 0o555)?);
             root
@@ -92,8 +100,9 @@ pub fn build(
     Ok(FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(mounts)) })
 }
 
-/// A tmpfs with the standard device nodes.
-fn devfs() -> Result<InodeRef, SysError> {
+/// A tmpfs with the standard device nodes (and `console` when the
+/// container has a terminal), and its `pts` directory for devpts.
+fn devfs(console: bool) -> Result<(InodeRef, InodeRef), SysError> {
     let devfs = tmpfs::new(DEV_DEV, 0o755, 64 << 10);
     for (name, rdev) in [
         (&b"null"[..], dev::NULL),
@@ -102,9 +111,16 @@ fn devfs() -> Result<InodeRef, SysError> {
         (b"random", dev::RANDOM),
         (b"urandom", dev::URANDOM),
         (b"tty", dev::TTY),
+        (b"ptmx", dev::PTMX),
     ] {
         devfs.create(name, FileType::CharDevice, 0o666, rdev)?;
     }
+    if console {
+        let node = devfs.create(b"console", FileType::CharDevice, 0o600, dev::CONSOLE)?;
+        let st = node.stat()?;
+        crate::fs::tty::console::set_node_ident(st.dev, st.ino);
+    }
+    let pts = devfs.mkdir(b"pts", 0o755)?;
     // As on Linux, these go through /proc/self/fd.
     devfs.symlink(b"fd", b"/proc/self/fd")?;
     for (i, name) in [&b"stdin"[..], b"stdout", b"stderr"].iter().enumerate() {
@@ -113,5 +129,5 @@ fn devfs() -> Result<InodeRef, SysError> {
         devfs.symlink(name, &target)?;
     }
     devfs.mkdir(b"shm", 0o1777)?;
-    Ok(devfs)
+    Ok((devfs, pts))
 }
