@@ -206,6 +206,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn winsize_packs_into_one_word() {
+        let w = crate::linux::Winsize { ws_row: 33, ws_col: 77, ws_xpixel: 0xffff, ws_ypixel: 0x8001 };
+        assert_eq!(unpack_winsize(pack_winsize(w)), w);
+        assert_eq!(pack_winsize(crate::linux::Winsize::default()), 0);
+    }
+
+    #[test]
     fn numbers_round_trip() {
         for h in [
             Hostcall::Write,
@@ -216,6 +223,7 @@ mod tests {
             Hostcall::Log,
             Hostcall::Panic,
             Hostcall::P9,
+            Hostcall::Poll,
         ] {
             assert_eq!(Hostcall::from_raw(h as u32), Some(h));
         }

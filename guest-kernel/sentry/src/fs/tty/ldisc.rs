@@ -76,7 +76,7 @@ pub struct Termios {
     pub cc: [u8; cc::NCCS],
 }
 
-/// B38400 | CS8 | CREAD | HUPCL, Linux's tty_std_termios.
+/// B38400 | CS8 | CREAD: what Linux's pty slaves start with (no HUPCL).
 const STD_CFLAG: u32 = 0o277;
 
 impl Default for Termios {
