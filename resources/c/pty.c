@@ -232,6 +232,25 @@ int main(void)
 
     signal_test(m, name);
 
+    /* A shell's `kill %1` of a stopped job: SIGTERM stays pending while
+     * it is stopped, and ends it once SIGCONT resumes it. */
+    pid_t job = fork();
+    if (job == 0) {
+        for (;;)
+            pause();
+    }
+    int jst;
+    kill(job, SIGSTOP);
+    waitpid(job, &jst, WUNTRACED);
+    int stopped = WIFSTOPPED(jst);
+    kill(job, SIGTERM);
+    usleep(50000);
+    pid_t still = waitpid(job, &jst, WNOHANG);
+    kill(job, SIGCONT);
+    waitpid(job, &jst, 0);
+    outf(1, "stopped job: stopped %d, after SIGTERM still there %d, after SIGCONT signaled %d by %d\n", stopped,
+         still == 0, WIFSIGNALED(jst), WIFSIGNALED(jst) ? WTERMSIG(jst) : 0);
+
     close(s);
     n = read(m, buf, sizeof buf);
     outf(1, "master read after the slave closed: %zd %s\n", n, n < 0 ? en(errno) : "");

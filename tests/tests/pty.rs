@@ -35,6 +35,7 @@ nonblocking empty read: -1 EAGAIN
 window size set on the master, read on the slave: 33 77
 ctty: acquired with fg group and session of the leader y, ^C gave SIGINT yes
 echo of ^C: 2 "^C"
+stopped job: stopped 1, after SIGTERM still there 1, after SIGCONT signaled 1 by 15
 master read after the slave closed: -1 EIO
 slave read after the master closed: 0
 slave write after the master closed: -1 EIO

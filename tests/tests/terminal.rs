@@ -135,9 +135,10 @@ fn receive_master(listener: &UnixListener, child: &mut Child) -> (File, Vec<u8>)
     (File::from(fd), name[..got.bytes].to_vec())
 }
 
-#[test]
-fn interactive_shell_on_the_console() {
-    let dir = TempDir::new("terminal");
+/// `ringfence run --console-socket` of an interactive `sh`, up to its
+/// first prompt: the run, its temporary directory, and the console.
+fn start_shell(what: &str) -> (Child, TempDir, Console) {
+    let dir = TempDir::new(what);
     let root = dir.path().join("root");
     std::fs::create_dir(&root).expect("mkdir root");
     let b = bundle(dir.path(), &["sh"], true);
@@ -152,7 +153,7 @@ fn interactive_shell_on_the_console() {
         .arg(&sock)
         .arg("--bundle")
         .arg(&b)
-        .arg("tty-shell")
+        .arg(what)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -161,8 +162,70 @@ fn interactive_shell_on_the_console() {
     let (master, name) = receive_master(&listener, &mut child);
     assert_eq!(name, b"/dev/ptmx", "runc sends the master's name with it");
     let mut con = Console::new(master);
-    let long = Duration::from_secs(20);
-    con.expect("/ # ", long);
+    con.expect("/ # ", LONG);
+    (child, dir, con)
+}
+
+/// How long the shell may take to answer.
+const LONG: Duration = Duration::from_secs(20);
+
+/// Waits for `run` to end; its status code.
+fn wait_run(child: &mut Child, dir: &TempDir) -> Option<i32> {
+    let deadline = Instant::now() + LONG;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ringfence run did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if status.code().is_none() {
+        let err = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+        panic!("run died ({status}); its stderr: {err}");
+    }
+    status.code()
+}
+
+#[test]
+fn job_control_on_the_console() {
+    let (mut child, dir, mut con) = start_shell("tty-jobs");
+    // ^Z stops the foreground job; the shell takes the terminal back.
+    con.type_in(b"sleep 30\r");
+    con.expect("sleep 30\r\n", LONG);
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"\x1a");
+    con.expect("^Z", LONG);
+    con.expect("Stopped", LONG);
+    con.expect("/ # ", LONG);
+    con.type_in(b"kill -9 %1\r");
+    con.expect("/ # ", LONG);
+    // A background read of the terminal stops the reader (SIGTTIN) ...
+    con.type_in(b"cat &\r");
+    con.expect("/ # ", LONG);
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"jobs\r");
+    con.expect("Stopped (tty input)", LONG);
+    con.expect("/ # ", LONG);
+    // ... until it is brought to the foreground, where it reads lines.
+    con.type_in(b"fg %cat\r");
+    con.expect("cat\r\n", LONG);
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"typed\r");
+    con.expect("typed\r\ntyped\r\n", LONG);
+    // ^D: end of file for cat, then the shell prompts again.
+    con.type_in(b"\x04");
+    con.expect("/ # ", LONG);
+    con.type_in(b"exit 0\r");
+    assert_eq!(wait_run(&mut child, &dir), Some(0));
+}
+
+#[test]
+fn interactive_shell_on_the_console() {
+    let (mut child, dir, mut con) = start_shell("tty-shell");
+    let long = LONG;
 
     con.type_in(b"echo hello\r");
     // The shell's echo of the line, then the command's output.
@@ -188,16 +251,7 @@ fn interactive_shell_on_the_console() {
     assert!(interrupted.elapsed() < Duration::from_secs(10), "^C did not end sleep 30 promptly");
 
     con.type_in(b"exit 3\r");
-    let deadline = Instant::now() + long;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "ringfence run did not end after exit 3");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let err = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
-    assert_eq!(status.code(), Some(3), "run's status; its stderr: {err}");
+    assert_eq!(wait_run(&mut child, &dir), Some(3));
 }
 
 /// `ringfence ARGS` with --root in `dir`: (status, stderr).
