@@ -40,6 +40,8 @@ pub struct SandboxOptions {
     pub before_run: Option<vmm::BeforeRun>,
     /// Where the sentry runs.
     pub platform: SandboxPlatform,
+    /// stdio is the container's raw pty (OCI `process.terminal`).
+    pub console: bool,
 }
 
 /// Where the sentry runs.
@@ -131,6 +133,7 @@ pub fn run(
         root_overlay: opts.root_overlay,
         container_block: opts.container_block.clone(),
         before_run: opts.before_run.clone(),
+        console: opts.console,
     };
     let stop = Arc::new(StopSignal::new());
     let guard = Watchers::start(&stop, opts.timeout)?;

@@ -36,7 +36,8 @@ fn dev_nodes_behave() {
 #[test]
 fn listing_dev_shows_the_device_nodes() {
     let out = Run::sandbox(busybox(), &["ls", "/dev"]).run();
-    out.assert_code(0).assert_stdout("fd\nfull\nnull\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n");
+    out.assert_code(0)
+        .assert_stdout("fd\nfull\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n");
 }
 
 #[test]

@@ -394,7 +394,7 @@ fn malformed_configs_name_the_field_and_leave_nothing() {
     type Edit = fn(&mut Value);
     let cases: &[(&str, Edit)] = &[
         ("process.user.uid: invalid type", |c| c["process"]["user"]["uid"] = json!("root")),
-        ("process.terminal: a terminal is not supported yet", |c| c["process"]["terminal"] = json!(true)),
+        ("process.terminal: invalid type", |c| c["process"]["terminal"] = json!("yes")),
         ("process.args: empty", |c| c["process"]["args"] = json!([])),
         ("process: missing field `cwd`", |c| {
             c["process"].as_object_mut().map(|p| p.remove("cwd"));

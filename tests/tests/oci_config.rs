@@ -203,7 +203,7 @@ fn mounts_tmpfs_proc_and_bind() {
 #[test]
 fn runc_spec_like_config_runs() {
     // `runc spec`'s mounts and process, less the filesystems the sandbox
-    // refuses (devpts, mqueue, sysfs, cgroup).
+    // refuses (mqueue, sysfs, cgroup).
     let env = Env::new("cfg-runc");
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     let bundle = env.bundle("b", |c| {
@@ -213,6 +213,7 @@ fn runc_spec_like_config_runs() {
         c["mounts"] = json!([
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
             {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
         ]);
     });
@@ -220,7 +221,7 @@ fn runc_spec_like_config_runs() {
     out.assert_code(0);
     assert_eq!(
         out.stdout_str(),
-        "/ 9p\n/tmp tmpfs\n/proc proc\n/dev tmpfs\n/dev/shm tmpfs\n/dev/null\n/dev/shm\n1024\nCapEff:\t0000000020000420\n"
+        "/ 9p\n/tmp tmpfs\n/proc proc\n/dev tmpfs\n/dev/pts devpts\n/dev/shm tmpfs\n/dev/null\n/dev/shm\n1024\nCapEff:\t0000000020000420\n"
     );
 }
 
@@ -290,10 +291,6 @@ fn malformed_configs_name_the_field_and_leave_nothing() {
         ("process.oomScoreAdj: 5000 is outside", Box::new(|c| c["process"]["oomScoreAdj"] = json!(5000))),
         ("mounts[0].type: unknown mount type \"zfs\" at /proc", Box::new(|c| c["mounts"][0]["type"] = json!("zfs"))),
         ("mounts[0].destination: proc: not an absolute", Box::new(|c| c["mounts"][0]["destination"] = json!("proc"))),
-        (
-            "mounts[2].type: devpts at /dev/pts: not provided by the sandbox yet",
-            Box::new(|c| push_mount(c, json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts"}))),
-        ),
         (
             "mounts[2].type: mqueue at /dev/mqueue: not provided",
             Box::new(|c| push_mount(c, json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"}))),

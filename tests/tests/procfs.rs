@@ -189,7 +189,10 @@ fn maps_cpuinfo_mounts() {
          cat /proc/cpuinfo | grep -c processor; grep -c '^model name' /proc/cpuinfo; \
          grep '^proc ' /proc/mounts; cut -d' ' -f2 /proc/mounts | sort | tr '\\n' ' '");
     out.assert_code(0);
-    assert_eq!(out.stdout_str(), "1\n1\n1\n1\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n/ /dev /proc /tmp ");
+    assert_eq!(
+        out.stdout_str(),
+        "1\n1\n1\n1\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n/ /dev /dev/pts /proc /tmp "
+    );
 }
 
 #[test]

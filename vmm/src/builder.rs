@@ -145,6 +145,9 @@ fn boot_info(
     if config.root_overlay {
         flags |= abi::boot::FLAG_ROOT_OVERLAY;
     }
+    if config.console {
+        flags |= abi::boot::FLAG_CONSOLE;
+    }
     let tty_mask = (0..3).filter(|&fd| sys::isatty(fd)).fold(0u32, |m, fd| m | (1 << fd));
     let winsize = if tty_mask & 2 != 0 { sys::winsize(1) } else { None }.unwrap_or(Winsize {
         ws_row: 0,
@@ -218,6 +221,7 @@ mod tests {
             root_overlay: false,
             container_block: Vec::new(),
             before_run: None,
+            console: false,
         }
     }
 

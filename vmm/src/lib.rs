@@ -72,6 +72,9 @@ pub struct VmConfig {
     /// sandbox process confines itself there (seccomp), keeping only what
     /// running the VM needs. An `Err` stops the run.
     pub before_run: Option<BeforeRun>,
+    /// The host's fds 0 and 1 are the container's raw pty: the sentry
+    /// runs `/dev/console` over them ([`abi::boot::FLAG_CONSOLE`]).
+    pub console: bool,
 }
 
 /// A step run before the guest first runs (see [`VmConfig::before_run`]).

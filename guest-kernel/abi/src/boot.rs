@@ -20,6 +20,10 @@ pub const FLAG_ROOT_OVERLAY: u32 = 1 << 4;
 /// The vCPU has an in-kernel local APIC in x2APIC mode (KVM_CREATE_IRQCHIP):
 /// the sentry runs its timer for preemption.
 pub const FLAG_LAPIC_TIMER: u32 = 1 << 7;
+/// The container has a terminal (OCI `process.terminal`): the host's fds
+/// 0 and 1 are a raw pty whose master the runtime handed out, and the
+/// sentry runs `/dev/console`'s line discipline over them.
+pub const FLAG_CONSOLE: u32 = 1 << 8;
 
 /// Bit `n` of [`BootInfo::tty_mask`]: host fd `n` (0, 1, 2) is a terminal.
 pub const TTY_STDIN: u32 = 1 << 0;

@@ -125,7 +125,29 @@ hostcalls! {
     /// or 2) is ready for `args[1]` (POLLIN for 0, POLLOUT for 1 and 2).
     /// `ret`: the ready events (POLLIN/POLLOUT/POLLHUP/POLLERR), 0 on
     /// timeout, `-EINTR` when the VM is being stopped.
+    /// With [`POLL_WATCH_WINSIZE`] in `args[1]` (fd 0 only), also returns
+    /// early when the window size of host fd 0 differs from `args[3]`
+    /// ([`pack_winsize`]); `ret2` is then always its current window size.
     Poll = 9,
+}
+
+/// [`Hostcall::Poll`] `args[1]` flag: watch host fd 0's window size.
+pub const POLL_WATCH_WINSIZE: u64 = 1 << 32;
+
+/// A window size as one word (`ret2` of [`Hostcall::Poll`]).
+pub const fn pack_winsize(w: crate::linux::Winsize) -> u64 {
+    (w.ws_row as u64) | (w.ws_col as u64) << 16 | (w.ws_xpixel as u64) << 32 | (w.ws_ypixel as u64) << 48
+}
+
+/// The inverse of [`pack_winsize`].
+#[allow(clippy::cast_possible_truncation)] // each field is 16 bits by construction
+pub const fn unpack_winsize(v: u64) -> crate::linux::Winsize {
+    crate::linux::Winsize {
+        ws_row: v as u16,
+        ws_col: (v >> 16) as u16,
+        ws_xpixel: (v >> 32) as u16,
+        ws_ypixel: (v >> 48) as u16,
+    }
 }
 
 /// Largest 9P message either way (the msize the VMM accepts).
@@ -184,6 +206,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn winsize_packs_into_one_word() {
+        let w = crate::linux::Winsize { ws_row: 33, ws_col: 77, ws_xpixel: 0xffff, ws_ypixel: 0x8001 };
+        assert_eq!(unpack_winsize(pack_winsize(w)), w);
+        assert_eq!(pack_winsize(crate::linux::Winsize::default()), 0);
+    }
+
+    #[test]
     fn numbers_round_trip() {
         for h in [
             Hostcall::Write,
@@ -194,6 +223,7 @@ mod tests {
             Hostcall::Log,
             Hostcall::Panic,
             Hostcall::P9,
+            Hostcall::Poll,
         ] {
             assert_eq!(Hostcall::from_raw(h as u32), Some(h));
         }

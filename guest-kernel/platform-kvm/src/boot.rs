@@ -126,6 +126,7 @@ pub fn start(_vcpu: u64) -> ! {
         root_overlay: info.flags & abi::boot::FLAG_ROOT_OVERLAY != 0,
         hostname,
         seed: info.seed,
+        console: info.flags & abi::boot::FLAG_CONSOLE != 0,
     };
     let prog = InitProgram { file_pa: info.module_gpa, file_len: info.module_len, execfn, argv, envp, container };
     if info.flags & abi::boot::FLAG_LAPIC_TIMER != 0 {

@@ -97,6 +97,12 @@ impl Host for KvmHost {
         u32::try_from(ret).unwrap_or(0)
     }
 
+    fn poll_console(&self, ns: u64, known: abi::linux::Winsize) -> (u32, abi::linux::Winsize) {
+        let events = u64::from(abi::linux::poll::POLLIN) | abi::hostcall::POLL_WATCH_WINSIZE;
+        let (ret, ret2) = hostcall::call(Hostcall::Poll, [0, events, ns, abi::hostcall::pack_winsize(known)], &[]);
+        (u32::try_from(ret).unwrap_or(0), abi::hostcall::unpack_winsize(ret2))
+    }
+
     fn log(&self, level: LogLevel, msg: &str) {
         hostcall::call_with_text(Hostcall::Log, [level as u64, 0, 0, 0], msg.as_bytes());
     }

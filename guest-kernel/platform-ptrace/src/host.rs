@@ -120,6 +120,13 @@ impl Host for PtraceHost {
         {}
     }
 
+    fn poll_console(&self, ns: u64, known: abi::linux::Winsize) -> (u32, abi::linux::Winsize) {
+        // A window-size change has no descriptor to wait on: look every
+        // 20 ms (the KVM VMM's watch has the same latency).
+        let events = self.poll(0, abi::linux::poll::POLLIN, ns.min(20_000_000));
+        (events, vmm::hostinfo::winsize(0).unwrap_or(known))
+    }
+
     fn poll(&self, fd: u32, events: u32, ns: u64) -> u32 {
         counted();
         let ok = matches!((fd, events), (0, 1) | (1, 4) | (2, 4));

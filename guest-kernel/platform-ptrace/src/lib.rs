@@ -193,6 +193,7 @@ fn boot_params(config: &VmConfig) -> Result<BootParams, PtraceError> {
         winsize,
         termios: (0..3).filter(|&fd| tty_mask & (1 << fd) != 0).find_map(hostinfo::termios).unwrap_or([0; 36]),
         root_overlay: config.root_overlay,
+        console: config.console,
         stdio: [hostinfo::stdio_stat(0), hostinfo::stdio_stat(1), hostinfo::stdio_stat(2)],
         hostname: config.hostname.clone(),
         seed,

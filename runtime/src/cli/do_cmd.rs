@@ -112,6 +112,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         // fork and memfd mappings, which it forbids.
         before_run: (platform == sandbox::SandboxPlatform::Kvm).then(|| ringfence::seccomp::before_run(gofer.pid())),
         platform,
+        console: false,
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {

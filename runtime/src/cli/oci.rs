@@ -30,6 +30,10 @@ pub struct CreateArgs {
     /// unless 0, the sentry cannot take host descriptors yet.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// A unix socket to send the pty master to, when the config asks for a
+    /// terminal (process.terminal).
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
     /// The container id.
     pub id: String,
 }
@@ -123,7 +127,14 @@ fn request(global: &GlobalArgs, args: CreateArgs) -> CreateRequest {
         super::Platform::Kvm => "kvm".into(),
         super::Platform::Ptrace => "ptrace".into(),
     });
-    CreateRequest { root: global.root.clone(), id: args.id, bundle: args.bundle, pid_file: args.pid_file, global_args }
+    CreateRequest {
+        root: global.root.clone(),
+        id: args.id,
+        bundle: args.bundle,
+        pid_file: args.pid_file,
+        console_socket: args.console_socket,
+        global_args,
+    }
 }
 
 fn check_preserve_fds(args: &CreateArgs) -> anyhow::Result<()> {

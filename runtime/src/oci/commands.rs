@@ -48,6 +48,9 @@ pub struct CreateRequest {
     pub id: String,
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
+    /// `--console-socket`: where the pty master of a `process.terminal`
+    /// container goes.
+    pub console_socket: Option<PathBuf>,
     /// Global flags for the sandbox process (logging), placed before `boot`.
     pub global_args: Vec<OsString>,
 }
@@ -100,6 +103,9 @@ fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Contai
     for w in &cfg.process.warnings {
         tracing::warn!("{w}");
     }
+    // A foreground `run` may take a console socket too (runc refuses it):
+    // the terminal goes to the socket and `run` waits for the exit status.
+    super::console::check(cfg.terminal, req.console_socket.as_deref(), detach || req.console_socket.is_some())?;
     let root = state::ensure_root(&req.root)?;
     let stored = Stored {
         id: req.id.clone(),
@@ -132,6 +138,7 @@ fn prepare(
     bytes: &[u8],
     detach: bool,
 ) -> anyhow::Result<Child> {
+    let console = req.console_socket.as_deref().filter(|_| cfg.terminal);
     std::fs::write(c.dir.join(CONFIG_COPY), bytes).context("cannot copy config.json")?;
     crate::sys::mkfifo(&c.dir.join(START_FIFO)).context("cannot create the start FIFO")?;
     let (mut mine, theirs) = UnixStream::pair().context("cannot create the ready socket")?;
@@ -139,6 +146,10 @@ fn prepare(
     cmd.arg0("ringfence").args(&req.global_args).arg("--root").arg(root);
     cmd.arg("boot").arg("--bundle").arg(bundle).arg(&req.id);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    if let Some(socket) = console {
+        let slave = super::console::setup(socket)?;
+        cmd.stdin(Stdio::from(slave.try_clone()?)).stdout(Stdio::from(slave.try_clone()?)).stderr(Stdio::from(slave));
+    }
     crate::sys::pass_fd(&mut cmd, theirs.as_fd(), READY_FD, detach);
     let (placement, pid_ns) = place::prepare(&c.dir, &req.id, &cfg.placement)?;
     crate::sys::place_on_exec(&mut cmd, placement);
@@ -469,6 +480,7 @@ pub fn boot(
         before_run: (platform == sandbox::SandboxPlatform::Kvm)
             .then(|| crate::seccomp::before_run_after(gofer.pid(), crate::sys::signals_handled)),
         platform,
+        console: cfg.terminal,
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();

@@ -53,6 +53,9 @@ pub struct ContainerConfig {
     /// `linux.namespaces`, `linux.cgroupsPath`, `linux.resources` (see
     /// `linux.rs`).
     pub placement: super::linux::Placement,
+    /// `process.terminal`: the container's stdio is a pty whose master goes
+    /// to the `--console-socket`.
+    pub terminal: bool,
 }
 
 /// Guest memory of a container whose config sets no memory limit.
@@ -104,9 +107,6 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
     let Some(process) = spec.process() else {
         return err("process", "missing (ringfence runs one process per container)");
     };
-    if process.terminal() == Some(true) {
-        return err("process.terminal", "a terminal is not supported yet (set it to false)");
-    }
     let args = process.args().clone().unwrap_or_default();
     match args.first() {
         None => return err("process.args", "empty (the program to run is required)"),
@@ -159,6 +159,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<ContainerConfig, (String, String)
         memory_bytes,
         hooks,
         placement,
+        terminal: process.terminal() == Some(true),
     })
 }
 
@@ -214,7 +215,7 @@ mod tests {
     fn names_the_field() {
         let cases: &[(&str, serde_json::Value, &str)] = &[
             ("/process/user/uid", serde_json::json!("x"), "process.user.uid"),
-            ("/process/terminal", serde_json::json!(true), "process.terminal"),
+            ("/process/terminal", serde_json::json!("yes"), "process.terminal"),
             ("/process/args", serde_json::json!([]), "process.args"),
             ("/process/cwd", serde_json::json!("rel"), "process.cwd"),
             ("/process/env", serde_json::json!(["NOEQUALS"]), "process.env[0]"),

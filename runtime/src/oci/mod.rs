@@ -4,6 +4,7 @@
 pub mod block;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod hooks;
 pub mod linux;
 pub mod mounts;

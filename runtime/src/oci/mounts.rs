@@ -9,7 +9,8 @@
 //! * bind mounts (a `bind`/`rbind` option, any type): a host directory, `ro`
 //!   or `rw`; `rbind` binds only the top mount (the gofer does not cross
 //!   the host's mounts below it). Files are refused for now.
-//! * `devpts`, `sysfs`, `mqueue`, `cgroup`, `cgroup2`: refused, naming the
+//! * `devpts`: the sandbox's devpts (its usual options accepted).
+//! * `sysfs`, `mqueue`, `cgroup`, `cgroup2`: refused, naming the
 //!   mount (the sandbox has no such filesystem yet; an empty stand-in would
 //!   mislead programs that read it).
 //!
@@ -22,8 +23,6 @@ use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::Mount;
 
-/// The sentry's devpts: flip when it has one (branch tty).
-const DEVPTS_AVAILABLE: bool = false;
 /// Mounts a config may have (the sentry's limit).
 const MAX_MOUNTS: usize = 200;
 /// Options that change nothing in the sandbox.
@@ -139,7 +138,7 @@ fn check_one(i: usize, m: &Mount, bundle: &Path) -> Checked<MountConfig> {
                     .filter(|m| *m <= 0o7777)
                     .ok_or_else(|| (opts_field.clone(), format!("{o}: not an octal mode")))?;
             }
-            // devpts's usual options, for when devpts is available.
+            // devpts's usual options (the sentry's devpts has these modes).
             o if typ == "devpts" && ["newinstance", "ptmxmode=0666", "mode=0620", "mode=620", "gid=5"].contains(&o) => {
             }
             o => return err(opts_field, format!("{o:?} is not supported for {typ} at {dest}")),
@@ -169,8 +168,8 @@ fn check_one(i: usize, m: &Mount, bundle: &Path) -> Checked<MountConfig> {
             "tmpfs" => MountKind::Tmpfs { size, mode },
             "proc" if c.readonly => return err(opts_field, format!("ro is not supported for proc at {dest}")),
             "proc" => MountKind::Proc,
-            "devpts" if DEVPTS_AVAILABLE => MountKind::Devpts,
-            "devpts" => return err(field, format!("devpts at {dest}: not provided by the sandbox yet (no terminals)")),
+            // The sandbox has one devpts instance (newinstance or not).
+            "devpts" => MountKind::Devpts,
             "sysfs" => return err(field, format!("sysfs at {dest}: not provided by the sandbox (remove this mount)")),
             "mqueue" => {
                 return err(field, format!("mqueue at {dest}: not provided by the sandbox (no POSIX message queues)"))

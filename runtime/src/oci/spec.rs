@@ -1,6 +1,11 @@
 //! `ringfence spec`: the default config.json, as `runc spec` writes it but
-//! limited to what the sandbox runs today (no terminal, only the mounts the
-//! sandbox provides), so that the file it writes is accepted as is.
+//! limited to what the sandbox runs today (only the mounts the sandbox
+//! provides), so that the file it writes is accepted as is.
+//!
+//! `runc spec` writes `terminal: true`; this one keeps it false: a
+//! terminal needs `--console-socket` for `create` and `run -d`, and a
+//! foreground `run` without one would have to relay its own terminal,
+//! which ringfence does not do yet, so the default file would not run.
 
 use std::io::Write as _;
 use std::path::Path;

@@ -29,6 +29,9 @@ fn wait_ready(fd: RawFd, events: libc::c_short, stop: &StopSignal) -> Result<(),
 
 /// How long one poll waits before looking at the stop signal again.
 const POLL_SLICE_MS: libc::c_int = 100;
+/// How often a console's wait looks at the window size: the latency of a
+/// resize reaching a sandbox waiting for input.
+const WINSIZE_SLICE_MS: libc::c_int = 20;
 
 fn transfer(fd: RawFd, events: libc::c_short, stop: &StopSignal, op: impl Fn() -> io::Result<usize>) -> Reply {
     loop {
@@ -73,27 +76,42 @@ pub fn read(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Reply
 /// `Poll`: waits up to `args[2]` ns for host fd `args[0]` to be ready for
 /// `args[1]`; `ret` = the ready events, 0 on timeout, `-EINTR` on stop.
 pub fn poll(stop: &StopSignal, req: &Request) -> Result<Reply, HostcallError> {
+    // The console watches its window size: the runtime's console-socket
+    // holder resizes the pty master, and the guest learns of it here.
+    let watch = req.args[0] == 0 && req.args[1] == POLLIN | abi::hostcall::POLL_WATCH_WINSIZE;
+    let winsize = || sys::winsize(0).map_or(0, abi::hostcall::pack_winsize);
     let (fd, events) = match (req.args[0], req.args[1]) {
-        (0, e) if e == POLLIN => (0, libc::POLLIN),
+        (0, e) if e == POLLIN || watch => (0, libc::POLLIN),
         (1, e) if e == POLLOUT => (1, libc::POLLOUT),
         (2, e) if e == POLLOUT => (2, libc::POLLOUT),
         (0..=2, e) => return Err(HostcallError::BadArgument { call: "Poll", what: "events", value: e }),
         (fd, _) => return Err(HostcallError::BadFd { call: "Poll", fd }),
     };
     let deadline = Instant::now() + Duration::from_nanos(req.args[2]).min(super::clock::MAX_SLEEP);
+    let reply = |ret: i64| {
+        if watch {
+            Reply::Return { ret, ret2: winsize() }
+        } else {
+            Reply::ret(ret)
+        }
+    };
+    let slice = if watch { WINSIZE_SLICE_MS } else { POLL_SLICE_MS };
     loop {
         if stop.reason().is_some() {
             return Ok(Reply::ret(-i64::from(libc::EINTR)));
         }
+        if watch && winsize() != req.args[3] {
+            return Ok(reply(0));
+        }
         let left = deadline.saturating_duration_since(Instant::now());
-        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(POLL_SLICE_MS).min(POLL_SLICE_MS);
+        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(slice).min(slice);
         // Round a sub-millisecond remainder up so a short wait still waits.
         let ms = if ms == 0 && !left.is_zero() { 1 } else { ms };
         match sys::poll_events(fd, events, ms) {
-            Ok(0) if left.is_zero() => return Ok(Reply::ret(0)),
+            Ok(0) if left.is_zero() => return Ok(reply(0)),
             Ok(0) => {}
             Ok(r) => {
-                return Ok(Reply::ret(i64::from(
+                return Ok(reply(i64::from(
                     r as u16 & (libc::POLLIN | libc::POLLOUT | libc::POLLHUP | libc::POLLERR) as u16,
                 )))
             }

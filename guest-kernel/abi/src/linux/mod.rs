@@ -198,6 +198,24 @@ pub mod ioctl {
     pub const TIOCGPGRP: u64 = 0x540f;
     pub const TIOCGWINSZ: u64 = 0x5413;
     pub const FIONREAD: u64 = 0x541b;
+    pub const TCSETSW: u64 = 0x5403;
+    pub const TCSETSF: u64 = 0x5404;
+    pub const TCSBRK: u64 = 0x5409;
+    pub const TCXONC: u64 = 0x540a;
+    pub const TCFLSH: u64 = 0x540b;
+    pub const TIOCSCTTY: u64 = 0x540e;
+    pub const TIOCSPGRP: u64 = 0x5410;
+    pub const TIOCOUTQ: u64 = 0x5411;
+    pub const TIOCSTI: u64 = 0x5412;
+    pub const TIOCSWINSZ: u64 = 0x5414;
+    pub const TIOCNOTTY: u64 = 0x5422;
+    pub const TIOCGSID: u64 = 0x5429;
+    pub const TIOCGPTN: u64 = 0x8004_5430;
+    pub const TIOCSPTLCK: u64 = 0x4004_5431;
+    pub const TIOCGPTLCK: u64 = 0x8004_5439;
+    pub const TIOCGPTPEER: u64 = 0x5441;
+    pub const FIONBIO: u64 = 0x5421;
+    pub const TCSBRKP: u64 = 0x5425;
 }
 
 /// Resource limits.

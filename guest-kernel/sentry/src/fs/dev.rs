@@ -17,6 +17,10 @@ pub const RANDOM: u64 = makedev(1, 8);
 pub const URANDOM: u64 = makedev(1, 9);
 /// /dev/tty: opened as the host terminal (see `syscalls::file`).
 pub const TTY: u64 = makedev(5, 0);
+/// /dev/console: the container's terminal (see `fs::tty::console`).
+pub const CONSOLE: u64 = makedev(5, 1);
+/// /dev/ptmx: opening it makes a pty pair (see `fs::tty`).
+pub const PTMX: u64 = makedev(5, 2);
 
 /// The generator behind /dev/random and /dev/urandom, set at boot.
 static RNG: spin::Mutex<Option<Rng>> = spin::Mutex::new(None);

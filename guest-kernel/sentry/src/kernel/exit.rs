@@ -74,6 +74,7 @@ fn process_exit<P: Platform>(k: &mut Kernel<P>, pid: u32, thread_status: i32, ex
     p.timers = Default::default();
     let children = core::mem::take(&mut p.children);
     let ppid = p.ppid;
+    let leader = p.sid == pid;
     if pid == 1 {
         // The container's init ended: the sandbox ends with its status.
         let status = if st & 0x7f == 0 {
@@ -82,6 +83,9 @@ fn process_exit<P: Platform>(k: &mut Kernel<P>, pid: u32, thread_status: i32, ex
             ExitStatus::Signaled(u32::try_from(st & 0x7f).unwrap_or(0))
         };
         k.exit(status);
+    }
+    if leader {
+        crate::syscalls::tty::session_leader_exited(k, None, pid);
     }
     // Orphans go to the nearest live subreaper ancestor, else init, which
     // is told about any that are zombies already.

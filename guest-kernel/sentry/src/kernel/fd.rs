@@ -25,6 +25,8 @@ pub enum File {
     Socket(Arc<crate::fs::socket::Socket>),
     /// An event file: epoll, eventfd, timerfd or signalfd.
     Event(Arc<crate::fs::event::EventFile>),
+    /// A terminal: a pty's master or slave, or the console.
+    Tty(Arc<crate::fs::tty::TtyFile>),
 }
 
 impl File {
@@ -38,6 +40,7 @@ impl File {
             File::Pipe(p) => WeakFile::Pipe(Arc::downgrade(p)),
             File::Event(e) => WeakFile::Event(Arc::downgrade(e)),
             File::Socket(so) => WeakFile::Socket(Arc::downgrade(so)),
+            File::Tty(f) => WeakFile::Tty(Arc::downgrade(f)),
         }
     }
 
@@ -52,6 +55,7 @@ impl File {
             File::Pipe(p) => Arc::as_ptr(p) as usize,
             File::Event(e) => Arc::as_ptr(e) as usize,
             File::Socket(so) => Arc::as_ptr(so) as usize,
+            File::Tty(f) => Arc::as_ptr(f) as usize,
         }
     }
 }
@@ -65,6 +69,7 @@ pub enum WeakFile {
     Pipe(Weak<crate::fs::pipe::PipeEnd>),
     Event(Weak<crate::fs::event::EventFile>),
     Socket(Weak<crate::fs::socket::Socket>),
+    Tty(Weak<crate::fs::tty::TtyFile>),
 }
 
 impl WeakFile {
@@ -77,6 +82,7 @@ impl WeakFile {
             WeakFile::Pipe(p) => p.upgrade().map(File::Pipe),
             WeakFile::Event(e) => e.upgrade().map(File::Event),
             WeakFile::Socket(so) => so.upgrade().map(File::Socket),
+            WeakFile::Tty(f) => f.upgrade().map(File::Tty),
         }
     }
 }

@@ -59,6 +59,9 @@ pub struct BootParams {
     pub hostname: Vec<u8>,
     /// Random seed.
     pub seed: [u8; 32],
+    /// The container has a terminal: init's stdio is `/dev/console`, a
+    /// line discipline over the host's fds 0 and 1 (see `fs::tty::console`).
+    pub console: bool,
 }
 
 /// Why the init process could not start.
@@ -198,6 +201,7 @@ impl<P: Platform> Kernel<P> {
             &mut self.frames,
             self.params.root_overlay,
             spec.mounts.as_deref(),
+            self.params.console,
         )
         .map_err(|(e, at)| InitError::Mounts(e, at))?;
         // Without a boot module, the program comes from the container's tree.
@@ -209,7 +213,19 @@ impl<P: Platform> Kernel<P> {
             })?;
         self.init_exe = s.exe;
         self.init_env = s.env;
-        Ok(s.task)
+        let task = s.task;
+        if self.params.console {
+            // init (pid 1, a session leader) has /dev/console as its stdio
+            // and controlling terminal.
+            let con = crate::fs::tty::console::init(self.params.winsize, 1);
+            let mut fds = task.fds.lock();
+            for fd in 0..3 {
+                let file =
+                    fd::File::Tty(crate::fs::tty::TtyFile::open(con.clone(), false, crate::vfs::file::flags::O_RDWR));
+                fds.install_at(file, fd, 3, false).map_err(InitError::Exec)?;
+            }
+        }
+        Ok(task)
     }
 
     /// Writes `msg` to the host's stderr (through a frame, since host I/O
@@ -328,7 +344,11 @@ impl<P: Platform> Kernel<P> {
         let next = next.map_or(self.next_timer, |d| d.min(self.next_timer));
         let ns = next.saturating_sub(now).min(100_000_000);
         let stdin = self.tasks.values().any(|t| t.state == RunState::Blocked && t.waits.contains(&WaitKey::HostStdin));
-        if stdin {
+        if crate::fs::tty::console::active() {
+            // The console takes input (and signal characters) whether or
+            // not anyone reads it.
+            crate::fs::tty::console::pump(self, None, ns);
+        } else if stdin {
             if self.host().poll(0, abi::linux::poll::POLLIN, ns) != 0 {
                 self.wake(WaitKey::HostStdin);
             }
@@ -418,6 +438,7 @@ pub fn schedule<P: Platform>(k: &mut Kernel<P>) -> ! {
         let now = k.host().clocks().monotonic_ns;
         k.apply_wakeups(now);
         timer::fire_due(k, None, now);
+        crate::fs::tty::console::pump_if_due(k, now);
         let Some(tid) = k.runq.pop() else {
             k.idle();
             continue;

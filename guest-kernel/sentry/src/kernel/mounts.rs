@@ -6,8 +6,9 @@
 //! What each mount type gets: `tmpfs` a tmpfs (with the device nodes when
 //! it is at `/dev`) of the size and mode asked; `proc` a procfs; `bind`
 //! the tree the gofer serves under the mount's attach name (read-only ones
-//! are enforced by the gofer, EROFS); `devpts` is refused until the sentry
-//! has one. `nosuid` holds always (the sentry honours no set-user-ID bits)
+//! are enforced by the gofer, EROFS); `devpts` the sandbox's one devpts
+//! (also mounted on `/dev/pts` of the device tmpfs when the config mounts
+//! none there). `nosuid` holds always (the sentry honours no set-user-ID bits)
 //! and `nodev` too for what matters (device nodes open only the sentry's
 //! own devices); `noexec` makes exec of the mount's files fail with EACCES
 //! (mmap with PROT_EXEC is not refused yet). The runtime refuses
@@ -24,6 +25,7 @@ use super::container::MountSpec;
 use super::rootfs::{self, desc, DEV_DEV, GOFER_DEV, OVERLAY_DEV, ROOT_DEV, TMP_DEV, UPPER_DEV};
 use crate::error::SysError;
 use crate::fs::proc::{self, MountDesc};
+use crate::fs::tty::devpts;
 use crate::fs::{dev, gofer, tmpfs};
 use crate::vfs::path::{FsContext, Location};
 use crate::vfs::{FileType, InodeRef};
@@ -40,7 +42,12 @@ const DEFAULT_TMPFS_SIZE: u64 = 256 << 20;
 type Failed = (SysError, Vec<u8>);
 
 /// Builds the tree for `config` (see the module docs).
-pub fn build(session: Option<&gofer::Session>, overlay: bool, config: &[MountSpec]) -> Result<FsContext, Failed> {
+pub fn build(
+    session: Option<&gofer::Session>,
+    overlay: bool,
+    config: &[MountSpec],
+    console: bool,
+) -> Result<FsContext, Failed> {
     if config.len() > MAX_MOUNTS {
         return Err((SysError::einval("too many mounts"), Vec::new()));
     }
@@ -68,8 +75,14 @@ pub fn build(session: Option<&gofer::Session>, overlay: bool, config: &[MountSpe
     // The device nodes, unless the config's own /dev mount carries them.
     if !configured(b"/dev") {
         if let Ok(at) = existing_dir(&fs, b"/dev") {
-            mount_at(&fs, &at, rootfs::devfs_with(DEV_DEV, 0o755, 64 << 10).map_err(|e| (e, b"/dev".to_vec()))?);
+            let (dev, pts) =
+                rootfs::devfs_with(DEV_DEV, 0o755, 64 << 10, console).map_err(|e| (e, b"/dev".to_vec()))?;
+            mount_at(&fs, &at, dev);
             descs.push(desc("tmpfs", "/dev", "tmpfs", DEV_DEV));
+            if !configured(b"/dev/pts") {
+                mount_at(&fs, &pts, devpts::mount());
+                descs.push(desc("devpts", "/dev/pts", "devpts", devpts::DEVPTS_DEV));
+            }
         }
     }
     // As runsc: a /tmp of the sandbox's own when the config has none.
@@ -80,6 +93,8 @@ pub fn build(session: Option<&gofer::Session>, overlay: bool, config: &[MountSpe
         }
     }
     let mut procs = Vec::new();
+    // A devpts went on the config's /dev (listed after it).
+    let mut pts_desc = false;
     for (i, m) in config.iter().enumerate() {
         let failed = |e| (e, m.destination.clone());
         let minor = FIRST_MINOR + u64::try_from(i).unwrap_or(0);
@@ -90,7 +105,12 @@ pub fn build(session: Option<&gofer::Session>, overlay: bool, config: &[MountSpe
                 let mode = if m.mode == 0 { 0o1777 } else { m.mode };
                 let size = if m.size == 0 { DEFAULT_TMPFS_SIZE } else { m.size };
                 let root = if m.destination == b"/dev" {
-                    rootfs::devfs_with(dev, mode, size).map_err(failed)?
+                    let (root, pts) = rootfs::devfs_with(dev, mode, size, console).map_err(failed)?;
+                    if !configured(b"/dev/pts") {
+                        mount_at(&fs, &pts, devpts::mount());
+                        pts_desc = true;
+                    }
+                    root
                 } else {
                     tmpfs::new(dev, mode, size)
                 };
@@ -110,9 +130,7 @@ pub fn build(session: Option<&gofer::Session>, overlay: bool, config: &[MountSpe
                 let root = s.attach(&m.aname, dev).map_err(failed)?;
                 (root, "9p", "none", String::new())
             }
-            // The one place devpts is refused: mount it here once the sentry
-            // has one (the runtime lets it through then).
-            cb::MOUNT_DEVPTS => return Err(failed(SysError::new(errno::ENODEV, "devpts is not available"))),
+            cb::MOUNT_DEVPTS => (devpts::mount(), "devpts", "devpts", String::new()),
             _ => return Err(failed(SysError::new(errno::ENODEV, "unknown filesystem type"))),
         };
         let is_dir = fsroot.stat().map_err(failed)?.file_type() == Some(FileType::Directory);
@@ -122,6 +140,9 @@ pub fn build(session: Option<&gofer::Session>, overlay: bool, config: &[MountSpe
             fs.mounts.lock().set_noexec(dev);
         }
         descs.push(MountDesc { source, point, fstype, options: options(m.flags, &opts), dev });
+        if core::mem::take(&mut pts_desc) {
+            descs.push(desc("devpts", "/dev/pts", "devpts", devpts::DEVPTS_DEV));
+        }
     }
     for (at, dev) in procs {
         mount_at(&fs, &at, proc::new(dev, descs.clone()));

@@ -85,6 +85,7 @@ pub fn poll_file<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, file
             Readiness { events, key: Some(WaitKey::Io(p.id)), at: None }
         }
         File::Event(e) => crate::fs::event::poll(k, t, e),
+        File::Tty(f) => crate::syscalls::tty::poll(k, f),
     }
 }
 

@@ -10,6 +10,9 @@
 //! are made in order instead (see [`super::mounts`]): `/dev` still gets the
 //! device nodes (in the config's tmpfs at `/dev` when there is one), and
 //! `/tmp` a tmpfs when the config mounts nothing there (as runsc does).
+//!
+//! `/dev` holds `ptmx` and a `pts` directory with devpts on it, and
+//! `console` when the container has a terminal.
 
 use alloc::sync::Arc;
 
@@ -18,6 +21,7 @@ use alloc::vec::Vec;
 
 use super::container::MountSpec;
 use crate::fs::proc::{self, MountDesc};
+use crate::fs::tty::devpts;
 use crate::fs::{dev, gofer, tmpfs};
 use crate::mm::frames::FrameAllocator;
 use crate::platform::P9Transport;
@@ -47,6 +51,7 @@ pub fn build(
     frames: &mut FrameAllocator,
     overlay: bool,
     config: Option<&[MountSpec]>,
+    console: bool,
 ) -> Result<FsContext, (SysError, Vec<u8>)> {
     let session = match gofer::connect(transport, frames) {
         Ok(s) => Some(s),
@@ -54,13 +59,13 @@ pub fn build(
         Err(e) => return Err((e, b"/".to_vec())),
     };
     if let Some(config) = config {
-        return super::mounts::build(session.as_ref(), overlay, config);
+        return super::mounts::build(session.as_ref(), overlay, config, console);
     }
-    default_tree(session.as_ref(), overlay).map_err(|e| (e, b"/".to_vec()))
+    default_tree(session.as_ref(), overlay, console).map_err(|e| (e, b"/".to_vec()))
 }
 
 /// The tree of `ringfence do`.
-fn default_tree(session: Option<&gofer::Session>, overlay: bool) -> Result<FsContext, SysError> {
+fn default_tree(session: Option<&gofer::Session>, overlay: bool, console: bool) -> Result<FsContext, SysError> {
     let mut mounts = MountTable::default();
     // What /proc/mounts lists, in mount order.
     let mut descs = Vec::new();
@@ -78,8 +83,11 @@ fn default_tree(session: Option<&gofer::Session>, overlay: bool) -> Result<FsCon
                 root.lookup(name).ok().filter(|n| n.stat().is_ok_and(|s| s.file_type() == Some(FileType::Directory)))
             };
             if let Some(d) = is_dir(b"dev") {
-                mounts.mount(&d, devfs()?);
+                let (dev, pts) = devfs_with(DEV_DEV, 0o755, 64 << 10, console)?;
+                mounts.mount(&d, dev);
+                mounts.mount(&pts, devpts::mount());
                 descs.push(desc("tmpfs", "/dev", "tmpfs", DEV_DEV));
+                descs.push(desc("devpts", "/dev/pts", "devpts", devpts::DEVPTS_DEV));
             }
             // Over the overlay, /tmp is already the sandbox's to write (and
             // shows the host's files); a --rootfs tree gets its own tmpfs.
@@ -94,10 +102,13 @@ fn default_tree(session: Option<&gofer::Session>, overlay: bool) -> Result<FsCon
         }
         None => {
             let root = tmpfs::new(ROOT_DEV, 0o755, 4 << 20);
-            mounts.mount(&root.mkdir(b"dev", 0o755)?, devfs()?);
+            let (dev, pts) = devfs_with(DEV_DEV, 0o755, 64 << 10, console)?;
+            mounts.mount(&root.mkdir(b"dev", 0o755)?, dev);
+            mounts.mount(&pts, devpts::mount());
             mounts.mount(&root.mkdir(b"tmp", 0o1777)?, tmpfs::new(TMP_DEV, 0o1777, 16 << 20));
             descs.push(desc("rootfs", "/", "tmpfs", ROOT_DEV));
             descs.push(desc("tmpfs", "/dev", "tmpfs", DEV_DEV));
+            descs.push(desc("devpts", "/dev/pts", "devpts", devpts::DEVPTS_DEV));
             descs.push(desc("tmpfs", "/tmp", "tmpfs", TMP_DEV));
             proc_dir = Some(root.mkdir(b"proc", 0o555)?);
             root
@@ -114,14 +125,10 @@ fn default_tree(session: Option<&gofer::Session>, overlay: bool) -> Result<FsCon
     Ok(FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(mounts)) })
 }
 
-/// A tmpfs with the standard device nodes.
-fn devfs() -> Result<InodeRef, SysError> {
-    devfs_with(DEV_DEV, 0o755, 64 << 10)
-}
-
 /// A tmpfs (device `dev`, root mode `perm`, `budget` bytes) with the
-/// standard device nodes.
-pub(super) fn devfs_with(dev: u64, perm: u32, budget: u64) -> Result<InodeRef, SysError> {
+/// standard device nodes (and `console` when the container has a
+/// terminal), and its `pts` directory for devpts.
+pub(super) fn devfs_with(dev: u64, perm: u32, budget: u64, console: bool) -> Result<(InodeRef, InodeRef), SysError> {
     let devfs = tmpfs::new(dev, perm, budget);
     for (name, rdev) in [
         (&b"null"[..], dev::NULL),
@@ -130,9 +137,16 @@ pub(super) fn devfs_with(dev: u64, perm: u32, budget: u64) -> Result<InodeRef, S
         (b"random", dev::RANDOM),
         (b"urandom", dev::URANDOM),
         (b"tty", dev::TTY),
+        (b"ptmx", dev::PTMX),
     ] {
         devfs.create(name, FileType::CharDevice, 0o666, rdev)?;
     }
+    if console {
+        let node = devfs.create(b"console", FileType::CharDevice, 0o600, dev::CONSOLE)?;
+        let st = node.stat()?;
+        crate::fs::tty::console::set_node_ident(st.dev, st.ino);
+    }
+    let pts = devfs.mkdir(b"pts", 0o755)?;
     // As on Linux, these go through /proc/self/fd.
     devfs.symlink(b"fd", b"/proc/self/fd")?;
     for (i, name) in [&b"stdin"[..], b"stdout", b"stderr"].iter().enumerate() {
@@ -141,5 +155,5 @@ pub(super) fn devfs_with(dev: u64, perm: u32, budget: u64) -> Result<InodeRef, S
         devfs.symlink(name, &target)?;
     }
     devfs.mkdir(b"shm", 0o1777)?;
-    Ok(devfs)
+    Ok((devfs, pts))
 }

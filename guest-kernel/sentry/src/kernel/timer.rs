@@ -283,7 +283,7 @@ fn timer_signal_queued<P: Platform>(
 /// Sends a timer's signal to process `pid` (or its thread `tid`). With no
 /// running task (a scheduling decision), a thread of the target stands in
 /// as the current task for the send and is woken after.
-fn send<P: Platform>(
+pub(crate) fn send<P: Platform>(
     k: &mut Kernel<P>,
     cur: Option<&mut Task<P::AddressSpace>>,
     pid: u32,

@@ -213,6 +213,12 @@ pub trait Host {
     /// ready for `events` (POLLIN or POLLOUT). Returns the ready events, 0
     /// on timeout or when the sandbox is stopping.
     fn poll(&self, fd: u32, events: u32, ns: u64) -> u32;
+    /// [`Host::poll`] of host fd 0 for POLLIN that also watches its window
+    /// size: returns early when it differs from `known`, and returns it.
+    /// The default cannot see window sizes and reports `known`.
+    fn poll_console(&self, ns: u64, known: abi::linux::Winsize) -> (u32, abi::linux::Winsize) {
+        (self.poll(0, abi::linux::poll::POLLIN, ns), known)
+    }
     /// Emits one log line.
     fn log(&self, level: LogLevel, msg: &str);
     /// Ends the sandbox with the application's status.

@@ -42,7 +42,15 @@ pub fn sys_fcntl<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
             File::Pipe(p) => Ok(u64::from(*p.flags.lock())),
             File::Socket(s) => Ok(u64::from(*s.flags.lock())),
             File::Event(e) => Ok(u64::from(e.status_flags())),
+            File::Tty(f) => Ok(u64::from(*f.flags.lock())),
         },
+        F_SETFL if matches!(file, File::Tty(_)) => {
+            if let File::Tty(t) = file {
+                let mut f = t.flags.lock();
+                *f = (*f & !O_NONBLOCK) | (a.uint(2) & O_NONBLOCK);
+            }
+            Ok(0)
+        }
         F_SETFL if matches!(file, File::Socket(_)) => {
             if let File::Socket(s) = file {
                 let mut f = s.flags.lock();

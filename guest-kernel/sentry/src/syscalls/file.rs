@@ -121,6 +121,12 @@ fn open_at<P: Platform>(
         let limit = t.fd_limit();
         return t.fds.lock().install(file, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into());
     }
+    if kind == Some(FileType::CharDevice) && flags & O_PATH == 0 {
+        if let Some(file) = super::tty::open_device(k, t, st.rdev, flags) {
+            let limit = t.fd_limit();
+            return t.fds.lock().install(file?, 0, limit, flags & O_CLOEXEC != 0).map(|fd| fd.unsigned_abs().into());
+        }
+    }
     if kind == Some(FileType::CharDevice) && st.rdev == crate::fs::dev::TTY && flags & O_PATH == 0 {
         let file = host_tty(t.fds.lock().tty_mask())?;
         let limit = t.fd_limit();
@@ -242,9 +248,12 @@ pub fn sys_creat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 pub fn sys_lseek<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) => f.seek(a.u64(1).cast_signed(), a.uint(2)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) | File::Event(_) => {
-            Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
-        }
+        File::HostStdio { .. }
+        | File::HostTty { .. }
+        | File::Pipe(_)
+        | File::Socket(_)
+        | File::Event(_)
+        | File::Tty(_) => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
     }
 }
 
@@ -492,9 +501,12 @@ fn node_at<P: Platform>(
 fn fd_node<A: AddressSpace>(t: &Task<A>, fd: i32) -> Result<crate::vfs::InodeRef, SysError> {
     match t.file(fd)? {
         File::Vfs(f) => Ok(Arc::clone(&f.node)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) | File::Event(_) => {
-            Err(SysError::new(errno::EPERM, "attributes of a stream cannot change"))
-        }
+        File::HostStdio { .. }
+        | File::HostTty { .. }
+        | File::Pipe(_)
+        | File::Socket(_)
+        | File::Event(_)
+        | File::Tty(_) => Err(SysError::new(errno::EPERM, "attributes of a stream cannot change")),
     }
 }
 
@@ -612,9 +624,12 @@ pub fn sys_ftruncate<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpa
 pub fn sys_fsync<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) => f.node.fsync().map(|()| 0),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) | File::Event(_) => {
-            Err(SysError::einval("cannot sync a stream"))
-        }
+        File::HostStdio { .. }
+        | File::HostTty { .. }
+        | File::Pipe(_)
+        | File::Socket(_)
+        | File::Event(_)
+        | File::Tty(_) => Err(SysError::einval("cannot sync a stream")),
     }
 }
 

@@ -75,6 +75,7 @@ pub fn sys_getrandom<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
 /// the host stream is a terminal, ENOTTY otherwise.
 pub fn sys_ioctl<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let tty = match t.file(a.fd(0))? {
+        File::Tty(f) => return super::tty::ioctl(k, t, &f, a.u64(1) & 0xffff_ffff, a.u64(2)),
         File::HostStdio { tty, .. } => tty,
         File::HostTty { .. } => true,
         File::Vfs(_) | File::Pipe(_) | File::Socket(_) | File::Event(_) => false,

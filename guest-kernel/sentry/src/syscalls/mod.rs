@@ -25,6 +25,7 @@ pub mod table;
 mod thread;
 pub(crate) mod time;
 mod timer;
+pub(crate) mod tty;
 
 use alloc::format;
 use alloc::string::String;

@@ -78,6 +78,12 @@ fn transfer<P: Platform>(
         File::Pipe(p) => return super::pipe::transfer(k, t, &p, iovs, dir),
         File::Socket(s) => return super::socket::transfer(k, t, &s, iovs, dir),
         File::Event(e) => return super::event::transfer(k, t, &e, iovs, dir),
+        File::Tty(f) => {
+            return match dir {
+                Dir::Read => super::tty::read(k, t, &f, iovs),
+                Dir::Write => super::tty::write(k, t, &f, iovs),
+            }
+        }
     };
     let allowed = match dir {
         Dir::Read => host_fd == 0,
@@ -213,9 +219,12 @@ pub fn sys_pread64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>
     let off = positional_offset(a.u64(3))?;
     match t.file(a.fd(0))? {
         File::Vfs(f) => transfer_vfs(k, t, &f, &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Read, Some(off)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) | File::Event(_) => {
-            Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
-        }
+        File::HostStdio { .. }
+        | File::HostTty { .. }
+        | File::Pipe(_)
+        | File::Socket(_)
+        | File::Event(_)
+        | File::Tty(_) => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
     }
 }
 
@@ -224,9 +233,12 @@ pub fn sys_pwrite64<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace
     let off = positional_offset(a.u64(3))?;
     match t.file(a.fd(0))? {
         File::Vfs(f) => transfer_vfs(k, t, &f, &[Iovec { base: a.u64(1), len: a.u64(2) }], Dir::Write, Some(off)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) | File::Event(_) => {
-            Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
-        }
+        File::HostStdio { .. }
+        | File::HostTty { .. }
+        | File::Pipe(_)
+        | File::Socket(_)
+        | File::Event(_)
+        | File::Tty(_) => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
     }
 }
 
@@ -241,9 +253,12 @@ fn positional_vectored<P: Platform>(
     let iovs = read_iovecs(k, t, a.u64(1), a.size(2)?)?;
     match file {
         File::Vfs(f) => transfer_vfs(k, t, &f, &iovs, dir, Some(off)),
-        File::HostStdio { .. } | File::HostTty { .. } | File::Pipe(_) | File::Socket(_) | File::Event(_) => {
-            Err(SysError::new(errno::ESPIPE, "stream is not seekable"))
-        }
+        File::HostStdio { .. }
+        | File::HostTty { .. }
+        | File::Pipe(_)
+        | File::Socket(_)
+        | File::Event(_)
+        | File::Tty(_) => Err(SysError::new(errno::ESPIPE, "stream is not seekable")),
     }
 }
 

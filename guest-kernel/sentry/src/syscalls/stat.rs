@@ -24,6 +24,14 @@ pub(crate) fn file_stat<P: Platform>(k: &Kernel<P>, file: &File) -> Result<Stat,
         File::Socket(s) => Ok(Stat::kernel_object(crate::vfs::SOCKFS_DEV, s.id, crate::vfs::mode::S_IFSOCK | 0o777)),
         File::Event(e) => Ok(e.stat()),
         File::Pipe(p) => Ok(Stat::kernel_object(crate::vfs::PIPEFS_DEV, p.id(), 0o010600)),
+        File::Tty(f) => {
+            let (dev, ino) = f.ident();
+            let mode = if f.master || f.tty.is_console() { 0o600 } else { 0o620 };
+            let mut st = Stat::kernel_object(dev, ino, crate::vfs::mode::S_IFCHR | mode);
+            st.rdev = f.rdev();
+            st.blksize = 1024;
+            Ok(st)
+        }
         File::HostStdio { host_fd, .. } | File::HostTty { read_fd: host_fd, .. } => {
             let s = k.params.stdio.get(*host_fd as usize).copied().unwrap_or_default();
             // A stream's size and times are not known to the sandbox.

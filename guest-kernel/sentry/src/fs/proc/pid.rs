@@ -325,6 +325,10 @@ pub fn fdinfo<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>, th: Thread,
             (0, if *host_fd == 0 { 0 } else { 1 }, s.ino, s.dev)
         }
         File::HostTty { .. } => (0, crate::vfs::file::flags::O_RDWR, 0, 0),
+        File::Tty(f) => {
+            let (dev, ino) = f.ident();
+            (0, *f.flags.lock(), ino, dev)
+        }
     };
     let (major, minor) = dev_numbers(dev);
     // mnt_id: the sandbox's mounts are numbered by device minor.

@@ -135,6 +135,7 @@ fn access_perm(f: &File) -> u32 {
         File::HostStdio { host_fd: 0, .. } => O_RDONLY,
         File::HostStdio { .. } => O_WRONLY,
         File::HostTty { .. } => 2,
+        File::Tty(f) => *f.flags.lock() & O_ACCMODE,
     };
     match mode {
         O_RDONLY => 0o500,
@@ -159,6 +160,7 @@ pub fn describe<P: Platform>(k: &Kernel<P>, f: &File) -> Vec<u8> {
         File::Socket(so) => format!("socket:[{}]", so.id).into_bytes(),
         File::Event(e) => e.anon_name().as_bytes().to_vec(),
         File::HostTty { .. } => b"/dev/tty".to_vec(),
+        File::Tty(f) => f.path(),
         File::HostStdio { host_fd, .. } => {
             let s = k.params.stdio.get(*host_fd as usize).copied().unwrap_or_default();
             let (major, minor) = dev_numbers(s.rdev);

@@ -1,0 +1,295 @@
+//! `process.terminal` with `--console-socket`, driven as a person at a
+//! terminal would: the test holds the console socket, receives the pty
+//! master by SCM_RIGHTS (as runc's recvtty does), and types into an
+//! interactive busybox `sh` running as the container's init: a command and
+//! its output, `tty`, `stty size` after resizing the master, ^C ending a
+//! foreground `sleep` (and the shell prompting again), `exit 3` ending
+//! the `run` with status 3. Plus the flag rules runc has.
+
+use std::fs::File;
+use std::io::{IoSliceMut, Read as _, Write as _};
+use std::mem::MaybeUninit;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use ringfence_tests::{ringfence_bin, workspace_root, TempDir};
+use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+use serde_json::{json, Value};
+
+/// The busybox bundle template (its config.json is `ringfence spec`'s).
+fn template() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dest = workspace_root().join("target/bundle/busybox");
+        let status = Command::new("bash")
+            .arg(workspace_root().join("resources/bundle/busybox.sh"))
+            .arg(&dest)
+            .env("RINGFENCE", ringfence_bin())
+            .status()
+            .expect("run resources/bundle/busybox.sh");
+        assert!(status.success(), "resources/bundle/busybox.sh failed");
+        dest
+    })
+}
+
+/// A bundle in `dir` running `args` with `terminal`.
+fn bundle(dir: &Path, args: &[&str], terminal: bool) -> PathBuf {
+    let tpl = template();
+    let b = dir.join("bundle");
+    std::fs::create_dir(&b).expect("mkdir bundle");
+    let rootfs = std::fs::canonicalize(tpl.join("rootfs")).expect("template rootfs");
+    std::os::unix::fs::symlink(rootfs, b.join("rootfs")).expect("symlink rootfs");
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(tpl.join("config.json")).expect("read config")).expect("parse config");
+    config["process"]["args"] = json!(args);
+    config["process"]["terminal"] = json!(terminal);
+    std::fs::write(b.join("config.json"), serde_json::to_vec_pretty(&config).expect("json")).expect("write config");
+    b
+}
+
+/// The master side of the container's terminal, with what it printed.
+struct Console {
+    master: File,
+    out: Arc<Mutex<Vec<u8>>>,
+    seen: usize,
+}
+
+impl Console {
+    fn new(master: File) -> Self {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = master.try_clone().expect("dup master");
+        let sink = Arc::clone(&out);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // Ends with EIO once the container's side is closed.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().expect("output lock").extend_from_slice(&buf[..n]);
+            }
+        });
+        Self { master, out, seen: 0 }
+    }
+
+    fn type_in(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).expect("write to the pty master");
+    }
+
+    /// Waits until `needle` appears after what was matched before.
+    fn expect(&mut self, needle: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            {
+                let out = self.out.lock().expect("output lock");
+                let hay = &out[self.seen..];
+                if let Some(i) = hay.windows(needle.len()).position(|w| w == needle.as_bytes()) {
+                    self.seen += i + needle.len();
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no {needle:?} on the terminal; after the last match it shows {:?}",
+                    String::from_utf8_lossy(hay)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Accepts the runtime's connection on `listener` and receives the pty
+/// master, unless `child` fails first.
+fn receive_master(listener: &UnixListener, child: &mut Child) -> (File, Vec<u8>) {
+    listener.set_nonblocking(true).expect("nonblocking listener");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let conn = loop {
+        match listener.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("accept on the console socket: {e}"),
+        }
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            panic!("ringfence run ended ({st}) before sending the pty master");
+        }
+        assert!(Instant::now() < deadline, "no connection on the console socket");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    conn.set_nonblocking(false).expect("blocking connection");
+    let mut name = [0u8; 256];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut cmsg = RecvAncillaryBuffer::new(&mut space);
+    let got = recvmsg(&conn, &mut [IoSliceMut::new(&mut name)], &mut cmsg, RecvFlags::CMSG_CLOEXEC)
+        .expect("recvmsg on the console socket");
+    let mut fds = Vec::new();
+    for msg in cmsg.drain() {
+        if let RecvAncillaryMessage::ScmRights(rights) = msg {
+            fds.extend(rights);
+        }
+    }
+    assert_eq!(fds.len(), 1, "one descriptor expected by SCM_RIGHTS");
+    let fd = fds.pop().expect("the master");
+    (File::from(fd), name[..got.bytes].to_vec())
+}
+
+/// `ringfence run --console-socket` of an interactive `sh`, up to its
+/// first prompt: the run, its temporary directory, and the console.
+fn start_shell(what: &str) -> (Child, TempDir, Console) {
+    let dir = TempDir::new(what);
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("mkdir root");
+    let b = bundle(dir.path(), &["sh"], true);
+    let sock = dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).expect("bind the console socket");
+    let stderr = File::create(dir.path().join("stderr")).expect("stderr file");
+    let mut child = Command::new(ringfence_bin())
+        .arg("--root")
+        .arg(&root)
+        .arg("run")
+        .arg("--console-socket")
+        .arg(&sock)
+        .arg("--bundle")
+        .arg(&b)
+        .arg(what)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start ringfence run");
+    let (master, name) = receive_master(&listener, &mut child);
+    assert_eq!(name, b"/dev/ptmx", "runc sends the master's name with it");
+    let mut con = Console::new(master);
+    con.expect("/ # ", LONG);
+    (child, dir, con)
+}
+
+/// How long the shell may take to answer.
+const LONG: Duration = Duration::from_secs(20);
+
+/// Waits for `run` to end; its status code.
+fn wait_run(child: &mut Child, dir: &TempDir) -> Option<i32> {
+    let deadline = Instant::now() + LONG;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ringfence run did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if status.code().is_none() {
+        let err = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+        panic!("run died ({status}); its stderr: {err}");
+    }
+    status.code()
+}
+
+#[test]
+fn job_control_on_the_console() {
+    let (mut child, dir, mut con) = start_shell("tty-jobs");
+    // ^Z stops the foreground job; the shell takes the terminal back.
+    con.type_in(b"sleep 30\r");
+    con.expect("sleep 30\r\n", LONG);
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"\x1a");
+    con.expect("^Z", LONG);
+    con.expect("Stopped", LONG);
+    con.expect("/ # ", LONG);
+    con.type_in(b"kill -9 %1\r");
+    con.expect("/ # ", LONG);
+    // A background read of the terminal stops the reader (SIGTTIN) ...
+    con.type_in(b"cat &\r");
+    con.expect("/ # ", LONG);
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"jobs\r");
+    con.expect("Stopped (tty input)", LONG);
+    con.expect("/ # ", LONG);
+    // ... until it is brought to the foreground, where it reads lines.
+    con.type_in(b"fg %cat\r");
+    con.expect("cat\r\n", LONG);
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"typed\r");
+    con.expect("typed\r\ntyped\r\n", LONG);
+    // ^D: end of file for cat, then the shell prompts again.
+    con.type_in(b"\x04");
+    con.expect("/ # ", LONG);
+    con.type_in(b"exit 0\r");
+    assert_eq!(wait_run(&mut child, &dir), Some(0));
+}
+
+#[test]
+fn interactive_shell_on_the_console() {
+    let (mut child, dir, mut con) = start_shell("tty-shell");
+    let long = LONG;
+
+    con.type_in(b"echo hello\r");
+    // The shell's echo of the line, then the command's output.
+    con.expect("echo hello\r\nhello\r\n/ # ", long);
+
+    con.type_in(b"tty\r");
+    con.expect("tty\r\n/dev/console\r\n", long);
+
+    let ws = rustix::termios::Winsize { ws_row: 33, ws_col: 77, ws_xpixel: 0, ws_ypixel: 0 };
+    rustix::termios::tcsetwinsize(&con.master, ws).expect("TIOCSWINSZ on the master");
+    // The resize reaches the sandbox within ~20 ms; give it a margin.
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"stty size\r");
+    con.expect("stty size\r\n33 77\r\n", long);
+
+    con.type_in(b"sleep 30\r");
+    con.expect("sleep 30\r\n", long);
+    std::thread::sleep(Duration::from_millis(500));
+    let interrupted = Instant::now();
+    con.type_in(b"\x03");
+    con.expect("^C", long);
+    con.expect("/ # ", long);
+    assert!(interrupted.elapsed() < Duration::from_secs(10), "^C did not end sleep 30 promptly");
+
+    con.type_in(b"exit 3\r");
+    assert_eq!(wait_run(&mut child, &dir), Some(3));
+}
+
+/// `ringfence ARGS` with --root in `dir`: (status, stderr).
+fn rf(root: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(ringfence_bin())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ringfence");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn console_socket_rules_are_runcs() {
+    let dir = TempDir::new("terminal-rules");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("mkdir root");
+    let with_tty = bundle(dir.path(), &["true"], true);
+    let b = with_tty.to_string_lossy().into_owned();
+    let (code, err) = rf(&root, &["create", "--bundle", &b, "c1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot allocate tty if runc will detach without setting console socket"), "{err}");
+    let (code, err) = rf(&root, &["run", "--bundle", &b, "c2"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--console-socket"), "{err}");
+    let plain_dir = dir.path().join("plain");
+    std::fs::create_dir(&plain_dir).expect("mkdir");
+    let plain = bundle(&plain_dir, &["true"], false);
+    let p = plain.to_string_lossy().into_owned();
+    let (code, err) = rf(&root, &["create", "--console-socket", "/nonexistent.sock", "--bundle", &p, "c3"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot use console socket if runc will not detach or allocate tty"), "{err}");
+    // A socket nobody listens on: a clear error, and nothing left behind.
+    let (code, err) = rf(&root, &["create", "--console-socket", "/nonexistent.sock", "--bundle", &b, "c4"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("console socket"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&root).expect("read root").filter_map(Result::ok).collect();
+    assert!(left.is_empty(), "state left behind: {left:?}");
+}
