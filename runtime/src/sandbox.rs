@@ -33,6 +33,8 @@ pub struct SandboxOptions {
     pub gofer: Option<Arc<UnixStream>>,
     /// Waits for the gofer's start-up handshake (see `gofer::handshake_in_background`).
     pub gofer_ready: Option<vmm::GoferReady>,
+    /// The control channel (exec, ps, signals, pause) the sandbox serves.
+    pub control: Option<Arc<vmm::control::Control>>,
 }
 
 /// How the sandbox ended.
@@ -110,11 +112,15 @@ pub fn run(
         gofer: opts.gofer.clone(),
         gofer_ready: opts.gofer_ready.clone(),
         root_overlay: opts.root_overlay,
+        control: opts.control.clone(),
     };
-    let stop = Arc::new(StopSignal::new());
+    let stop = opts.control.as_ref().map_or_else(|| Arc::new(StopSignal::new()), |c| c.stop_signal());
     let guard = Watchers::start(&stop, opts.timeout)?;
     let started = Instant::now();
     let result = vmm::run_with(config, Arc::clone(&stop));
+    if let Some(control) = &opts.control {
+        control.end();
+    }
     let wall = started.elapsed();
     drop(guard);
     let (status, stats) = match (result, stop.reason()) {

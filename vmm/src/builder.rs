@@ -79,6 +79,9 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
         let sock = sock.try_clone().map_err(|_| VmmError::Config("cannot use the gofer connection"))?;
         hostcalls = hostcalls.with_gofer(sock);
     }
+    if let Some(control) = &config.control {
+        hostcalls = hostcalls.with_control(std::sync::Arc::clone(control));
+    }
     let mut stats = RunStats::default();
     // The counters cost a few hundred microseconds to read: only for --debug.
     let want_kvm = tracing::enabled!(tracing::Level::DEBUG);
@@ -206,6 +209,7 @@ mod tests {
             gofer: None,
             gofer_ready: None,
             root_overlay: false,
+            control: None,
         }
     }
 

@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod boot;
+pub mod control;
 pub mod hostcall;
 pub mod layout;
 pub mod linux;

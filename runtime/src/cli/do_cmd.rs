@@ -100,6 +100,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         root_overlay: args.rootfs.is_none(),
         gofer: Some(Arc::new(conn)),
         gofer_ready: Some(ready),
+        control: None,
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {

@@ -394,6 +394,7 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
         root_overlay: false,
         gofer: Some(Arc::new(conn)),
         gofer_ready: None,
+        control: None,
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();

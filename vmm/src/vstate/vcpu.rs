@@ -291,6 +291,8 @@ impl Vcpu {
                 }
                 Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                     self.fd.set_kvm_immediate_exit(0);
+                    // A nudge: the control page, or a pause.
+                    io.kicked();
                     ExitAction::Resume
                 }
                 Err(e) => return Err(VcpuError::Run(e).into()),
@@ -346,6 +348,11 @@ pub trait PortIo {
     /// An `out` of `data` to `port`: resume, finish, or a fault for a port
     /// nobody serves.
     fn port_out(&mut self, port: u16, data: &[u8]) -> Result<ExitAction, VmmError>;
+
+    /// `KVM_RUN` was interrupted by a kick: a stop, or a nudge that wants
+    /// the vCPU thread to look at its control state (and maybe wait there
+    /// while paused) before the guest runs again.
+    fn kicked(&mut self) {}
 }
 
 /// What the run loop does after an exit.
