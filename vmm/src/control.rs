@@ -30,8 +30,11 @@ pub enum ControlError {
     #[error("the sandbox did not answer in time")]
     Timeout,
     /// The sentry refused the request with this errno.
-    #[error("the sandbox refused the request (errno {0})")]
+    #[error("{}", std::io::Error::from_raw_os_error(*.0))]
     Refused(i32),
+    /// `wait_exit` of a process that exec did not start.
+    #[error("process {0} was not started by exec")]
+    NotExeced(u32),
     /// A request does not fit the limits of the encoding.
     #[error("request too large")]
     TooLarge,
@@ -207,6 +210,9 @@ impl Control {
             if let Some(st) = state.exits.get(&pid) {
                 return Ok(*st);
             }
+            if !state.fds_of_pid.contains_key(&pid) {
+                return Err(ControlError::NotExeced(pid));
+            }
             if state.ended {
                 return Err(ControlError::Ended);
             }
@@ -272,7 +278,12 @@ impl Control {
         self.changed.notify_all();
     }
 
-    fn request(&self, kind: Kind, timeout: Duration, body: impl FnOnce(&mut Writer<'_>)) -> Result<Vec<u8>, ControlError> {
+    fn request(
+        &self,
+        kind: Kind,
+        timeout: Duration,
+        body: impl FnOnce(&mut Writer<'_>),
+    ) -> Result<Vec<u8>, ControlError> {
         self.post(kind, timeout, None, body)
     }
 
@@ -286,8 +297,17 @@ impl Control {
         body: impl FnOnce(&mut Writer<'_>),
     ) -> Result<Vec<u8>, ControlError> {
         let mut buf = vec![0u8; control::MAX_REQUEST];
+        let deadline = Instant::now() + timeout;
         let mut s = self.lock();
-        if s.ended || !s.running {
+        // A request may come while the VM is still being built.
+        while !s.running && !s.ended {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ControlError::Timeout);
+            }
+            s = self.changed.wait_timeout(s, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        if s.ended {
             return Err(ControlError::Ended);
         }
         s.next_id += 1;
@@ -310,7 +330,6 @@ impl Control {
         s.waiting.insert(id, None);
         drop(s);
         self.stop.nudge();
-        let deadline = Instant::now() + timeout;
         let mut s = self.lock();
         let reply = loop {
             if let Some(Some(_)) = s.waiting.get(&id) {
@@ -396,9 +415,7 @@ impl Control {
                 _ => return Err(libc::ENOENT),
             }
             if let Some(nums) = s.fds_of_request.remove(&h.id) {
-                let pid = (h.status == 0 && Kind::from_raw(h.kind) == Some(Kind::Exec))
-                    .then(|| r.u32().ok())
-                    .flatten();
+                let pid = (h.status == 0 && Kind::from_raw(h.kind) == Some(Kind::Exec)).then(|| r.u32().ok()).flatten();
                 match pid {
                     Some(pid) => {
                         s.fds_of_pid.insert(pid, nums);

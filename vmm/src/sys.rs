@@ -212,7 +212,8 @@ pub fn poll_events_or_wake(
     timeout_ms: libc::c_int,
 ) -> io::Result<libc::c_short> {
     let Some(wake) = wake else { return poll_events(fd, events, timeout_ms) };
-    let mut pfds = [libc::pollfd { fd, events, revents: 0 }, libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 }];
+    let mut pfds =
+        [libc::pollfd { fd, events, revents: 0 }, libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 }];
     // SAFETY: poll reads and writes exactly the two pollfds of a live local array.
     let n = unsafe { libc::poll(pfds.as_mut_ptr(), 2, timeout_ms) };
     match n {

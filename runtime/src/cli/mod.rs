@@ -1,5 +1,6 @@
 //! The command line: global flags, one file per command.
 
+pub mod control;
 pub mod do_cmd;
 pub mod gofer;
 pub mod oci;
@@ -81,6 +82,18 @@ pub enum Command {
     Kill(oci::KillArgs),
     /// Delete a container.
     Delete(oci::DeleteArgs),
+    /// Run a new process in a running container.
+    Exec(control::ExecArgs),
+    /// List a container's processes.
+    Ps(control::PsArgs),
+    /// Print a container's statistics (JSON lines).
+    Events(control::EventsArgs),
+    /// Suspend all processes of a container.
+    Pause(oci::IdArgs),
+    /// Resume a paused container.
+    Resume(oci::IdArgs),
+    /// Wait for a container to exit; print and return its exit status.
+    Wait(oci::IdArgs),
     /// Internal: the gofer process, started by the runtime itself.
     #[command(hide = true)]
     Gofer(gofer::GoferArgs),
@@ -139,5 +152,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::List(args) => Ok(oci::runc_status(oci::list(&cli.global, args))),
         Command::Kill(args) => Ok(oci::runc_status(oci::kill(&cli.global, args))),
         Command::Delete(args) => Ok(oci::runc_status(oci::delete(&cli.global, args))),
+        Command::Exec(args) => Ok(oci::runc_status(control::exec(&cli.global, args))),
+        Command::Ps(args) => Ok(oci::runc_status(control::ps(&cli.global, args))),
+        Command::Events(args) => Ok(oci::runc_status(control::events(&cli.global, args))),
+        Command::Pause(args) => Ok(oci::runc_status(control::pause(&cli.global, args))),
+        Command::Resume(args) => Ok(oci::runc_status(control::resume(&cli.global, args))),
+        Command::Wait(args) => Ok(oci::runc_status(control::wait(&cli.global, args))),
     }
 }

@@ -3,5 +3,9 @@
 
 pub mod commands;
 pub mod config;
+pub mod control_cmds;
+pub mod exec;
+pub mod rpc;
+pub mod server;
 pub mod spec;
 pub mod state;

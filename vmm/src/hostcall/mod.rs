@@ -18,8 +18,8 @@ use std::mem::offset_of;
 use abi::hostcall::{Hostcall, HostcallBlock, Segment, HOSTCALL_PORT, HOSTCALL_VERSION, MAX_SEGMENTS, MAX_TRANSFER};
 use abi::layout;
 
-use crate::error::{GuestFault, VmmError};
 use crate::control::Control;
+use crate::error::{GuestFault, VmmError};
 use crate::stop::StopSignal;
 use crate::vstate::{ExitAction, GuestMemory, MemoryError, PortIo};
 use crate::Outcome;

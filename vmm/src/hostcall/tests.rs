@@ -226,5 +226,8 @@ fn p9_requires_exactly_one_message() {
     // Two Tclunk frames back to back in one request: refused before anything is sent.
     m.write_bytes(0x10_0000, b"\x0b\0\0\0\x78\x01\0\x01\0\0\0\x0b\0\0\0\x78\x01\0\x02\0\0\0").expect("write");
     let req = decode(&m, &block(Hostcall::P9, [1, 0, 0, 0], &[(0x10_0000, 22), (0x30_0000, 64)])).expect("valid");
-    assert!(matches!(serve(&m, &stop, None, None, &req), Err(HostcallError::BadArgument { what: "request size field", .. })));
+    assert!(matches!(
+        serve(&m, &stop, None, None, &req),
+        Err(HostcallError::BadArgument { what: "request size field", .. })
+    ));
 }

@@ -21,8 +21,8 @@ use super::Kernel;
 use crate::error::SysError;
 use crate::platform::{Host, Platform};
 use abi::control::{
-    state, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, Writer, CONTROL_VERSION, MAX_LIST,
-    MAX_REPLY, MAX_REQUEST,
+    state, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, Writer, CONTROL_VERSION, MAX_LIST, MAX_REPLY,
+    MAX_REQUEST,
 };
 use abi::hostcall::LogLevel;
 use abi::linux::errno;
@@ -149,7 +149,6 @@ fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
         fits = w.len();
         count += 1;
     }
-    drop(w);
     out.truncate(fits);
     out[..4].copy_from_slice(&count.to_le_bytes());
     out
