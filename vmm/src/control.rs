@@ -11,7 +11,7 @@
 //! only ever written by the vCPU thread.
 
 use std::collections::{HashMap, VecDeque};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -83,15 +83,22 @@ pub struct ExecSpec {
     pub groups: Vec<u32>,
 }
 
+/// Numbers handed to the sentry for registered descriptors start above
+/// this (0, 1 and 2 are the sandbox's own stdio).
+const FIRST_HANDLE: u32 = 1000;
+
 #[derive(Default)]
 struct State {
     next_id: u64,
+    /// The last descriptor number handed out.
+    next_fd: u32,
     queue: VecDeque<Vec<u8>>,
     /// Requests posted and not answered yet; the reply once it came.
     waiting: HashMap<u64, Option<Vec<u8>>>,
     /// Exit statuses of exec'd processes not collected yet.
     exits: HashMap<u32, i32>,
-    /// Host descriptors an exec'd process may use as stdio, by number.
+    /// Host descriptors an exec'd process may use as stdio, by the number
+    /// the sentry knows them by.
     fds: HashMap<u32, Arc<OwnedFd>>,
     /// Which descriptors belong to an exec request (until its reply) and
     /// then to its process (until its exit).
@@ -183,7 +190,20 @@ impl Control {
             return Err(ControlError::TooLarge);
         }
         let stdio: Vec<Arc<OwnedFd>> = stdio.into_iter().map(Arc::new).collect();
-        let nums: Vec<u32> = stdio.iter().map(|f| u32::try_from(f.as_raw_fd()).unwrap_or(u32::MAX)).collect();
+        // Numbers never reused (not the host fds' own): a descendant that
+        // kept a closed one must not reach a later process's stdio.
+        let nums: Vec<u32> = {
+            let mut s = self.lock();
+            (0..stdio.len())
+                .map(|_| {
+                    s.next_fd = s.next_fd.max(FIRST_HANDLE).saturating_add(1);
+                    s.next_fd
+                })
+                .collect()
+        };
+        if nums.contains(&u32::MAX) {
+            return Err(ControlError::TooLarge);
+        }
         let body = self.post(Kind::Exec, timeout, Some((&nums, &stdio)), |w| {
             list(w, &spec.argv);
             list(w, &spec.env);
@@ -449,5 +469,65 @@ fn list(w: &mut Writer<'_>, items: &[Vec<u8>]) {
     w.u32(u32::try_from(items.len()).unwrap_or(u32::MAX));
     for i in items {
         w.bytes(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(id: u64, kind: Kind, status: i32, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; Header::SIZE + body.len()];
+        let mut w = Writer::new(&mut out);
+        Header { version: CONTROL_VERSION, id, kind: kind as u32, status }.write(&mut w);
+        out[Header::SIZE..].copy_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn hostile_replies_are_refused() {
+        let c = Control::new(Arc::new(StopSignal::new()));
+        assert_eq!(c.deliver(vec![1, 2, 3]), Err(libc::EINVAL));
+        assert_eq!(c.deliver(vec![0xff; 64]), Err(libc::EINVAL));
+        // No request 5 waits.
+        assert_eq!(c.deliver(reply(5, Kind::Stats, 0, &[])), Err(libc::ENOENT));
+        // Exit of a process exec did not start.
+        assert_eq!(c.deliver(reply(0, Kind::Exited, 0, &[1, 0, 0, 0, 0, 0, 0, 0])), Err(libc::ENOENT));
+        assert_eq!(c.deliver(reply(0, Kind::Stats, 0, &[])), Err(libc::EINVAL));
+        assert!(matches!(c.wait_exit(1, Some(Duration::from_millis(1))), Err(ControlError::NotExeced(1))));
+    }
+
+    #[test]
+    fn requests_before_the_run_time_out_and_after_it_fail() {
+        let c = Control::new(Arc::new(StopSignal::new()));
+        assert!(matches!(c.stats(Duration::from_millis(20)), Err(ControlError::Timeout)));
+        c.end();
+        assert!(matches!(c.stats(Duration::from_millis(20)), Err(ControlError::Ended)));
+    }
+
+    #[test]
+    fn a_reply_wakes_its_request() {
+        let c = Control::new(Arc::new(StopSignal::new()));
+        c.started();
+        let c2 = Arc::clone(&c);
+        let t = std::thread::spawn(move || c2.stats(Duration::from_secs(10)));
+        let msg = loop {
+            if let Some(m) = c.lock().queue.pop_front() {
+                break m;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let h = Header::read(&mut Reader::new(&msg)).expect("header");
+        assert_eq!(h.kind, Kind::Stats as u32);
+        let mut body = Vec::new();
+        body.extend(3u32.to_le_bytes());
+        for v in [4096u64, 5, 6] {
+            body.extend(v.to_le_bytes());
+        }
+        assert_eq!(c.deliver(reply(h.id, Kind::Stats, 0, &body)), Ok(()));
+        let s = t.join().expect("join").expect("stats");
+        assert_eq!(s, Stats { pids: 3, memory_bytes: 4096, user_ns: 5, system_ns: 6 });
+        // A second reply to the same request is refused.
+        assert_eq!(c.deliver(reply(h.id, Kind::Stats, 0, &body)), Err(libc::ENOENT));
     }
 }

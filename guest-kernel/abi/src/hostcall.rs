@@ -112,7 +112,8 @@ hostcalls! {
     Exit = 3,
     /// `ret`: host CLOCK_REALTIME in ns; `ret2`: host CLOCK_MONOTONIC in ns.
     Clock = 4,
-    /// Sleep `args[0]` ns on the host (interruptible by sandbox teardown).
+    /// Sleep `args[0]` ns on the host; ends early when the sandbox is torn
+    /// down or a control request arrives (the guest re-checks its clock).
     Sleep = 5,
     /// One log line at level `args[0]` ([`LogLevel`]) with the segments as text.
     Log = 6,

@@ -384,6 +384,11 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
     let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
     let spec = GoferSpec { exe: SELF_EXE.into(), root: cfg.rootfs.clone(), readonly: cfg.readonly, global_args };
     let (gofer, conn) = Gofer::start(&spec).context("cannot start the gofer")?;
+    // The control channel (exec, ps, kill, pause...): listening before
+    // `create` returns, so that no command finds a running container
+    // without it; requests wait until the VM runs.
+    let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
+    let server = super::server::ControlServer::start(&dir, Arc::clone(&control))?;
     ready.write_all(READY).context("cannot report ready")?;
     drop(ready);
     // Blocks until `start` opens the FIFO for reading.
@@ -405,9 +410,6 @@ pub fn boot(root: &Path, id: &str, bundle: &Path, strace: bool, global_args: Vec
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-    // The control channel (exec, ps, kill, pause...) while the VM runs.
-    let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
-    let server = super::server::ControlServer::start(&dir, Arc::clone(&control))?;
     let opts = SandboxOptions { control: Some(control), ..opts };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if let sandbox::Status::SentryPanic(msg) = &finished.status {

@@ -268,6 +268,8 @@ impl Vcpu {
         sys::install_kick_handler().map_err(VcpuError::KickHandler)?;
         let kick = self.kick_handle();
         stop.register(kick).map_err(VmmError::Stopped)?;
+        // A nudge before the registration kicked nobody: look now.
+        io.kicked();
         let result = self.run_loop(stop, io, started, stats);
         // Before the kvm_run mapping can go away with `self`.
         stop.unregister(self.index);
