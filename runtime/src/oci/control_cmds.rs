@@ -211,8 +211,12 @@ pub fn events(root: &Path, id: &str, once: bool, interval: Duration) -> anyhow::
             Err(e) => return Err(e.context("cannot read the container's statistics")),
         };
         let s: StatsReply = serde_json::from_value(v).context("malformed reply from the sandbox")?;
-        writeln!(out, "{}", stats_event(id, &s))?;
-        out.flush()?;
+        match writeln!(out, "{}", stats_event(id, &s)).and_then(|()| out.flush()) {
+            Ok(()) => {}
+            // The reader went away (`events | head`): the stream is over.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
         if once {
             return Ok(());
         }
