@@ -42,6 +42,8 @@ pub struct SandboxOptions {
     pub platform: SandboxPlatform,
     /// stdio is the container's raw pty (OCI `process.terminal`).
     pub console: bool,
+    /// The control channel (exec, ps, signals, pause) the sandbox serves.
+    pub control: Option<Arc<vmm::control::Control>>,
 }
 
 /// Where the sentry runs.
@@ -134,8 +136,9 @@ pub fn run(
         container_block: opts.container_block.clone(),
         before_run: opts.before_run.clone(),
         console: opts.console,
+        control: opts.control.clone(),
     };
-    let stop = Arc::new(StopSignal::new());
+    let stop = opts.control.as_ref().map_or_else(|| Arc::new(StopSignal::new()), |c| c.stop_signal());
     let guard = Watchers::start(&stop, opts.timeout)?;
     let started = Instant::now();
     let result = match opts.platform {
@@ -146,6 +149,9 @@ pub fn run(
             Err(e) => return Err(SandboxError::Ptrace(e)),
         },
     };
+    if let Some(control) = &opts.control {
+        control.end();
+    }
     let wall = started.elapsed();
     drop(guard);
     let (status, stats) = match (result, stop.reason()) {

@@ -80,7 +80,14 @@ const ALLOWED: &[(&str, libc::c_long)] = &[
 
 /// Calls of the control RPC server (a thread of the sandbox process serving
 /// the runtime's commands on a unix socket): add them here.
-const CONTROL_SERVER: &[(&str, libc::c_long)] = &[];
+const CONTROL_SERVER: &[(&str, libc::c_long)] = &[
+    ("accept4", libc::SYS_accept4),
+    ("accept", libc::SYS_accept),
+    // SO_PEERCRED of a connection; its read and write timeouts.
+    ("getsockopt", libc::SYS_getsockopt),
+    ("setsockopt", libc::SYS_setsockopt),
+    ("geteuid", libc::SYS_geteuid),
+];
 
 /// `fcntl` commands: descriptor and status flags (the 9P socket is made
 /// non-blocking), and duplication by std.
@@ -126,7 +133,13 @@ fn rules(pid: u32, children: &[u32]) -> Result<BTreeMap<i64, Vec<SeccompRule>>, 
     );
     rules.insert(libc::SYS_clone3, Vec::new());
     // Thread names.
-    rules.insert(libc::SYS_prctl, vec![rule(vec![cond(0, Dword, Eq, u(libc::PR_SET_NAME))?])?]);
+    // And PR_GET_AUXV: rustix reads its auxiliary vector that way (the
+    // control server's clock-tick and page-size queries).
+    const PR_GET_AUXV: u64 = 0x4155_5856;
+    rules.insert(
+        libc::SYS_prctl,
+        vec![rule(vec![cond(0, Dword, Eq, u(libc::PR_SET_NAME))?])?, rule(vec![cond(0, Dword, Eq, PR_GET_AUXV)?])?],
+    );
     // Signals to its own threads (the vCPU kick, abort) and SIGKILL to the
     // gofer it started.
     rules.insert(libc::SYS_tgkill, vec![rule(vec![cond(0, Dword, Eq, u64::from(pid))?])?]);

@@ -291,3 +291,23 @@ pub fn exit_on_signals(sigs: &[libc::c_int]) -> io::Result<()> {
 pub fn signals_handled() {
     SIGNALS_HANDLED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// The uid of the process at the other end of a unix socket (SO_PEERCRED).
+/// Not rustix's `socket_peercred`: a peer in another pid namespace has no
+/// pid here, so the kernel reports pid 0, which rustix refuses.
+pub fn peer_uid(sock: BorrowedFd<'_>) -> Option<u32> {
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = libc::socklen_t::try_from(std::mem::size_of::<libc::ucred>()).ok()?;
+    // SAFETY: SO_PEERCRED writes at most `len` bytes (one ucred) to a live
+    // local of that type; the descriptor is borrowed, so open.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            std::ptr::addr_of_mut!(cred).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(cred.uid)
+}

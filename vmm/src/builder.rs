@@ -86,6 +86,9 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
         let sock = sock.try_clone().map_err(|_| VmmError::Config("cannot use the gofer connection"))?;
         hostcalls = hostcalls.with_gofer(sock);
     }
+    if let Some(control) = &config.control {
+        hostcalls = hostcalls.with_control(std::sync::Arc::clone(control));
+    }
     let mut stats = RunStats::default();
     // The counters cost a few hundred microseconds to read: only for --debug.
     let want_kvm = tracing::enabled!(tracing::Level::DEBUG);
@@ -222,6 +225,7 @@ mod tests {
             container_block: Vec::new(),
             before_run: None,
             console: false,
+            control: None,
         }
     }
 

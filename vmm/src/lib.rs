@@ -10,6 +10,7 @@
 
 mod arch;
 mod builder;
+pub mod control;
 mod error;
 mod hostcall;
 mod loader;
@@ -62,6 +63,9 @@ pub struct VmConfig {
     /// Put an in-sandbox tmpfs over the (read-only) root from the gofer
     /// ([`abi::boot::FLAG_ROOT_OVERLAY`]).
     pub root_overlay: bool,
+    /// The control channel to the running sentry (exec, ps, signals,
+    /// pause), if the embedding program serves one.
+    pub control: Option<Arc<control::Control>>,
     /// Test hook: make the sentry fault in supervisor mode after boot
     /// ([`abi::boot::FLAG_INJECT_SENTRY_FAULT`]).
     pub inject_sentry_fault: bool,

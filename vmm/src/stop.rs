@@ -1,10 +1,13 @@
-//! Stopping a running VM from another thread (timeouts, SIGINT/SIGTERM).
+//! Stopping a running VM from another thread (timeouts, SIGINT/SIGTERM),
+//! and nudging it (a control request waits, see `control.rs`).
 //!
 //! Firecracker's shape: the stopper records the reason, sets the vCPU's
 //! `immediate_exit` and kicks the vCPU thread with a signal so that a
 //! `KVM_RUN` in progress returns `EINTR`; the run loop then sees the reason
 //! and returns [`crate::VmmError::Stopped`]. A hostcall sleeping on the host
-//! waits on the same condition variable and wakes at once.
+//! waits on the same condition variable and wakes at once. A nudge kicks
+//! the vCPUs and wakes sleeping hostcalls the same way without ending the
+//! run: the run loop then looks at the control queue and goes on.
 
 use std::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -36,15 +39,27 @@ impl fmt::Display for StopReason {
 #[derive(Default)]
 struct State {
     reason: Option<StopReason>,
+    /// Nudges so far (a sleep ends when this changes).
+    nudges: u64,
     /// The running vCPUs' kick handles, registered for the duration of a run.
     vcpus: Vec<VcpuKick>,
 }
 
 /// Shared between the thread running the VM and any thread that may stop it.
-#[derive(Default)]
 pub struct StopSignal {
     state: Mutex<State>,
     wake: Condvar,
+    /// Readable after a nudge, so a `Poll` hostcall waiting on a host fd
+    /// wakes too (None if no eventfd could be made: it then notices at its
+    /// next poll slice).
+    wake_fd: Option<vmm_sys_util::eventfd::EventFd>,
+}
+
+impl Default for StopSignal {
+    fn default() -> Self {
+        let wake_fd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK | libc::EFD_CLOEXEC).ok();
+        Self { state: Mutex::default(), wake: Condvar::new(), wake_fd }
+    }
 }
 
 impl fmt::Debug for StopSignal {
@@ -82,6 +97,45 @@ impl StopSignal {
         self.wake.notify_all();
     }
 
+    /// Wakes the VM without stopping it: kicks the vCPUs out of `KVM_RUN`
+    /// and ends `Sleep` and `Poll` hostcalls early, so the run loop looks at
+    /// the control queue (or the pause flag) at once.
+    pub fn nudge(&self) {
+        let mut state = self.lock();
+        state.nudges = state.nudges.wrapping_add(1);
+        for vcpu in &state.vcpus {
+            if let Err(err) = vcpu.kick() {
+                tracing::warn!(%err, "cannot kick vCPU thread");
+            }
+        }
+        if let Some(fd) = &self.wake_fd {
+            let _ = fd.write(1);
+        }
+        self.wake.notify_all();
+    }
+
+    /// The eventfd a nudge makes readable (see [`Self::take_nudge`]).
+    pub(crate) fn wake_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.wake_fd.as_ref().map(std::os::fd::AsRawFd::as_raw_fd)
+    }
+
+    /// Clears the eventfd of [`Self::wake_fd`].
+    pub(crate) fn take_nudge(&self) {
+        if let Some(fd) = &self.wake_fd {
+            let _ = fd.read();
+        }
+    }
+
+    /// Waits up to `timeout` for [`Self::nudge`] or [`Self::stop`]
+    /// (a paused vCPU thread waits here).
+    pub(crate) fn wait_nudge(&self, timeout: Duration) {
+        let state = self.lock();
+        if state.reason.is_some() {
+            return;
+        }
+        let _ = self.wake.wait_timeout(state, timeout).unwrap_or_else(PoisonError::into_inner);
+    }
+
     /// The reason, once stopped.
     pub fn reason(&self) -> Option<StopReason> {
         self.lock().reason
@@ -104,14 +158,18 @@ impl StopSignal {
         self.lock().vcpus.retain(|k| k.index() != index);
     }
 
-    /// Sleeps up to `duration` or until stopped. Returns the stop reason if
-    /// stopped.
+    /// Sleeps up to `duration`, until stopped or until nudged. Returns the
+    /// stop reason if stopped.
     pub(crate) fn sleep(&self, duration: Duration) -> Option<StopReason> {
         let deadline = Instant::now().checked_add(duration);
         let mut state = self.lock();
+        let nudges = state.nudges;
         loop {
             if let Some(reason) = state.reason {
                 return Some(reason);
+            }
+            if state.nudges != nudges {
+                return None;
             }
             let now = Instant::now();
             let left = match deadline {
@@ -145,6 +203,21 @@ mod tests {
         // The first reason wins.
         stop.stop(StopReason::Requested);
         assert_eq!(stop.reason(), Some(StopReason::Signal(15)));
+    }
+
+    #[test]
+    fn nudge_ends_a_sleep_without_stopping() {
+        let stop = Arc::new(StopSignal::new());
+        let s2 = Arc::clone(&stop);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            s2.nudge();
+        });
+        let start = Instant::now();
+        assert_eq!(stop.sleep(Duration::from_secs(30)), None);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(stop.reason(), None);
+        t.join().expect("join");
     }
 
     #[test]

@@ -201,3 +201,25 @@ pub fn poll_events(fd: RawFd, events: libc::c_short, timeout_ms: libc::c_int) ->
         _ => Err(io::Error::last_os_error()),
     }
 }
+
+/// Polls `fd` for `events` and, if given, `wake` for readability; returns
+/// `fd`'s revents (0 on timeout), or `WouldBlock` when `wake` became
+/// readable first.
+pub fn poll_events_or_wake(
+    fd: RawFd,
+    events: libc::c_short,
+    wake: Option<RawFd>,
+    timeout_ms: libc::c_int,
+) -> io::Result<libc::c_short> {
+    let Some(wake) = wake else { return poll_events(fd, events, timeout_ms) };
+    let mut pfds =
+        [libc::pollfd { fd, events, revents: 0 }, libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 }];
+    // SAFETY: poll reads and writes exactly the two pollfds of a live local array.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), 2, timeout_ms) };
+    match n {
+        0 => Ok(0),
+        n if n > 0 && pfds[0].revents != 0 => Ok(pfds[0].revents),
+        n if n > 0 => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+        _ => Err(io::Error::last_os_error()),
+    }
+}

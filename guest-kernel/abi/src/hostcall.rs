@@ -101,15 +101,19 @@ macro_rules! hostcalls {
 }
 
 hostcalls! {
-    /// Write the segments to host fd `args[0]` (1 or 2). `ret`: bytes written.
+    /// Write the segments to host fd `args[0]` (1 or 2, or a descriptor
+    /// registered for an exec'd process: `-EBADF` once it is gone).
+    /// `ret`: bytes written.
     Write = 1,
-    /// Read from host fd `args[0]` (0) into the segments. `ret`: bytes read, 0 at EOF.
+    /// Read from host fd `args[0]` (0, or a registered descriptor) into the
+    /// segments. `ret`: bytes read, 0 at EOF.
     Read = 2,
     /// End the sandbox: `args[0]` an [`ExitKind`], `args[1]` the code or signal.
     Exit = 3,
     /// `ret`: host CLOCK_REALTIME in ns; `ret2`: host CLOCK_MONOTONIC in ns.
     Clock = 4,
-    /// Sleep `args[0]` ns on the host (interruptible by sandbox teardown).
+    /// Sleep `args[0]` ns on the host; ends early when the sandbox is torn
+    /// down or a control request arrives (the guest re-checks its clock).
     Sleep = 5,
     /// One log line at level `args[0]` ([`LogLevel`]) with the segments as text.
     Log = 6,
@@ -122,13 +126,22 @@ hostcalls! {
     /// (EIO once the gofer connection is lost, ENOSYS without a gofer).
     P9 = 8,
     /// Wait up to `args[2]` ns (0: just look) until host fd `args[0]` (0, 1
-    /// or 2) is ready for `args[1]` (POLLIN for 0, POLLOUT for 1 and 2).
-    /// `ret`: the ready events (POLLIN/POLLOUT/POLLHUP/POLLERR), 0 on
-    /// timeout, `-EINTR` when the VM is being stopped.
+    /// or 2, or a registered descriptor) is ready for `args[1]` (POLLIN for
+    /// 0, POLLOUT for 1 and 2). `ret`: the ready events
+    /// (POLLIN/POLLOUT/POLLHUP/POLLERR), 0 on timeout or when a control
+    /// request arrives, `-EINTR` when the VM is being stopped.
     /// With [`POLL_WATCH_WINSIZE`] in `args[1]` (fd 0 only), also returns
     /// early when the window size of host fd 0 differs from `args[3]`
     /// ([`pack_winsize`]); `ret2` is then always its current window size.
     Poll = 9,
+    /// Takes the next control request (`abi::control`) into the segments
+    /// (at least [`crate::control::MAX_REQUEST`] bytes in all). `ret`: its
+    /// size, 0 when none waits.
+    ControlFetch = 10,
+    /// A control reply or event (`abi::control`) in the segments (at most
+    /// [`crate::control::MAX_REPLY`] bytes). `ret`: 0, or `-EINVAL` for a
+    /// malformed message, `-ENOENT` for an id nobody waits for.
+    ControlReply = 11,
 }
 
 /// [`Hostcall::Poll`] `args[1]` flag: watch host fd 0's window size.
@@ -224,6 +237,8 @@ mod tests {
             Hostcall::Panic,
             Hostcall::P9,
             Hostcall::Poll,
+            Hostcall::ControlFetch,
+            Hostcall::ControlReply,
         ] {
             assert_eq!(Hostcall::from_raw(h as u32), Some(h));
         }

@@ -39,6 +39,9 @@ pub const TSS_GPA: u64 = 0xc000;
 pub const TSS_STRIDE: u64 = 0x80;
 /// VIF pages (PVM variant only), one page per vCPU.
 pub const VIF_GPA: u64 = 0xd000;
+/// The control page ([`crate::control::ControlPage`]), written by the VMM
+/// between two runs of the vCPU.
+pub const CONTROL_GPA: u64 = 0x15000;
 /// Boot page tables: kernel PML4 at this 8 KiB-aligned address, the user PML4
 /// of the same pair at `+0x1000`.
 pub const BOOT_PML4_GPA: u64 = 0x16000;

@@ -8,6 +8,7 @@
 
 pub mod boot;
 pub mod container;
+pub mod control;
 pub mod hostcall;
 pub mod layout;
 pub mod linux;

@@ -107,6 +107,30 @@ impl Host for KvmHost {
         hostcall::call_with_text(Hostcall::Log, [level as u64, 0, 0, 0], msg.as_bytes());
     }
 
+    fn control_pending(&self) -> bool {
+        hostcall::control_pending()
+    }
+
+    fn control_fetch(&self, buf: &mut [u8]) -> Result<usize, i32> {
+        let pa = hostcall::virt_to_phys(buf.as_ptr() as u64).ok_or(abi::linux::errno::EFAULT)?;
+        let (ret, _) = hostcall::call(Hostcall::ControlFetch, [0; 4], &[(pa, buf.len() as u64)]);
+        if ret < 0 {
+            Err(i32::try_from(-ret).unwrap_or(abi::linux::errno::EIO))
+        } else {
+            Ok(usize::try_from(ret).unwrap_or(0).min(buf.len()))
+        }
+    }
+
+    fn control_reply(&self, msg: &[u8]) -> Result<(), i32> {
+        let pa = hostcall::virt_to_phys(msg.as_ptr() as u64).ok_or(abi::linux::errno::EFAULT)?;
+        let (ret, _) = hostcall::call(Hostcall::ControlReply, [0; 4], &[(pa, msg.len() as u64)]);
+        if ret < 0 {
+            Err(i32::try_from(-ret).unwrap_or(abi::linux::errno::EIO))
+        } else {
+            Ok(())
+        }
+    }
+
     fn exit(&self, status: ExitStatus) -> ! {
         let (kind, v) = match status {
             ExitStatus::Exited(c) => (ExitKind::Exited, u64::from(c)),

@@ -55,3 +55,12 @@ pub fn call_with_text(nr: Hostcall, args: [u64; 4], text: &[u8]) -> (i64, u64) {
         None => call(nr, args, &[]),
     }
 }
+
+/// Whether the VMM flagged control requests in the control page.
+pub fn control_pending() -> bool {
+    let page = (KERNEL_BASE + abi::layout::CONTROL_GPA) as *const u32;
+    // SAFETY: the control page lies in the kernel map set up at boot
+    // (abi::layout: below KERNEL_MAP_SIZE) and is written by the VMM only
+    // while this vCPU is stopped; an aligned u32 read cannot tear.
+    unsafe { page.read_volatile() != 0 }
+}

@@ -113,6 +113,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         before_run: (platform == sandbox::SandboxPlatform::Kvm).then(|| ringfence::seccomp::before_run(gofer.pid())),
         platform,
         console: false,
+        control: None,
     };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if args.stats {

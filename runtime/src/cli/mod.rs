@@ -1,5 +1,6 @@
 //! The command line: global flags, one file per command.
 
+pub mod control;
 pub mod do_cmd;
 pub mod features;
 pub mod gofer;
@@ -113,6 +114,18 @@ pub enum Command {
     Delete(oci::DeleteArgs),
     /// Print what this runtime implements (runtime-spec features JSON).
     Features,
+    /// Run a new process in a running container.
+    Exec(control::ExecArgs),
+    /// List a container's processes.
+    Ps(control::PsArgs),
+    /// Print a container's statistics (JSON lines).
+    Events(control::EventsArgs),
+    /// Suspend all processes of a container.
+    Pause(oci::IdArgs),
+    /// Resume a paused container.
+    Resume(oci::IdArgs),
+    /// Wait for a container to exit; print and return its exit status.
+    Wait(oci::IdArgs),
     /// Internal: the gofer process, started by the runtime itself.
     #[command(hide = true)]
     Gofer(gofer::GoferArgs),
@@ -138,6 +151,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::List(args) => Ok(oci::runc_status(oci::list(g, args))),
         Command::Kill(args) => Ok(oci::runc_status(oci::kill(g, args))),
         Command::Delete(args) => Ok(oci::runc_status(oci::delete(g, args))),
+        Command::Exec(args) => Ok(oci::runc_status(control::exec(g, args))),
+        Command::Ps(args) => Ok(oci::runc_status(control::ps(g, args))),
+        Command::Events(args) => Ok(oci::runc_status(control::events(g, args))),
+        Command::Pause(args) => Ok(oci::runc_status(control::pause(g, args))),
+        Command::Resume(args) => Ok(oci::runc_status(control::resume(g, args))),
+        Command::Wait(args) => Ok(oci::runc_status(control::wait(g, args))),
     }
 }
 
@@ -153,6 +172,12 @@ fn command_name(c: &Command) -> &'static str {
         Command::Kill(_) => "kill",
         Command::Delete(_) => "delete",
         Command::Features => "features",
+        Command::Exec(_) => "exec",
+        Command::Ps(_) => "ps",
+        Command::Events(_) => "events",
+        Command::Pause(_) => "pause",
+        Command::Resume(_) => "resume",
+        Command::Wait(_) => "wait",
         Command::Gofer(_) => "gofer",
         Command::Boot(_) => "boot",
     }

@@ -80,8 +80,7 @@ pub struct KillArgs {
     /// A signal name (TERM, SIGKILL) or number.
     #[arg(default_value = "SIGTERM")]
     pub signal: String,
-    /// Signal every process of the container: the sandbox process holds
-    /// them all, so this is the same as without it.
+    /// Signal every process of the container, not only its init.
     #[arg(long, short = 'a')]
     pub all: bool,
 }
@@ -190,7 +189,7 @@ pub fn list(global: &GlobalArgs, args: ListArgs) -> anyhow::Result<u8> {
 
 pub fn kill(global: &GlobalArgs, args: KillArgs) -> anyhow::Result<u8> {
     let sig = commands::parse_signal(&args.signal)?;
-    commands::kill(&global.root, &args.id, sig)?;
+    commands::kill(&global.root, &args.id, sig, args.all)?;
     Ok(0)
 }
 

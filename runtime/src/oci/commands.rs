@@ -218,6 +218,7 @@ fn start_locked(c: &mut Container) -> anyhow::Result<()> {
         Status::Created => {}
         Status::Running => bail!("cannot start an already running container"),
         Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Paused => bail!("cannot start a paused container"),
         Status::Creating => bail!("cannot start a container in the creating state"),
     }
     let hooks = hooks::load(&c.dir.join(CONFIG_COPY))?;
@@ -328,12 +329,17 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// `kill ID SIGNAL`: the signal goes to the sandbox process, which ends the
-/// container on SIGTERM/SIGINT and dies of the others.
-pub fn kill(root: &Path, id: &str, sig: i32) -> anyhow::Result<()> {
+/// `kill ID SIGNAL [--all]`: through the control channel to the
+/// container's init (or every process) once its VM runs; before that
+/// (created), to the sandbox process, which ends the container on
+/// SIGTERM/SIGINT and dies of the others.
+pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> anyhow::Result<()> {
     let c = Container::open(root, id, true)?;
     match (c.status(), c.stored.pid) {
-        (Status::Created | Status::Running, Some(pid)) => {
+        (Status::Running | Status::Paused, Some(pid)) if super::rpc::available(&c.dir) => {
+            super::control_cmds::kill_running(&c, pid, sig, all)
+        }
+        (Status::Created | Status::Running | Status::Paused, Some(pid)) => {
             crate::sys::kill(pid, sig).with_context(|| format!("cannot signal the sandbox process {pid}"))
         }
         _ => bail!("container not running"),
@@ -347,7 +353,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> anyhow::Result<()> {
         Status::Stopped => {}
         // As runc: a created container is destroyed without --force.
         Status::Created => kill_and_wait(&c)?,
-        Status::Running | Status::Creating if force => kill_and_wait(&c)?,
+        Status::Running | Status::Creating | Status::Paused if force => kill_and_wait(&c)?,
         s => bail!("cannot delete container {id} that is not stopped: {s}"),
     }
     destroy(c)
@@ -459,6 +465,15 @@ pub fn boot(
         trees: super::block::gofer_trees(&cfg),
     };
     let (gofer, conn) = Gofer::start(&spec).context("cannot start the gofer")?;
+    // The control channel (exec, ps, kill, pause...): listening before
+    // `create` returns, so that no command finds a running container
+    // without it; requests wait until the VM runs.
+    // KVM only: the ptrace platform serves no control requests (`kill`
+    // then signals the sandbox process; exec, ps and pause are refused).
+    let control = (platform == sandbox::SandboxPlatform::Kvm)
+        .then(|| vmm::control::Control::new(Arc::new(vmm::StopSignal::new())));
+    let server = control.as_ref().map(|c| super::server::ControlServer::start(&dir, Arc::clone(c))).transpose()?;
+    let exit_record = super::control_cmds::ExitRecord::create(&dir)?;
     ready.write_all(READY).context("cannot report ready")?;
     drop(ready);
     // Blocks until `start` opens the FIFO for reading.
@@ -481,16 +496,24 @@ pub fn boot(
             .then(|| crate::seccomp::before_run_after(gofer.pid(), crate::sys::signals_handled)),
         platform,
         console: cfg.terminal,
+        control: None,
     };
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+    let opts = SandboxOptions { control, ..opts };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if let sandbox::Status::SentryPanic(msg) = &finished.status {
         eprintln!("ringfence: sentry panic: {msg}");
     }
+    let code = finished.status.exit_code();
+    // For `wait` after the sandbox process is gone.
+    let _ = exit_record.record(code);
+    if let Some(server) = server {
+        server.finish(code);
+    }
     drop(gofer);
-    Ok(finished.status.exit_code())
+    Ok(code)
 }
 
 #[cfg(test)]

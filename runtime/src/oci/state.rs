@@ -20,13 +20,15 @@ pub const START_FIFO: &str = "exec.fifo";
 /// The config.json checked by `create`, as the sandbox process reads it.
 pub const CONFIG_COPY: &str = "config.json";
 
-/// The runtime-spec statuses (paused is not supported yet).
+/// The runtime-spec statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Creating,
     Created,
     Running,
+    /// The VM's vCPU does not run (`pause`).
+    Paused,
     Stopped,
 }
 
@@ -36,6 +38,7 @@ impl std::fmt::Display for Status {
             Self::Creating => "creating",
             Self::Created => "created",
             Self::Running => "running",
+            Self::Paused => "paused",
             Self::Stopped => "stopped",
         })
     }
@@ -179,7 +182,7 @@ impl Container {
     /// process is gone is stopped, whatever was last written.
     pub fn status(&self) -> Status {
         match self.stored.status {
-            Status::Created | Status::Running if !self.alive() => Status::Stopped,
+            Status::Created | Status::Running | Status::Paused if !self.alive() => Status::Stopped,
             s => s,
         }
     }
@@ -259,7 +262,15 @@ pub fn list_ids(root: &Path) -> anyhow::Result<Vec<String>> {
 /// Now as RFC 3339 UTC with nanoseconds (as runc's `created`).
 pub fn now_rfc3339() -> String {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
+    rfc3339(d.as_secs(), d.subsec_nanos())
+}
+
+/// `secs` since the epoch as RFC 3339 UTC.
+pub fn now_rfc3339_at(secs: u64) -> String {
+    rfc3339(secs, 0)
+}
+
+fn rfc3339(secs: u64, nanos: u32) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let tod = secs % 86_400;
     // Howard Hinnant's civil_from_days.
@@ -272,13 +283,7 @@ pub fn now_rfc3339() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        tod / 3600,
-        tod / 60 % 60,
-        tod % 60,
-        d.subsec_nanos()
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z", tod / 3600, tod / 60 % 60, tod % 60, nanos)
 }
 
 #[cfg(test)]

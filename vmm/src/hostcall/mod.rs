@@ -8,6 +8,7 @@
 //! guest as `-errno`.
 
 mod clock;
+mod control;
 mod log;
 pub mod p9;
 mod stdio;
@@ -17,6 +18,7 @@ use std::mem::offset_of;
 use abi::hostcall::{Hostcall, HostcallBlock, Segment, HOSTCALL_PORT, HOSTCALL_VERSION, MAX_SEGMENTS, MAX_TRANSFER};
 use abi::layout;
 
+use crate::control::Control;
 use crate::error::{GuestFault, VmmError};
 use crate::stop::StopSignal;
 use crate::vstate::{ExitAction, GuestMemory, MemoryError, PortIo};
@@ -112,18 +114,21 @@ pub fn serve(
     mem: &GuestMemory,
     stop: &StopSignal,
     gofer: Option<&mut p9::GoferChannel>,
+    control: Option<&Control>,
     req: &Request,
 ) -> Result<Reply, HostcallError> {
     match req.call {
-        Hostcall::Write => stdio::write(mem, stop, req),
-        Hostcall::Read => stdio::read(mem, stop, req),
-        Hostcall::Poll => stdio::poll(stop, req),
+        Hostcall::Write => stdio::write(mem, stop, control, req),
+        Hostcall::Read => stdio::read(mem, stop, control, req),
+        Hostcall::Poll => stdio::poll(stop, control, req),
         Hostcall::Exit => clock::exit(req),
         Hostcall::Clock => Ok(clock::clock()),
         Hostcall::Sleep => Ok(clock::sleep(stop, req)),
         Hostcall::Log => log::log(mem, req),
         Hostcall::Panic => log::panic(mem, req),
         Hostcall::P9 => p9::p9(mem, stop, gofer, req),
+        Hostcall::ControlFetch => control::fetch(mem, control, req),
+        Hostcall::ControlReply => control::reply(mem, control, req),
     }
 }
 
@@ -133,6 +138,7 @@ pub struct Hostcalls<'a> {
     stop: &'a StopSignal,
     vcpu: u64,
     gofer: Option<p9::GoferChannel>,
+    control: Option<std::sync::Arc<Control>>,
     /// Hostcalls served.
     pub count: u64,
     /// P9 hostcalls served, and the nanoseconds spent relaying them (the
@@ -144,12 +150,19 @@ pub struct Hostcalls<'a> {
 impl<'a> Hostcalls<'a> {
     /// The hostcall port of vCPU `vcpu`.
     pub fn new(mem: &'a GuestMemory, stop: &'a StopSignal, vcpu: u64) -> Self {
-        Self { mem, stop, vcpu, gofer: None, count: 0, p9_count: 0, p9_ns: 0 }
+        Self { mem, stop, vcpu, gofer: None, control: None, count: 0, p9_count: 0, p9_ns: 0 }
     }
 
     /// Serves `P9` hostcalls over `sock` (the gofer connection).
     pub fn with_gofer(mut self, sock: std::os::unix::net::UnixStream) -> Self {
         self.gofer = Some(p9::GoferChannel::new(sock));
+        self
+    }
+
+    /// Serves the control channel (requests, exec'd processes' stdio).
+    pub fn with_control(mut self, control: std::sync::Arc<Control>) -> Self {
+        control.started();
+        self.control = Some(control);
         self
     }
 
@@ -160,7 +173,7 @@ impl<'a> Hostcalls<'a> {
         self.count += 1;
         tracing::trace!(call = req.call.name(), args = ?req.args, total = req.total, "hostcall");
         let t0 = (req.call == Hostcall::P9).then(std::time::Instant::now);
-        let reply = serve(self.mem, self.stop, self.gofer.as_mut(), &req)?;
+        let reply = serve(self.mem, self.stop, self.gofer.as_mut(), self.control.as_deref(), &req)?;
         if let Some(t0) = t0 {
             self.p9_count += 1;
             self.p9_ns += u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -189,6 +202,12 @@ impl PortIo for Hostcalls<'_> {
             Ok(Some(outcome)) => Ok(ExitAction::Finish(outcome)),
             Ok(None) => Ok(ExitAction::Resume),
             Err(source) => Err(VmmError::BadHostcall { vcpu: self.vcpu, source }),
+        }
+    }
+
+    fn kicked(&mut self) {
+        if let Some(control) = &self.control {
+            control.sync(self.mem);
         }
     }
 }

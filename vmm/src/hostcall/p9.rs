@@ -66,8 +66,13 @@ fn all<'m>(
         if stop.reason().is_some() {
             return Err(io::Error::from_raw_os_error(libc::EINTR));
         }
-        if !sys::poll_one(fd, events, 100)? {
-            continue;
+        // EINTR: a kick of the vCPU thread (a control request's nudge), not
+        // a failure of the channel.
+        match sys::poll_one(fd, events, 100) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         }
         match op(fd, &slices) {
             Ok(0) => return Err(io::Error::from_raw_os_error(libc::EIO)),

@@ -1,11 +1,14 @@
 //! `Write` and `Read`: the program's stdio, straight between guest memory
-//! and the host's fds 1/2 and 0 (vectored, no copies).
+//! and the host's fds 1/2 and 0 (vectored, no copies), and the descriptors
+//! registered for exec'd processes (`crate::control`).
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{guest_slices, HostcallError, Reply, Request};
+use crate::control::Control;
 use crate::stop::StopSignal;
 use crate::sys;
 use crate::vstate::GuestMemory;
@@ -47,13 +50,51 @@ fn transfer(fd: RawFd, events: libc::c_short, stop: &StopSignal, op: impl Fn() -
     }
 }
 
-/// `Write`: fd 1 or 2; `ret` = bytes written or `-errno`.
-pub fn write(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Reply, HostcallError> {
-    let fd = match req.args[0] {
-        1 => 1,
-        2 => 2,
-        fd => return Err(HostcallError::BadFd { call: "Write", fd }),
-    };
+/// A host descriptor a hostcall may use.
+enum HostFd {
+    /// 0, 1 or 2.
+    Stdio(RawFd),
+    /// Registered for an exec'd process; held open for the call.
+    Registered(Arc<OwnedFd>),
+    /// Registered once, since closed (the process ended): `-EBADF`.
+    Gone,
+}
+
+impl HostFd {
+    fn raw(&self) -> Option<RawFd> {
+        match self {
+            Self::Stdio(fd) => Some(*fd),
+            Self::Registered(f) => Some(f.as_raw_fd()),
+            Self::Gone => None,
+        }
+    }
+}
+
+/// Resolves `fd`: one of `stdio`, or a registered descriptor. Any other
+/// number is a malformed request when there is no control channel; with
+/// one, a descriptor may have been closed since the sentry saw it, so it
+/// is an error for the guest only.
+fn host_fd(call: &'static str, fd: u64, stdio: &[u64], control: Option<&Control>) -> Result<HostFd, HostcallError> {
+    if stdio.contains(&fd) {
+        return Ok(HostFd::Stdio(RawFd::try_from(fd).unwrap_or(0)));
+    }
+    match control {
+        Some(c) if fd > 2 => Ok(c.host_fd(fd).map_or(HostFd::Gone, HostFd::Registered)),
+        _ => Err(HostcallError::BadFd { call, fd }),
+    }
+}
+
+const EBADF: Reply = Reply::Return { ret: -(libc::EBADF as i64), ret2: 0 };
+
+/// `Write`: fd 1 or 2 (or registered); `ret` = bytes written or `-errno`.
+pub fn write(
+    mem: &GuestMemory,
+    stop: &StopSignal,
+    control: Option<&Control>,
+    req: &Request,
+) -> Result<Reply, HostcallError> {
+    let target = host_fd("Write", req.args[0], &[1, 2], control)?;
+    let Some(fd) = target.raw() else { return Ok(EBADF) };
     let slices = guest_slices(mem, &req.segments)?;
     if slices.is_empty() {
         return Ok(Reply::ret(0));
@@ -61,32 +102,45 @@ pub fn write(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Repl
     Ok(transfer(fd, libc::POLLOUT, stop, || sys::writev(fd, &slices)))
 }
 
-/// `Read`: fd 0 only; `ret` = bytes read (0 at EOF) or `-errno`.
-pub fn read(mem: &GuestMemory, stop: &StopSignal, req: &Request) -> Result<Reply, HostcallError> {
-    if req.args[0] != 0 {
-        return Err(HostcallError::BadFd { call: "Read", fd: req.args[0] });
-    }
+/// `Read`: fd 0 (or registered); `ret` = bytes read (0 at EOF) or `-errno`.
+pub fn read(
+    mem: &GuestMemory,
+    stop: &StopSignal,
+    control: Option<&Control>,
+    req: &Request,
+) -> Result<Reply, HostcallError> {
+    let target = host_fd("Read", req.args[0], &[0], control)?;
+    let Some(fd) = target.raw() else { return Ok(EBADF) };
     let slices = guest_slices(mem, &req.segments)?;
     if slices.is_empty() {
         return Ok(Reply::ret(0));
     }
-    Ok(transfer(0, libc::POLLIN, stop, || sys::readv(0, &slices)))
+    Ok(transfer(fd, libc::POLLIN, stop, || sys::readv(fd, &slices)))
 }
 
 /// `Poll`: waits up to `args[2]` ns for host fd `args[0]` to be ready for
-/// `args[1]`; `ret` = the ready events, 0 on timeout, `-EINTR` on stop.
-pub fn poll(stop: &StopSignal, req: &Request) -> Result<Reply, HostcallError> {
+/// `args[1]`; `ret` = the ready events, 0 on timeout or nudge, `-EINTR` on
+/// stop.
+pub fn poll(stop: &StopSignal, control: Option<&Control>, req: &Request) -> Result<Reply, HostcallError> {
     // The console watches its window size: the runtime's console-socket
     // holder resizes the pty master, and the guest learns of it here.
     let watch = req.args[0] == 0 && req.args[1] == POLLIN | abi::hostcall::POLL_WATCH_WINSIZE;
     let winsize = || sys::winsize(0).map_or(0, abi::hostcall::pack_winsize);
-    let (fd, events) = match (req.args[0], req.args[1]) {
-        (0, e) if e == POLLIN || watch => (0, libc::POLLIN),
-        (1, e) if e == POLLOUT => (1, libc::POLLOUT),
-        (2, e) if e == POLLOUT => (2, libc::POLLOUT),
-        (0..=2, e) => return Err(HostcallError::BadArgument { call: "Poll", what: "events", value: e }),
-        (fd, _) => return Err(HostcallError::BadFd { call: "Poll", fd }),
+    let bad_events = |e| HostcallError::BadArgument { call: "Poll", what: "events", value: e };
+    let (target, events) = match (req.args[0], req.args[1]) {
+        (0, e) if e == POLLIN || watch => (HostFd::Stdio(0), libc::POLLIN),
+        (1, e) if e == POLLOUT => (HostFd::Stdio(1), libc::POLLOUT),
+        (2, e) if e == POLLOUT => (HostFd::Stdio(2), libc::POLLOUT),
+        (0..=2, e) => return Err(bad_events(e)),
+        (fd, e) => {
+            let target = host_fd("Poll", fd, &[], control)?;
+            if e == 0 || e & !(POLLIN | POLLOUT) != 0 {
+                return Err(bad_events(e));
+            }
+            (target, libc::c_short::try_from(e).map_err(|_| bad_events(e))?)
+        }
     };
+    let Some(fd) = target.raw() else { return Ok(EBADF) };
     let deadline = Instant::now() + Duration::from_nanos(req.args[2]).min(super::clock::MAX_SLEEP);
     let reply = |ret: i64| {
         if watch {
@@ -107,7 +161,8 @@ pub fn poll(stop: &StopSignal, req: &Request) -> Result<Reply, HostcallError> {
         let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(slice).min(slice);
         // Round a sub-millisecond remainder up so a short wait still waits.
         let ms = if ms == 0 && !left.is_zero() { 1 } else { ms };
-        match sys::poll_events(fd, events, ms) {
+        match sys::poll_events_or_wake(fd, events, stop.wake_fd(), ms) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(reply(0)),
             Ok(0) if left.is_zero() => return Ok(reply(0)),
             Ok(0) => {}
             Ok(r) => {

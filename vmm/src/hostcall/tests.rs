@@ -66,14 +66,14 @@ fn bad_fds_and_arguments_are_fatal() {
     let stop = StopSignal::new();
     for (call, fd) in [(Hostcall::Write, 0), (Hostcall::Write, 3), (Hostcall::Read, 1)] {
         let req = decode(&m, &block(call, [fd, 0, 0, 0], &[(0x1000, 1)])).expect("decodes");
-        assert!(matches!(serve(&m, &stop, None, &req), Err(HostcallError::BadFd { .. })));
+        assert!(matches!(serve(&m, &stop, None, None, &req), Err(HostcallError::BadFd { .. })));
     }
     let req = decode(&m, &block(Hostcall::Exit, [7, 0, 0, 0], &[])).expect("decodes");
-    assert!(matches!(serve(&m, &stop, None, &req), Err(HostcallError::BadArgument { .. })));
+    assert!(matches!(serve(&m, &stop, None, None, &req), Err(HostcallError::BadArgument { .. })));
     let req = decode(&m, &block(Hostcall::Exit, [ExitKind::Signaled as u64, 65, 0, 0], &[])).expect("decodes");
-    assert!(matches!(serve(&m, &stop, None, &req), Err(HostcallError::BadArgument { .. })));
+    assert!(matches!(serve(&m, &stop, None, None, &req), Err(HostcallError::BadArgument { .. })));
     let req = decode(&m, &block(Hostcall::Log, [0, 0, 0, 0], &[])).expect("decodes");
-    assert!(matches!(serve(&m, &stop, None, &req), Err(HostcallError::BadArgument { .. })));
+    assert!(matches!(serve(&m, &stop, None, None, &req), Err(HostcallError::BadArgument { .. })));
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {
@@ -113,7 +113,7 @@ fn stdio_slices<'m>(m: &'m GuestMemory, req: &Request) -> Vec<vm_memory::Volatil
 fn exit_clock_sleep_log_panic() {
     let m = mem();
     let stop = StopSignal::new();
-    let serve_block = |b: HostcallBlock| serve(&m, &stop, None, &decode(&m, &b).expect("valid"));
+    let serve_block = |b: HostcallBlock| serve(&m, &stop, None, None, &decode(&m, &b).expect("valid"));
     assert_eq!(
         serve_block(block(Hostcall::Exit, [ExitKind::Exited as u64, 0x1_2a, 0, 0], &[])).expect("ok"),
         Reply::Finish(Outcome::Exited(0x2a))
@@ -191,7 +191,7 @@ fn p9_relays_scattered_request_and_reply() {
     let mut chan = p9::GoferChannel::new(sock);
     let segs = [(0x10_0000, 7), (0x20_0000, 4), (0x30_0000, 7), (0x31_0000, 3), (0x32_0000, 100)];
     let req = decode(&m, &block(Hostcall::P9, [2, 0, 0, 0], &segs)).expect("valid");
-    assert_eq!(serve(&m, &stop, Some(&mut chan), &req).expect("served"), Reply::ret(15));
+    assert_eq!(serve(&m, &stop, Some(&mut chan), None, &req).expect("served"), Reply::ret(15));
     assert_eq!(gofer.join().expect("gofer"), b"\x0b\0\0\0\x64\x01\0abcd");
     let mut got = vec![0u8; 15];
     m.read_bytes(0x30_0000, &mut got[..7]).expect("read");
@@ -209,14 +209,14 @@ fn p9_bad_reply_breaks_the_channel() {
     let (sock, gofer) = fake_gofer(7, vec![0xff, 0xff, 0, 0, 0x75, 1, 0]);
     let mut chan = p9::GoferChannel::new(sock);
     let req = decode(&m, &block(Hostcall::P9, [1, 0, 0, 0], &[(0x10_0000, 7), (0x30_0000, 64)])).expect("valid");
-    assert_eq!(serve(&m, &stop, Some(&mut chan), &req).expect("served"), Reply::ret(-i64::from(libc::EIO)));
+    assert_eq!(serve(&m, &stop, Some(&mut chan), None, &req).expect("served"), Reply::ret(-i64::from(libc::EIO)));
     gofer.join().expect("gofer");
     // Once broken, no more exchanges.
-    assert_eq!(serve(&m, &stop, Some(&mut chan), &req).expect("served"), Reply::ret(-i64::from(libc::EIO)));
+    assert_eq!(serve(&m, &stop, Some(&mut chan), None, &req).expect("served"), Reply::ret(-i64::from(libc::EIO)));
     // Without a gofer: ENOSYS; malformed segment splits are guest errors.
-    assert_eq!(serve(&m, &stop, None, &req).expect("served"), Reply::ret(-i64::from(libc::ENOSYS)));
+    assert_eq!(serve(&m, &stop, None, None, &req).expect("served"), Reply::ret(-i64::from(libc::ENOSYS)));
     let bad = decode(&m, &block(Hostcall::P9, [2, 0, 0, 0], &[(0x10_0000, 7), (0x30_0000, 64)])).expect("valid");
-    assert!(matches!(serve(&m, &stop, None, &bad), Err(HostcallError::BadArgument { .. })));
+    assert!(matches!(serve(&m, &stop, None, None, &bad), Err(HostcallError::BadArgument { .. })));
 }
 
 #[test]
@@ -226,5 +226,8 @@ fn p9_requires_exactly_one_message() {
     // Two Tclunk frames back to back in one request: refused before anything is sent.
     m.write_bytes(0x10_0000, b"\x0b\0\0\0\x78\x01\0\x01\0\0\0\x0b\0\0\0\x78\x01\0\x02\0\0\0").expect("write");
     let req = decode(&m, &block(Hostcall::P9, [1, 0, 0, 0], &[(0x10_0000, 22), (0x30_0000, 64)])).expect("valid");
-    assert!(matches!(serve(&m, &stop, None, &req), Err(HostcallError::BadArgument { what: "request size field", .. })));
+    assert!(matches!(
+        serve(&m, &stop, None, None, &req),
+        Err(HostcallError::BadArgument { what: "request size field", .. })
+    ));
 }

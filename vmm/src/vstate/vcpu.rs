@@ -268,6 +268,8 @@ impl Vcpu {
         sys::install_kick_handler().map_err(VcpuError::KickHandler)?;
         let kick = self.kick_handle();
         stop.register(kick).map_err(VmmError::Stopped)?;
+        // A nudge before the registration kicked nobody: look now.
+        io.kicked();
         let result = self.run_loop(stop, io, started, stats);
         // Before the kvm_run mapping can go away with `self`.
         stop.unregister(self.index);
@@ -291,6 +293,8 @@ impl Vcpu {
                 }
                 Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                     self.fd.set_kvm_immediate_exit(0);
+                    // A nudge: the control page, or a pause.
+                    io.kicked();
                     ExitAction::Resume
                 }
                 Err(e) => return Err(VcpuError::Run(e).into()),
@@ -346,6 +350,11 @@ pub trait PortIo {
     /// An `out` of `data` to `port`: resume, finish, or a fault for a port
     /// nobody serves.
     fn port_out(&mut self, port: u16, data: &[u8]) -> Result<ExitAction, VmmError>;
+
+    /// `KVM_RUN` was interrupted by a kick: a stop, or a nudge that wants
+    /// the vCPU thread to look at its control state (and maybe wait there
+    /// while paused) before the guest runs again.
+    fn kicked(&mut self) {}
 }
 
 /// What the run loop does after an exit.

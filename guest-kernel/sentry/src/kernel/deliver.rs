@@ -73,12 +73,44 @@ pub fn send_process<P: Platform>(
             None => return Ok(()),
         }
     };
-    if sig == 0 {
+    queue_for_process(k, Some(cur), pid, info, &hand, mask, from);
+    Ok(())
+}
+
+/// Sends `info` to process `pid` from outside the container (the host's
+/// `kill`): no permission check, and init is not protected from it (as a
+/// signal from an ancestor pid namespace). Returns ESRCH if there is no
+/// such process. No task is running.
+pub fn send_process_from_host<P: Platform>(k: &mut Kernel<P>, pid: u32, info: SigInfo) -> Result<(), SysError> {
+    let p = k.procs.get(&pid).ok_or(SysError::new(errno::ESRCH, "no such process"))?;
+    if p.zombie.is_some() {
         return Ok(());
+    }
+    let leader = p.threads.first().copied().unwrap_or(pid);
+    let Some(t) = k.tasks.get(&leader) else { return Ok(()) };
+    let (hand, mask) = (t.sighand.lock().clone(), t.sigmask);
+    queue_for_process(k, None, pid, info, &hand, mask, Sender::Kernel);
+    Ok(())
+}
+
+/// The common tail of sending to a process: job-control side effects, then
+/// queue and wake unless dropped. `cur` is the running task, if any.
+fn queue_for_process<P: Platform>(
+    k: &mut Kernel<P>,
+    mut cur: Option<&mut Task<P::AddressSpace>>,
+    pid: u32,
+    info: SigInfo,
+    hand: &s::SigHand,
+    mask: u64,
+    from: Sender,
+) {
+    let sig = info.signo();
+    if sig == 0 {
+        return;
     }
     let act = hand.get(sig);
     if sig == SIGCONT || sig == SIGKILL {
-        continue_process(k, cur, pid);
+        continue_process(k, cur.as_deref_mut(), pid);
     }
     if matches!(sig, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) {
         // A stop discards a pending SIGCONT, and SIGCONT discards stops.
@@ -91,21 +123,21 @@ pub fn send_process<P: Platform>(
         }
     }
     if dropped(hand.ignores(sig), act.handler, mask & bit(sig) != 0, pid, sig, from) {
-        return Ok(());
+        return;
     }
     if let Some(p) = k.procs.get_mut(&pid) {
         p.pending.push(info);
     }
     signal_queued();
     // Wake the threads that can take it.
+    let cur_tid = cur.map(|c| c.tid);
     let threads = k.procs.get(&pid).map(|p| p.threads.clone()).unwrap_or_default();
     for tid in threads {
-        if tid == cur.tid {
+        if Some(tid) == cur_tid {
             continue;
         }
         signal_wake(k, tid, sig);
     }
-    Ok(())
 }
 
 /// Queues a signal the kernel raises for thread `tid` when no task is
@@ -141,7 +173,7 @@ pub fn send_thread<P: Platform>(
         return Ok(());
     }
     if sig == SIGCONT || sig == SIGKILL {
-        continue_process(k, cur, pid);
+        continue_process(k, Some(&mut *cur), pid);
     }
     if dropped(hand.ignores(sig), hand.get(sig).handler, mask & bit(sig) != 0, pid, sig, from) {
         return Ok(());
@@ -178,7 +210,7 @@ pub(crate) fn signal_wake<P: Platform>(k: &mut Kernel<P>, tid: u32, sig: u32) {
 }
 
 /// Resumes a stopped process (SIGCONT, SIGKILL) and records the report.
-fn continue_process<P: Platform>(k: &mut Kernel<P>, cur: &mut Task<P::AddressSpace>, pid: u32) {
+fn continue_process<P: Platform>(k: &mut Kernel<P>, mut cur: Option<&mut Task<P::AddressSpace>>, pid: u32) {
     let Some(p) = k.procs.get_mut(&pid) else { return };
     if !p.stopped {
         return;
@@ -187,7 +219,7 @@ fn continue_process<P: Platform>(k: &mut Kernel<P>, cur: &mut Task<P::AddressSpa
     p.report = Some(Report::Continued);
     let (threads, ppid) = (p.threads.clone(), p.ppid);
     for tid in threads {
-        if tid == cur.tid {
+        if let Some(cur) = cur.as_deref_mut().filter(|c| c.tid == tid) {
             cur.state = RunState::Runnable;
         } else if let Some(t) = k.tasks.get_mut(&tid) {
             if t.state == RunState::Stopped {

@@ -106,6 +106,11 @@ fn process_exit<P: Platform>(k: &mut Kernel<P>, pid: u32, thread_status: i32, ex
     if zombie_orphan {
         k.wake(WaitKey::ChildOf(reaper));
     }
+    if ppid == 0 {
+        // Exec'd from the host: its parent is outside the container.
+        super::control::report_exit(k, pid, st);
+        return;
+    }
     let (code, s) = status::child_code(st);
     let info = SigInfo::child(code, pid, s, 0, 0);
     let reap_now = parent_ignores_children(k, ppid);

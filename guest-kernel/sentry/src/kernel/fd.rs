@@ -112,6 +112,14 @@ impl FdTable {
         Self { slots, tty_mask }
     }
 
+    /// fds 0, 1, 2 connected to host descriptors registered for an exec'd
+    /// process (none of them a terminal).
+    pub fn with_host_fds(fds: [u32; 3]) -> Self {
+        let slots =
+            fds.iter().map(|&n| Some(Descriptor { file: File::HostStdio { host_fd: n, tty: false }, cloexec: false }));
+        Self { slots: slots.collect(), tty_mask: 0 }
+    }
+
     /// Which host standard streams are terminals (bit n = host fd n).
     pub fn tty_mask(&self) -> u32 {
         self.tty_mask

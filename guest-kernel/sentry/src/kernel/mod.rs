@@ -8,6 +8,7 @@
 
 pub mod clone;
 pub mod container;
+pub mod control;
 pub mod creds;
 pub mod deliver;
 pub mod exec;
@@ -343,22 +344,67 @@ impl<P: Platform> Kernel<P> {
         let next = self.tasks.values().filter(|t| t.state == RunState::Blocked).filter_map(|t| t.deadline).min();
         let next = next.map_or(self.next_timer, |d| d.min(self.next_timer));
         let ns = next.saturating_sub(now).min(100_000_000);
-        let stdin = self.tasks.values().any(|t| t.state == RunState::Blocked && t.waits.contains(&WaitKey::HostStdin));
+        // Host descriptors some task waits to read: stdin (0), or an exec'd
+        // process's (see control.rs).
+        let mut host_fds: Vec<u32> = Vec::new();
+        for t in self.tasks.values().filter(|t| t.state == RunState::Blocked) {
+            for w in &t.waits {
+                let fd = match w {
+                    WaitKey::HostStdin => 0,
+                    WaitKey::HostFd(fd) => *fd,
+                    _ => continue,
+                };
+                if !host_fds.contains(&fd) {
+                    host_fds.push(fd);
+                }
+            }
+        }
+        let key = |fd: u32| if fd == 0 { WaitKey::HostStdin } else { WaitKey::HostFd(fd) };
         if crate::fs::tty::console::active() {
             // The console takes input (and signal characters) whether or
-            // not anyone reads it.
-            crate::fs::tty::console::pump(self, None, ns);
-        } else if stdin {
-            if self.host().poll(0, abi::linux::poll::POLLIN, ns) != 0 {
-                self.wake(WaitKey::HostStdin);
+            // not anyone reads it; exec'd processes' descriptors are looked
+            // at in between.
+            host_fds.retain(|&fd| fd != 0);
+            let wait = if host_fds.is_empty() { ns } else { ns.min(MULTI_FD_POLL_NS) };
+            crate::fs::tty::console::pump(self, None, wait);
+            for &fd in &host_fds {
+                if self.host().poll(fd, abi::linux::poll::POLLIN, 0) != 0 {
+                    self.wake(key(fd));
+                }
             }
-        } else if ns > 0 {
-            self.host().sleep(ns);
+        } else {
+            match host_fds[..] {
+                [] if ns > 0 => self.host().sleep(ns),
+                [] => {}
+                [fd] => {
+                    if self.host().poll(fd, abi::linux::poll::POLLIN, ns) != 0 {
+                        self.wake(key(fd));
+                    }
+                }
+                _ => {
+                    // The poll hostcall waits on one descriptor: look at each,
+                    // then sleep a little.
+                    let mut any = false;
+                    for &fd in &host_fds {
+                        if self.host().poll(fd, abi::linux::poll::POLLIN, 0) != 0 {
+                            self.wake(key(fd));
+                            any = true;
+                        }
+                    }
+                    if !any && ns > 0 {
+                        self.host().sleep(ns.min(MULTI_FD_POLL_NS));
+                    }
+                }
+            }
         }
         let after = self.host().clocks().monotonic_ns;
         self.cpu.idle_ns += after.saturating_sub(now);
     }
 }
+
+/// How long the idle loop sleeps between looks when several host
+/// descriptors are waited on.
+const MULTI_FD_POLL_NS: u64 = 5_000_000;
 
 /// AT_HWCAP: CPUID.1:EDX, as Linux reports it on x86-64.
 pub(crate) fn hwcap() -> u64 {
@@ -435,6 +481,9 @@ pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams
 /// blocks, yields or exits. Ends when init exits (see [`exit`]).
 pub fn schedule<P: Platform>(k: &mut Kernel<P>) -> ! {
     loop {
+        if k.host().control_pending() {
+            control::serve(k);
+        }
         let now = k.host().clocks().monotonic_ns;
         k.apply_wakeups(now);
         timer::fire_due(k, None, now);
@@ -538,6 +587,10 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
             return;
         }
         if core::mem::take(&mut k.yield_now) {
+            return;
+        }
+        // The host asks something: answered from the scheduler loop.
+        if k.host().control_pending() {
             return;
         }
         if end.saturating_sub(start) >= sched::TIME_SLICE_NS {

@@ -57,7 +57,8 @@ impl Readiness {
 pub fn poll_file<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, file: &File) -> Readiness {
     match file {
         File::HostStdio { host_fd: 0, .. } | File::HostTty { .. } => host_stdin(k),
-        File::HostStdio { .. } => Readiness::always(WRITABLE),
+        File::HostStdio { host_fd: 1 | 2, .. } => Readiness::always(WRITABLE),
+        File::HostStdio { host_fd, .. } => host_registered(k, *host_fd),
         File::Vfs(_) => Readiness::always(READABLE | WRITABLE),
         File::Socket(s) => Readiness { events: s.poll_events(), key: Some(WaitKey::Io(s.id)), at: None },
         File::Pipe(end) => {
@@ -87,6 +88,17 @@ pub fn poll_file<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, file
         File::Event(e) => crate::fs::event::poll(k, t, e),
         File::Tty(f) => crate::syscalls::tty::poll(k, f),
     }
+}
+
+/// A host descriptor of an exec'd process: readable as the host says; taken
+/// as always writable, as the host's stdout is.
+fn host_registered<P: Platform>(k: &Kernel<P>, fd: u32) -> Readiness {
+    let r = k.host().poll(fd, POLLIN, 0);
+    let mut events = WRITABLE | (r & (POLLHUP | POLLERR));
+    if r & (POLLIN | POLLHUP) != 0 {
+        events |= READABLE;
+    }
+    Readiness { events, key: Some(WaitKey::HostFd(fd)), at: None }
 }
 
 /// Host standard input (and the terminal's read side), asked of the host

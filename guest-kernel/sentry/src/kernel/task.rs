@@ -37,6 +37,8 @@ pub enum WaitKey {
     Signal,
     /// Host standard input may be readable.
     HostStdin,
+    /// A host descriptor of an exec'd process may be readable.
+    HostFd(u32),
 }
 
 /// Where a task is in its life.

@@ -223,6 +223,20 @@ pub trait Host {
     fn log(&self, level: LogLevel, msg: &str);
     /// Ends the sandbox with the application's status.
     fn exit(&self, status: ExitStatus) -> !;
+    /// Whether control requests wait (`abi::control`); one memory read,
+    /// cheap enough for every scheduling point.
+    fn control_pending(&self) -> bool {
+        false
+    }
+    /// Takes the next control request into `buf` (at least
+    /// [`abi::control::MAX_REQUEST`] bytes); its size, 0 when none waits.
+    fn control_fetch(&self, _buf: &mut [u8]) -> Result<usize, i32> {
+        Ok(0)
+    }
+    /// Sends a control reply or event.
+    fn control_reply(&self, _msg: &[u8]) -> Result<(), i32> {
+        Err(abi::linux::errno::ENOSYS)
+    }
 }
 
 /// The channel to the gofer: one 9P exchange at a time. The T-message is

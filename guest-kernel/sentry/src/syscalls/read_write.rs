@@ -85,9 +85,11 @@ fn transfer<P: Platform>(
             }
         }
     };
+    // Above 2: an exec'd process's descriptor, whose direction only the
+    // host knows (it fails the transfer with EBADF).
     let allowed = match dir {
-        Dir::Read => host_fd == 0,
-        Dir::Write => host_fd == 1 || host_fd == 2,
+        Dir::Read => host_fd == 0 || host_fd > 2,
+        Dir::Write => host_fd == 1 || host_fd == 2 || host_fd > 2,
     };
     if !allowed {
         return Err(SysError::ebadf("stream not open in this direction"));
@@ -98,8 +100,12 @@ fn transfer<P: Platform>(
     }
     // A read of the host's stdin waits in the sentry, not in the host, so
     // the other tasks and timers go on meanwhile.
-    if dir == Dir::Read && k.host().poll(0, abi::linux::poll::POLLIN, 0) == 0 {
-        t.wait_on(crate::kernel::task::WaitKey::HostStdin);
+    if dir == Dir::Read && k.host().poll(host_fd, abi::linux::poll::POLLIN, 0) == 0 {
+        t.wait_on(if host_fd == 0 {
+            crate::kernel::task::WaitKey::HostStdin
+        } else {
+            crate::kernel::task::WaitKey::HostFd(host_fd)
+        });
         return Err(SysError::block());
     }
     let r = match dir {

@@ -1,0 +1,363 @@
+//! The commands that go through a running container's control channel
+//! (control.sock): exec, ps, kill --all, pause/resume, events --stats,
+//! wait, and a control socket fed hostile bytes, on busybox bundles
+//! (resources/bundle/busybox.sh).
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ringfence_tests::{ringfence_bin, workspace_root, Outcome, Run, TempDir};
+use serde_json::{json, Value};
+
+/// The bundle the script builds: its config.json is `ringfence spec`'s.
+fn template() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let script = workspace_root().join("resources/bundle/busybox.sh");
+        let dest = workspace_root().join("target/bundle/busybox");
+        let status = Command::new("bash")
+            .arg(script)
+            .arg(&dest)
+            .env("RINGFENCE", ringfence_bin())
+            .status()
+            .expect("run resources/bundle/busybox.sh");
+        assert!(status.success(), "resources/bundle/busybox.sh failed");
+        dest
+    })
+}
+
+/// A temporary --root with one running container `c` running `args`.
+struct Env {
+    dir: TempDir,
+    /// The container's id: unique in the test run (the default cgroup,
+    /// ringfence/<id>, is per host, as runc's).
+    id: String,
+}
+
+impl Env {
+    fn running(what: &str, args: &[&str]) -> Self {
+        let env = Self { dir: TempDir::new(what), id: format!("ctl-{what}-{}", std::process::id()) };
+        std::fs::create_dir(env.dir.path().join("root")).expect("mkdir root");
+        let tpl = template();
+        let bundle = env.dir.path().join("bundle");
+        std::fs::create_dir(&bundle).expect("mkdir bundle");
+        let rootfs = std::fs::canonicalize(tpl.join("rootfs")).expect("template rootfs");
+        std::os::unix::fs::symlink(rootfs, bundle.join("rootfs")).expect("symlink rootfs");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(tpl.join("config.json")).expect("read config"))
+            .expect("parse config");
+        config["process"]["args"] = json!(args);
+        config["process"]["terminal"] = json!(false);
+        std::fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(&config).expect("json"))
+            .expect("write config");
+        // Detached, with its stdio not piped (or waiting for the pipes would
+        // wait for the container).
+        let status = Command::new(ringfence_bin())
+            .arg("--root")
+            .arg(env.root())
+            .args(["run", "--detach", "--bundle"])
+            .arg(&bundle)
+            .arg(env.id())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run ringfence");
+        assert!(status.success(), "run --detach failed");
+        env
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn root(&self) -> String {
+        self.dir.path().join("root").to_string_lossy().into_owned()
+    }
+
+    fn rf(&self, args: &[&str]) -> Outcome {
+        self.rf_run(args, None)
+    }
+
+    fn rf_run(&self, args: &[&str], stdin: Option<&[u8]>) -> Outcome {
+        let root = self.root();
+        let mut all = vec!["--root", &root];
+        all.extend_from_slice(args);
+        let mut run = Run::ringfence(&all).timeout(Duration::from_secs(60));
+        if let Some(input) = stdin {
+            run = run.stdin(input.to_vec());
+        }
+        run.run()
+    }
+
+    /// `exec --detach ARGS`: its stdio not piped, since the process keeps
+    /// them (as with runc, waiting for the pipes would wait for it).
+    fn exec_detached(&self, args: &[&str]) {
+        let err = self.dir.path().join("exec-stderr");
+        let status = Command::new(ringfence_bin())
+            .arg("--root")
+            .arg(self.root())
+            .args(["exec", "--detach"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).expect("stderr file"))
+            .status()
+            .expect("run ringfence");
+        let why = std::fs::read_to_string(&err).unwrap_or_default();
+        assert!(status.success(), "exec --detach {args:?} failed: {why}");
+    }
+
+    fn status(&self) -> String {
+        let out = self.rf(&["state", self.id()]);
+        let s: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        s["status"].as_str().unwrap_or("").to_owned()
+    }
+
+    fn wait_status(&self, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.status() != want {
+            assert!(Instant::now() < deadline, "never became {want}: {}", self.status());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("root").join(&self.id).join("control.sock")
+    }
+
+    /// A file's contents in the container, through exec.
+    fn cat(&self, path: &str) -> String {
+        let out = self.rf(&["exec", self.id(), "/bin/cat", path]);
+        out.assert_code(0);
+        out.stdout_str()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // A failed test must not leave sandbox processes behind.
+        let _ = Command::new(ringfence_bin())
+            .arg("--root")
+            .arg(self.root())
+            .args(["delete", "--force", self.id()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+const SLEEPER: &[&str] = &["/bin/sleep", "60"];
+
+#[test]
+fn exec_output_status_stdin_and_flags() {
+    let env = Env::running("ctl-exec", SLEEPER);
+    let out = env.rf(&["exec", env.id(), "/bin/sh", "-c", "echo hello from exec; echo to stderr >&2; exit 7"]);
+    out.assert_code(7);
+    assert_eq!(out.stdout_str(), "hello from exec\n");
+    assert_eq!(out.stderr_str(), "to stderr\n");
+
+    let out = env.rf_run(&["exec", env.id(), "/bin/cat"], Some(b"piped in\n"));
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "piped in\n");
+
+    let out = env.rf(&[
+        "exec",
+        "--env",
+        "GREETING=hi there",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "1000:1001",
+        env.id(),
+        "/bin/sh",
+        "-c",
+        "echo \"$GREETING\"; pwd; id -u; id -g",
+    ]);
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "hi there\n/tmp\n1000\n1001\n");
+
+    // Killed by a signal: 128 + n, as runc.
+    env.rf(&["exec", env.id(), "/bin/sh", "-c", "kill -9 $$"]).assert_code(137);
+
+    let missing = env.rf(&["exec", env.id(), "/no/such/program"]);
+    missing.assert_code(1);
+    assert!(missing.stderr_str().contains("No such file or directory"), "{}", missing.stderr_str());
+
+    let tty = env.rf(&["exec", "--tty", env.id(), "/bin/sh"]);
+    tty.assert_code(1);
+    assert!(tty.stderr_str().contains("not supported yet"), "{}", tty.stderr_str());
+
+    // --process FILE.
+    let process = env.dir.path().join("process.json");
+    let p = json!({"args": ["/bin/sh", "-c", "echo $X; pwd"], "env": ["X=from-file"], "cwd": "/etc",
+                   "user": {"uid": 0, "gid": 0}});
+    std::fs::write(&process, p.to_string()).expect("write process.json");
+    let out = env.rf(&["exec", "--process", &process.to_string_lossy(), env.id()]);
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "from-file\n/etc\n");
+    assert_eq!(env.status(), "running");
+}
+
+#[test]
+fn ps_lists_init_and_the_execd_process() {
+    let env = Env::running("ctl-ps", SLEEPER);
+    let pid_file = env.dir.path().join("exec.pid");
+    env.exec_detached(&["--pid-file", &pid_file.to_string_lossy(), env.id(), "/bin/sleep", "50"]);
+    let pid: u32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("a pid");
+
+    let table = env.rf(&["ps", env.id()]);
+    table.assert_code(0);
+    let text = table.stdout_str();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header, ["UID", "PID", "PPID", "C", "TTY", "STIME", "TIME", "CMD"], "{text}");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    assert!(rows.iter().any(|r| r[1] == "1" && r[7..] == ["/bin/sleep", "60"]), "{text}");
+    let pid_s = pid.to_string();
+    assert!(rows.iter().any(|r| r[1] == pid_s && r[2] == "0" && r[7..] == ["/bin/sleep", "50"]), "{text}");
+
+    let json = env.rf(&["ps", "--format", "json", env.id()]);
+    json.assert_code(0);
+    let pids: Vec<u32> = serde_json::from_slice(&json.stdout).expect("ps json is a list of pids");
+    assert!(pids.contains(&1) && pids.contains(&pid), "{pids:?}");
+}
+
+#[test]
+fn kill_all_ends_every_process() {
+    let env = Env::running("ctl-kill", SLEEPER);
+    env.exec_detached(&[env.id(), "/bin/sh", "-c", "trap '' TERM; sleep 50"]);
+    env.exec_detached(&[env.id(), "/bin/sleep", "50"]);
+    let pids: Vec<u32> = serde_json::from_slice(&env.rf(&["ps", "-f", "json", env.id()]).stdout).expect("pids");
+    assert!(pids.len() >= 3, "{pids:?}");
+    env.rf(&["kill", "--all", env.id(), "KILL"]).assert_code(0);
+    env.wait_status("stopped");
+    env.rf(&["delete", env.id()]).assert_code(0);
+}
+
+#[test]
+fn kill_without_all_signals_init() {
+    let env = Env::running("ctl-kill-init", SLEEPER);
+    env.rf(&["kill", env.id(), "TERM"]).assert_code(0);
+    env.wait_status("stopped");
+    let out = env.rf(&["wait", env.id()]);
+    // SIGTERM: 128 + 15.
+    out.assert_code(143);
+}
+
+#[test]
+fn pause_stops_the_container_and_resume_continues_it() {
+    let env = Env::running(
+        "ctl-pause",
+        &["/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done"],
+    );
+    // Let the counter start.
+    std::thread::sleep(Duration::from_millis(300));
+    env.rf(&["pause", env.id()]).assert_code(0);
+    assert_eq!(env.status(), "paused");
+    let refused = env.rf(&["exec", env.id(), "/bin/true"]);
+    refused.assert_code(1);
+    assert!(refused.stderr_str().contains("paused"), "{}", refused.stderr_str());
+    std::thread::sleep(Duration::from_secs(1));
+    env.rf(&["resume", env.id()]).assert_code(0);
+    assert_eq!(env.status(), "running");
+    let before: u64 = env.cat("/tmp/count").trim().parse().expect("a count");
+    // Two seconds of running would add about 40; paused, only the moments
+    // around the pause and the two execs count.
+    env.rf(&["pause", env.id()]).assert_code(0);
+    std::thread::sleep(Duration::from_secs(2));
+    env.rf(&["resume", env.id()]).assert_code(0);
+    let after: u64 = env.cat("/tmp/count").trim().parse().expect("a count");
+    assert!(after >= before && after - before < 20, "the counter ran while paused: {before} -> {after}");
+    std::thread::sleep(Duration::from_millis(500));
+    let later: u64 = env.cat("/tmp/count").trim().parse().expect("a count");
+    assert!(later > after, "the counter did not resume: {after} -> {later}");
+
+    // A paused container can be killed and deleted.
+    env.rf(&["pause", env.id()]).assert_code(0);
+    env.rf(&["kill", env.id(), "KILL"]).assert_code(0);
+    env.wait_status("stopped");
+    env.rf(&["delete", env.id()]).assert_code(0);
+}
+
+#[test]
+fn events_stats_reports_pids_and_memory() {
+    let env = Env::running("ctl-events", SLEEPER);
+    let out = env.rf(&["events", "--stats", env.id()]);
+    out.assert_code(0);
+    let e: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(e["type"], "stats");
+    assert_eq!(e["id"], env.id());
+    assert!(e["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1, "{e}");
+    assert!(e["data"]["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0, "{e}");
+    assert!(e["data"]["cpu"]["usage"]["total"].as_u64().is_some(), "{e}");
+    let bad = env.rf(&["events", "--interval", "soon", env.id()]);
+    bad.assert_code(1);
+}
+
+#[test]
+fn wait_returns_the_exit_status() {
+    let env = Env::running("ctl-wait", &["/bin/sh", "-c", "sleep 0.5; exit 3"]);
+    let out = env.rf(&["wait", env.id()]);
+    out.assert_code(3);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("wait prints JSON");
+    assert_eq!(v, json!({"id": env.id(), "exitStatus": 3}));
+    env.wait_status("stopped");
+    // Later callers get it too.
+    env.rf(&["wait", env.id()]).assert_code(3);
+}
+
+/// Sends raw bytes and returns the reply (a frame), if any.
+fn exchange(sock: &Path, bytes: &[u8]) -> Value {
+    let mut s = UnixStream::connect(sock).expect("connect to control.sock");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let _ = s.write_all(bytes);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    assert!(reply.len() >= 4, "no reply to {bytes:?}");
+    serde_json::from_slice(&reply[4..]).expect("the reply is JSON")
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut f = u32::try_from(body.len()).expect("short").to_le_bytes().to_vec();
+    f.extend_from_slice(body);
+    f
+}
+
+#[test]
+fn hostile_control_requests_get_errors_and_the_container_runs_on() {
+    let env = Env::running("ctl-hostile", SLEEPER);
+    let sock = env.socket();
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&sock).expect("socket").permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let cases: Vec<Vec<u8>> = vec![
+        b"garbage\x00\x01\x02\xff".to_vec(),
+        0xffff_ffffu32.to_le_bytes().to_vec(),
+        frame(b"{not json"),
+        frame(b"{\"version\":2,\"method\":\"Processes\"}"),
+        frame(b"{\"version\":1,\"method\":\"Reboot\"}"),
+        frame(b"{\"version\":1,\"method\":\"ExecuteAsync\",\"params\":{\"args\":[],\"env\":[],\"cwd\":\"/\",\"uid\":0,\"gid\":0}}"),
+        frame(b"{\"version\":1,\"method\":\"Signal\",\"params\":{\"signal\":99999,\"pid\":1}}"),
+        frame(b"{\"version\":1,\"method\":\"Signal\",\"params\":{\"signal\":0,\"pid\":4000000}}"),
+        frame(b"{\"version\":1,\"method\":\"WaitPID\",\"params\":{\"pid\":1}}"),
+        frame(&[b'['; 1000]),
+    ];
+    for case in &cases {
+        let r = exchange(&sock, case);
+        assert!(r.get("error").is_some_and(Value::is_string), "{case:?} -> {r}");
+    }
+    // An empty connection, and one cut off mid-frame.
+    drop(UnixStream::connect(&sock).expect("connect"));
+    let mut s = UnixStream::connect(&sock).expect("connect");
+    let _ = s.write_all(&100u32.to_le_bytes());
+    drop(s);
+    assert_eq!(env.status(), "running");
+    env.rf(&["exec", env.id(), "/bin/true"]).assert_code(0);
+    let ok = exchange(&sock, &frame(b"{\"version\":1,\"method\":\"Processes\"}"));
+    assert!(ok["ok"].as_array().is_some_and(|a| !a.is_empty()), "{ok}");
+}
