@@ -281,7 +281,13 @@ impl P9Transport for PtraceP9 {
             return Err(libc::EINVAL);
         }
         let fd = chan.sock.as_raw_fd();
-        match exchange(&self.phys, fd, request, reply) {
+        let started = std::time::Instant::now();
+        let result = exchange(&self.phys, fd, request, reply);
+        // The counters `--stats` prints, as the VMM keeps them.
+        crate::P9_EXCHANGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        crate::P9_NS.fetch_add(ns, std::sync::atomic::Ordering::Relaxed);
+        match result {
             Ok(n) => Ok(n),
             Err(e) => {
                 chan.broken = true;

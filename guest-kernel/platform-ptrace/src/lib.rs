@@ -92,6 +92,9 @@ impl Platform for PtracePlatform {
 /// services called.
 pub(crate) static STOPS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static HOST_CALLS: AtomicU64 = AtomicU64::new(0);
+/// 9P exchanges with the gofer and the time they took.
+pub(crate) static P9_EXCHANGES: AtomicU64 = AtomicU64::new(0);
+pub(crate) static P9_NS: AtomicU64 = AtomicU64::new(0);
 /// Nanoseconds from the start of the run to the first switch (0: none yet).
 pub(crate) static BOOT_NS: AtomicU64 = AtomicU64::new(0);
 
@@ -106,6 +109,8 @@ pub fn run_with(config: &VmConfig, stop: &Arc<StopSignal>) -> Result<(Outcome, R
     let stats = || RunStats {
         exits: STOPS.load(Ordering::Relaxed),
         hostcalls: HOST_CALLS.load(Ordering::Relaxed),
+        p9_exchanges: P9_EXCHANGES.load(Ordering::Relaxed),
+        p9_ns: P9_NS.load(Ordering::Relaxed),
         boot_ns: BOOT_NS.load(Ordering::Relaxed),
         ..RunStats::default()
     };
