@@ -12,8 +12,10 @@ use oci_spec::runtime::{Capabilities, Process};
 /// sentry enforces the same).
 const NR_OPEN: u64 = 1 << 20;
 
-/// Capability names in Linux's numbering (capability.h).
-const CAP_NAMES: [&str; 41] = [
+/// Capability names in Linux's numbering (capability.h), up to
+/// CAP_CHECKPOINT_RESTORE: the ones the sandbox's kernel knows (also what
+/// `features` reports).
+pub const CAP_NAMES: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",
