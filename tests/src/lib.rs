@@ -60,6 +60,21 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// Builds the busybox bundle (`resources/bundle/busybox.sh`, its
+/// config.json `ringfence spec`'s) into `target/bundle/NAME` and returns
+/// that directory. Test binaries that may run at once use different names.
+pub fn build_busybox_bundle(name: &str) -> PathBuf {
+    let dest = workspace_root().join("target/bundle").join(name);
+    let status = Command::new("bash")
+        .arg(workspace_root().join("resources/bundle/busybox.sh"))
+        .arg(&dest)
+        .env("RINGFENCE", ringfence_bin())
+        .status()
+        .expect("run resources/bundle/busybox.sh");
+    assert!(status.success(), "resources/bundle/busybox.sh failed");
+    dest
+}
+
 /// The `ringfence` binary under test: `RINGFENCE_BIN` (relative to the
 /// workspace root), else the release build, else the debug build. Panics with instructions when none exists.
 pub fn ringfence_bin() -> PathBuf {

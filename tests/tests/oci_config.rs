@@ -10,22 +10,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use ringfence_tests::{ringfence_bin, workspace_root, Outcome, Run, TempDir};
+use ringfence_tests::{build_busybox_bundle, ringfence_bin, Outcome, Run, TempDir};
 use serde_json::{json, Value};
 
 fn template() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         // Its own copy: oci.rs rebuilds target/bundle/busybox concurrently.
-        let dest = workspace_root().join("target/bundle/busybox-config");
-        let status = Command::new("bash")
-            .arg(workspace_root().join("resources/bundle/busybox.sh"))
-            .arg(&dest)
-            .env("RINGFENCE", ringfence_bin())
-            .status()
-            .expect("run resources/bundle/busybox.sh");
-        assert!(status.success(), "resources/bundle/busybox.sh failed");
-        dest
+        build_busybox_bundle("busybox-config")
     })
 }
 

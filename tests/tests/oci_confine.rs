@@ -8,23 +8,13 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ringfence_tests::{ringfence_bin, workspace_root, Outcome, Run, TempDir};
+use ringfence_tests::{build_busybox_bundle, ringfence_bin, Outcome, Run, TempDir};
 use serde_json::{json, Value};
 
 /// The busybox bundle (resources/bundle/busybox.sh), built once.
 fn template() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dest = workspace_root().join("target/bundle/busybox-confine");
-        let status = Command::new("bash")
-            .arg(workspace_root().join("resources/bundle/busybox.sh"))
-            .arg(&dest)
-            .env("RINGFENCE", ringfence_bin())
-            .status()
-            .expect("run resources/bundle/busybox.sh");
-        assert!(status.success(), "resources/bundle/busybox.sh failed");
-        dest
-    })
+    DIR.get_or_init(|| build_busybox_bundle("busybox-confine"))
 }
 
 /// A temporary --root, and bundles made from the template.

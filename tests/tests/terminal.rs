@@ -15,24 +15,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use ringfence_tests::{ringfence_bin, workspace_root, TempDir};
+use ringfence_tests::{build_busybox_bundle, ringfence_bin, TempDir};
 use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use serde_json::{json, Value};
 
 /// The busybox bundle template (its config.json is `ringfence spec`'s).
 fn template() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dest = workspace_root().join("target/bundle/busybox");
-        let status = Command::new("bash")
-            .arg(workspace_root().join("resources/bundle/busybox.sh"))
-            .arg(&dest)
-            .env("RINGFENCE", ringfence_bin())
-            .status()
-            .expect("run resources/bundle/busybox.sh");
-        assert!(status.success(), "resources/bundle/busybox.sh failed");
-        dest
-    })
+    DIR.get_or_init(|| build_busybox_bundle("busybox"))
 }
 
 /// A bundle in `dir` running `args` with `terminal`.
