@@ -53,7 +53,7 @@ fi
 #    (not installed). The uncompressed vmlinux boots through QEMU's PVH entry,
 #    ~3 s faster under TCG than the bzImage.
 kdir=$W/kernel
-if [[ ! -f $kdir/vmlinux || ! -f $kdir/modules/kvm-amd.ko || ! -f $kdir/version ]]; then
+if [[ ! -f $kdir/vmlinux || ! -f $kdir/modules/kvm-amd.ko || ! -f $kdir/modules/9p.ko || ! -f $kdir/version ]]; then
     step "fetch the Debian kernel package"
     kernel_package() {
         apt-cache depends linux-image-amd64 2> /dev/null |
@@ -66,11 +66,14 @@ if [[ ! -f $kdir/vmlinux || ! -f $kdir/modules/kvm-amd.ko || ! -f $kdir/version 
     # As root, apt-get download warns that it runs unsandboxed; harmless.
     (cd "$kdir" && apt-get -q download "$kpkg" && dpkg-deb -x ./"$kpkg"_*.deb pkg && rm -f ./*.deb)
     kver=$(ls "$kdir/pkg/lib/modules" | head -n 1)
-    # kvm-amd needs kvm and ccp, kvm needs irqbypass; keep only those.
+    # kvm-amd needs kvm and ccp, kvm needs irqbypass; the kernel's 9p client
+    # (for ci/hwkvm/k9p.sh: this host's kernel has none) is 9p, 9pnet_fd and
+    # their dependencies netfs, fscache and 9pnet. Keep only those.
     K=$kdir/pkg/lib/modules/$kver/kernel
     mkdir -p "$kdir/modules"
     cp "$K/virt/lib/irqbypass.ko" "$K/arch/x86/kvm/kvm.ko" "$K/arch/x86/kvm/kvm-amd.ko" \
-        "$K/drivers/crypto/ccp/ccp.ko" "$kdir/modules/"
+        "$K/drivers/crypto/ccp/ccp.ko" "$K/fs/netfs/netfs.ko" "$K/fs/fscache/fscache.ko" \
+        "$K/net/9p/9pnet.ko" "$K/net/9p/9pnet_fd.ko" "$K/fs/9p/9p.ko" "$kdir/modules/"
     off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$kdir/pkg/boot/vmlinuz-$kver" | head -n 1 | cut -d: -f1)
     tail -c +$((off + 1)) "$kdir/pkg/boot/vmlinuz-$kver" | xz -dc 2> /dev/null > "$kdir/vmlinux.tmp" || true
     [[ $(head -c 4 "$kdir/vmlinux.tmp" | od -An -c | tr -d ' ') == 177ELF ]] ||
@@ -108,6 +111,7 @@ cp /bin/busybox "$rootfs/bin/busybox"
 cp "$bin" "$rootfs/bin/ringfence"
 install -m 755 "$here/init" "$rootfs/init"
 install -m 755 "$here/cases.sh" "$rootfs/hwkvm/cases.sh"
+install -m 755 "$here/k9p.sh" "$rootfs/hwkvm/k9p.sh"
 cp "$CASES" "$rootfs/hwkvm/cases.txt"
 find "$root/target/resources" -maxdepth 1 -type f -perm -u+x -exec cp {} "$rootfs/resources/" \;
 cp "$kdir"/modules/*.ko "$rootfs/lib/modules/"
