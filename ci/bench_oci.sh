@@ -48,13 +48,14 @@ PY
 # runtime_bundle RUNTIME DIR ARGS_JSON: the runtime's own default spec.
 runtime_bundle() {
     mkdir -p "$2"
-    ln -sfn "$rootfs" "$2/rootfs"
     (cd "$2" && rm -f config.json && "$1" spec >/dev/null)
-    python3 - "$2/config.json" "$3" <<'PY'
+    # runc refuses a rootfs path that is a symlink: the real directory.
+    python3 - "$2/config.json" "$3" "$rootfs" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["process"]["args"] = json.loads(sys.argv[2])
 c["process"]["terminal"] = False
+c["root"]["path"] = sys.argv[3]
 json.dump(c, open(sys.argv[1], "w"))
 PY
 }

@@ -112,7 +112,7 @@ pub enum SandboxError {
 
 /// Runs `program` with `argv` and `envp` on the calling thread.
 pub fn run(
-    guest_image: &[u8],
+    guest_image: &'static [u8],
     program: Program,
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
@@ -122,7 +122,7 @@ pub fn run(
 
     let config = VmConfig {
         memory_bytes: opts.memory_bytes,
-        guest_image: guest_image.to_vec(),
+        guest_image: guest_image.into(),
         exec_path: program.path.as_os_str().as_bytes().to_vec(),
         program: program.bytes,
         argv,

@@ -183,34 +183,45 @@ pub enum SeccompError {
     Install(#[source] seccompiler::Error),
 }
 
+/// The filters, compiled ahead of their installation (seccompiler takes a
+/// few hundred microseconds: an OCI sandbox compiles them before `start`,
+/// not after it).
+pub struct Compiled([BpfProgram; 2]);
+
+impl Compiled {
+    /// The filters for this process, which may SIGKILL `children`.
+    pub fn new(children: &[u32]) -> Result<Self, SeccompError> {
+        filters(std::process::id(), children).map(Self).map_err(SeccompError::Build)
+    }
+
+    /// Installs the filters on every thread of this process.
+    pub fn install(&self) -> Result<(), SeccompError> {
+        crate::sys::set_no_new_privs().map_err(SeccompError::NoNewPrivs)?;
+        // The clone3 filter first: seccompiler sets no_new_privs (prctl)
+        // before each install, which the allow-list forbids.
+        for f in self.0.iter().rev() {
+            seccompiler::apply_filter_all_threads(f).map_err(SeccompError::Install)?;
+        }
+        tracing::debug!(log_only = log_mode(), "sandbox seccomp filter installed");
+        Ok(())
+    }
+}
+
 /// Installs the filters on every thread of this process.
 pub fn install(children: &[u32]) -> Result<(), SeccompError> {
-    let filters = filters(std::process::id(), children).map_err(SeccompError::Build)?;
-    crate::sys::set_no_new_privs().map_err(SeccompError::NoNewPrivs)?;
-    // The clone3 filter first: seccompiler sets no_new_privs (prctl) before
-    // each install, which the allow-list forbids.
-    for f in filters.iter().rev() {
-        seccompiler::apply_filter_all_threads(f).map_err(SeccompError::Install)?;
-    }
-    tracing::debug!(log_only = log_mode(), "sandbox seccomp filter installed");
-    Ok(())
+    Compiled::new(children)?.install()
+}
+
+/// The error of [`install`] as one line, with its cause.
+pub fn describe(e: &SeccompError) -> String {
+    let cause = std::error::Error::source(e).map(|s| format!(": {s}")).unwrap_or_default();
+    format!("{e}{cause}")
 }
 
 /// The VMM step that installs the filters; `gofer` is the pid of the gofer
 /// the process started.
 pub fn before_run(gofer: u32) -> vmm::BeforeRun {
-    before_run_after(gofer, || {})
-}
-
-/// [`before_run`], calling `first` before installing the filters.
-pub fn before_run_after(gofer: u32, first: fn()) -> vmm::BeforeRun {
-    vmm::BeforeRun(std::sync::Arc::new(move || {
-        first();
-        install(&[gofer]).map_err(|e| {
-            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-            format!("{e}{cause}")
-        })
-    }))
+    vmm::BeforeRun(std::sync::Arc::new(move || install(&[gofer]).map_err(|e| describe(&e))))
 }
 
 #[cfg(test)]

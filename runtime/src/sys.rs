@@ -311,3 +311,37 @@ pub fn peer_uid(sock: BorrowedFd<'_>) -> Option<u32> {
     };
     (r == 0).then_some(cred.uid)
 }
+
+/// Waits up to `timeout_ms` (-1: forever) for any of `fds` to be readable
+/// or hung up; returns which are.
+pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: libc::c_int) -> io::Result<Vec<bool>> {
+    let mut set: Vec<libc::pollfd> =
+        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+    let n = libc::nfds_t::try_from(set.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `set` is a live array of `n` pollfds the kernel writes
+    // `revents` into; the descriptors are borrowed, so open.
+    if unsafe { libc::poll(set.as_mut_ptr(), n, timeout_ms) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(set.iter().map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0).collect())
+}
+
+/// Drops this process's resident pages of the embedded guest image once
+/// the VM holds its copy (about 1 MiB of the sandbox process's RSS).
+pub fn release_guest_image_pages() {
+    let image = crate::guest::GUEST_IMAGE;
+    let page = 4096;
+    let start = (image.as_ptr() as usize).next_multiple_of(page);
+    let end = (image.as_ptr() as usize + image.len()) & !(page - 1);
+    if end <= start {
+        return;
+    }
+    // SAFETY: [start, end) lies inside GUEST_IMAGE, `include_bytes!` data
+    // in the binary's read-only segment: a private file mapping that is
+    // never written, so MADV_DONTNEED only unmaps clean pages, and a later
+    // read faults the same bytes back in from the page cache.
+    let rc = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    if rc != 0 {
+        tracing::debug!(err = %io::Error::last_os_error(), "cannot release the guest image's pages");
+    }
+}

@@ -86,15 +86,18 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
         let sock = sock.try_clone().map_err(|_| VmmError::Config("cannot use the gofer connection"))?;
         hostcalls = hostcalls.with_gofer(sock);
     }
-    if let Some(control) = &config.control {
-        hostcalls = hostcalls.with_control(std::sync::Arc::clone(control));
-    }
     let mut stats = RunStats::default();
     // The counters cost a few hundred microseconds to read: only for --debug.
     let want_kvm = tracing::enabled!(tracing::Level::DEBUG);
     let kvm_before = if want_kvm { vcpu.kvm_stats() } else { Vec::new() };
+    // It may wait (an OCI container built ahead of `start` waits there).
     if let Some(before_run) = &config.before_run {
         (before_run.0)().map_err(VmmError::BeforeRun)?;
+    }
+    // Control requests wait until the guest is about to run, not while
+    // `before_run` waits.
+    if let Some(control) = &config.control {
+        hostcalls = hostcalls.with_control(std::sync::Arc::clone(control));
     }
     let outcome = vcpu.run(stop, &mut hostcalls, started, &mut stats);
     stats.hostcalls = hostcalls.count;
@@ -211,7 +214,7 @@ mod tests {
     fn config(code: &[u8]) -> VmConfig {
         VmConfig {
             memory_bytes: 128 << 20,
-            guest_image: tiny_image(code, 0),
+            guest_image: tiny_image(code, 0).into(),
             program: b"\x7fELF-not-really".to_vec(),
             exec_path: b"/bin/true".to_vec(),
             argv: vec![b"true".to_vec()],

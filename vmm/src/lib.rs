@@ -40,8 +40,10 @@ pub struct VmConfig {
     /// Guest memory size in bytes (page aligned, within
     /// [`abi::layout::MIN_GUEST_MEMORY`]..=[`abi::layout::MAX_GUEST_MEMORY`]).
     pub memory_bytes: u64,
-    /// The guest kernel ELF.
-    pub guest_image: Vec<u8>,
+    /// The guest kernel ELF: borrowed when the running binary carries it
+    /// (no heap copy of a megabyte per sandbox), owned when built at run
+    /// time (tests).
+    pub guest_image: std::borrow::Cow<'static, [u8]>,
     /// The program's ELF file (the boot module).
     pub program: Vec<u8>,
     /// `AT_EXECFN`: the path the program was found at.
@@ -74,7 +76,8 @@ pub struct VmConfig {
     pub container_block: Vec<u8>,
     /// Run once the VM is built, right before the guest first runs: the
     /// sandbox process confines itself there (seccomp), keeping only what
-    /// running the VM needs. An `Err` stops the run.
+    /// running the VM needs; an OCI sandbox process, built ahead of
+    /// `start`, also waits there for it. An `Err` stops the run.
     pub before_run: Option<BeforeRun>,
     /// The host's fds 0 and 1 are the container's raw pty: the sentry
     /// runs `/dev/console` over them ([`abi::boot::FLAG_CONSOLE`]).

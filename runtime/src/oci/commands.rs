@@ -229,13 +229,18 @@ fn start_locked(c: &mut Container) -> anyhow::Result<()> {
         return Err(e);
     }
     let fifo = c.dir.join(START_FIFO);
-    // Non-blocking, so that a sandbox process that died is noticed instead
-    // of waited for forever.
+    // Non-blocking, so that a sandbox process that died is noticed (its
+    // pidfd becomes readable) instead of waited for forever.
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .with_context(|| format!("cannot open {}", fifo.display()))?;
+    let Some(pid) = c.stored.pid.filter(|_| c.alive()) else { bail!("the sandbox process exited before start") };
+    let pidfd = rustix::process::Pid::from_raw(pid)
+        .map(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()))
+        .context("no sandbox process")?
+        .context("cannot watch the sandbox process")?;
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut byte = [0u8; 1];
     loop {
@@ -248,10 +253,13 @@ fn start_locked(c: &mut Container) -> anyhow::Result<()> {
         if !c.alive() {
             bail!("the sandbox process exited before start");
         }
-        if Instant::now() > deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             bail!("the sandbox process did not take the start");
         }
-        std::thread::sleep(Duration::from_millis(1));
+        // Wakes when the sandbox process writes its byte, or dies.
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        crate::sys::poll_readable(&[f.as_fd(), pidfd.as_fd()], ms).context("cannot wait for the sandbox process")?;
     }
     let _ = std::fs::remove_file(&fifo);
     c.stored.status = Status::Running;
@@ -454,7 +462,7 @@ pub fn boot(
     use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
     crate::sys::exit_on_signals(&[SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2])
         .context("cannot install signal handlers")?;
-    let mut ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
+    let ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
     let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
     let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
     let spec = GoferSpec {
@@ -464,7 +472,10 @@ pub fn boot(
         global_args,
         trees: super::block::gofer_trees(&cfg),
     };
-    let (gofer, conn) = Gofer::start(&spec).context("cannot start the gofer")?;
+    // Its start-up (exec, confinement) overlaps the VM's construction; the
+    // VMM waits for its handshake before the VM is reported ready.
+    let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
+    let gofer_ready = crate::gofer::handshake_in_background(&conn).context("cannot start the gofer")?;
     // The control channel (exec, ps, kill, pause...): listening before
     // `create` returns, so that no command finds a running container
     // without it; requests wait until the VM runs.
@@ -474,13 +485,29 @@ pub fn boot(
         .then(|| vmm::control::Control::new(Arc::new(vmm::StopSignal::new())));
     let server = control.as_ref().map(|c| super::server::ControlServer::start(&dir, Arc::clone(c))).transpose()?;
     let exit_record = super::control_cmds::ExitRecord::create(&dir)?;
-    ready.write_all(READY).context("cannot report ready")?;
-    drop(ready);
-    // Blocks until `start` opens the FIFO for reading.
-    let mut fifo = std::fs::OpenOptions::new().write(true).open(dir.join(START_FIFO)).context("start FIFO")?;
-    fifo.write_all(b"0").context("start FIFO")?;
-    drop(fifo);
+    let gate = StartGate { ready: std::sync::Mutex::new(Some(ready)), fifo: dir.join(START_FIFO) };
     let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
+    let (gofer_ready, before_run) = match platform {
+        // The VM is built before `create` returns (the program loaded, not
+        // started); it waits for `start` right before the guest first runs,
+        // then confines itself with filters compiled beforehand.
+        sandbox::SandboxPlatform::Kvm => {
+            let filters = crate::seccomp::Compiled::new(&[gofer.pid()]).context("seccomp")?;
+            let before_run = vmm::BeforeRun(Arc::new(move || {
+                crate::sys::release_guest_image_pages();
+                gate.open().map_err(|e| format!("{e:#}"))?;
+                // The sandbox's SIGINT/SIGTERM watcher runs by then.
+                crate::sys::signals_handled();
+                filters.install().map_err(|e| crate::seccomp::describe(&e))
+            }));
+            (Some(gofer_ready), Some(before_run))
+        }
+        sandbox::SandboxPlatform::Ptrace => {
+            (gofer_ready.0)().map_err(|e| anyhow::anyhow!("cannot start the gofer: {e}"))?;
+            gate.open()?;
+            (None, None)
+        }
+    };
     let opts = SandboxOptions {
         memory_bytes: cfg.memory_bytes,
         timeout: None,
@@ -489,11 +516,9 @@ pub fn boot(
         inject_sentry_fault: false,
         root_overlay: false,
         gofer: Some(Arc::new(conn)),
-        gofer_ready: None,
+        gofer_ready,
         container_block: super::block::container_block(&cfg),
-        // The sandbox's SIGINT/SIGTERM watcher runs by then.
-        before_run: (platform == sandbox::SandboxPlatform::Kvm)
-            .then(|| crate::seccomp::before_run_after(gofer.pid(), crate::sys::signals_handled)),
+        before_run,
         platform,
         console: cfg.terminal,
         control: None,
@@ -514,6 +539,25 @@ pub fn boot(
     }
     drop(gofer);
     Ok(code)
+}
+
+/// The sandbox process's side of `create` and `start`: it reports ready on
+/// the inherited socket, then blocks opening the start FIFO for writing
+/// until `start` opens it for reading.
+struct StartGate {
+    ready: std::sync::Mutex<Option<UnixStream>>,
+    fifo: PathBuf,
+}
+
+impl StartGate {
+    fn open(&self) -> anyhow::Result<()> {
+        let ready = self.ready.lock().map_err(|_| anyhow::anyhow!("ready socket poisoned"))?.take();
+        let Some(mut ready) = ready else { bail!("the start gate was already opened") };
+        ready.write_all(READY).context("cannot report ready")?;
+        drop(ready);
+        let mut fifo = std::fs::OpenOptions::new().write(true).open(&self.fifo).context("start FIFO")?;
+        fifo.write_all(b"0").context("start FIFO")
+    }
 }
 
 #[cfg(test)]
