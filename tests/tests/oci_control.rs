@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ringfence_tests::{build_busybox_bundle, ringfence_bin, Outcome, Run, TempDir};
+use ringfence_tests::{build_busybox_bundle, ringfence_bin, sandbox_platform, Outcome, Run, TempDir};
 use serde_json::{json, Value};
 
 /// The bundle the script builds: its config.json is `ringfence spec`'s.
@@ -44,9 +44,13 @@ impl Env {
             .expect("write config");
         // Detached, with its stdio not piped (or waiting for the pipes would
         // wait for the container).
+        // On RINGFENCE_PLATFORM's platform (create hands it to the sandbox
+        // process; the other commands only talk to it).
+        let platform = sandbox_platform().map(|p| vec!["--platform".to_owned(), p]).unwrap_or_default();
         let status = Command::new(ringfence_bin())
             .arg("--root")
             .arg(env.root())
+            .args(platform)
             .args(["run", "--detach", "--bundle"])
             .arg(&bundle)
             .arg(env.id())

@@ -279,8 +279,9 @@ impl Control {
         s.running && !s.ended
     }
 
-    /// The run is about to start: requests are taken from now on.
-    pub(crate) fn started(&self) {
+    /// The run is about to start: requests are taken from now on (the
+    /// platform running the sentry calls this).
+    pub fn started(&self) {
         self.lock().running = true;
         self.changed.notify_all();
     }
@@ -378,19 +379,38 @@ impl Control {
         Ok(reply[Header::SIZE..].to_vec())
     }
 
-    // The vCPU thread's side.
+    // The side of the thread that runs the sentry: the vCPU thread on KVM
+    // (through the control page and hostcalls, below), the sentry's own
+    // thread on the ptrace platform (these methods, called directly).
 
-    /// Writes the pending flag into the control page, then waits while
-    /// paused (or until stopped). Called by the run loop after a kick.
-    pub(crate) fn sync(&self, mem: &GuestMemory) {
-        self.stop.take_nudge();
-        self.write_flag(mem);
+    /// Whether requests wait or the run is paused: the sentry should come
+    /// to [`Self::hold_while_paused`] and [`Self::take`].
+    pub fn needs_attention(&self) -> bool {
+        let s = self.lock();
+        s.paused || !s.queue.is_empty()
+    }
+
+    /// Waits while paused (or until stopped).
+    pub fn hold_while_paused(&self) {
         loop {
             if !self.lock().paused || self.stop.reason().is_some() {
                 return;
             }
             self.stop.wait_nudge(Duration::from_millis(100));
         }
+    }
+
+    /// The next request, if any.
+    pub fn take(&self) -> Option<Vec<u8>> {
+        self.lock().queue.pop_front()
+    }
+
+    /// Writes the pending flag into the control page, then waits while
+    /// paused (or until stopped). Called by the run loop after a kick.
+    pub(crate) fn sync(&self, mem: &GuestMemory) {
+        self.stop.take_nudge();
+        self.write_flag(mem);
+        self.hold_while_paused();
     }
 
     fn write_flag(&self, mem: &GuestMemory) {
@@ -402,7 +422,7 @@ impl Control {
 
     /// The next request, if any, and updates the flag.
     pub(crate) fn take_request(&self, mem: &GuestMemory) -> Option<Vec<u8>> {
-        let req = self.lock().queue.pop_front();
+        let req = self.take();
         self.write_flag(mem);
         req
     }
@@ -413,7 +433,7 @@ impl Control {
     }
 
     /// A reply or event from the sentry. `Err` is the errno for the guest.
-    pub(crate) fn deliver(&self, msg: Vec<u8>) -> Result<(), i32> {
+    pub fn deliver(&self, msg: Vec<u8>) -> Result<(), i32> {
         let mut r = Reader::new(&msg);
         let h = Header::read(&mut r).map_err(|_| libc::EINVAL)?;
         let mut s = self.lock();
@@ -454,7 +474,7 @@ impl Control {
     }
 
     /// A registered stdio descriptor, kept open while the caller uses it.
-    pub(crate) fn host_fd(&self, n: u64) -> Option<Arc<OwnedFd>> {
+    pub fn host_fd(&self, n: u64) -> Option<Arc<OwnedFd>> {
         let n = u32::try_from(n).ok()?;
         self.lock().fds.get(&n).cloned()
     }
@@ -503,6 +523,36 @@ mod tests {
         assert!(matches!(c.stats(Duration::from_millis(20)), Err(ControlError::Timeout)));
         c.end();
         assert!(matches!(c.stats(Duration::from_millis(20)), Err(ControlError::Ended)));
+    }
+
+    #[test]
+    fn a_direct_caller_sees_requests_and_is_held_while_paused() {
+        let c = Control::new(Arc::new(StopSignal::new()));
+        c.started();
+        assert!(!c.needs_attention());
+        c.pause();
+        assert!(c.needs_attention());
+        let c2 = Arc::clone(&c);
+        let held = std::thread::spawn(move || {
+            let t0 = Instant::now();
+            c2.hold_while_paused();
+            t0.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        c.resume();
+        assert!(held.join().expect("join") >= Duration::from_millis(40));
+        assert!(!c.needs_attention());
+        let c2 = Arc::clone(&c);
+        let t = std::thread::spawn(move || c2.stats(Duration::from_millis(200)));
+        let msg = loop {
+            if let Some(m) = c.take() {
+                break m;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(Header::read(&mut Reader::new(&msg)).expect("header").kind, Kind::Stats as u32);
+        // Taken and never answered: the poster times out.
+        assert!(matches!(t.join().expect("join"), Err(ControlError::Timeout)));
     }
 
     #[test]

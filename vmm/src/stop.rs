@@ -114,13 +114,15 @@ impl StopSignal {
         self.wake.notify_all();
     }
 
-    /// The eventfd a nudge makes readable (see [`Self::take_nudge`]).
-    pub(crate) fn wake_fd(&self) -> Option<std::os::fd::RawFd> {
+    /// The eventfd a nudge makes readable (see [`Self::take_nudge`]): a
+    /// thread waiting on host descriptors adds it to wake on a nudge.
+    pub fn wake_fd(&self) -> Option<std::os::fd::RawFd> {
         self.wake_fd.as_ref().map(std::os::fd::AsRawFd::as_raw_fd)
     }
 
-    /// Clears the eventfd of [`Self::wake_fd`].
-    pub(crate) fn take_nudge(&self) {
+    /// Clears the eventfd of [`Self::wake_fd`]. A waiter clears it before
+    /// looking at what a nudge announces, so a later nudge wakes it.
+    pub fn take_nudge(&self) {
         if let Some(fd) = &self.wake_fd {
             let _ = fd.read();
         }

@@ -14,6 +14,8 @@ use abi::hostcall::{LogLevel, P9_MAX_MESSAGE, P9_MIN_REPLY};
 use sentry::platform::{Clocks, ExitStatus, Host, P9Transport, PhysAddr, PhysMem};
 use vmm::{GoferReady, Outcome};
 
+use crate::control::{self, ControlLink, Registered};
+
 fn counted() {
     crate::HOST_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
@@ -21,7 +23,7 @@ fn counted() {
 /// Prefix of syscall-trace lines, written raw to stderr like strace.
 const STRACE_PREFIX: &str = "strace: ";
 
-fn clock_ns(clock: libc::clockid_t) -> u64 {
+pub(crate) fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes one timespec to a live local.
     unsafe { libc::clock_gettime(clock, &mut ts) };
@@ -69,37 +71,49 @@ fn rw(fd: i32, iov: &[libc::iovec], write: bool) -> Result<usize, i32> {
 pub struct PtraceHost {
     phys: PhysMem,
     done: Mutex<Sender<Outcome>>,
+    /// The control channel, when the embedding program serves one.
+    control: Option<ControlLink>,
 }
 
 impl PtraceHost {
-    pub fn new(phys: PhysMem, done: Sender<Outcome>) -> Self {
-        Self { phys, done: Mutex::new(done) }
+    pub fn new(phys: PhysMem, done: Sender<Outcome>, control: Option<ControlLink>) -> Self {
+        Self { phys, done: Mutex::new(done), control }
+    }
+
+    /// Resolves a descriptor other than the sandbox's stdio: one registered
+    /// for an exec'd process (held open while the caller uses it). Without
+    /// a control channel there are none.
+    fn registered(&self, fd: u32) -> Registered {
+        match &self.control {
+            Some(c) if fd > 2 => c.host_fd(fd),
+            _ => Registered::Gone,
+        }
+    }
+
+    /// readv/writev on `fd` (`stdio` lists the sandbox's own it may be).
+    fn transfer(&self, fd: u32, stdio: &[u32], segments: &[(PhysAddr, u64)], write: bool) -> Result<usize, i32> {
+        let held = if stdio.contains(&fd) { None } else { Some(self.registered(fd)) };
+        let raw = match &held {
+            None => i32::try_from(fd).map_err(|_| libc::EBADF)?,
+            Some(r) => r.raw().ok_or(libc::EBADF)?,
+        };
+        let iov = iovecs(&self.phys, segments).ok_or(libc::EFAULT)?;
+        if iov.is_empty() {
+            return Ok(0);
+        }
+        rw(raw, &iov, write)
     }
 }
 
 impl Host for PtraceHost {
     fn write(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32> {
         counted();
-        if fd != 1 && fd != 2 {
-            return Err(libc::EBADF);
-        }
-        let iov = iovecs(&self.phys, segments).ok_or(libc::EFAULT)?;
-        if iov.is_empty() {
-            return Ok(0);
-        }
-        rw(i32::try_from(fd).unwrap_or(1), &iov, true)
+        self.transfer(fd, &[1, 2], segments, true)
     }
 
     fn read(&self, fd: u32, segments: &[(PhysAddr, u64)]) -> Result<usize, i32> {
         counted();
-        if fd != 0 {
-            return Err(libc::EBADF);
-        }
-        let iov = iovecs(&self.phys, segments).ok_or(libc::EFAULT)?;
-        if iov.is_empty() {
-            return Ok(0);
-        }
-        rw(0, &iov, false)
+        self.transfer(fd, &[0], segments, false)
     }
 
     fn clocks(&self) -> Clocks {
@@ -109,6 +123,14 @@ impl Host for PtraceHost {
     fn sleep(&self, ns: u64) {
         counted();
         let deadline = clock_ns(libc::CLOCK_MONOTONIC).saturating_add(ns);
+        if let Some(c) = &self.control {
+            // A control request or pause ends the sleep, as a nudge ends
+            // the Sleep hostcall on KVM.
+            if let Some(wake) = c.arm_wake() {
+                control::wait(None, wake, deadline);
+            }
+            return;
+        }
         let ts = libc::timespec {
             tv_sec: libc::time_t::try_from(deadline / 1_000_000_000).unwrap_or(libc::time_t::MAX),
             tv_nsec: libc::c_long::try_from(deadline % 1_000_000_000).unwrap_or(0),
@@ -129,32 +151,31 @@ impl Host for PtraceHost {
 
     fn poll(&self, fd: u32, events: u32, ns: u64) -> u32 {
         counted();
-        let ok = matches!((fd, events), (0, 1) | (1, 4) | (2, 4));
-        if !ok {
-            return 0;
-        }
+        let (pollin, pollout) = (abi::linux::poll::POLLIN, abi::linux::poll::POLLOUT);
+        let held = match (fd, events) {
+            (0, e) if e == pollin => None,
+            (1 | 2, e) if e == pollout => None,
+            (0..=2, _) => return 0,
+            (_, e) if e == 0 || e & !(pollin | pollout) != 0 => return 0,
+            (fd, _) => Some(self.registered(fd)),
+        };
+        let raw = match &held {
+            None => i32::try_from(fd).unwrap_or(0),
+            // Closed since the sentry saw it: nothing to wait for (as on KVM).
+            Some(r) => match r.raw() {
+                Some(raw) => raw,
+                None => return 0,
+            },
+        };
         let deadline = clock_ns(libc::CLOCK_MONOTONIC).saturating_add(ns);
-        loop {
-            let left = deadline.saturating_sub(clock_ns(libc::CLOCK_MONOTONIC));
-            let ts = libc::timespec {
-                tv_sec: libc::time_t::try_from(left / 1_000_000_000).unwrap_or(libc::time_t::MAX),
-                tv_nsec: libc::c_long::try_from(left % 1_000_000_000).unwrap_or(0),
-            };
-            let mut pfd = libc::pollfd {
-                fd: i32::try_from(fd).unwrap_or(0),
-                events: libc::c_short::try_from(events).unwrap_or(0),
-                revents: 0,
-            };
-            // SAFETY: one pollfd and one timespec, both live locals.
-            let n = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
-            if n > 0 {
-                let mask = libc::POLLIN | libc::POLLOUT | libc::POLLHUP | libc::POLLERR;
-                return u32::from(pfd.revents.cast_unsigned() & mask.cast_unsigned());
-            }
-            if n == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                return 0;
-            }
-        }
+        // A control request or pause ends the wait (a nudge on KVM); the
+        // descriptor is still looked at once.
+        let (wake, deadline) = match self.control.as_ref().map(ControlLink::arm_wake) {
+            None => (None, deadline),
+            Some(None) => (None, 0),
+            Some(Some(wake)) => (wake, deadline),
+        };
+        control::wait(Some((raw, events)), wake, deadline)
     }
 
     fn log(&self, level: LogLevel, msg: &str) {
@@ -169,6 +190,18 @@ impl Host for PtraceHost {
             LogLevel::Debug => tracing::debug!(target: "sentry", "{text}"),
             LogLevel::Trace => tracing::trace!(target: "sentry", "{text}"),
         }
+    }
+
+    fn control_pending(&self) -> bool {
+        self.control.as_ref().is_some_and(ControlLink::pending)
+    }
+
+    fn control_fetch(&self, buf: &mut [u8]) -> Result<usize, i32> {
+        self.control.as_ref().map_or(Ok(0), |c| c.fetch(buf))
+    }
+
+    fn control_reply(&self, msg: &[u8]) -> Result<(), i32> {
+        self.control.as_ref().map_or(Err(libc::ENOSYS), |c| c.reply(msg))
     }
 
     fn exit(&self, status: ExitStatus) -> ! {

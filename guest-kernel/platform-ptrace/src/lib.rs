@@ -15,6 +15,8 @@
 
 mod context;
 #[allow(unsafe_code)]
+mod control;
+#[allow(unsafe_code)]
 mod host;
 mod space;
 #[allow(unsafe_code)]
@@ -142,13 +144,18 @@ pub fn run_with(config: &VmConfig, stop: &Arc<StopSignal>) -> Result<(Outcome, R
     install_panic_hook(tx.clone());
     let memfd = Arc::new(memfd);
     let p9 = Arc::new(PtraceP9::new(phys, config.gofer.clone(), config.gofer_ready.clone()));
+    let control = config.control.clone().map(control::ControlLink::new);
     std::thread::Builder::new()
         .name(SENTRY_THREAD.into())
         .spawn(move || {
             context::set_start(started);
             let tick = tick::Tick::new().unwrap_or_else(|e| panic!("cannot create the preemption timer: {e}"));
-            let platform =
-                PtracePlatform { ctx: PtraceContext::new(tick, phys), host: PtraceHost::new(phys, tx), memfd, p9 };
+            let platform = PtracePlatform {
+                ctx: PtraceContext::new(tick, phys),
+                host: PtraceHost::new(phys, tx, control),
+                memfd,
+                p9,
+            };
             let frames = FrameAllocator::new(phys, free_start, mem);
             sentry::kernel::boot(platform, frames, params, &prog)
         })

@@ -138,9 +138,14 @@ impl PtraceSpace {
 }
 
 impl AddressSpace for PtraceSpace {
+    /// The stub page is the last one below the architectural end: the
+    /// application's range ends there, so that a mapping there is refused
+    /// when it is made (ENOMEM), not at its first fault.
+    const USER_END: u64 = STUB_PAGE;
+
     fn map(&mut self, frames: &mut FrameAllocator, va: u64, pa: PhysAddr, perms: Perms) -> Result<(), MapError> {
         // The stub page is not the application's.
-        if (va | pa) & (PAGE_SIZE - 1) != 0 || va >= USER_END || va == STUB_PAGE {
+        if (va | pa) & (PAGE_SIZE - 1) != 0 || va >= Self::USER_END {
             return Err(MapError::BadAddress);
         }
         if let Some((old, _)) = self.pages.insert(va, (pa, perms)) {

@@ -9,21 +9,26 @@ use crate::mm::{page_round_down, page_round_up};
 use crate::platform::{AddressSpace, MapError, Perms, PhysAddr, PhysMem};
 use abi::layout::{PAGE_SIZE, USER_END};
 
-/// An address space whose "page table" is a map from page address to frame.
+/// An address space whose "page table" is a map from page address to frame;
+/// the application's range ends at `END`.
 #[derive(Debug, Default)]
-pub struct FakeSpace {
+pub struct FakeSpace<const END: u64 = USER_END> {
     pub pages: BTreeMap<u64, (PhysAddr, Perms)>,
 }
 
 impl FakeSpace {
+    /// A space ending at the architectural end (`FakeSpace::<END>::default()`
+    /// for another).
     pub fn new() -> Self {
         Self::default()
     }
 }
 
-impl AddressSpace for FakeSpace {
+impl<const END: u64> AddressSpace for FakeSpace<END> {
+    const USER_END: u64 = END;
+
     fn map(&mut self, frames: &mut FrameAllocator, va: u64, pa: PhysAddr, perms: Perms) -> Result<(), MapError> {
-        if (va | pa) & (PAGE_SIZE - 1) != 0 || va >= USER_END {
+        if (va | pa) & (PAGE_SIZE - 1) != 0 || va >= END {
             return Err(MapError::BadAddress);
         }
         if let Some((old, _)) = self.pages.insert(va, (pa, perms)) {

@@ -479,11 +479,10 @@ pub fn boot(
     // The control channel (exec, ps, kill, pause...): listening before
     // `create` returns, so that no command finds a running container
     // without it; requests wait until the VM runs.
-    // KVM only: the ptrace platform serves no control requests (`kill`
-    // then signals the sandbox process; exec, ps and pause are refused).
-    let control = (platform == sandbox::SandboxPlatform::Kvm)
-        .then(|| vmm::control::Control::new(Arc::new(vmm::StopSignal::new())));
-    let server = control.as_ref().map(|c| super::server::ControlServer::start(&dir, Arc::clone(c))).transpose()?;
+    // Both platforms serve it (the VMM through hostcalls, the ptrace host
+    // by direct calls).
+    let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
+    let server = super::server::ControlServer::start(&dir, Arc::clone(&control))?;
     let exit_record = super::control_cmds::ExitRecord::create(&dir)?;
     let gate = StartGate { ready: std::sync::Mutex::new(Some(ready)), fifo: dir.join(START_FIFO) };
     let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
@@ -526,7 +525,7 @@ pub fn boot(
     let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
     let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-    let opts = SandboxOptions { control, ..opts };
+    let opts = SandboxOptions { control: Some(control), ..opts };
     let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if let sandbox::Status::SentryPanic(msg) = &finished.status {
         eprintln!("ringfence: sentry panic: {msg}");
@@ -534,9 +533,7 @@ pub fn boot(
     let code = finished.status.exit_code();
     // For `wait` after the sandbox process is gone.
     let _ = exit_record.record(code);
-    if let Some(server) = server {
-        server.finish(code);
-    }
+    server.finish(code);
     drop(gofer);
     Ok(code)
 }

@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 
 use crate::error::SysError;
 use crate::platform::{Access, AddressSpace, Perms, PhysAddr};
-use abi::layout::{PAGE_SIZE, USER_END};
+use abi::layout::PAGE_SIZE;
 use abi::linux::errno;
 use frames::FrameAllocator;
 pub use vma::{Backing, Vma};
@@ -90,9 +90,15 @@ impl<A: AddressSpace> MemoryManager<A> {
         self.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start)
     }
 
+    /// Whether `[start, start + len)` is inside the application's range
+    /// (which ends at the platform's [`AddressSpace::USER_END`]).
+    pub fn in_user_range(start: u64, len: u64) -> bool {
+        start.checked_add(len).is_some_and(|end| end <= A::USER_END)
+    }
+
     /// Whether `[start, start + len)` is inside user space and unmapped.
     pub fn range_is_free(&self, start: u64, len: u64) -> bool {
-        start.checked_add(len).is_some_and(|end| end <= USER_END && !self.overlaps(start, end))
+        start.checked_add(len).is_some_and(|end| end <= A::USER_END && !self.overlaps(start, end))
     }
 
     /// Inserts a VMA over `[start, end)`, which must be free, merged with
@@ -162,7 +168,7 @@ impl<A: AddressSpace> MemoryManager<A> {
         if len == 0 {
             return Err(SysError::einval("zero length"));
         }
-        if end > USER_END {
+        if end > A::USER_END {
             return Err(SysError::enomem("range beyond user space"));
         }
         Ok(end)
@@ -541,7 +547,7 @@ impl<A: AddressSpace> MemoryManager<A> {
         len: u64,
         write: bool,
     ) -> Result<Vec<(PhysAddr, u64)>, SysError> {
-        let end = va.checked_add(len).filter(|&e| e <= USER_END).ok_or(SysError::efault("bad user range"))?;
+        let end = va.checked_add(len).filter(|&e| e <= A::USER_END).ok_or(SysError::efault("bad user range"))?;
         let mut out: Vec<(PhysAddr, u64)> = Vec::new();
         let mut at = va;
         while at < end {

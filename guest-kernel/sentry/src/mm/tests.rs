@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::testutil::{FakeSpace, TestMem};
+use abi::layout::USER_END;
 
 const P: u64 = PAGE_SIZE;
 
@@ -286,4 +287,24 @@ fn huge_anonymous_lengths_fail_cleanly() {
         assert!(e.errno == abi::linux::errno::ENOMEM || e.errno == abi::linux::errno::EINVAL, "len {len:#x}: {e:?}");
     }
     assert_eq!(mm.vmas().count(), 0);
+}
+
+#[test]
+fn a_platform_with_a_lower_user_end_refuses_mappings_beyond_it() {
+    // The ptrace platform keeps its stub page at USER_END - P.
+    const END: u64 = USER_END - P;
+    let mut m = TestMem::new(4);
+    let f = &mut m.frames;
+    let mut mm = MemoryManager::new(FakeSpace::<END>::default());
+    let fixed = mm.map(f, END, P, Perms::RW, Backing::Anon, true).map_err(|e| e.errno);
+    assert_eq!(fixed, Err(errno::ENOMEM));
+    assert!(!mm.range_is_free(END - P, 2 * P));
+    assert!(!MemoryManager::<FakeSpace<END>>::in_user_range(END, P));
+    assert!(MemoryManager::<FakeSpace<END>>::in_user_range(END - P, P));
+    // The page below is the application's, fixed or hinted.
+    assert_eq!(mm.map(f, END - P, P, Perms::RW, Backing::Anon, true).ok(), Some(END - P));
+    let hinted = mm.map(f, END, P, Perms::RW, Backing::Anon, false).expect("hinted map elsewhere");
+    assert!(hinted + P <= END, "placed at {hinted:#x}");
+    let mut byte = [0u8; 1];
+    assert!(mm.copy_in(f, END, &mut byte).is_err());
 }

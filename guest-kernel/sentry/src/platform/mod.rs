@@ -119,11 +119,18 @@ impl PhysMem {
 
 /// An application address space (one per process).
 ///
-/// Addresses are application virtual addresses in `[0, abi::layout::USER_END)`,
+/// Addresses are application virtual addresses in `[0, Self::USER_END)`,
 /// page aligned. The platform owns the page tables; each mapped page holds
 /// one reference on its frame (see [`FrameAllocator`]), which the address
 /// space drops when the page is unmapped or replaced.
 pub trait AddressSpace {
+    /// The end of what the application may map: the memory manager places
+    /// and accepts mappings only below it (ENOMEM beyond, as Linux beyond
+    /// TASK_SIZE). The architectural end by default; a platform keeping a
+    /// page of its own at the top of the application's range (the ptrace
+    /// stub page) ends it there.
+    const USER_END: u64 = abi::layout::USER_END;
+
     /// Maps the page at `va` to frame `pa` with `perms`, taking over the
     /// caller's reference on `pa` and dropping the reference of any frame
     /// mapped there before. Page-table pages come from `frames`.

@@ -36,7 +36,10 @@ pub fn sys_mmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a
     if fixed && addr % PAGE_SIZE != 0 {
         return Err(SysError::einval("fixed address not page aligned"));
     }
-    if flags & MAP_FIXED_NOREPLACE != 0 && flags & MAP_FIXED == 0 && !t.mm.lock().range_is_free(addr, len) {
+    // As Linux, a range beyond user space is ENOMEM (from the map below)
+    // before it is EEXIST.
+    let beyond = !crate::mm::MemoryManager::<P::AddressSpace>::in_user_range(addr, len);
+    if flags & MAP_FIXED_NOREPLACE != 0 && flags & MAP_FIXED == 0 && !beyond && !t.mm.lock().range_is_free(addr, len) {
         return Err(SysError::new(errno::EEXIST, "MAP_FIXED_NOREPLACE range in use"));
     }
     let start = if flags & MAP_ANONYMOUS == 0 {
