@@ -272,6 +272,8 @@ pub fn chown(c: &Credentials, st: &Stat, uid: Option<u32>, gid: Option<u32>) -> 
         }
     }
     let mut attr = SetAttr { uid, gid, ..SetAttr::default() };
+    // Dropping set-id bits is a mode change, which needs ownership or
+    // CAP_FOWNER (setattr_prepare): CAP_CHOWN alone is not enough.
     if st.file_type() != Some(FileType::Directory) {
         let mut m = st.mode & mode::S_IALLUGO;
         m &= !S_ISUID;
@@ -280,6 +282,9 @@ pub fn chown(c: &Credentials, st: &Stat, uid: Option<u32>, gid: Option<u32>) -> 
             m &= !S_ISGID;
         }
         if m != st.mode & mode::S_IALLUGO {
+            if !owner_or_capable(c, st) {
+                return Err(eperm("set-id bits of a file the caller does not own"));
+            }
             attr.mode = Some(m);
         }
     }
