@@ -262,12 +262,14 @@ pub fn chmod(c: &Credentials, st: &Stat, perm: u32) -> Result<u32, SysError> {
 /// new group). Returns the attribute change.
 pub fn chown(c: &Credentials, st: &Stat, uid: Option<u32>, gid: Option<u32>) -> Result<SetAttr, SysError> {
     if let Some(u) = uid {
-        if !(c.fsuid == st.uid && u == st.uid) && !c.capable(CAP_CHOWN) {
+        let unchanged_own = c.fsuid == st.uid && u == st.uid;
+        if !unchanged_own && !c.capable(CAP_CHOWN) {
             return Err(eperm("chown needs CAP_CHOWN"));
         }
     }
     if let Some(g) = gid {
-        if !(c.fsuid == st.uid && (g == st.gid || in_group(c, g))) && !c.capable(CAP_CHOWN) {
+        let own_group = c.fsuid == st.uid && (g == st.gid || in_group(c, g));
+        if !own_group && !c.capable(CAP_CHOWN) {
             return Err(eperm("chgrp to a group the caller is not in"));
         }
     }
