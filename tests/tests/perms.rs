@@ -153,3 +153,65 @@ fn permissions_match_linux_on_gofer_files() {
     // The fixture was removed through the gofer too.
     assert_eq!(std::fs::read_dir(rootfs.path().join("work")).expect("work").count(), 0);
 }
+
+/// An OCI container whose `process.user` is uid 1000 (gid 1001) sees the
+/// permission bits of its root filesystem, and a file it creates there is
+/// its own, in the sandbox and on the host (the gofer, running as root,
+/// gives new files to the creating user as runc's kernel would).
+#[test]
+fn oci_process_user_is_checked_and_owns_what_it_creates() {
+    if !running_as_root() {
+        eprintln!("skipped: the container's files are prepared as root");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let template = ringfence_tests::build_busybox_bundle("busybox-perms");
+    let env = TempDir::new("perms-oci");
+    let rootfs = env.path().join("rootfs");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(std::fs::canonicalize(template.join("rootfs")).expect("template rootfs"))
+        .arg(&rootfs)
+        .status()
+        .expect("cp");
+    assert!(copied.success(), "cannot copy the busybox rootfs");
+    let set_mode = |path: &str, mode: u32| {
+        std::fs::set_permissions(rootfs.join(path), std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    std::fs::write(rootfs.join("secret"), "top secret\n").expect("write");
+    set_mode("secret", 0o600);
+    std::fs::write(rootfs.join("shared"), "shared\n").expect("write");
+    set_mode("shared", 0o644);
+    std::fs::create_dir(rootfs.join("private")).expect("mkdir");
+    set_mode("private", 0o700);
+    std::fs::create_dir(rootfs.join("drop")).expect("mkdir");
+    set_mode("drop", 0o1777);
+    set_mode("", 0o755);
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(template.join("config.json")).expect("config")).expect("json");
+    config["root"] = serde_json::json!({"path": rootfs.to_str().expect("utf-8"), "readonly": false});
+    config["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1001});
+    config["process"]["env"] = serde_json::json!(["PATH=/bin"]);
+    config["process"]["args"] = serde_json::json!([
+        "sh",
+        "-c",
+        "cat /secret 2>/dev/null; echo secret $?; \
+        cat /shared; ls /private 2>/dev/null; echo private $?; \
+        (echo x > /new) 2>/dev/null; echo create in / $?; \
+        echo x > /drop/mine && stat -c '%u %g %a' /drop/mine; \
+        ls /proc/self/fd >/dev/null && echo proc fd listed"
+    ]);
+    let bundle = env.path().join("bundle");
+    std::fs::create_dir(&bundle).expect("mkdir bundle");
+    std::fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(&config).expect("json")).expect("write");
+    let state = env.path().join("state");
+    std::fs::create_dir(&state).expect("mkdir state");
+    let (state, bundle) = (state.to_str().expect("utf-8"), bundle.to_str().expect("utf-8"));
+    let out = Run::ringfence(&["--root", state, "run", "-b", bundle, "perms-user"]).run();
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "secret 1\nshared\nprivate 1\ncreate in / 1\n1000 1001 644\nproc fd listed\n");
+    let mine = std::fs::metadata(rootfs.join("drop/mine")).expect("created on the host");
+    assert_eq!((mine.uid(), mine.gid()), (1000, 1001));
+    assert!(!rootfs.join("new").exists());
+    let _ = Run::ringfence(&["--root", state, "delete", "--force", "perms-user"]).run();
+}
