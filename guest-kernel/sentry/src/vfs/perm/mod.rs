@@ -226,7 +226,10 @@ pub fn new_owner(c: &Credentials, dir: &Stat, kind: FileType, perm: u32) -> (u32
 
 /// Gives a node just created by the caller its owner: filesystems create
 /// as root, so only a caller other than root:root (or a set-group-ID
-/// directory) costs an attribute change.
+/// directory) costs an attribute change. On files the gofer serves
+/// read-write this is a Tsetattr, which the gofer (running as root)
+/// applies on the host: the host file belongs to the container's user, as
+/// with runc; on the read-only root's overlay it stays in the tmpfs.
 pub fn adopt(node: &InodeRef, (uid, gid, perm): (u32, u32, u32), asked_perm: u32) -> Result<(), SysError> {
     let attr = SetAttr {
         uid: (uid != 0).then_some(uid),
