@@ -58,7 +58,15 @@ fn context_counted(dir: &std::path::Path, mem: &mut TestMem, readonly: bool) -> 
     let t = Arc::new(InProcess { server: Mutex::new(server), phys: mem.phys(), exchanges: Default::default() });
     let root = mount(Arc::clone(&t) as Arc<dyn P9Transport>, &mut mem.frames, 99).expect("mount");
     let loc = Location::root(root);
-    (FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(MountTable::default())) }, t)
+    (
+        FsContext {
+            root: loc.clone(),
+            cwd: loc,
+            mounts: Arc::new(spin::Mutex::new(MountTable::default())),
+            creds: None,
+        },
+        t,
+    )
 }
 
 #[test]

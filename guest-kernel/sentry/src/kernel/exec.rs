@@ -103,7 +103,11 @@ pub fn read_program(
         match fs.resolve(&fs.cwd, &path, true) {
             Ok(loc) => {
                 let st = loc.node().stat()?;
-                if st.file_type() != Some(FileType::Regular) || st.mode & 0o111 == 0 {
+                let allowed = match &fs.creds {
+                    Some(c) => crate::vfs::perm::may_exec(c, &st).is_ok(),
+                    None => st.file_type() == Some(FileType::Regular) && st.mode & 0o111 != 0,
+                };
+                if !allowed {
                     last = SysError::new(errno::EACCES, "not an executable regular file");
                     continue;
                 }

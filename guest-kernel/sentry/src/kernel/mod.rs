@@ -219,6 +219,15 @@ impl<P: Platform> Kernel<P> {
             // init (pid 1, a session leader) has /dev/console as its stdio
             // and controlling terminal.
             let con = crate::fs::tty::console::init(self.params.winsize, 1);
+            // As runc, the console belongs to the process's user.
+            let c = &task.creds;
+            if (c.euid, c.egid) != (0, 0) {
+                let fs = task.fs.lock().clone();
+                if let Ok(loc) = fs.resolve(&fs.root, b"/dev/console", true) {
+                    let owner = crate::vfs::SetAttr { uid: Some(c.euid), gid: Some(c.egid), ..Default::default() };
+                    loc.node().setattr(&owner).map_err(|e| InitError::Mounts(e, b"/dev/console".to_vec()))?;
+                }
+            }
             let mut fds = task.fds.lock();
             for fd in 0..3 {
                 let file =

@@ -70,7 +70,7 @@ pub fn build(
         }
     };
     let loc = Location::root(root);
-    let mut fs = FsContext { root: loc.clone(), cwd: loc, mounts: Default::default() };
+    let mut fs = FsContext { root: loc.clone(), cwd: loc, mounts: Default::default(), creds: None };
     let configured = |p: &[u8]| config.iter().any(|m| m.destination == p);
     // The device nodes, unless the config's own /dev mount carries them.
     if !configured(b"/dev") {

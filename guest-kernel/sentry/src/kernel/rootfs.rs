@@ -122,7 +122,7 @@ fn default_tree(session: Option<&gofer::Session>, overlay: bool, console: bool) 
         mounts.mount(&d, proc::new(PROC_DEV, descs));
     }
     let loc = Location::root(root);
-    Ok(FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(mounts)) })
+    Ok(FsContext { root: loc.clone(), cwd: loc, mounts: Arc::new(spin::Mutex::new(mounts)), creds: None })
 }
 
 /// A tmpfs (device `dev`, root mode `perm`, `budget` bytes) with the

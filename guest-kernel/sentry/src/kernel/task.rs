@@ -189,9 +189,11 @@ impl<A: AddressSpace> Task<A> {
 
     /// A copy of the task's root, working directory and mounts, to resolve
     /// paths with (without holding the shared lock through filesystem
-    /// calls).
+    /// calls), checking this thread's permissions.
     pub fn fs(&self) -> FsContext {
-        self.fs.lock().clone()
+        let mut fs = self.fs.lock().clone();
+        fs.creds = Some(self.creds.clone());
+        fs
     }
 
     /// The open file at `fd`.

@@ -2,9 +2,9 @@
 //! symlink, readlink, link, chmod, chown, utimensat, truncate, fsync,
 //! statfs, getcwd, chdir, access.
 //!
-//! The sandbox's init runs as root with the capabilities a container root
-//! has (CAP_DAC_OVERRIDE, CAP_FOWNER), so permission bits do not restrict
-//! it; credential checks arrive with setuid and friends.
+//! Permissions are checked as Linux does (see [`crate::vfs::perm`]): the
+//! path walk checks search permission with the thread's credentials, the
+//! calls here what each operation needs.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -18,6 +18,7 @@ use crate::platform::{AddressSpace, Platform};
 use crate::time::coarse_now;
 use crate::vfs::file::{flags::*, OpenFile};
 use crate::vfs::path::{Location, Restrict, PATH_MAX};
+use crate::vfs::perm::{self, MAY_EXEC, MAY_WRITE};
 use crate::vfs::{check_name, FileType, SetAttr};
 use abi::linux::{errno, Timespec};
 
@@ -80,6 +81,8 @@ fn open_at<P: Platform>(
         return Err(SysError::new(errno::EOPNOTSUPP, "O_TMPFILE not supported"));
     }
     let follow = flags & O_NOFOLLOW == 0;
+    // A file this open creates is not checked against its own mode.
+    let mut created = false;
     let loc = if flags & O_CREAT != 0 {
         let (dir, name) = t.fs().resolve_parent_restricted(&base, &path, restrict)?;
         if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
@@ -90,7 +93,11 @@ fn open_at<P: Platform>(
             Ok(loc) => loc,
             Err(e) if e.errno == errno::ENOENT => {
                 check_name(&name)?;
-                let node = dir.node().create(&name, FileType::Regular, mode & !t.umask & 0o7777, 0)?;
+                let asked = mode & !t.umask & 0o7777;
+                let owner = perm::may_create(&t.creds, dir.node(), &name, FileType::Regular, asked)?;
+                let node = dir.node().create(&name, FileType::Regular, owner.2, 0)?;
+                perm::adopt(&node, owner, owner.2)?;
+                created = true;
                 dir.child(&name, node)
             }
             Err(e) => return Err(e),
@@ -106,6 +113,9 @@ fn open_at<P: Platform>(
         }
         if kind == Some(FileType::Directory) && (flags & O_ACCMODE != O_RDONLY || flags & O_CREAT != 0) {
             return Err(SysError::new(errno::EISDIR, "is a directory"));
+        }
+        if !created {
+            perm::may_open(&t.creds, &st, flags)?;
         }
         if flags & O_TRUNC != 0 && kind == Some(FileType::Regular) && flags & O_ACCMODE != O_RDONLY {
             loc.node().setattr(&SetAttr { size: Some(0), ..SetAttr::default() })?;
@@ -279,7 +289,10 @@ fn do_mkdir<P: Platform>(
     let base = base_location(t, dirfd, &path)?;
     let (dir, name) = t.fs().resolve_parent(&base, &path)?;
     new_entry_name(&name)?;
-    dir.node().mkdir(&name, mode & !t.umask & 0o7777).map(|_| 0)
+    let asked = mode & !t.umask & 0o7777;
+    let owner = perm::may_create(&t.creds, dir.node(), &name, FileType::Directory, asked)?;
+    let node = dir.node().mkdir(&name, asked)?;
+    perm::adopt(&node, owner, asked).map(|()| 0)
 }
 
 /// Implements Linux `mkdir(2)`.
@@ -312,6 +325,7 @@ fn do_unlink<P: Platform>(
     if !rmdir && path.ends_with(b"/") {
         return Err(SysError::new(errno::ENOTDIR, "trailing slash"));
     }
+    perm::may_delete(&t.creds, dir.node(), &name)?;
     dir.node().unlink(&name, rmdir).map(|()| 0)
 }
 
@@ -379,7 +393,29 @@ fn do_rename<P: Platform>(
     if flags & RENAME_NOREPLACE != 0 && ndir.node().lookup(&nname).is_ok() {
         return Err(SysError::new(errno::EEXIST, "target exists"));
     }
+    rename_allowed(t, (&odir, &oname, &src), (&ndir, &nname))?;
     odir.node().rename(&oname, ndir.node(), &nname).map(|()| 0)
+}
+
+/// Linux's rename checks: deleting the source; deleting the target if it
+/// exists, else creating it; and a directory moving to another parent must
+/// be writable (its ".." changes).
+fn rename_allowed<A: AddressSpace>(
+    t: &Task<A>,
+    (odir, oname, src): (&Location, &[u8], &crate::vfs::InodeRef),
+    (ndir, nname): (&Location, &[u8]),
+) -> Result<(), SysError> {
+    perm::may_delete(&t.creds, odir.node(), oname)?;
+    match ndir.node().lookup(nname) {
+        Ok(_) => perm::may_delete(&t.creds, ndir.node(), nname)?,
+        Err(_) => {
+            perm::may_create(&t.creds, ndir.node(), nname, FileType::Regular, 0)?;
+        }
+    }
+    if !Arc::ptr_eq(odir.node(), ndir.node()) && src.file_kind()? == Some(FileType::Directory) {
+        perm::check_node(&t.creds, src, MAY_WRITE)?;
+    }
+    Ok(())
 }
 
 /// Implements Linux `rename(2)`.
@@ -408,7 +444,9 @@ fn do_symlink<P: Platform>(
     let path = path_arg(k, t, path_addr)?;
     let (dir, name) = t.fs().resolve_parent(&base_location(t, dirfd, &path)?, &path)?;
     new_entry_name(&name)?;
-    dir.node().symlink(&name, &target).map(|_| 0)
+    let owner = perm::may_create(&t.creds, dir.node(), &name, FileType::Symlink, 0o777)?;
+    let node = dir.node().symlink(&name, &target)?;
+    perm::adopt(&node, owner, 0o777).map(|()| 0)
 }
 
 /// Implements Linux `symlink(2)`.
@@ -465,6 +503,8 @@ fn do_link<P: Platform>(
     let src = t.fs().resolve(&base_location(t, olddirfd, &old)?, &old, flags & AT_SYMLINK_FOLLOW != 0)?;
     let (dir, name) = t.fs().resolve_parent(&base_location(t, newdirfd, &new)?, &new)?;
     new_entry_name(&name)?;
+    perm::may_create(&t.creds, dir.node(), &name, FileType::Regular, 0)?;
+    perm::may_link(&t.creds, src.node())?;
     dir.node().link(&name, src.node()).map(|()| 0)
 }
 
@@ -487,6 +527,19 @@ fn node_at<P: Platform>(
     path_addr: u64,
     flags: u32,
 ) -> Result<crate::vfs::InodeRef, SysError> {
+    let fs = t.fs();
+    node_in(k, t, &fs, dirfd, path_addr, flags)
+}
+
+/// [`node_at`] resolved in `fs` (whose credentials the walk checks).
+fn node_in<P: Platform>(
+    k: &mut Kernel<P>,
+    t: &mut Task<P::AddressSpace>,
+    fs: &crate::vfs::path::FsContext,
+    dirfd: i32,
+    path_addr: u64,
+    flags: u32,
+) -> Result<crate::vfs::InodeRef, SysError> {
     let path = t.mm.lock().read_cstr(&mut k.frames, path_addr, PATH_MAX)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
@@ -494,7 +547,7 @@ fn node_at<P: Platform>(
         }
         return fd_node(t, dirfd);
     }
-    let loc = t.fs().resolve(&base_location(t, dirfd, &path)?, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    let loc = fs.resolve(&base_location(t, dirfd, &path)?, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     Ok(Arc::clone(loc.node()))
 }
 
@@ -510,48 +563,52 @@ fn fd_node<A: AddressSpace>(t: &Task<A>, fd: i32) -> Result<crate::vfs::InodeRef
     }
 }
 
-fn set_mode(node: &crate::vfs::InodeRef, mode: u32) -> SysResult {
-    node.setattr(&SetAttr { mode: Some(mode & 0o7777), ..SetAttr::default() }).map(|()| 0)
+fn set_mode<A: AddressSpace>(t: &Task<A>, node: &crate::vfs::InodeRef, mode: u32) -> SysResult {
+    let mode = perm::chmod(&t.creds, &node.stat()?, mode)?;
+    node.setattr(&SetAttr { mode: Some(mode), ..SetAttr::default() }).map(|()| 0)
 }
 
 /// Implements Linux `chmod(2)`.
 pub fn sys_chmod<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let node = node_at(k, t, AT_FDCWD, a.u64(0), 0)?;
-    set_mode(&node, a.uint(1))
+    set_mode(t, &node, a.uint(1))
 }
 
 /// Implements Linux `fchmod(2)`.
 pub fn sys_fchmod<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    set_mode(&fd_node(t, a.fd(0))?, a.uint(1))
+    set_mode(t, &fd_node(t, a.fd(0))?, a.uint(1))
 }
 
 /// Implements Linux `fchmodat(2)`.
 pub fn sys_fchmodat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let node = node_at(k, t, a.fd(0), a.u64(1), 0)?;
-    set_mode(&node, a.uint(2))
+    set_mode(t, &node, a.uint(2))
 }
 
-fn set_owner(node: &crate::vfs::InodeRef, uid: u32, gid: u32) -> SysResult {
-    let attr =
-        SetAttr { uid: (uid != u32::MAX).then_some(uid), gid: (gid != u32::MAX).then_some(gid), ..SetAttr::default() };
+fn set_owner<A: AddressSpace>(t: &Task<A>, node: &crate::vfs::InodeRef, uid: u32, gid: u32) -> SysResult {
+    let (uid, gid) = ((uid != u32::MAX).then_some(uid), (gid != u32::MAX).then_some(gid));
+    let attr = perm::chown(&t.creds, &node.stat()?, uid, gid)?;
+    if attr == SetAttr::default() {
+        return Ok(0);
+    }
     node.setattr(&attr).map(|()| 0)
 }
 
 /// Implements Linux `chown(2)`.
 pub fn sys_chown<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let node = node_at(k, t, AT_FDCWD, a.u64(0), 0)?;
-    set_owner(&node, a.uint(1), a.uint(2))
+    set_owner(t, &node, a.uint(1), a.uint(2))
 }
 
 /// Implements Linux `lchown(2)`.
 pub fn sys_lchown<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let node = node_at(k, t, AT_FDCWD, a.u64(0), AT_SYMLINK_NOFOLLOW)?;
-    set_owner(&node, a.uint(1), a.uint(2))
+    set_owner(t, &node, a.uint(1), a.uint(2))
 }
 
 /// Implements Linux `fchown(2)`.
 pub fn sys_fchown<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
-    set_owner(&fd_node(t, a.fd(0))?, a.uint(1), a.uint(2))
+    set_owner(t, &fd_node(t, a.fd(0))?, a.uint(1), a.uint(2))
 }
 
 /// Implements Linux `fchownat(2)`.
@@ -561,7 +618,7 @@ pub fn sys_fchownat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace
         return Err(SysError::einval("unknown flags"));
     }
     let node = node_at(k, t, a.fd(0), a.u64(1), flags)?;
-    set_owner(&node, a.uint(2), a.uint(3))
+    set_owner(t, &node, a.uint(2), a.uint(3))
 }
 
 const UTIME_NOW: i64 = (1 << 30) - 1;
@@ -575,6 +632,9 @@ pub fn sys_utimensat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
     }
     let node = if a.u64(1) == 0 { fd_node(t, a.fd(0))? } else { node_at(k, t, a.fd(0), a.u64(1), flags)? };
     let now = coarse_now();
+    // Whether a time is explicit (EPERM for non-owners) and whether both are
+    // "now" (allowed to whoever may write).
+    let (mut explicit, mut touch) = (false, true);
     let (atime, mtime) = if a.u64(2) == 0 {
         (Some(now), Some(now))
     } else {
@@ -590,18 +650,37 @@ pub fn sys_utimensat<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
                 _ => Err(SysError::einval("bad tv_nsec")),
             }
         };
-        (pick(word(0), word(8))?, pick(word(16), word(24))?)
+        let (an, mn) = (word(8), word(24));
+        explicit = an != UTIME_NOW && an != UTIME_OMIT || mn != UTIME_NOW && mn != UTIME_OMIT;
+        touch = an == UTIME_NOW && mn == UTIME_NOW;
+        (pick(word(0), an)?, pick(word(16), mn)?)
     };
+    if atime.is_none() && mtime.is_none() {
+        return Ok(0);
+    }
+    perm::utimes(&t.creds, &node.stat()?, explicit, touch)?;
     node.setattr(&SetAttr { atime, mtime, ..SetAttr::default() }).map(|()| 0)
 }
 
-fn truncate_node(node: &crate::vfs::InodeRef, len: u64) -> SysResult {
+/// Truncates `node`; `creds` are checked for write permission (truncate by
+/// path), `None` for ftruncate, whose descriptor is open for writing.
+fn truncate_node(
+    node: &crate::vfs::InodeRef,
+    len: u64,
+    creds: Option<&crate::kernel::creds::Credentials>,
+) -> SysResult {
     if len > i64::MAX as u64 {
         return Err(SysError::einval("negative length"));
     }
-    match node.stat()?.file_type() {
+    let st = node.stat()?;
+    match st.file_type() {
         Some(FileType::Directory) => Err(SysError::new(errno::EISDIR, "is a directory")),
-        Some(FileType::Regular) => node.setattr(&SetAttr { size: Some(len), ..SetAttr::default() }).map(|()| 0),
+        Some(FileType::Regular) => {
+            if let Some(c) = creds {
+                perm::check(c, &st, MAY_WRITE)?;
+            }
+            node.setattr(&SetAttr { size: Some(len), ..SetAttr::default() }).map(|()| 0)
+        }
         _ => Err(SysError::einval("not a regular file")),
     }
 }
@@ -609,13 +688,13 @@ fn truncate_node(node: &crate::vfs::InodeRef, len: u64) -> SysResult {
 /// Implements Linux `truncate(2)`.
 pub fn sys_truncate<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let node = node_at(k, t, AT_FDCWD, a.u64(0), 0)?;
-    truncate_node(&node, a.u64(1))
+    truncate_node(&node, a.u64(1), Some(&t.creds))
 }
 
 /// Implements Linux `ftruncate(2)`.
 pub fn sys_ftruncate<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
-        File::Vfs(f) if f.writable() => truncate_node(&f.node, a.u64(1)),
+        File::Vfs(f) if f.writable() => truncate_node(&f.node, a.u64(1), None),
         _ => Err(SysError::einval("not open for writing")),
     }
 }
@@ -678,9 +757,11 @@ pub fn sys_getcwd<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
 pub fn sys_chdir<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let path = path_arg(k, t, a.u64(0))?;
     let loc = t.fs().resolve(&t.fs().cwd, &path, true)?;
-    if loc.node().stat()?.file_type() != Some(FileType::Directory) {
+    let st = loc.node().stat()?;
+    if st.file_type() != Some(FileType::Directory) {
         return Err(SysError::new(errno::ENOTDIR, "not a directory"));
     }
+    perm::check(&t.creds, &st, MAY_EXEC)?;
     t.fs.lock().cwd = loc;
     Ok(0)
 }
@@ -689,14 +770,13 @@ pub fn sys_chdir<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, 
 pub fn sys_fchdir<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     match t.file(a.fd(0))? {
         File::Vfs(f) if f.node.stat()?.file_type() == Some(FileType::Directory) => {
+            perm::check_node(&t.creds, &f.node, MAY_EXEC)?;
             t.fs.lock().cwd = f.loc.clone();
             Ok(0)
         }
         _ => Err(SysError::new(errno::ENOTDIR, "not a directory")),
     }
 }
-
-const X_OK: u32 = 1;
 
 fn do_access<P: Platform>(
     k: &mut Kernel<P>,
@@ -712,14 +792,15 @@ fn do_access<P: Platform>(
     if flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(SysError::einval("unknown flags"));
     }
-    let node = node_at(k, t, dirfd, path_addr, flags)?;
-    let st = node.stat()?;
-    // Root may read and write anything; it may execute a non-directory
-    // only if some execute bit is set.
-    if mode & X_OK != 0 && st.file_type() != Some(FileType::Directory) && st.mode & 0o111 == 0 {
-        return Err(SysError::new(errno::EACCES, "no execute permission"));
+    // access(2) checks with the real ids unless AT_EACCESS, the walk too.
+    let creds = if flags & AT_EACCESS != 0 { t.creds.clone() } else { perm::access_creds(&t.creds) };
+    let mut fs = t.fs();
+    fs.creds = Some(creds.clone());
+    let node = node_in(k, t, &fs, dirfd, path_addr, flags)?;
+    if mode == 0 {
+        return Ok(0);
     }
-    Ok(0)
+    perm::check(&creds, &node.stat()?, mode).map(|()| 0)
 }
 
 /// Implements Linux `access(2)`.

@@ -32,7 +32,10 @@ fn do_mknod<P: Platform>(
     if dir.node().lookup(&name).is_ok() {
         return Err(SysError::new(errno::EEXIST, "file exists"));
     }
-    dir.node().create(&name, kind, mode_arg & !t.umask & 0o7777, 0).map(|_| 0)
+    let asked = mode_arg & !t.umask & 0o7777;
+    let owner = crate::vfs::perm::may_create(&t.creds, dir.node(), &name, kind, asked)?;
+    let node = dir.node().create(&name, kind, owner.2, 0)?;
+    crate::vfs::perm::adopt(&node, owner, owner.2).map(|()| 0)
 }
 
 /// Implements Linux `mknod(2)` (no device nodes: EPERM).

@@ -519,7 +519,7 @@ pub fn open_device<P: Platform>(
     use crate::fs::dev::{CONSOLE, PTMX, TTY};
     let (pgid, sid) = ids(k, t);
     let r = match rdev {
-        PTMX => match crate::fs::tty::new_pty() {
+        PTMX => match crate::fs::tty::new_pty((t.creds.fsuid, t.creds.fsgid)) {
             Some(tty) => return Some(Ok(File::Tty(TtyFile::open(tty, true, kept(flags))))),
             None => return Some(Err(SysError::new(errno::ENOSPC, "no free pty"))),
         },

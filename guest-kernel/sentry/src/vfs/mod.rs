@@ -14,6 +14,7 @@
 
 pub mod file;
 pub mod path;
+pub mod perm;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;

@@ -150,6 +150,9 @@ pub struct FsContext {
     pub root: Location,
     pub cwd: Location,
     pub mounts: Arc<spin::Mutex<MountTable>>,
+    /// Whose permissions the walk checks (search on each directory);
+    /// `None` for the kernel's own resolutions.
+    pub creds: Option<crate::kernel::creds::Credentials>,
 }
 
 fn is_dir(node: &InodeRef) -> Result<bool, SysError> {
@@ -212,6 +215,7 @@ impl FsContext {
             if !is_dir(loc.node())? {
                 return Err(SysError::new(errno::ENOTDIR, "a path component is not a directory"));
             }
+            super::perm::may_search(self.creds.as_ref(), loc.node())?;
             if c == b"." {
                 continue;
             }
@@ -329,6 +333,10 @@ impl FsContext {
         }
         if name.len() > 255 {
             return Err(SysError::new(errno::ENAMETOOLONG, "component longer than 255 bytes"));
+        }
+        // The last name is looked up in the directory: search permission.
+        if !name.is_empty() {
+            super::perm::may_search(self.creds.as_ref(), dir_loc.node())?;
         }
         Ok((dir_loc, name.to_vec()))
     }

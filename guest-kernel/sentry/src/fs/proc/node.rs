@@ -242,6 +242,23 @@ impl Node {
         Ok(v)
     }
 
+    /// The process whose files this node shows (they are owned by its
+    /// effective ids).
+    fn process(&self) -> Option<u32> {
+        match self.kind {
+            Kind::Pid(th)
+            | Kind::Fds(th)
+            | Kind::FdInfos(th)
+            | Kind::Fd(th, _)
+            | Kind::FdObject(th, _)
+            | Kind::FdInfo(th, _)
+            | Kind::File(th, _)
+            | Kind::Link(th, _) => Some(th.pid),
+            Kind::Tasks(pid) => Some(pid),
+            Kind::Root | Kind::Dir(_) | Kind::Sys(_) | Kind::FixedLink(_) | Kind::SelfLink | Kind::ThreadSelf => None,
+        }
+    }
+
     fn entry(&self, name: &str, kind: Kind) -> DirEntry {
         let st = Self::new(Arc::clone(&self.fs), kind).stat_now();
         DirEntry { ino: st.ino, kind: st.file_type().unwrap_or(FileType::Regular), name: name.as_bytes().to_vec() }
@@ -269,13 +286,25 @@ impl Inode for Node {
             Kind::Fd(th, fd) => {
                 let mut st = self.stat_now();
                 // With a view (a path walk reached here), the access mode.
-                if let Some(l) = view::current().ok().and_then(|v| v.procs.get(&th.pid)?.fds.get(&fd).cloned()) {
-                    st.mode = FileType::Symlink.mode_bits() | l.perm;
-                    st.size = 64;
+                let v = view::current().ok();
+                if let Some(p) = v.as_ref().and_then(|v| v.procs.get(&th.pid)) {
+                    (st.uid, st.gid) = p.owner;
+                    if let Some(l) = p.fds.get(&fd) {
+                        st.mode = FileType::Symlink.mode_bits() | l.perm;
+                        st.size = 64;
+                    }
                 }
                 Ok(st)
             }
-            _ => Ok(self.stat_now()),
+            _ => {
+                let mut st = self.stat_now();
+                if let Some(pid) = self.process() {
+                    if let Some(p) = view::current()?.procs.get(&pid) {
+                        (st.uid, st.gid) = p.owner;
+                    }
+                }
+                Ok(st)
+            }
         }
     }
 

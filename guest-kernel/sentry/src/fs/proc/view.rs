@@ -35,6 +35,9 @@ pub struct ProcEntry {
     pub cwd: Option<Vec<u8>>,
     pub root: Option<Vec<u8>>,
     pub fds: BTreeMap<u32, FdLink>,
+    /// Effective uid and gid of the first live thread: the owner of the
+    /// process's /proc files, as Linux shows them (root for a zombie).
+    pub owner: (u32, u32),
 }
 
 /// The processes, and who is asking.
@@ -106,6 +109,7 @@ pub fn capture<P: Platform>(k: &Kernel<P>, t: &Task<P::AddressSpace>) -> View {
         let first = threads.iter().find_map(|&tid| task(k, t, tid));
         let mut e = ProcEntry { threads, exe: p.exe.clone(), ..ProcEntry::default() };
         if let Some(th) = first {
+            e.owner = (th.creds.euid, th.creds.egid);
             e.cwd = Some(th.fs().cwd.path());
             e.root = Some(th.fs().root.path());
             let fds = th.fds.lock();

@@ -54,6 +54,8 @@ struct Node {
     ino: u64,
     mode: u32,
     rdev: u64,
+    /// uid and gid (a slave's are its opener's).
+    owner: (u32, u32),
 }
 
 impl Inode for Dir {
@@ -66,15 +68,15 @@ impl Inode for Dir {
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, SysError> {
         let missing = || SysError::new(errno::ENOENT, "no such pty");
         if name == b"ptmx" {
-            return Ok(Arc::new(Node { ino: PTMX_INO, mode: 0o666, rdev: crate::fs::dev::PTMX }));
+            return Ok(Arc::new(Node { ino: PTMX_INO, mode: 0o666, rdev: crate::fs::dev::PTMX, owner: (0, 0) }));
         }
         // Only canonical decimal numbers name ptys ("01" does not).
         if name.is_empty() || (name.len() > 1 && name[0] == b'0') || !name.iter().all(u8::is_ascii_digit) {
             return Err(missing());
         }
         let index: u32 = core::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or_else(missing)?;
-        super::pty(index).ok_or_else(missing)?;
-        Ok(Arc::new(Node { ino: slave_ident(index).1, mode: 0o620, rdev: slave_rdev(index) }))
+        let owner = super::pty(index).ok_or_else(missing)?.state.lock().owner;
+        Ok(Arc::new(Node { ino: slave_ident(index).1, mode: 0o620, rdev: slave_rdev(index), owner }))
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, SysError> {
@@ -115,6 +117,7 @@ impl Inode for Node {
         let mut st = Stat::kernel_object(DEVPTS_DEV, self.ino, crate::vfs::mode::S_IFCHR | self.mode);
         st.rdev = self.rdev;
         st.blksize = 1024;
+        (st.uid, st.gid) = self.owner;
         Ok(st)
     }
 

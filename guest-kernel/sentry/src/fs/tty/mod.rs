@@ -39,6 +39,9 @@ pub struct TtyState {
     pub pgrp: Option<u32>,
     /// A pty's slave cannot be opened until unlocked (TIOCSPTLCK).
     pub locked: bool,
+    /// Owner of a pty's slave node: the fsuid and fsgid of whoever opened
+    /// /dev/ptmx, as devpts sets them.
+    pub owner: (u32, u32),
     /// Open master descriptions (0 or 1; the console's master is the host).
     pub masters: usize,
     /// Open slave descriptions, and whether one was ever opened.
@@ -90,7 +93,7 @@ static PTYS: spin::Mutex<BTreeMap<u32, Weak<Tty>>> = spin::Mutex::new(BTreeMap::
 const PTY_MAX: u32 = 4096;
 
 /// A new pty pair with the lowest free number.
-pub fn new_pty() -> Option<Arc<Tty>> {
+pub fn new_pty(owner: (u32, u32)) -> Option<Arc<Tty>> {
     let mut ptys = PTYS.lock();
     ptys.retain(|_, w| w.strong_count() > 0);
     let index = (0..PTY_MAX).find(|i| !ptys.contains_key(i))?;
@@ -100,6 +103,7 @@ pub fn new_pty() -> Option<Arc<Tty>> {
         // As Linux: a new pty is locked until unlockpt.
         s.locked = true;
         s.masters = 1;
+        s.owner = owner;
     }
     ptys.insert(index, Arc::downgrade(&tty));
     Some(tty)
