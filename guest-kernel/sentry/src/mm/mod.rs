@@ -537,6 +537,22 @@ impl<A: AddressSpace> MemoryManager<A> {
         }
     }
 
+    /// The physical address of user `[va, va + len)` when that range is
+    /// non-empty and inside one page (most copies of syscall arguments):
+    /// the copy then needs no list of segments. `None` otherwise.
+    fn frame_within_page(
+        &mut self,
+        frames: &mut FrameAllocator,
+        va: u64,
+        len: u64,
+        write: bool,
+    ) -> Result<Option<PhysAddr>, SysError> {
+        if len == 0 || len > PAGE_SIZE - (va & (PAGE_SIZE - 1)) || va.checked_add(len).is_none_or(|e| e > USER_END) {
+            return Ok(None);
+        }
+        self.frame_for(frames, va, write).map(Some)
+    }
+
     /// The physical ranges covering user `[va, va + len)`, faulting pages in
     /// as needed, with adjacent frames merged. Fails with EFAULT if any part
     /// is not accessible for the given access.
@@ -564,6 +580,10 @@ impl<A: AddressSpace> MemoryManager<A> {
 
     /// Copies `data` into application memory at `va` (needs write access).
     pub fn copy_out(&mut self, frames: &mut FrameAllocator, va: u64, data: &[u8]) -> Result<(), SysError> {
+        if let Some(pa) = self.frame_within_page(frames, va, data.len() as u64, true)? {
+            frames.phys().write(pa, data);
+            return Ok(());
+        }
         let mut done = 0usize;
         for (pa, l) in self.segments(frames, va, data.len() as u64, true)? {
             let l = usize::try_from(l).map_err(|_| SysError::efault("segment too large"))?;
@@ -575,6 +595,10 @@ impl<A: AddressSpace> MemoryManager<A> {
 
     /// Copies application memory at `va` into `buf`.
     pub fn copy_in(&mut self, frames: &mut FrameAllocator, va: u64, buf: &mut [u8]) -> Result<(), SysError> {
+        if let Some(pa) = self.frame_within_page(frames, va, buf.len() as u64, false)? {
+            frames.phys().read(pa, buf);
+            return Ok(());
+        }
         let mut done = 0usize;
         for (pa, l) in self.segments(frames, va, buf.len() as u64, false)? {
             let l = usize::try_from(l).map_err(|_| SysError::efault("segment too large"))?;
@@ -593,26 +617,40 @@ impl<A: AddressSpace> MemoryManager<A> {
 
     /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
     pub fn read_cstr(&mut self, frames: &mut FrameAllocator, va: u64, max: usize) -> Result<Vec<u8>, SysError> {
-        let mut out = Vec::new();
+        // Scanned in small chunks straight from the frames: a path is
+        // usually short, and copying the rest of its page would cost more
+        // than the syscall it names.
+        const CHUNK: usize = 128;
+        let mut out = Vec::with_capacity(CHUNK);
         let mut at = va;
+        let mut buf = [0u8; CHUNK];
         loop {
-            let chunk = usize::try_from(PAGE_SIZE - (at & (PAGE_SIZE - 1))).unwrap_or(1);
-            let mut buf = alloc::vec![0u8; chunk];
-            self.copy_in(frames, at, &mut buf)?;
-            if let Some(n) = buf.iter().position(|&b| b == 0) {
+            if at >= USER_END {
+                return Err(SysError::efault("bad user range"));
+            }
+            let pa = self.frame_for(frames, at, false)?;
+            let in_page = PAGE_SIZE - (at & (PAGE_SIZE - 1));
+            let mut off = 0u64;
+            while off < in_page {
+                let n = usize::try_from((in_page - off).min(CHUNK as u64)).unwrap_or(CHUNK);
+                if !frames.phys().read(pa + off, &mut buf[..n]) {
+                    return Err(SysError::efault("frame outside physical memory"));
+                }
+                if let Some(z) = buf[..n].iter().position(|&b| b == 0) {
+                    out.extend_from_slice(&buf[..z]);
+                    if out.len() > max {
+                        return Err(SysError::new(errno::ENAMETOOLONG, "string too long"));
+                    }
+                    return Ok(out);
+                }
                 out.extend_from_slice(&buf[..n]);
-                break;
+                if out.len() > max {
+                    return Err(SysError::new(errno::ENAMETOOLONG, "string too long"));
+                }
+                off += n as u64;
             }
-            out.extend_from_slice(&buf);
-            if out.len() > max {
-                return Err(SysError::new(errno::ENAMETOOLONG, "string too long"));
-            }
-            at += chunk as u64;
+            at += in_page;
         }
-        if out.len() > max {
-            return Err(SysError::new(errno::ENAMETOOLONG, "string too long"));
-        }
-        Ok(out)
     }
 
     /// Tears the address space down, releasing every frame.

@@ -308,3 +308,26 @@ fn a_platform_with_a_lower_user_end_refuses_mappings_beyond_it() {
     let mut byte = [0u8; 1];
     assert!(mm.copy_in(f, END, &mut byte).is_err());
 }
+
+#[test]
+fn read_cstr_stops_at_the_nul_across_pages_and_at_bad_memory() {
+    let (mut m, mut mm) = setup();
+    let f = &mut m.frames;
+    let base = 0x300_0000;
+    mm.map(f, base, 2 * P, Perms::RW, Backing::Anon, true).expect("map");
+    // A string spanning the page boundary, longer than one scan chunk.
+    let s: Vec<u8> = (0..300u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let at = base + P - 200;
+    mm.copy_out(f, at, &s).expect("copy out");
+    mm.copy_out(f, at + 300, &[0]).expect("nul");
+    assert_eq!(mm.read_cstr(f, at, 4096).expect("read"), s);
+    assert_eq!(mm.read_cstr(f, at + 299, 4096).expect("read"), &s[299..]);
+    assert_eq!(mm.read_cstr(f, at + 300, 4096).expect("empty"), b"");
+    assert_eq!(mm.read_cstr(f, at, 299).map_err(|e| e.errno), Err(errno::ENAMETOOLONG));
+    assert_eq!(mm.read_cstr(f, at, 300).expect("exactly max").len(), 300);
+    // No NUL before the end of the mapping: EFAULT at the unmapped page.
+    mm.copy_out(f, base + 2 * P - 8, &[b'x'; 8]).expect("fill");
+    assert_eq!(mm.read_cstr(f, base + 2 * P - 8, 4096).map_err(|e| e.errno), Err(errno::EFAULT));
+    assert_eq!(mm.read_cstr(f, base + 2 * P - 8, 4).map_err(|e| e.errno), Err(errno::ENAMETOOLONG));
+    assert_eq!(mm.read_cstr(f, USER_END - 1, 4096).map_err(|e| e.errno), Err(errno::EFAULT));
+}

@@ -76,7 +76,6 @@ fn open_at<P: Platform>(
     mode: u32,
     restrict: Restrict,
 ) -> SysResult {
-    let path = path.to_vec();
     if flags & O_TMPFILE == O_TMPFILE {
         return Err(SysError::new(errno::EOPNOTSUPP, "O_TMPFILE not supported"));
     }
@@ -84,7 +83,7 @@ fn open_at<P: Platform>(
     // A file this open creates is not checked against its own mode.
     let mut created = false;
     let loc = if flags & O_CREAT != 0 {
-        let (dir, name) = t.fs().resolve_parent_restricted(&base, &path, restrict)?;
+        let (dir, name) = t.fs().resolve_parent_restricted(&base, path, restrict)?;
         if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
             return Err(SysError::new(errno::EISDIR, "cannot create a directory with open"));
         }
@@ -103,7 +102,7 @@ fn open_at<P: Platform>(
             Err(e) => return Err(e),
         }
     } else {
-        t.fs().resolve_restricted(&base, &path, follow, restrict)?
+        t.fs().resolve_restricted(&base, path, follow, restrict)?
     };
     let st = loc.node().stat()?;
     let kind = st.file_type();

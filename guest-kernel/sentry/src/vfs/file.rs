@@ -99,7 +99,7 @@ impl OpenFile {
     /// physical ranges.
     pub fn read_phys(&self, phys: &PhysMem, at: Option<u64>, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
         self.transfer_at(at, false, |off| {
-            if self.node.stat()?.file_type() == Some(FileType::Directory) {
+            if self.node.file_kind()? == Some(FileType::Directory) {
                 return Err(SysError::new(errno::EISDIR, "is a directory"));
             }
             self.node.read_phys(phys, off, segs)

@@ -1,5 +1,6 @@
 //! Path resolution.
 
+use alloc::borrow::Cow;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -15,10 +16,34 @@ pub const PATH_MAX: usize = 4096;
 /// Where a path resolution stands: the directories from the container root
 /// down to a node, so that `..` goes back the way it came and never above
 /// the root.
+///
+/// A location is a shared, immutable list linked from the node up to the
+/// root: cloning one (every syscall that takes a path clones the working
+/// directory and root) costs a reference count, and naming a child adds
+/// one link instead of copying the chain.
 #[derive(Clone)]
 pub struct Location {
-    /// `(name, node)` from the root (whose name is empty) to this node.
-    chain: Vec<(Vec<u8>, InodeRef)>,
+    link: Arc<Link>,
+}
+
+struct Link {
+    /// The name in the parent (empty for the root).
+    name: Vec<u8>,
+    node: InodeRef,
+    parent: Option<Arc<Link>>,
+    /// Links from the root to here, the root included.
+    depth: usize,
+}
+
+impl Drop for Link {
+    /// Unlinks the ancestors this link held last one by one: dropping a
+    /// deep chain recursively could overflow the sentry's stack.
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(p) = next {
+            next = Arc::into_inner(p).and_then(|mut l| l.parent.take());
+        }
+    }
 }
 
 impl core::fmt::Debug for Location {
@@ -30,51 +55,66 @@ impl core::fmt::Debug for Location {
 impl Location {
     /// The root of a filesystem tree.
     pub fn root(node: InodeRef) -> Self {
-        Self { chain: alloc::vec![(Vec::new(), node)] }
+        Self { link: Arc::new(Link { name: Vec::new(), node, parent: None, depth: 1 }) }
     }
 
     /// The node this location names.
     pub fn node(&self) -> &InodeRef {
-        &self.chain[self.chain.len() - 1].1
+        &self.link.node
     }
 
     /// The parent location (the root's parent is the root).
     pub fn parent(&self) -> Self {
-        let mut p = self.clone();
-        if p.chain.len() > 1 {
-            p.chain.pop();
+        match &self.link.parent {
+            Some(p) => Self { link: Arc::clone(p) },
+            None => self.clone(),
         }
-        p
     }
 
     /// The location of child `name` (already looked up as `node`).
     pub fn child(&self, name: &[u8], node: InodeRef) -> Self {
-        let mut c = self.clone();
-        c.chain.push((name.to_vec(), node));
-        c
+        let depth = self.link.depth + 1;
+        Self { link: Arc::new(Link { name: name.to_vec(), node, parent: Some(Arc::clone(&self.link)), depth }) }
+    }
+
+    /// Directories from the root to here, the root included.
+    fn depth(&self) -> usize {
+        self.link.depth
+    }
+
+    /// The links from here up to the root.
+    fn links(&self) -> impl Iterator<Item = &Link> {
+        core::iter::successors(Some(&*self.link), |l| l.parent.as_deref())
     }
 
     /// The absolute path from the root ("/" for the root).
     pub fn path(&self) -> Vec<u8> {
-        if self.chain.len() == 1 {
+        if self.link.parent.is_none() {
             return b"/".to_vec();
         }
-        let mut p = Vec::new();
-        for (name, _) in &self.chain[1..] {
-            p.push(b'/');
-            p.extend_from_slice(name);
+        let len = self.links().map(|l| l.name.len() + 1).sum::<usize>() - 1;
+        let mut p = alloc::vec![0u8; len];
+        let mut end = len;
+        for l in self.links().filter(|l| l.parent.is_some()) {
+            p[end - l.name.len()..end].copy_from_slice(&l.name);
+            end -= l.name.len() + 1;
+            p[end] = b'/';
         }
         p
     }
 
     /// The last component's name (empty for the root).
     pub fn name(&self) -> &[u8] {
-        &self.chain[self.chain.len() - 1].0
+        &self.link.name
     }
 
     /// The root of this location's tree.
     pub fn tree_root(&self) -> Self {
-        Self { chain: alloc::vec![self.chain[0].clone()] }
+        let mut link = &self.link;
+        while let Some(p) = &link.parent {
+            link = p;
+        }
+        Self { link: Arc::clone(link) }
     }
 }
 
@@ -190,7 +230,7 @@ impl FsContext {
         let xdev = || SysError::new(errno::EXDEV, "resolution would leave the start directory");
         // IN_ROOT: the start directory acts as the root for "/" and "..".
         let root = if r.in_root { start.clone() } else { self.root.clone() };
-        let floor = start.chain.len();
+        let floor = start.depth();
         if path.is_empty() {
             return Err(SysError::new(errno::ENOENT, "empty path"));
         }
@@ -202,8 +242,9 @@ impl FsContext {
             return Err(xdev());
         }
         let mut loc = if path[0] == b'/' { root.clone() } else { start.clone() };
-        // Components still to resolve, last first.
-        let mut pending: Vec<Vec<u8>> = components(path).rev().map(<[u8]>::to_vec).collect();
+        // Components still to resolve, last first: borrowed from `path`,
+        // owned when a symlink's target brought them.
+        let mut pending: Vec<Cow<'_, [u8]>> = components(path).rev().map(Cow::Borrowed).collect();
         let mut links = 0u32;
         let mounts = self.mounts.lock();
         // Nodes a batched lookup resolved for the next pending components
@@ -212,6 +253,7 @@ impl FsContext {
         let mut ahead: Vec<InodeRef> = Vec::new();
         let mut ahead_err: Option<SysError> = None;
         while let Some(c) = pending.pop() {
+            let c: &[u8] = &c;
             if !is_dir(loc.node())? {
                 return Err(SysError::new(errno::ENOTDIR, "a path component is not a directory"));
             }
@@ -222,11 +264,11 @@ impl FsContext {
             if c == b".." {
                 ahead.clear();
                 ahead_err = None;
-                if r.beneath && loc.chain.len() <= floor {
+                if r.beneath && loc.depth() <= floor {
                     return Err(xdev());
                 }
                 // Confined: the root's parent is the root.
-                if loc.chain.len() > root.chain.len() || !Arc::ptr_eq(loc.node(), root.node()) {
+                if loc.depth() > root.depth() || !Arc::ptr_eq(loc.node(), root.node()) {
                     loc = loc.parent();
                 }
                 continue;
@@ -240,9 +282,14 @@ impl FsContext {
                     if let Some(e) = ahead_err.take() {
                         return Err(e);
                     }
-                    let mut names: Vec<&[u8]> = alloc::vec![&c];
-                    names.extend(pending.iter().rev().take(BATCH - 1).take_while(|p| plain(p)).map(Vec::as_slice));
-                    let walked = loc.node().lookup_many(&names, &|id| mounts.is_mount_point(id));
+                    let mut names: [&[u8]; BATCH] = [&[]; BATCH];
+                    names[0] = c;
+                    let mut count = 1;
+                    for p in pending.iter().rev().take(BATCH - 1).take_while(|p| plain(p)) {
+                        names[count] = p;
+                        count += 1;
+                    }
+                    let walked = loc.node().lookup_many(&names[..count], &|id| mounts.is_mount_point(id));
                     ahead = walked.nodes;
                     ahead.reverse();
                     ahead_err = walked.err;
@@ -276,7 +323,7 @@ impl FsContext {
                     return Err(SysError::new(errno::ELOOP, "too many levels of symbolic links"));
                 }
                 if let Some(node) = child.magic_target()? {
-                    loc = loc.child(&c, node);
+                    loc = loc.child(c, node);
                     continue;
                 }
                 let target = child.readlink()?;
@@ -289,10 +336,10 @@ impl FsContext {
                     }
                     loc = root.clone();
                 }
-                pending.extend(components(&target).rev().map(<[u8]>::to_vec));
+                pending.extend(components(&target).rev().map(|t| Cow::Owned(t.to_vec())));
                 continue;
             }
-            loc = loc.child(&c, child);
+            loc = loc.child(c, child);
         }
         if trailing_slash && !is_dir(loc.node())? {
             return Err(SysError::new(errno::ENOTDIR, "trailing slash on a non-directory"));
@@ -339,5 +386,72 @@ impl FsContext {
             super::perm::may_search(self.creds.as_ref(), dir_loc.node())?;
         }
         Ok((dir_loc, name.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::tmpfs;
+
+    fn ctx(root: InodeRef) -> FsContext {
+        let root = Location::root(root);
+        FsContext { root: root.clone(), cwd: root, mounts: Arc::new(spin::Mutex::new(MountTable::default())) }
+    }
+
+    #[test]
+    fn locations_name_their_path_and_share_their_ancestors() {
+        let root = tmpfs::new(1, 0o755, 1 << 20);
+        let a = root.mkdir(b"a", 0o755).expect("mkdir a");
+        let bc = a.mkdir(b"bc", 0o755).expect("mkdir bc");
+        let top = Location::root(Arc::clone(&root));
+        assert_eq!(top.path(), b"/");
+        assert_eq!(top.name(), b"");
+        let loc = top.child(b"a", a).child(b"bc", Arc::clone(&bc));
+        assert_eq!(loc.path(), b"/a/bc");
+        assert_eq!(loc.name(), b"bc");
+        assert!(Arc::ptr_eq(loc.node(), &bc));
+        assert_eq!(loc.parent().path(), b"/a");
+        assert_eq!(loc.parent().parent().parent().path(), b"/", "the root's parent is the root");
+        assert!(Arc::ptr_eq(loc.tree_root().node(), &root));
+        // A clone is the same chain, not a copy.
+        let copy = loc.clone();
+        assert!(Arc::ptr_eq(&copy.link, &loc.link));
+        let c = ctx(root);
+        let walked = c.resolve(&c.root, b"/a/./bc/../bc/", true).expect("resolve");
+        assert_eq!(walked.path(), b"/a/bc");
+        assert!(Arc::ptr_eq(walked.node(), &bc));
+        assert_eq!(walked.parent().parent().depth(), 1);
+    }
+
+    #[test]
+    fn dropping_a_very_deep_location_does_not_recurse() {
+        let root = tmpfs::new(1, 0o755, 1 << 20);
+        let mut loc = Location::root(Arc::clone(&root));
+        for _ in 0..200_000 {
+            loc = loc.child(b"d", Arc::clone(&root));
+        }
+        assert_eq!(loc.depth(), 200_001);
+        let half = loc.parent();
+        drop(loc);
+        assert_eq!(half.name(), b"d");
+        drop(half);
+    }
+
+    #[test]
+    fn symlinks_are_followed_from_owned_components() {
+        let root = tmpfs::new(1, 0o755, 1 << 20);
+        let d = root.mkdir(b"d", 0o755).expect("mkdir");
+        let f = d.create(b"f", FileType::Regular, 0o644, 0).expect("create");
+        root.symlink(b"l", b"d/../d").expect("symlink");
+        d.symlink(b"abs", b"/l/f").expect("symlink");
+        let c = ctx(root);
+        let loc = c.resolve(&c.root, b"l/abs", true).expect("resolve");
+        assert!(Arc::ptr_eq(loc.node(), &f));
+        assert_eq!(loc.path(), b"/d/f");
+        let nofollow = c.resolve(&c.root, b"/l/abs", false).expect("resolve");
+        assert_eq!(nofollow.node().file_kind().expect("kind"), Some(FileType::Symlink));
+        assert_eq!(c.resolve(&c.root, b"l/f/x", true).err().map(|e| e.errno), Some(errno::ENOTDIR));
+        assert_eq!(c.resolve(&c.root, b"l/nope", true).err().map(|e| e.errno), Some(errno::ENOENT));
     }
 }
