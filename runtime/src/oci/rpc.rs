@@ -80,6 +80,10 @@ pub struct ExecArgs {
     pub gid: u32,
     #[serde(default)]
     pub additional_gids: Vec<u32>,
+    /// A new pty in the sandbox is the process's terminal; the descriptors
+    /// sent along are its host side (the same terminal three times).
+    #[serde(default)]
+    pub terminal: bool,
 }
 
 /// One process in a `Processes` reply.

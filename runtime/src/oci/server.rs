@@ -199,6 +199,7 @@ fn exec(control: &Control, args: ExecArgs, fds: Vec<OwnedFd>) -> anyhow::Result<
         uid: args.uid,
         gid: args.gid,
         groups: args.additional_gids,
+        terminal: args.terminal,
     };
     Ok(control.exec(&spec, stdio, SENTRY_TIMEOUT)?)
 }
