@@ -38,6 +38,9 @@ const READY: &[u8] = b"ready\n";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a killed sandbox process may take to disappear.
 const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a sandbox process asked to destroy its VM may take to exit
+/// before it is killed.
+const DESTROY_GRACE: Duration = Duration::from_secs(3);
 /// The hostname of a container whose config sets none.
 const DEFAULT_HOSTNAME: &str = "ringfence";
 
@@ -389,12 +392,22 @@ fn destroy(c: Container) -> anyhow::Result<()> {
 
 fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
     let Some(pid) = c.stored.pid else { return Ok(()) };
-    if c.alive() {
+    // A running VM is stopped through the control socket, so that the
+    // sandbox process ends it cleanly (exit status recorded, `wait`
+    // callers answered); SIGKILL otherwise, or when that does not end it.
+    let mut killed = !c.alive()
+        || !matches!(c.status(), Status::Running | Status::Paused)
+        || super::rpc::call(&c.dir, super::rpc::Method::Destroy, &[], Some(DESTROY_GRACE)).is_err();
+    if killed && c.alive() {
         let _ = crate::sys::kill(pid, libc::SIGKILL);
     }
-    let deadline = Instant::now() + DEATH_TIMEOUT;
+    let start = Instant::now();
     while c.alive() {
-        if Instant::now() > deadline {
+        if !killed && start.elapsed() > DESTROY_GRACE {
+            let _ = crate::sys::kill(pid, libc::SIGKILL);
+            killed = true;
+        }
+        if start.elapsed() > DEATH_TIMEOUT {
             bail!("the sandbox process {pid} did not die");
         }
         std::thread::sleep(Duration::from_millis(2));

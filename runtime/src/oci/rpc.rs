@@ -67,6 +67,9 @@ pub enum Method {
     Event,
     Pause,
     Resume,
+    /// Stops the VM at once, as SIGKILL of every process would (exit
+    /// status 137); the sandbox process then answers `Wait` and exits.
+    Destroy,
 }
 
 /// What `ExecuteAsync` starts.

@@ -178,6 +178,11 @@ fn handle(shared: &Shared, method: Method, fds: Vec<OwnedFd>) -> anyhow::Result<
             control.resume();
             serde_json::Value::Null
         }
+        Method::Destroy => {
+            tracing::info!("destroy requested");
+            control.stop_signal().stop(vmm::StopReason::Signal(libc::SIGKILL));
+            serde_json::Value::Null
+        }
     })
 }
 
