@@ -181,9 +181,11 @@ fn exec_output_status_stdin_and_flags() {
     missing.assert_code(1);
     assert!(missing.stderr_str().contains("No such file or directory"), "{}", missing.stderr_str());
 
+    // A terminal needs a console socket or one on stdin (a pipe here);
+    // terminal.rs drives both.
     let tty = env.rf(&["exec", "--tty", env.id(), "/bin/sh"]);
     tty.assert_code(1);
-    assert!(tty.stderr_str().contains("not supported yet"), "{}", tty.stderr_str());
+    assert!(tty.stderr_str().contains("--console-socket or a terminal on stdin"), "{}", tty.stderr_str());
 
     // --process FILE.
     let process = env.dir.path().join("process.json");
@@ -339,6 +341,8 @@ fn hostile_control_requests_get_errors_and_the_container_runs_on() {
         frame(b"{\"version\":1,\"method\":\"Signal\",\"params\":{\"signal\":0,\"pid\":4000000}}"),
         frame(b"{\"version\":1,\"method\":\"WaitPID\",\"params\":{\"pid\":1}}"),
         frame(&[b'['; 1000]),
+        frame(b"{\"version\":0,\"method\":\"Destroy\"}"),
+        frame(b"{\"method\":\"Destroy\"}"),
     ];
     for case in &cases {
         let r = exchange(&sock, case);
@@ -353,4 +357,19 @@ fn hostile_control_requests_get_errors_and_the_container_runs_on() {
     env.rf(&["exec", env.id(), "/bin/true"]).assert_code(0);
     let ok = exchange(&sock, &frame(b"{\"version\":1,\"method\":\"Processes\"}"));
     assert!(ok["ok"].as_array().is_some_and(|a| !a.is_empty()), "{ok}");
+}
+
+#[test]
+fn destroy_stops_the_container_cleanly() {
+    let env = Env::running("ctl-destroy", SLEEPER);
+    let r = exchange(&env.socket(), &frame(b"{\"version\":1,\"method\":\"Destroy\"}"));
+    assert!(r.get("ok").is_some(), "{r}");
+    env.wait_status("stopped");
+    // As if every process got SIGKILL; recorded for `wait`.
+    env.rf(&["wait", env.id()]).assert_code(137);
+    env.rf(&["delete", env.id()]).assert_code(0);
+    // `delete --force` of a running container goes the same way.
+    let env = Env::running("ctl-destroy-force", SLEEPER);
+    env.rf(&["delete", "--force", env.id()]).assert_code(0);
+    assert_ne!(env.rf(&["state", env.id()]).code(), 0, "state of a deleted container");
 }

@@ -283,3 +283,193 @@ fn console_socket_rules_are_runcs() {
     let left: Vec<_> = std::fs::read_dir(&root).expect("read root").filter_map(Result::ok).collect();
     assert!(left.is_empty(), "state left behind: {left:?}");
 }
+
+/// A running container (init `sleep 1000`, no terminal) to exec into.
+struct Running {
+    dir: TempDir,
+    root: PathBuf,
+    id: String,
+}
+
+impl Running {
+    fn start(id: &str) -> Self {
+        let dir = TempDir::new(id);
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).expect("mkdir root");
+        let b = bundle(dir.path(), &["sleep", "1000"], false);
+        let b = b.to_string_lossy().into_owned();
+        // Its stdio not piped: the sandbox process keeps them open.
+        let status = Command::new(ringfence_bin())
+            .arg("--root")
+            .arg(&root)
+            .args(["run", "--detach", "--bundle", &b, id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run ringfence");
+        assert!(status.success(), "run --detach failed");
+        Self { dir, root, id: id.to_owned() }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = rf(&self.root, &["delete", "--force", &self.id]);
+    }
+}
+
+/// Drives an interactive `sh` on a terminal whose master is `con`: a
+/// command, `tty` naming a pty of the container's devpts, `stty size`
+/// after resizing the master, ^C ending a foreground job, ^Z stopping one
+/// and `fg` bringing it back, then `exit 5`.
+fn drive_shell(con: &mut Console, tty: &str) {
+    con.expect("/ # ", LONG);
+    con.type_in(b"echo hello\r");
+    con.expect("echo hello\r\nhello\r\n/ # ", LONG);
+    con.type_in(b"tty\r");
+    con.expect(&format!("tty\r\n{tty}\r\n/ # "), LONG);
+    let ws = rustix::termios::Winsize { ws_row: 41, ws_col: 99, ws_xpixel: 0, ws_ypixel: 0 };
+    rustix::termios::tcsetwinsize(&con.master, ws).expect("TIOCSWINSZ on the master");
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"stty size\r");
+    con.expect("stty size\r\n41 99\r\n", LONG);
+    con.type_in(b"sleep 30\r");
+    con.expect("sleep 30\r\n", LONG);
+    std::thread::sleep(Duration::from_millis(500));
+    let interrupted = Instant::now();
+    con.type_in(b"\x03");
+    con.expect("^C", LONG);
+    con.expect("/ # ", LONG);
+    assert!(interrupted.elapsed() < Duration::from_secs(10), "^C did not end sleep 30 promptly");
+    con.type_in(b"sleep 30\r");
+    con.expect("sleep 30\r\n", LONG);
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"\x1a");
+    con.expect("Stopped", LONG);
+    con.expect("/ # ", LONG);
+    // Back to the foreground, where ^C reaches it again.
+    con.type_in(b"fg\r");
+    con.expect("sleep 30\r\n", LONG);
+    std::thread::sleep(Duration::from_millis(300));
+    con.type_in(b"\x03");
+    con.expect("^C", LONG);
+    con.expect("/ # ", LONG);
+    con.type_in(b"exit 5\r");
+}
+
+/// Waits for `child` to end; its status code (its stderr and the
+/// terminal's output on failure).
+fn wait_child(child: &mut Child, stderr: &Path, con: &Console) -> Option<i32> {
+    let deadline = Instant::now() + LONG;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = String::from_utf8_lossy(&con.out.lock().expect("output lock")).into_owned();
+            let tail: String = out.chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
+            panic!(
+                "ringfence did not end; its stderr: {}; the terminal's last output: {tail:?}",
+                std::fs::read_to_string(stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        status.code().is_some(),
+        "ringfence died ({status}); its stderr: {}",
+        std::fs::read_to_string(stderr).unwrap_or_default()
+    );
+    status.code()
+}
+
+#[test]
+fn exec_tty_through_the_console_socket() {
+    let c = Running::start("tty-exec-sock");
+    let sock = c.dir.path().join("exec-console.sock");
+    let listener = UnixListener::bind(&sock).expect("bind the console socket");
+    let err_path = c.dir.path().join("exec-stderr");
+    let mut child = Command::new(ringfence_bin())
+        .arg("--root")
+        .arg(&c.root)
+        .args(["exec", "-t", "--console-socket"])
+        .arg(&sock)
+        .args([&c.id, "sh"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("start ringfence exec");
+    let (master, name) = receive_master(&listener, &mut child);
+    assert_eq!(name, b"/dev/ptmx");
+    let mut con = Console::new(master);
+    drive_shell(&mut con, "/dev/pts/0");
+    assert_eq!(wait_child(&mut child, &err_path, &con), Some(5));
+    // The container runs on.
+    let (code, _) = rf(&c.root, &["exec", &c.id, "true"]);
+    assert_eq!(code, 0);
+}
+
+/// A pty pair made by the test: the master, and the slave that stands for
+/// the terminal a person runs `ringfence` from.
+fn caller_terminal() -> (File, File) {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname(&master, Vec::new()).expect("ptsname");
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_string_lossy().as_ref())
+        .expect("open the pty slave");
+    (File::from(master), slave)
+}
+
+/// Runs `ringfence ARGS` on the test's own terminal, drives `sh` on it,
+/// and checks the exit status and that the terminal's mode is restored.
+fn drive_on_callers_terminal(root: &Path, args: &[&str], tty: &str, err_path: &Path) {
+    let (master, slave) = caller_terminal();
+    let before = rustix::termios::tcgetattr(&slave).expect("tcgetattr");
+    let mut child = Command::new(ringfence_bin())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(slave.try_clone().expect("dup slave"))
+        .stdout(slave.try_clone().expect("dup slave"))
+        .stderr(File::create(err_path).expect("stderr file"))
+        .spawn()
+        .expect("start ringfence");
+    let mut con = Console::new(master);
+    drive_shell(&mut con, tty);
+    assert_eq!(wait_child(&mut child, err_path, &con), Some(5));
+    let after = rustix::termios::tcgetattr(&slave).expect("tcgetattr");
+    assert_eq!(
+        (after.local_modes, after.input_modes, after.output_modes),
+        (before.local_modes, before.input_modes, before.output_modes),
+        "the caller's terminal mode is restored"
+    );
+}
+
+#[test]
+fn run_uses_the_callers_terminal() {
+    let dir = TempDir::new("tty-run-relay");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("mkdir root");
+    let b = bundle(dir.path(), &["sh"], true);
+    let b = b.to_string_lossy().into_owned();
+    drive_on_callers_terminal(&root, &["run", "--bundle", &b, "tty-run-relay"], "/dev/console", &dir.path().join("e"));
+}
+
+#[test]
+fn exec_tty_uses_the_callers_terminal() {
+    let c = Running::start("tty-exec-relay");
+    let err = c.dir.path().join("exec-stderr");
+    drive_on_callers_terminal(&c.root, &["exec", "-t", &c.id, "sh"], "/dev/pts/0", &err);
+    // Detached, a terminal needs a console socket (runc's rule).
+    let (code, err) = rf(&c.root, &["exec", "-t", "-d", &c.id, "sh"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot allocate tty if runc will detach without setting console socket"), "{err}");
+}

@@ -81,6 +81,9 @@ pub struct ExecSpec {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
+    /// A new pty of the sentry's devpts is its stdio and controlling
+    /// terminal; stdio 0 and 1 are the host side (its master).
+    pub terminal: bool,
 }
 
 /// Numbers handed to the sentry for registered descriptors start above
@@ -217,6 +220,7 @@ impl Control {
             for n in &nums {
                 w.u32(*n);
             }
+            w.u32(if spec.terminal { control::EXEC_TERMINAL } else { 0 });
         })?;
         Reader::new(&body).u32().map_err(ControlError::BadReply)
     }

@@ -15,7 +15,7 @@
 //! checks every length against the message and never panics.
 
 /// Version of the message encoding; a message of another version is refused.
-pub const CONTROL_VERSION: u32 = 1;
+pub const CONTROL_VERSION: u32 = 2;
 /// Largest request (the sentry's fetch buffer is this big).
 pub const MAX_REQUEST: usize = 64 << 10;
 /// Largest reply the VMM accepts.
@@ -44,7 +44,8 @@ pub enum Kind {
     /// system ns u64.
     Stats = 3,
     /// Request: argv list, envp list, cwd bytes, uid u32, gid u32, groups
-    /// list of u32, stdio host fds 3 × u32. Reply: pid u32.
+    /// list of u32, stdio host fds 3 × u32, flags u32 ([`EXEC_TERMINAL`]).
+    /// Reply: pid u32.
     Exec = 4,
     /// Event (sentry to host, id 0): pid u32, wait status u32 (Linux
     /// encoding) of an exec'd process that ended.
@@ -64,6 +65,11 @@ impl Kind {
         }
     }
 }
+
+/// [`Kind::Exec`] flag: the process gets a new pty of the sentry's
+/// devpts as its stdio and controlling terminal (a new session), whose
+/// master side is stdio host fds 0 (input) and 1 (output).
+pub const EXEC_TERMINAL: u32 = 1;
 
 /// Who a [`Kind::Signal`] request signals.
 #[repr(u32)]

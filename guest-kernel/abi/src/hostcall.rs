@@ -130,8 +130,8 @@ hostcalls! {
     /// 0, POLLOUT for 1 and 2). `ret`: the ready events
     /// (POLLIN/POLLOUT/POLLHUP/POLLERR), 0 on timeout or when a control
     /// request arrives, `-EINTR` when the VM is being stopped.
-    /// With [`POLL_WATCH_WINSIZE`] in `args[1]` (fd 0 only), also returns
-    /// early when the window size of host fd 0 differs from `args[3]`
+    /// With [`POLL_WATCH_WINSIZE`] in `args[1]` (with POLLIN), also returns
+    /// early when the window size of the host fd differs from `args[3]`
     /// ([`pack_winsize`]); `ret2` is then always its current window size.
     Poll = 9,
     /// Takes the next control request (`abi::control`) into the segments
@@ -144,7 +144,7 @@ hostcalls! {
     ControlReply = 11,
 }
 
-/// [`Hostcall::Poll`] `args[1]` flag: watch host fd 0's window size.
+/// [`Hostcall::Poll`] `args[1]` flag: watch the host fd's window size.
 pub const POLL_WATCH_WINSIZE: u64 = 1 << 32;
 
 /// A window size as one word (`ret2` of [`Hostcall::Poll`]).

@@ -98,8 +98,13 @@ impl Host for KvmHost {
     }
 
     fn poll_console(&self, ns: u64, known: abi::linux::Winsize) -> (u32, abi::linux::Winsize) {
+        self.poll_terminal(0, ns, known)
+    }
+
+    fn poll_terminal(&self, fd: u32, ns: u64, known: abi::linux::Winsize) -> (u32, abi::linux::Winsize) {
         let events = u64::from(abi::linux::poll::POLLIN) | abi::hostcall::POLL_WATCH_WINSIZE;
-        let (ret, ret2) = hostcall::call(Hostcall::Poll, [0, events, ns, abi::hostcall::pack_winsize(known)], &[]);
+        let args = [u64::from(fd), events, ns, abi::hostcall::pack_winsize(known)];
+        let (ret, ret2) = hostcall::call(Hostcall::Poll, args, &[]);
         (u32::try_from(ret).unwrap_or(0), abi::hostcall::unpack_winsize(ret2))
     }
 

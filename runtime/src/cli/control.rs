@@ -28,10 +28,11 @@ pub struct ExecArgs {
     /// Additional group ids; repeatable.
     #[arg(long = "additional-gids", short = 'g', value_name = "GID")]
     pub additional_gids: Vec<u32>,
-    /// Allocate a pseudo-terminal (not supported yet).
+    /// Give the process a terminal (a new pty in the container).
     #[arg(long, short = 't')]
     pub tty: bool,
-    /// Unix socket to send the terminal's master to (not supported yet).
+    /// Unix socket to send the terminal's master to (else, in the
+    /// foreground, the caller's terminal is used).
     #[arg(long, value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
     /// Return once the process started instead of waiting for it.

@@ -38,6 +38,9 @@ const READY: &[u8] = b"ready\n";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a killed sandbox process may take to disappear.
 const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a sandbox process asked to destroy its VM may take to exit
+/// before it is killed.
+const DESTROY_GRACE: Duration = Duration::from_secs(3);
 /// The hostname of a container whose config sets none.
 const DEFAULT_HOSTNAME: &str = "ringfence";
 
@@ -58,14 +61,15 @@ pub struct CreateRequest {
 /// `create`: the container is created, its sandbox process waits for
 /// `start`.
 pub fn create(req: &CreateRequest) -> anyhow::Result<()> {
-    let (_c, _child) = create_container(req, true)?;
+    let (_c, _child, _) = create_container(req, true)?;
     Ok(())
 }
 
 /// `run`: create and start; in the foreground, waits for the container and
 /// deletes it, returning its exit status.
 pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
-    let (mut c, mut child) = create_container(req, detach)?;
+    // Holds the caller's terminal raw while the container uses it.
+    let (mut c, mut child, _terminal) = create_container(req, detach)?;
     if let Err(e) = start_locked(&mut c) {
         let _ = child.kill();
         let _ = child.wait();
@@ -95,7 +99,10 @@ pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Container, Child)> {
+fn create_container(
+    req: &CreateRequest,
+    detach: bool,
+) -> anyhow::Result<(Container, Child, Option<super::console::CallerTerminal>)> {
     state::check_id(&req.id)?;
     let bundle = std::fs::canonicalize(&req.bundle).with_context(|| format!("bundle {}", req.bundle.display()))?;
     // Checked before anything is made: a bad config leaves nothing behind.
@@ -119,7 +126,7 @@ fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<(Contai
     };
     let mut c = Container::create(&root, stored)?;
     match prepare(&mut c, req, &cfg, &root, &bundle, &bytes, detach) {
-        Ok(child) => Ok((c, child)),
+        Ok((child, terminal)) => Ok((c, child, terminal)),
         Err(e) => {
             let _ = destroy(c);
             Err(e)
@@ -137,7 +144,7 @@ fn prepare(
     bundle: &Path,
     bytes: &[u8],
     detach: bool,
-) -> anyhow::Result<Child> {
+) -> anyhow::Result<(Child, Option<super::console::CallerTerminal>)> {
     let console = req.console_socket.as_deref().filter(|_| cfg.terminal);
     std::fs::write(c.dir.join(CONFIG_COPY), bytes).context("cannot copy config.json")?;
     crate::sys::mkfifo(&c.dir.join(START_FIFO)).context("cannot create the start FIFO")?;
@@ -149,6 +156,12 @@ fn prepare(
     if let Some(socket) = console {
         let slave = super::console::setup(socket)?;
         cmd.stdin(Stdio::from(slave.try_clone()?)).stdout(Stdio::from(slave.try_clone()?)).stderr(Stdio::from(slave));
+    }
+    // A foreground `run` without a console socket: the caller's terminal.
+    let terminal = if cfg.terminal && console.is_none() { Some(super::console::CallerTerminal::open()?) } else { None };
+    if let Some(t) = &terminal {
+        let [i, o, e] = t.stdio()?;
+        cmd.stdin(Stdio::from(i)).stdout(Stdio::from(o)).stderr(Stdio::from(e));
     }
     crate::sys::pass_fd(&mut cmd, theirs.as_fd(), READY_FD, detach);
     let (placement, pid_ns) = place::prepare(&c.dir, &req.id, &cfg.placement)?;
@@ -196,7 +209,7 @@ fn prepare(
             return Err(e);
         }
     }
-    Ok(child)
+    Ok((child, terminal))
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
@@ -387,12 +400,22 @@ fn destroy(c: Container) -> anyhow::Result<()> {
 
 fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
     let Some(pid) = c.stored.pid else { return Ok(()) };
-    if c.alive() {
+    // A running VM is stopped through the control socket, so that the
+    // sandbox process ends it cleanly (exit status recorded, `wait`
+    // callers answered); SIGKILL otherwise, or when that does not end it.
+    let mut killed = !c.alive()
+        || !matches!(c.status(), Status::Running | Status::Paused)
+        || super::rpc::call(&c.dir, super::rpc::Method::Destroy, &[], Some(DESTROY_GRACE)).is_err();
+    if killed && c.alive() {
         let _ = crate::sys::kill(pid, libc::SIGKILL);
     }
-    let deadline = Instant::now() + DEATH_TIMEOUT;
+    let start = Instant::now();
     while c.alive() {
-        if Instant::now() > deadline {
+        if !killed && start.elapsed() > DESTROY_GRACE {
+            let _ = crate::sys::kill(pid, libc::SIGKILL);
+            killed = true;
+        }
+        if start.elapsed() > DEATH_TIMEOUT {
             bail!("the sandbox process {pid} did not die");
         }
         std::thread::sleep(Duration::from_millis(2));

@@ -4,15 +4,23 @@
 //! `utils.SendFile`), and gives the slave, in raw mode, to the sandbox
 //! process as its stdin, stdout and stderr. The sentry runs the line
 //! discipline (`/dev/console`); the host pty only carries bytes.
+//!
+//! Without `--console-socket`, a foreground `run` or `exec` uses the
+//! caller's own terminal, as runc does: runc copies between it and a new
+//! pty; here the sentry's line discipline already does a pty's work, so
+//! the caller's terminal itself, in raw mode, is the host side. The window
+//! size follows it (the sandbox watches the descriptor's size, so no
+//! SIGWINCH forwarding is needed) and its mode is restored at the end.
 
-use std::io::IoSlice;
+use std::io::{IoSlice, IsTerminal as _};
 use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 
 /// What runc names the master it sends.
 const MASTER_NAME: &[u8] = b"/dev/ptmx";
@@ -22,8 +30,6 @@ const MASTER_NAME: &[u8] = b"/dev/ptmx";
 pub fn check(terminal: bool, console_socket: Option<&Path>, detach: bool) -> anyhow::Result<()> {
     match (terminal, console_socket.is_some()) {
         (true, false) if detach => bail!("cannot allocate tty if runc will detach without setting console socket"),
-        // runc would relay its own terminal to the pty here.
-        (true, false) => bail!("process.terminal needs --console-socket (relaying this terminal is not supported yet)"),
         (false, true) => bail!("cannot use console socket if runc will not detach or allocate tty"),
         _ => Ok(()),
     }
@@ -49,6 +55,49 @@ pub fn setup(path: &Path) -> anyhow::Result<OwnedFd> {
     Ok(pty.slave)
 }
 
+/// The caller's terminal (this command's stdin), in raw mode until
+/// dropped.
+pub struct CallerTerminal {
+    fd: OwnedFd,
+    saved: Termios,
+}
+
+impl CallerTerminal {
+    /// Opens the terminal on stdin afresh (read-write, whatever stdin's
+    /// mode) and makes it raw.
+    pub fn open() -> anyhow::Result<Self> {
+        if !std::io::stdin().is_terminal() {
+            bail!("process.terminal needs --console-socket or a terminal on stdin");
+        }
+        let fd: OwnedFd = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open("/proc/self/fd/0")
+            .context("cannot open the terminal on stdin")?
+            .into();
+        let saved = tcgetattr(&fd).context("cannot read the terminal's mode")?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(&fd, SetArg::TCSANOW, &raw).context("cannot set the terminal raw")?;
+        Ok(Self { fd, saved })
+    }
+
+    /// Three copies, for stdin, stdout and stderr.
+    pub fn stdio(&self) -> anyhow::Result<[OwnedFd; 3]> {
+        Ok([self.fd.try_clone()?, self.fd.try_clone()?, self.fd.try_clone()?])
+    }
+}
+
+impl Drop for CallerTerminal {
+    fn drop(&mut self) {
+        // TCSADRAIN: the container's last output is written in raw mode.
+        if let Err(err) = tcsetattr(&self.fd, SetArg::TCSADRAIN, &self.saved) {
+            tracing::warn!(%err, "cannot restore the terminal's mode");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,7 +109,7 @@ mod tests {
         assert!(check(true, Some(p), false).is_ok());
         assert!(check(true, Some(p), true).is_ok());
         assert!(check(true, None, true).is_err());
-        assert!(check(true, None, false).is_err());
+        assert!(check(true, None, false).is_ok());
         assert!(check(false, Some(p), true).is_err());
     }
 }

@@ -2,7 +2,9 @@
 //! process is described by the container's own `process` (env, cwd, user)
 //! or `--process FILE`, with the command-line overrides on top; its stdio
 //! are this command's own stdin, stdout and stderr, passed to the sandbox
-//! (SCM_RIGHTS). Without `--detach`, waits for it and returns its exit
+//! (SCM_RIGHTS). With `--tty` it gets a new pty of the sandbox's devpts as
+//! controlling terminal, whose host side is a pty whose master goes to
+//! `--console-socket`, or the caller's terminal (`console.rs`). Without `--detach`, waits for it and returns its exit
 //! status (128+n when killed by signal n), forwarding the signals a
 //! foreground runtime passes on.
 
@@ -42,9 +44,6 @@ pub struct ExecRequest {
 
 /// `exec`: the process's exit status (0 with `--detach`).
 pub fn exec(req: &ExecRequest) -> anyhow::Result<u8> {
-    if req.tty || req.console_socket.is_some() {
-        bail!("exec --tty and --console-socket are not supported yet (terminals for exec are being built)");
-    }
     let c = Container::open(&req.root, &req.id, false)?;
     match c.status() {
         Status::Running => {}
@@ -54,9 +53,21 @@ pub fn exec(req: &ExecRequest) -> anyhow::Result<u8> {
     }
     let dir = c.dir.clone();
     let args = exec_args(req, &dir)?;
+    // runc's rules: a console socket with a terminal (here also in the
+    // foreground), else the caller's terminal unless detached.
+    super::console::check(args.terminal, req.console_socket.as_deref(), req.detach || req.console_socket.is_some())?;
     // Not held while the process runs: kill, ps and the others must get in.
     drop(c);
-    let stdio = stdio()?;
+    // Holds the caller's terminal raw until the process ends.
+    let mut terminal = None;
+    let stdio = match (args.terminal, &req.console_socket) {
+        (false, _) => stdio()?,
+        (true, Some(socket)) => {
+            let slave = super::console::setup(socket)?;
+            vec![slave.try_clone()?, slave.try_clone()?, slave]
+        }
+        (true, None) => terminal.insert(super::console::CallerTerminal::open()?).stdio()?.into(),
+    };
     let v = rpc::call(&dir, Method::ExecuteAsync(args), &rpc::borrow(&stdio), Some(START_TIMEOUT))
         .context("cannot start the process")?;
     drop(stdio);
@@ -111,9 +122,6 @@ fn exec_args(req: &ExecRequest, dir: &Path) -> anyhow::Result<ExecArgs> {
             spec.process().clone().unwrap_or_default()
         }
     };
-    if process.terminal() == Some(true) && req.process.is_some() {
-        bail!("process.terminal: terminals for exec are not supported yet");
-    }
     let args = match (&req.process, req.args.is_empty()) {
         (_, false) => req.args.clone(),
         (Some(_), true) => process.args().clone().unwrap_or_default(),
@@ -145,7 +153,9 @@ fn exec_args(req: &ExecRequest, dir: &Path) -> anyhow::Result<ExecArgs> {
         }
     }
     additional_gids.extend(&req.additional_gids);
-    Ok(ExecArgs { args, env, cwd, uid, gid, additional_gids })
+    // As runc: `--tty`, or the `--process` file's own `terminal`.
+    let terminal = req.tty || (req.process.is_some() && process.terminal() == Some(true));
+    Ok(ExecArgs { args, env, cwd, uid, gid, additional_gids, terminal })
 }
 
 fn write_pid_file(path: &Path, pid: u32) -> anyhow::Result<()> {

@@ -67,6 +67,9 @@ pub enum Method {
     Event,
     Pause,
     Resume,
+    /// Stops the VM at once, as SIGKILL of every process would (exit
+    /// status 137); the sandbox process then answers `Wait` and exits.
+    Destroy,
 }
 
 /// What `ExecuteAsync` starts.
@@ -80,6 +83,10 @@ pub struct ExecArgs {
     pub gid: u32,
     #[serde(default)]
     pub additional_gids: Vec<u32>,
+    /// A new pty in the sandbox is the process's terminal; the descriptors
+    /// sent along are its host side (the same terminal three times).
+    #[serde(default)]
+    pub terminal: bool,
 }
 
 /// One process in a `Processes` reply.

@@ -178,6 +178,11 @@ fn handle(shared: &Shared, method: Method, fds: Vec<OwnedFd>) -> anyhow::Result<
             control.resume();
             serde_json::Value::Null
         }
+        Method::Destroy => {
+            tracing::info!("destroy requested");
+            control.stop_signal().stop(vmm::StopReason::Signal(libc::SIGKILL));
+            serde_json::Value::Null
+        }
     })
 }
 
@@ -199,6 +204,7 @@ fn exec(control: &Control, args: ExecArgs, fds: Vec<OwnedFd>) -> anyhow::Result<
         uid: args.uid,
         gid: args.gid,
         groups: args.additional_gids,
+        terminal: args.terminal,
     };
     Ok(control.exec(&spec, stdio, SENTRY_TIMEOUT)?)
 }

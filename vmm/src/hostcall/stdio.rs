@@ -122,13 +122,14 @@ pub fn read(
 /// `args[1]`; `ret` = the ready events, 0 on timeout or nudge, `-EINTR` on
 /// stop.
 pub fn poll(stop: &StopSignal, control: Option<&Control>, req: &Request) -> Result<Reply, HostcallError> {
-    // The console watches its window size: the runtime's console-socket
-    // holder resizes the pty master, and the guest learns of it here.
-    let watch = req.args[0] == 0 && req.args[1] == POLLIN | abi::hostcall::POLL_WATCH_WINSIZE;
-    let winsize = || sys::winsize(0).map_or(0, abi::hostcall::pack_winsize);
+    // A terminal watches its window size: the runtime's console-socket
+    // holder (or the caller's terminal) is resized, and the guest learns
+    // of it here.
+    let watch = req.args[1] == POLLIN | abi::hostcall::POLL_WATCH_WINSIZE;
     let bad_events = |e| HostcallError::BadArgument { call: "Poll", what: "events", value: e };
     let (target, events) = match (req.args[0], req.args[1]) {
         (0, e) if e == POLLIN || watch => (HostFd::Stdio(0), libc::POLLIN),
+        (fd, _) if watch && fd > 2 => (host_fd("Poll", fd, &[], control)?, libc::POLLIN),
         (1, e) if e == POLLOUT => (HostFd::Stdio(1), libc::POLLOUT),
         (2, e) if e == POLLOUT => (HostFd::Stdio(2), libc::POLLOUT),
         (0..=2, e) => return Err(bad_events(e)),
@@ -141,6 +142,7 @@ pub fn poll(stop: &StopSignal, control: Option<&Control>, req: &Request) -> Resu
         }
     };
     let Some(fd) = target.raw() else { return Ok(EBADF) };
+    let winsize = || sys::winsize(fd).map_or(0, abi::hostcall::pack_winsize);
     let deadline = Instant::now() + Duration::from_nanos(req.args[2]).min(super::clock::MAX_SLEEP);
     let reply = |ret: i64| {
         if watch {

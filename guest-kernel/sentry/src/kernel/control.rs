@@ -12,20 +12,21 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::exec;
-use super::fd::FdTable;
+use super::fd::{FdTable, File};
 use super::process::Process;
 use super::shared::Shared;
 use super::signal::SigInfo;
 use super::task::{RunState, Task};
 use super::Kernel;
 use crate::error::SysError;
+use crate::fs::tty::{self, HostLink, TtyFile};
 use crate::platform::{Host, Platform};
 use abi::control::{
-    state, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, Writer, CONTROL_VERSION, MAX_LIST, MAX_REPLY,
-    MAX_REQUEST,
+    state, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, Writer, CONTROL_VERSION, EXEC_TERMINAL,
+    MAX_LIST, MAX_REPLY, MAX_REQUEST,
 };
 use abi::hostcall::LogLevel;
-use abi::linux::errno;
+use abi::linux::{errno, Winsize};
 
 /// Requests served per call, so that a flood cannot starve the tasks.
 const BATCH: usize = 16;
@@ -191,6 +192,10 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
             return Err(SysError::new(errno::EBADF, "exec stdio must be registered descriptors"));
         }
     }
+    let flags = r.u32().map_err(bad)?;
+    if flags & !EXEC_TERMINAL != 0 {
+        return Err(SysError::new(errno::EINVAL, "unknown exec flags"));
+    }
     let Some(name) = argv.first().cloned() else { return Err(SysError::new(errno::EINVAL, "empty argv")) };
     let mut fs = match k.tasks.get(&1) {
         Some(init) => init.fs(),
@@ -210,7 +215,11 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
     task.set_comm_from_path(&img.path);
     task.tid = pid;
     task.pid = pid;
-    task.fds = Shared::new(FdTable::with_host_fds(stdio));
+    task.fds = Shared::new(if flags & EXEC_TERMINAL != 0 {
+        terminal_fds(k, pid, stdio)?
+    } else {
+        FdTable::with_host_fds(stdio)
+    });
     let c = &mut task.creds;
     (c.ruid, c.euid, c.suid, c.fsuid) = (uid, uid, uid, uid);
     (c.rgid, c.egid, c.sgid, c.fsgid) = (gid, gid, gid, gid);
@@ -229,6 +238,26 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
     k.tasks.insert(pid, Box::new(task));
     k.runq.push(pid);
     Ok(pid.to_le_bytes().to_vec())
+}
+
+/// fds 0, 1 and 2 of a process exec'd with a terminal: the slave of a new
+/// pty whose master is on the host, the controlling terminal of the new
+/// session `pid` with `pid` in the foreground.
+fn terminal_fds<P: Platform>(k: &mut Kernel<P>, pid: u32, stdio: [u32; 3]) -> Result<FdTable, SysError> {
+    let link = HostLink { read_fd: stdio[0], write_fd: stdio[1] };
+    let (_, winsize) = k.host().poll_terminal(link.read_fd, 0, Winsize::default());
+    let tty = tty::new_host_pty(link, winsize).ok_or(SysError::new(errno::ENOSPC, "no free pty"))?;
+    {
+        let mut s = tty.state.lock();
+        s.session = Some(pid);
+        s.pgrp = Some(pid);
+    }
+    let mut fds = FdTable::default();
+    for fd in 0..3 {
+        let file = File::Tty(TtyFile::open(tty.clone(), false, crate::vfs::file::flags::O_RDWR));
+        fds.install_at(file, fd, 3, false)?;
+    }
+    Ok(fds)
 }
 
 /// An exec'd process (no parent in the container) ended with wait status

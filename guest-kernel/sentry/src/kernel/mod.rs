@@ -369,13 +369,19 @@ impl<P: Platform> Kernel<P> {
             }
         }
         let key = |fd: u32| if fd == 0 { WaitKey::HostStdin } else { WaitKey::HostFd(fd) };
-        if crate::fs::tty::console::active() {
-            // The console takes input (and signal characters) whether or
-            // not anyone reads it; exec'd processes' descriptors are looked
-            // at in between.
-            host_fds.retain(|&fd| fd != 0);
-            let wait = if host_fds.is_empty() { ns } else { ns.min(MULTI_FD_POLL_NS) };
-            crate::fs::tty::console::pump(self, None, wait);
+        let ttys = crate::fs::tty::host_linked();
+        if !ttys.is_empty() {
+            // Host terminals (the console, exec'd processes' ptys) take
+            // input (and signal characters) whether or not anyone reads
+            // them; other host descriptors are looked at in between.
+            host_fds.retain(|&fd| !ttys.iter().any(|t| t.host.is_some_and(|l| l.read_fd == fd)));
+            let several = ttys.len() > 1 || !host_fds.is_empty();
+            let wait = if several { ns.min(MULTI_FD_POLL_NS) } else { ns };
+            // The first waits (one hostcall watches one descriptor), the
+            // others are looked at.
+            for (i, tty) in ttys.iter().enumerate() {
+                crate::fs::tty::console::pump(self, None, tty, if i == 0 { wait } else { 0 });
+            }
             for &fd in &host_fds {
                 if self.host().poll(fd, abi::linux::poll::POLLIN, 0) != 0 {
                     self.wake(key(fd));

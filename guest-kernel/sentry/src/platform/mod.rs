@@ -226,6 +226,16 @@ pub trait Host {
     fn poll_console(&self, ns: u64, known: abi::linux::Winsize) -> (u32, abi::linux::Winsize) {
         (self.poll(0, abi::linux::poll::POLLIN, ns), known)
     }
+    /// [`Host::poll_console`] of any host terminal descriptor `fd` (0, or
+    /// one registered for an exec'd process). The default watches window
+    /// sizes of fd 0 only.
+    fn poll_terminal(&self, fd: u32, ns: u64, known: abi::linux::Winsize) -> (u32, abi::linux::Winsize) {
+        if fd == 0 {
+            self.poll_console(ns, known)
+        } else {
+            (self.poll(fd, abi::linux::poll::POLLIN, ns), known)
+        }
+    }
     /// Emits one log line.
     fn log(&self, level: LogLevel, msg: &str);
     /// Ends the sandbox with the application's status.

@@ -154,8 +154,8 @@ pub fn read<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, f: &T
         return copy_out_iovs(k, t, iovs, &data);
     }
     job_check(k, t, tty, SIGTTIN)?;
-    if tty.is_console() {
-        console::pump(k, Some(&mut *t), 0);
+    if tty.host.is_some() {
+        console::pump(k, Some(&mut *t), tty, 0);
     }
     let now = k.host().clocks().monotonic_ns;
     let timed_out = t.timeout.is_some_and(|d| now >= d);
@@ -208,7 +208,7 @@ pub fn write<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, f: &
         if s.hung_up {
             return Err(eio("terminal hung up"));
         }
-        if !tty.is_console() && s.to_master.len() >= TO_MASTER_MAX {
+        if tty.host.is_none() && s.to_master.len() >= TO_MASTER_MAX {
             if f.nonblocking() {
                 return Err(SysError::new(errno::EAGAIN, "pty output full"));
             }
@@ -220,8 +220,11 @@ pub fn write<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, f: &
     let data = copy_in_iovs(k, t, iovs)?;
     let mut out = Vec::with_capacity(data.len());
     tty.state.lock().ld.process_output(&data, &mut out);
-    if tty.is_console() {
-        console::write_host(k, &out).map_err(|e| SysError::new(e, "host terminal write failed"))?;
+    if tty.host.is_some() {
+        // A host descriptor closed under a descendant of an exec'd process
+        // reads as a hang-up.
+        console::write_host(k, &tty, &out)
+            .map_err(|e| SysError::new(if e == errno::EBADF { errno::EIO } else { e }, "host terminal write failed"))?;
     } else {
         tty.state.lock().to_master.extend(out.iter());
         tty.notify();
@@ -245,14 +248,14 @@ pub fn poll<P: Platform>(k: &Kernel<P>, f: &TtyFile) -> Readiness {
             events |= WRITABLE;
         }
     } else {
-        let host_input = tty.is_console() && !s.hung_up && k.host().poll(0, POLLIN, 0) & POLLIN != 0;
+        let host_input = tty.host.is_some_and(|l| !s.hung_up && k.host().poll(l.read_fd, POLLIN, 0) & POLLIN != 0);
         if s.ld.has_input() || host_input {
             events |= READABLE;
         }
         if s.hung_up {
             events |= POLLHUP | READABLE;
         }
-        if tty.is_console() || s.to_master.len() < TO_MASTER_MAX {
+        if tty.host.is_some() || s.to_master.len() < TO_MASTER_MAX {
             events |= WRITABLE;
         }
     }
@@ -341,7 +344,7 @@ pub fn ioctl<P: Platform>(
             put_u32(k, t, arg, u32::try_from(n).unwrap_or(u32::MAX))
         }
         TIOCOUTQ => {
-            let n = if f.master || tty.is_console() { 0 } else { tty.state.lock().to_master.len() };
+            let n = if f.master || tty.host.is_some() { 0 } else { tty.state.lock().to_master.len() };
             put_u32(k, t, arg, u32::try_from(n).unwrap_or(u32::MAX))
         }
         TCFLSH => {

@@ -57,7 +57,7 @@ pub fn active() -> bool {
 /// Creates the console, controlling terminal of session `sid` with
 /// foreground group `sid` (init's).
 pub fn init(winsize: Winsize, sid: u32) -> Arc<Tty> {
-    let tty = Arc::new(Tty::new(None));
+    let tty = Arc::new(Tty::new(None, Some(super::HostLink { read_fd: 0, write_fd: 1 })));
     {
         let mut s = tty.state.lock();
         s.winsize = winsize;
@@ -79,8 +79,10 @@ pub fn send_group<P: Platform>(k: &mut Kernel<P>, mut cur: Option<&mut Task<P::A
     }
 }
 
-/// Writes `bytes` to the host terminal (host fd 1).
-pub fn write_host<P: Platform>(k: &mut Kernel<P>, bytes: &[u8]) -> Result<(), i32> {
+/// Writes `bytes` to the host side of terminal `tty` (the console's is
+/// host fd 1).
+pub fn write_host<P: Platform>(k: &mut Kernel<P>, tty: &Tty, bytes: &[u8]) -> Result<(), i32> {
+    let Some(link) = tty.host else { return Err(abi::linux::errno::EIO) };
     if bytes.is_empty() {
         return Ok(());
     }
@@ -94,7 +96,7 @@ pub fn write_host<P: Platform>(k: &mut Kernel<P>, bytes: &[u8]) -> Result<(), i3
         let mut done = 0u64;
         let len = chunk.len() as u64;
         while done < len {
-            match k.host().write(1, &[(pa + done, len - done)]) {
+            match k.host().write(link.write_fd, &[(pa + done, len - done)]) {
                 Ok(0) => {
                     r = Err(abi::linux::errno::EIO);
                     break;
@@ -122,8 +124,8 @@ pub fn apply_input<P: Platform>(
     tty: &Tty,
     fx: super::ldisc::InputEffects,
 ) {
-    if tty.is_console() {
-        let _ = write_host(k, &fx.echo);
+    if tty.host.is_some() {
+        let _ = write_host(k, tty, &fx.echo);
     } else {
         tty.state.lock().to_master.extend(fx.echo.iter());
     }
@@ -138,11 +140,16 @@ pub fn apply_input<P: Platform>(
     tty.notify();
 }
 
-/// Pulls what the host terminal has (waiting up to `wait_ns` for it) into
-/// the console's line discipline, and notices window size changes.
-/// Returns whether anything happened.
-pub fn pump<P: Platform>(k: &mut Kernel<P>, mut cur: Option<&mut Task<P::AddressSpace>>, wait_ns: u64) -> bool {
-    let Some(con) = get() else { return false };
+/// Pulls what the host side of `con` (the console, or an exec'd process's
+/// pty) has, waiting up to `wait_ns` for it, into its line discipline, and
+/// notices window size changes. Returns whether anything happened.
+pub fn pump<P: Platform>(
+    k: &mut Kernel<P>,
+    mut cur: Option<&mut Task<P::AddressSpace>>,
+    con: &Arc<Tty>,
+    wait_ns: u64,
+) -> bool {
+    let Some(link) = con.host else { return false };
     let (known, room, hung_up) = {
         let s = con.state.lock();
         (s.winsize, s.ld.room(), s.hung_up)
@@ -151,7 +158,7 @@ pub fn pump<P: Platform>(k: &mut Kernel<P>, mut cur: Option<&mut Task<P::Address
         return false;
     }
     // With a full input queue, only the window size is watched.
-    let (events, winsize) = k.host().poll_console(if room == 0 { 0 } else { wait_ns }, known);
+    let (events, winsize) = k.host().poll_terminal(link.read_fd, if room == 0 { 0 } else { wait_ns }, known);
     let mut happened = false;
     if winsize != known {
         let pgrp = {
@@ -169,7 +176,7 @@ pub fn pump<P: Platform>(k: &mut Kernel<P>, mut cur: Option<&mut Task<P::Address
     }
     let Some(pa) = k.frames.alloc_zeroed() else { return happened };
     let want = room.min(PUMP_CHUNK);
-    let r = k.host().read(0, &[(pa, want as u64)]);
+    let r = k.host().read(link.read_fd, &[(pa, want as u64)]);
     let mut buf = alloc::vec![0u8; want];
     let n = match r {
         Ok(n) if n > 0 && k.frames.phys().read(pa, &mut buf[..n.min(want)]) => n.min(want),
@@ -177,11 +184,11 @@ pub fn pump<P: Platform>(k: &mut Kernel<P>, mut cur: Option<&mut Task<P::Address
     };
     k.frames.put(pa);
     if n == 0 {
-        hang_up(k, cur, &con);
+        hang_up(k, cur, con);
         return true;
     }
     let fx = con.state.lock().ld.receive(&buf[..n]);
-    apply_input(k, cur, &con, fx);
+    apply_input(k, cur, con, fx);
     true
 }
 
@@ -200,13 +207,15 @@ fn hang_up<P: Platform>(k: &mut Kernel<P>, mut cur: Option<&mut Task<P::AddressS
     con.notify();
 }
 
-/// The scheduler's periodic look at the host terminal while tasks run.
+/// The scheduler's periodic look at the host terminals while tasks run.
 pub fn pump_if_due<P: Platform>(k: &mut Kernel<P>, now: u64) {
-    if NEXT_PUMP.load(Ordering::Relaxed) > now || !active() {
+    if NEXT_PUMP.load(Ordering::Relaxed) > now {
         return;
     }
     NEXT_PUMP.store(now + PUMP_INTERVAL_NS, Ordering::Relaxed);
-    pump(k, None, 0);
+    for tty in super::host_linked() {
+        pump(k, None, &tty, 0);
+    }
 }
 
 /// The key a console reader waits on.

@@ -52,27 +52,40 @@ pub struct TtyState {
     pub hung_up: bool,
 }
 
+/// The host descriptors standing in for a terminal's master: input is
+/// read from `read_fd`, output written to `write_fd` (a raw host pty or
+/// the caller's own terminal; the sentry runs the line discipline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostLink {
+    pub read_fd: u32,
+    pub write_fd: u32,
+}
+
 /// A terminal: a pty pair, or the console.
 #[derive(Debug)]
 pub struct Tty {
-    /// For `WaitKey::Io` (the console waits on `WaitKey::HostStdin`).
+    /// For `WaitKey::Io` (host-linked terminals wait on their host fd).
     pub id: u64,
     /// The pty number (`/dev/pts/N`); None for the console.
     pub index: Option<u32>,
+    /// Set when the master side is on the host: the console (host fds 0
+    /// and 1), or the pty of a process exec'd with a terminal.
+    pub host: Option<HostLink>,
     pub state: spin::Mutex<TtyState>,
 }
 
 impl Tty {
-    fn new(index: Option<u32>) -> Self {
-        Self { id: crate::kernel::poll::new_io_id(), index, state: spin::Mutex::new(TtyState::default()) }
+    fn new(index: Option<u32>, host: Option<HostLink>) -> Self {
+        Self { id: crate::kernel::poll::new_io_id(), index, host, state: spin::Mutex::new(TtyState::default()) }
     }
 
-    /// The key waiters of this terminal block on.
+    /// The key waiters of this terminal block on: the host descriptor its
+    /// input comes from, so that the idle loop watches it.
     pub fn key(&self) -> WaitKey {
-        if self.index.is_none() {
-            WaitKey::HostStdin
-        } else {
-            WaitKey::Io(self.id)
+        match self.host {
+            Some(HostLink { read_fd: 0, .. }) => WaitKey::HostStdin,
+            Some(l) => WaitKey::HostFd(l.read_fd),
+            None => WaitKey::Io(self.id),
         }
     }
 
@@ -97,7 +110,7 @@ pub fn new_pty(owner: (u32, u32)) -> Option<Arc<Tty>> {
     let mut ptys = PTYS.lock();
     ptys.retain(|_, w| w.strong_count() > 0);
     let index = (0..PTY_MAX).find(|i| !ptys.contains_key(i))?;
-    let tty = Arc::new(Tty::new(Some(index)));
+    let tty = Arc::new(Tty::new(Some(index), None));
     {
         let mut s = tty.state.lock();
         // As Linux: a new pty is locked until unlockpt.
@@ -107,6 +120,32 @@ pub fn new_pty(owner: (u32, u32)) -> Option<Arc<Tty>> {
     }
     ptys.insert(index, Arc::downgrade(&tty));
     Some(tty)
+}
+
+/// A new pty pair whose master is on the host (`link`), unlocked, with
+/// window size `winsize`: the terminal of a process exec'd with one.
+pub fn new_host_pty(link: HostLink, winsize: Winsize) -> Option<Arc<Tty>> {
+    let mut ptys = PTYS.lock();
+    ptys.retain(|_, w| w.strong_count() > 0);
+    let index = (0..PTY_MAX).find(|i| !ptys.contains_key(i))?;
+    let tty = Arc::new(Tty::new(Some(index), Some(link)));
+    {
+        let mut s = tty.state.lock();
+        s.winsize = winsize;
+        // The host side is the master: there until it hangs up.
+        s.masters = 1;
+    }
+    ptys.insert(index, Arc::downgrade(&tty));
+    Some(tty)
+}
+
+/// The terminals whose master is on the host and still connected (the
+/// console first), for the scheduler to pull their input.
+pub fn host_linked() -> Vec<Arc<Tty>> {
+    let mut out: Vec<Arc<Tty>> = console::get().into_iter().collect();
+    out.extend(PTYS.lock().values().filter_map(Weak::upgrade).filter(|t| t.host.is_some()));
+    out.retain(|t| !t.state.lock().hung_up);
+    out
 }
 
 /// The pty numbered `index`, if its master is open.
