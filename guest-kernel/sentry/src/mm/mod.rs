@@ -547,7 +547,7 @@ impl<A: AddressSpace> MemoryManager<A> {
         len: u64,
         write: bool,
     ) -> Result<Option<PhysAddr>, SysError> {
-        if len == 0 || len > PAGE_SIZE - (va & (PAGE_SIZE - 1)) || va.checked_add(len).is_none_or(|e| e > USER_END) {
+        if len == 0 || len > PAGE_SIZE - (va & (PAGE_SIZE - 1)) || va.checked_add(len).is_none_or(|e| e > A::USER_END) {
             return Ok(None);
         }
         self.frame_for(frames, va, write).map(Some)
@@ -625,7 +625,7 @@ impl<A: AddressSpace> MemoryManager<A> {
         let mut at = va;
         let mut buf = [0u8; CHUNK];
         loop {
-            if at >= USER_END {
+            if at >= A::USER_END {
                 return Err(SysError::efault("bad user range"));
             }
             let pa = self.frame_for(frames, at, false)?;

@@ -396,7 +396,12 @@ mod tests {
 
     fn ctx(root: InodeRef) -> FsContext {
         let root = Location::root(root);
-        FsContext { root: root.clone(), cwd: root, mounts: Arc::new(spin::Mutex::new(MountTable::default())) }
+        FsContext {
+            root: root.clone(),
+            cwd: root,
+            mounts: Arc::new(spin::Mutex::new(MountTable::default())),
+            creds: None,
+        }
     }
 
     #[test]
