@@ -54,7 +54,7 @@ fn context(dir: &std::path::Path, mem: &mut TestMem, readonly: bool) -> FsContex
 /// The context and its transport (whose `exchanges` counts round trips).
 fn context_counted(dir: &std::path::Path, mem: &mut TestMem, readonly: bool) -> (FsContext, Arc<InProcess>) {
     let server =
-        gofer::Server::new(dir, gofer::GoferOptions { readonly, max_msize: gofer::DEFAULT_MAX_MSIZE }).expect("server");
+        gofer::Server::new(dir, gofer::GoferOptions { readonly, ..gofer::GoferOptions::default() }).expect("server");
     let t = Arc::new(InProcess { server: Mutex::new(server), phys: mem.phys(), exchanges: Default::default() });
     let root = mount(Arc::clone(&t) as Arc<dyn P9Transport>, &mut mem.frames, 99).expect("mount");
     let loc = Location::root(root);
