@@ -38,16 +38,39 @@ pub struct Client {
     phys: PhysMem,
     buf: PhysAddr,
     /// Read-ahead region (READAHEAD bytes of contiguous frames) and what it
-    /// holds: (read fid, file offset, bytes). One file at a time: the
-    /// common case is one program reading one file sequentially.
+    /// holds. One file at a time: the common case is one program reading
+    /// one file sequentially.
     ra_buf: PhysAddr,
-    ra: Option<(u32, u64, u64)>,
+    ra: Option<ReadAhead>,
     /// A donated-file handle the last exchange returned, until
     /// [`Node::io_fid`] takes it (see [`P9Transport`]).
     donated: Option<u64>,
     msize: u32,
     next_fid: u32,
     free_fids: Vec<u32>,
+}
+
+/// What the read-ahead region holds.
+#[derive(Debug, Clone, Copy)]
+struct ReadAhead {
+    fid: u32,
+    /// File offset of the first byte, and bytes held.
+    start: u64,
+    len: u64,
+    /// Bytes asked for: fewer came back only at the end of the file.
+    window: u64,
+}
+
+impl ReadAhead {
+    /// The window of the next refill at `at`: doubled up to READAHEAD
+    /// while reads go on where this one ended, else back to the smallest,
+    /// so random small reads of a big file do not copy a MiB each.
+    fn next_window(this: Option<Self>, fid: u32, at: u64) -> u64 {
+        match this {
+            Some(r) if r.fid == fid && at == r.start + r.len => (r.window * 2).min(READAHEAD as u64),
+            _ => READAHEAD_MIN,
+        }
+    }
 }
 
 fn proto_error(why: &'static str) -> SysError {
@@ -150,7 +173,7 @@ impl Client {
 
     fn clunk(&mut self, fid: u32) {
         // A reused fid number must not inherit the read-ahead.
-        if self.ra.is_some_and(|(f, _, _)| f == fid) {
+        if self.ra.is_some_and(|r| r.fid == fid) {
             self.ra = None;
         }
         // A failed clunk still releases the fid on the server (9P semantics).
@@ -260,9 +283,11 @@ pub struct Node {
 
 /// Reads smaller than this are served through the read-ahead buffer.
 const SMALL_READ: u64 = 64 << 10;
-/// Bytes fetched per read-ahead: one exit per MiB of small sequential
+/// Most bytes fetched per read-ahead: one exit per MiB of small sequential
 /// reads (each costs ~32 µs on PVM).
 const READAHEAD: usize = 1 << 20;
+/// The first read-ahead of a file, or after a jump.
+const READAHEAD_MIN: u64 = 128 << 10;
 
 impl Drop for Node {
     fn drop(&mut self) {
@@ -349,15 +374,16 @@ impl Node {
                 let c = self.client.lock();
                 (c.ra_buf, c.ra)
             };
-            let (start, len) = match entry {
-                Some((f, start, len)) if f == fid && at >= start && at < start + len => (start, len),
+            let (start, len, window) = match entry {
+                Some(r) if r.fid == fid && at >= r.start && at < r.start + r.len => (r.start, r.len, r.window),
                 _ => {
-                    let n = self.read_fid_phys(fid, at, &[(ra_buf, READAHEAD as u64)])? as u64;
-                    self.client.lock().ra = Some((fid, at, n));
+                    let window = ReadAhead::next_window(entry, fid, at);
+                    let n = self.read_fid_phys(fid, at, &[(ra_buf, window)])? as u64;
+                    self.client.lock().ra = Some(ReadAhead { fid, start: at, len: n, window });
                     if n == 0 {
                         break;
                     }
-                    (at, n)
+                    (at, n, window)
                 }
             };
             let avail = start + len - at;
@@ -368,7 +394,7 @@ impl Node {
                 src += l;
             }
             done += n;
-            if len < READAHEAD as u64 && n >= avail {
+            if len < window && n >= avail {
                 break; // end of file
             }
         }
