@@ -67,11 +67,15 @@ pub struct GoferOptions {
     /// The largest msize agreed to in `Tversion`; also the size of the two
     /// per-connection buffers.
     pub max_msize: u32,
+    /// Pass the host fd of each file opened read-only along with its
+    /// `Rlopen` (`SCM_RIGHTS`, see `ops::donate`): for the sandbox, which
+    /// reads it without a round trip. Off for any other client.
+    pub donate_fds: bool,
 }
 
 impl Default for GoferOptions {
     fn default() -> Self {
-        Self { readonly: false, max_msize: DEFAULT_MAX_MSIZE }
+        Self { readonly: false, max_msize: DEFAULT_MAX_MSIZE, donate_fds: false }
     }
 }
 

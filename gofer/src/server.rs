@@ -91,7 +91,7 @@ impl Server {
                 continue;
             }
             let n = self.handle(frame, &mut out).map_err(GoferError::Frame)?;
-            conn.write_all(&out[..n]).map_err(GoferError::Io)?;
+            self.send_reply(frame, &out[..n], conn).map_err(GoferError::Io)?;
         }
     }
 

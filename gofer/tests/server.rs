@@ -422,7 +422,7 @@ fn permissions_of_the_tree_are_untouched_by_reads() {
 #[test]
 fn fids_per_connection_are_capped() {
     let dir = TempDir::new("fidcap");
-    let mut c = Client::start(dir.path(), GoferOptions { readonly: true, max_msize: gofer::DEFAULT_MAX_MSIZE });
+    let mut c = Client::start(dir.path(), GoferOptions { readonly: true, ..GoferOptions::default() });
     c.attach(0);
     let cap = u32::try_from(gofer::MAX_FIDS).expect("fits");
     for fid in 1..cap {

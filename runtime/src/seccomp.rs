@@ -44,6 +44,8 @@ const ALLOWED: &[(&str, libc::c_long)] = &[
     ("newfstatat", libc::SYS_newfstatat),
     ("lseek", libc::SYS_lseek),
     ("pread64", libc::SYS_pread64),
+    // Donated files (FileRead): read-only fds the gofer opened.
+    ("preadv", libc::SYS_preadv),
     ("close", libc::SYS_close),
     ("shutdown", libc::SYS_shutdown),
     ("getrandom", libc::SYS_getrandom),

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::Once;
 
 use vm_memory::VolatileSlice;
@@ -48,6 +48,90 @@ pub fn readv(fd: RawFd, slices: &[VolatileSlice<'_>]) -> io::Result<usize> {
     // the duration of this call (guest memory, which no Rust reference
     // points into: all other access goes through volatile copies).
     let n = unsafe { libc::readv(fd, iov.as_ptr(), count) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// `preadv(2)` from `fd` at `offset` into guest memory slices (EINTR is
+/// returned).
+pub fn preadv(fd: RawFd, slices: &[VolatileSlice<'_>], offset: i64) -> io::Result<usize> {
+    let iov = iovecs(slices);
+    let count = iov_count(iov.len())?;
+    // SAFETY: as for `readv`: every iovec points into a writable
+    // VolatileSlice borrowed for the duration of this call.
+    let n = unsafe { libc::preadv(fd, iov.as_ptr(), count, offset) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// `recvmsg(2)` from socket `fd` into one guest memory slice, taking the
+/// first descriptor passed with the bytes (`SCM_RIGHTS`, close-on-exec);
+/// any further ones are closed. EINTR is returned.
+pub fn recv_with_fd(fd: RawFd, slice: &VolatileSlice<'_>) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut iov = iovecs(std::slice::from_ref(slice));
+    // Room for a few descriptors, u64-aligned as cmsghdr needs.
+    let mut space = [0u64; 8];
+    // SAFETY: an all-zero msghdr is a valid empty header (null pointers,
+    // zero lengths); the fields set below point at live locals.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len();
+    msg.msg_control = space.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&space);
+    // SAFETY: the iovec points into a writable VolatileSlice borrowed for
+    // this call; the control buffer is a live local of the given size.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+    let mut first = None;
+    // SAFETY: `msg` was filled by a successful recvmsg, so the CMSG_*
+    // macros walk headers the kernel wrote inside `space`.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: `cmsg` is a non-null header inside `space` (see above).
+        let (level, ty, len) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type, (*cmsg).cmsg_len) };
+        if level == libc::SOL_SOCKET && ty == libc::SCM_RIGHTS {
+            // SAFETY: CMSG_LEN only computes a length.
+            let header = usize::try_from(unsafe { libc::CMSG_LEN(0) }).unwrap_or(usize::MAX);
+            let count = len.saturating_sub(header) / std::mem::size_of::<RawFd>();
+            for i in 0..count {
+                // SAFETY: the kernel wrote `count` descriptors after the
+                // header; read unaligned, as CMSG_DATA need not be.
+                let raw = unsafe { libc::CMSG_DATA(cmsg).cast::<RawFd>().add(i).read_unaligned() };
+                // SAFETY: SCM_RIGHTS installed `raw` in this process for us
+                // alone; the OwnedFd takes it (and closes any beyond the first).
+                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                if first.is_none() {
+                    first = Some(owned);
+                }
+            }
+        }
+        // SAFETY: as for CMSG_FIRSTHDR: walks within the kernel-written buffer.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    Ok((n, first))
+}
+
+/// Sends `bytes` on socket `sock` with descriptor `fd` attached
+/// (`SCM_RIGHTS`), as the gofer donates a file; the bytes sent.
+#[cfg(test)]
+pub fn send_with_fd(sock: RawFd, bytes: &[u8], fd: RawFd) -> io::Result<usize> {
+    let mut iov = libc::iovec { iov_base: bytes.as_ptr().cast_mut().cast(), iov_len: bytes.len() };
+    let mut space = [0u64; 4];
+    // SAFETY: an all-zero msghdr is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE only computes a length.
+    msg.msg_controllen = usize::try_from(unsafe { libc::CMSG_SPACE(4) }).unwrap_or(0);
+    // SAFETY: the 32-byte control buffer holds one header and one fd, so
+    // the CMSG_* pointers stay inside it; sendmsg only reads `bytes`.
+    let n = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = usize::try_from(libc::CMSG_LEN(4)).unwrap_or(0);
+        libc::CMSG_DATA(c).cast::<RawFd>().write_unaligned(fd);
+        libc::sendmsg(sock, &msg, 0)
+    };
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 

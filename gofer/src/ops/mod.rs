@@ -4,6 +4,7 @@
 mod attr;
 mod create;
 mod dir;
+mod donate;
 mod io;
 mod link;
 mod lock;

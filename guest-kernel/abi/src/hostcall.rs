@@ -124,6 +124,9 @@ hostcalls! {
     /// segments receive the R-message in order (its first segment at least
     /// [`P9_MIN_REPLY`] bytes). `ret`: the R-message's size, or `-errno`
     /// (EIO once the gofer connection is lost, ENOSYS without a gofer).
+    /// `ret2`: a donated-file handle for [`Hostcall::FileRead`] when the
+    /// gofer passed the host fd it opened along with the reply (an
+    /// `Rlopen` for reading), else 0.
     P9 = 8,
     /// Wait up to `args[2]` ns (0: just look) until host fd `args[0]` (0, 1
     /// or 2, or a registered descriptor) is ready for `args[1]` (POLLIN for
@@ -142,7 +145,19 @@ hostcalls! {
     /// [`crate::control::MAX_REPLY`] bytes). `ret`: 0, or `-EINVAL` for a
     /// malformed message, `-ENOENT` for an id nobody waits for.
     ControlReply = 11,
+    /// Read from donated file `args[0]` (a `ret2` of [`Hostcall::P9`]) at
+    /// offset `args[1]` into the segments, as `preadv` until they are full
+    /// or the file ends, with no gofer round trip. `ret`: bytes read, or
+    /// `-EBADF` for a handle the VMM does not hold.
+    FileRead = 12,
+    /// Release donated file `args[0]` (its fid is being clunked). `ret`: 0
+    /// or `-EBADF`.
+    FileClose = 13,
 }
+
+/// Donated files the VMM holds at once; beyond, donations are refused
+/// (`ret2` 0) and reads go through the gofer.
+pub const MAX_DONATED_FILES: usize = 1024;
 
 /// [`Hostcall::Poll`] `args[1]` flag: watch the host fd's window size.
 pub const POLL_WATCH_WINSIZE: u64 = 1 << 32;
@@ -239,6 +254,8 @@ mod tests {
             Hostcall::Poll,
             Hostcall::ControlFetch,
             Hostcall::ControlReply,
+            Hostcall::FileRead,
+            Hostcall::FileClose,
         ] {
             assert_eq!(Hostcall::from_raw(h as u32), Some(h));
         }

@@ -9,20 +9,47 @@ use crate::{arch, hostcall};
 #[derive(Debug)]
 pub struct KvmP9;
 
+fn result(ret: i64) -> Result<usize, i32> {
+    if ret < 0 {
+        Err(i32::try_from(-ret).unwrap_or(abi::linux::errno::EIO))
+    } else {
+        Ok(usize::try_from(ret).unwrap_or(0))
+    }
+}
+
 impl sentry::platform::P9Transport for KvmP9 {
     fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        let (n, handle) = self.exchange_donated(request, reply)?;
+        if let Some(h) = handle {
+            self.close_donated(h);
+        }
+        Ok(n)
+    }
+
+    fn exchange_donated(
+        &self,
+        request: &[(PhysAddr, u64)],
+        reply: &[(PhysAddr, u64)],
+    ) -> Result<(usize, Option<u64>), i32> {
         let mut segs = alloc::vec::Vec::with_capacity(request.len() + reply.len());
         segs.extend_from_slice(request);
         segs.extend_from_slice(reply);
         if segs.len() > MAX_SEGMENTS {
             return Err(abi::linux::errno::EINVAL);
         }
-        let (ret, _) = hostcall::call(Hostcall::P9, [request.len() as u64, 0, 0, 0], &segs);
-        if ret < 0 {
-            Err(i32::try_from(-ret).unwrap_or(abi::linux::errno::EIO))
-        } else {
-            Ok(usize::try_from(ret).unwrap_or(0))
+        let (ret, handle) = hostcall::call(Hostcall::P9, [request.len() as u64, 0, 0, 0], &segs);
+        Ok((result(ret)?, (handle != 0).then_some(handle)))
+    }
+
+    fn read_donated(&self, handle: u64, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        if segs.len() > MAX_SEGMENTS {
+            return Err(abi::linux::errno::EINVAL);
         }
+        result(hostcall::call(Hostcall::FileRead, [handle, off, 0, 0], segs).0)
+    }
+
+    fn close_donated(&self, handle: u64) {
+        hostcall::call(Hostcall::FileClose, [handle, 0, 0, 0], &[]);
     }
 }
 

@@ -4,13 +4,15 @@
 //! Blocking calls block this thread only; a timeout or SIGINT is handled
 //! by the runtime's thread, which ends the process.
 
+use std::collections::HashMap;
+use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
-use abi::hostcall::{LogLevel, P9_MAX_MESSAGE, P9_MIN_REPLY};
+use abi::hostcall::{LogLevel, MAX_DONATED_FILES, P9_MAX_MESSAGE, P9_MIN_REPLY};
 use sentry::platform::{Clocks, ExitStatus, Host, P9Transport, PhysAddr, PhysMem};
 use vmm::{GoferReady, Outcome};
 
@@ -233,11 +235,19 @@ struct Channel {
     sock: Arc<UnixStream>,
     ready: Option<GoferReady>,
     broken: bool,
+    /// Files the gofer donated, by handle (never 0), as the VMM keeps them.
+    donated: HashMap<u64, File>,
+    next_handle: u64,
 }
 
 impl PtraceP9 {
     pub fn new(phys: PhysMem, sock: Option<Arc<UnixStream>>, ready: Option<GoferReady>) -> Self {
-        Self { phys, chan: sock.map(|sock| Mutex::new(Channel { sock, ready, broken: false })) }
+        Self {
+            phys,
+            chan: sock.map(|sock| {
+                Mutex::new(Channel { sock, ready, broken: false, donated: HashMap::new(), next_handle: 0 })
+            }),
+        }
     }
 }
 
@@ -264,12 +274,73 @@ fn all(fd: i32, mut iov: Vec<libc::iovec>, write: bool) -> Result<(), i32> {
     Ok(())
 }
 
-fn exchange(phys: &PhysMem, fd: i32, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+/// Reads the 4 size bytes of a reply into `head` with recvmsg, keeping the
+/// first fd passed with them (a donated file; any others are closed).
+fn recv_head(fd: i32, head: *mut u8) -> Result<Option<OwnedFd>, i32> {
+    let mut got = 0usize;
+    let mut passed = None;
+    while got < 4 {
+        let mut iov = libc::iovec { iov_base: head.wrapping_add(got).cast(), iov_len: 4 - got };
+        let mut space = [0u64; 8];
+        // SAFETY: an all-zero msghdr is a valid empty header; the fields
+        // set below point at live locals.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = space.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&space);
+        // SAFETY: the iovec covers the rest of the 4 bytes at `head`
+        // (physical memory, checked by the caller); `space` is a live local.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        match usize::try_from(n) {
+            Ok(0) => return Err(libc::EIO),
+            Ok(n) => got += n,
+            Err(_) => {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e.raw_os_error().unwrap_or(libc::EIO));
+            }
+        }
+        // SAFETY: `msg` was filled by a successful recvmsg; CMSG_* walk the
+        // headers the kernel wrote inside `space`.
+        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        while !cmsg.is_null() {
+            // SAFETY: a non-null header inside `space`.
+            let (level, ty, len) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type, (*cmsg).cmsg_len) };
+            if level == libc::SOL_SOCKET && ty == libc::SCM_RIGHTS {
+                // SAFETY: CMSG_LEN only computes a length.
+                let header = usize::try_from(unsafe { libc::CMSG_LEN(0) }).unwrap_or(usize::MAX);
+                for i in 0..len.saturating_sub(header) / std::mem::size_of::<i32>() {
+                    // SAFETY: the kernel wrote these descriptors after the
+                    // header; read unaligned, as CMSG_DATA need not be.
+                    let raw = unsafe { libc::CMSG_DATA(cmsg).cast::<i32>().add(i).read_unaligned() };
+                    // SAFETY: SCM_RIGHTS installed `raw` for us alone.
+                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                    if passed.is_none() {
+                        passed = Some(owned);
+                    }
+                }
+            }
+            // SAFETY: as for CMSG_FIRSTHDR.
+            cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+        }
+    }
+    Ok(passed)
+}
+
+fn exchange(
+    phys: &PhysMem,
+    fd: i32,
+    request: &[(PhysAddr, u64)],
+    reply: &[(PhysAddr, u64)],
+) -> Result<(usize, Option<OwnedFd>), i32> {
     let tiov = iovecs(phys, request).ok_or(libc::EFAULT)?;
     all(fd, tiov, true)?;
     let first = reply.first().ok_or(libc::EINVAL)?;
     let head = phys.ptr(first.0, 4).ok_or(libc::EFAULT)?;
-    all(fd, vec![libc::iovec { iov_base: head.cast(), iov_len: 4 }], false)?;
+    let passed = recv_head(fd, head)?;
     let mut size = [0u8; 4];
     // SAFETY: `head` points at 4 bytes of physical memory just filled.
     unsafe { std::ptr::copy_nonoverlapping(head, size.as_mut_ptr(), 4) };
@@ -292,11 +363,23 @@ fn exchange(phys: &PhysMem, fd: i32, request: &[(PhysAddr, u64)], reply: &[(Phys
         }
     }
     all(fd, iovecs(phys, &body).ok_or(libc::EFAULT)?, false)?;
-    usize::try_from(n).map_err(|_| libc::EIO)
+    Ok((usize::try_from(n).map_err(|_| libc::EIO)?, passed))
 }
 
 impl P9Transport for PtraceP9 {
     fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        let (n, handle) = self.exchange_donated(request, reply)?;
+        if let Some(h) = handle {
+            self.close_donated(h);
+        }
+        Ok(n)
+    }
+
+    fn exchange_donated(
+        &self,
+        request: &[(PhysAddr, u64)],
+        reply: &[(PhysAddr, u64)],
+    ) -> Result<(usize, Option<u64>), i32> {
         counted();
         let Some(chan) = &self.chan else { return Err(libc::ENOSYS) };
         let mut chan = chan.lock().map_err(|_| libc::EIO)?;
@@ -321,12 +404,75 @@ impl P9Transport for PtraceP9 {
         let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         crate::P9_NS.fetch_add(ns, std::sync::atomic::Ordering::Relaxed);
         match result {
-            Ok(n) => Ok(n),
+            Ok((n, None)) => Ok((n, None)),
+            Ok((n, Some(fd))) => {
+                // A full table: the fd closes, reads go through the gofer.
+                if chan.donated.len() >= MAX_DONATED_FILES {
+                    return Ok((n, None));
+                }
+                chan.next_handle += 1;
+                let h = chan.next_handle;
+                chan.donated.insert(h, File::from(fd));
+                Ok((n, Some(h)))
+            }
             Err(e) => {
                 chan.broken = true;
                 tracing::warn!(errno = e, "gofer channel broken");
                 Err(libc::EIO)
             }
+        }
+    }
+
+    fn read_donated(&self, handle: u64, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        counted();
+        let chan = self.chan.as_ref().ok_or(libc::EBADF)?.lock().map_err(|_| libc::EIO)?;
+        let fd = chan.donated.get(&handle).ok_or(libc::EBADF)?.as_raw_fd();
+        let mut off = i64::try_from(off).map_err(|_| libc::EINVAL)?;
+        let mut iov = iovecs(&self.phys, segs).ok_or(libc::EFAULT)?;
+        let started = std::time::Instant::now();
+        let mut done = 0usize;
+        while !iov.is_empty() {
+            let count = libc::c_int::try_from(iov.len().min(1024)).unwrap_or(1024);
+            // SAFETY: every iovec points into sentry physical memory, mapped
+            // for the process's life (checked by `iovecs`).
+            let r = unsafe { libc::preadv(fd, iov.as_ptr(), count, off) };
+            let Ok(mut n) = usize::try_from(r) else {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                if done == 0 {
+                    return Err(e.raw_os_error().unwrap_or(libc::EIO));
+                }
+                break;
+            };
+            if n == 0 {
+                break;
+            }
+            done += n;
+            off = off.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
+            while n > 0 {
+                let first = &mut iov[0];
+                if n >= first.iov_len {
+                    n -= first.iov_len;
+                    iov.remove(0);
+                } else {
+                    first.iov_base = first.iov_base.cast::<u8>().wrapping_add(n).cast();
+                    first.iov_len -= n;
+                    n = 0;
+                }
+            }
+        }
+        // Counted with the 9P exchanges, as the VMM counts FileRead.
+        crate::P9_EXCHANGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        crate::P9_NS.fetch_add(ns, std::sync::atomic::Ordering::Relaxed);
+        Ok(done)
+    }
+
+    fn close_donated(&self, handle: u64) {
+        if let Some(Ok(mut chan)) = self.chan.as_ref().map(Mutex::lock) {
+            chan.donated.remove(&handle);
         }
     }
 }

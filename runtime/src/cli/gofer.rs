@@ -21,6 +21,10 @@ pub struct GoferArgs {
     /// Refuse every change to the tree.
     #[arg(long)]
     pub readonly: bool,
+    /// Pass the host fd of each file opened read-only along with its Rlopen
+    /// (the sandbox reads it without a gofer round trip).
+    #[arg(long)]
+    pub donate_fds: bool,
     /// An extra tree served to attaches naming it: `NAME:ro:PATH` or
     /// `NAME:rw:PATH` (the container's bind mounts).
     #[arg(long = "tree", value_name = "NAME:MODE:PATH", value_parser = parse_tree)]
@@ -38,7 +42,7 @@ pub fn run(args: GoferArgs) -> anyhow::Result<u8> {
     // The server-wide EROFS check holds only when every tree is read-only;
     // otherwise each tree's mount flags (set by the confinement) decide.
     let readonly = args.readonly && args.trees.iter().all(|t| t.readonly);
-    let opts = GoferOptions { readonly, ..GoferOptions::default() };
+    let opts = GoferOptions { readonly, donate_fds: args.donate_fds, ..GoferOptions::default() };
     gofer::serve_with_trees(conn, Path::new("/"), opts, trees).context("gofer")?;
     Ok(0)
 }

@@ -2,16 +2,24 @@
 //! straight between guest memory and the gofer's socket with vectored I/O
 //! (no copies in the VMM).
 //!
+//! An `Rlopen` of a file opened read-only may come with the host fd the
+//! gofer opened (`SCM_RIGHTS`, gofer option `donate_fds`): the channel keeps
+//! it under a handle the guest gets in `ret2` and reads with `FileRead`
+//! (see `file.rs`) without a gofer round trip.
+//!
 //! The gofer is a separate, confined process, but its replies are still
 //! checked here: the size field must be a valid 9P size that fits the
 //! guest's reply segments. A bad reply or a lost connection marks the
 //! channel broken; every later exchange fails with EIO.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use abi::hostcall::{P9_MAX_MESSAGE, P9_MIN_REPLY};
+use abi::hostcall::{MAX_DONATED_FILES, P9_MAX_MESSAGE, P9_MIN_REPLY};
 use vm_memory::VolatileSlice;
 
 use super::{guest_slices, HostcallError, Reply, Request};
@@ -23,6 +31,9 @@ use crate::vstate::GuestMemory;
 pub struct GoferChannel {
     sock: UnixStream,
     broken: bool,
+    /// Donated files by handle (never 0), read by `FileRead`.
+    pub(super) donated: HashMap<u64, File>,
+    next_handle: u64,
 }
 
 impl GoferChannel {
@@ -31,12 +42,23 @@ impl GoferChannel {
         // Non-blocking: a partial write goes back to the poll loop (which
         // also watches for a stop) instead of blocking in writev.
         let broken = sock.set_nonblocking(true).is_err();
-        Self { sock, broken }
+        Self { sock, broken, donated: HashMap::new(), next_handle: 0 }
+    }
+
+    /// Keeps a donated fd; its handle, or 0 when the table is full (the fd
+    /// is closed and the guest reads through the gofer).
+    fn keep(&mut self, fd: OwnedFd) -> u64 {
+        if self.donated.len() >= MAX_DONATED_FILES {
+            return 0;
+        }
+        self.next_handle += 1;
+        self.donated.insert(self.next_handle, File::from(fd));
+        self.next_handle
     }
 }
 
 /// Advances `slices` past `n` bytes.
-fn advance<'m>(slices: &mut Vec<VolatileSlice<'m>>, mut n: usize) -> Result<(), io::Error> {
+pub(super) fn advance<'m>(slices: &mut Vec<VolatileSlice<'m>>, mut n: usize) -> Result<(), io::Error> {
     while n > 0 {
         let first = slices.first().ok_or_else(|| io::Error::from_raw_os_error(libc::EIO))?;
         if n >= first.len() {
@@ -84,7 +106,14 @@ fn all<'m>(
     Ok(())
 }
 
-fn exchange(mem: &GuestMemory, stop: &StopSignal, chan: &GoferChannel, req: &Request, nreq: usize) -> io::Result<i64> {
+/// One exchange: the reply size and the fd passed with the reply, if any.
+fn exchange(
+    mem: &GuestMemory,
+    stop: &StopSignal,
+    chan: &GoferChannel,
+    req: &Request,
+    nreq: usize,
+) -> io::Result<(i64, Option<OwnedFd>)> {
     let fd = chan.sock.as_raw_fd();
     let (tsegs, rsegs) = req.segments.split_at(nreq);
     let tslices = guest_slices(mem, tsegs).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
@@ -92,7 +121,15 @@ fn exchange(mem: &GuestMemory, stop: &StopSignal, chan: &GoferChannel, req: &Req
 
     let mut size = [0u8; 4];
     let head = mem.slice(rsegs[0].gpa, 4).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
-    all(fd, libc::POLLIN, stop, vec![head], sys::readv)?;
+    // recvmsg for the head: a donated fd rides on the reply's first bytes.
+    let passed = RefCell::new(None);
+    all(fd, libc::POLLIN, stop, vec![head], |fd, s| {
+        let (n, got) = s.first().map_or(Ok((0, None)), |s| sys::recv_with_fd(fd, s))?;
+        if got.is_some() {
+            *passed.borrow_mut() = got;
+        }
+        Ok(n)
+    })?;
     head.copy_to(&mut size[..]);
     let n = u64::from(u32::from_le_bytes(size));
     let capacity: u64 = rsegs.iter().map(|s| s.len).sum();
@@ -114,7 +151,7 @@ fn exchange(mem: &GuestMemory, stop: &StopSignal, chan: &GoferChannel, req: &Req
         want -= take;
     }
     all(fd, libc::POLLIN, stop, body, sys::readv)?;
-    Ok(i64::try_from(n).unwrap_or(0))
+    Ok((i64::try_from(n).unwrap_or(0), passed.into_inner()))
 }
 
 /// `P9`: relays one exchange; `ret` = reply size or `-errno`.
@@ -154,7 +191,8 @@ pub fn p9(
         return Ok(Reply::ret(-i64::from(libc::EIO)));
     }
     match exchange(mem, stop, chan, req, nreq) {
-        Ok(n) => Ok(Reply::ret(n)),
+        Ok((n, None)) => Ok(Reply::ret(n)),
+        Ok((n, Some(fd))) => Ok(Reply::Return { ret: n, ret2: chan.keep(fd) }),
         Err(e) => {
             // Mid-message failures leave the stream out of step: no more exchanges.
             chan.broken = true;

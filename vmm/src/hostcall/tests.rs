@@ -231,3 +231,52 @@ fn p9_requires_exactly_one_message() {
         Err(HostcallError::BadArgument { what: "request size field", .. })
     ));
 }
+
+#[test]
+fn donated_file_is_read_by_handle_and_released() {
+    let m = mem();
+    let stop = StopSignal::new();
+    let path = std::env::temp_dir().join(format!("vmm-donated-{}", std::process::id()));
+    std::fs::write(&path, b"0123456789abcdef").expect("write");
+    let file = std::fs::File::open(&path).expect("open");
+    std::fs::remove_file(&path).expect("unlink");
+
+    // An Rlopen-sized reply carrying the fd.
+    m.write_bytes(0x10_0000, b"\x0f\0\0\0\x0c\x01\0\x01\0\0\0\0\0\0\0").expect("write");
+    let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let mut chan = p9::GoferChannel::new(ours);
+    let reply: Vec<u8> = [&[0x18, 0, 0, 0, 0x0d, 1, 0][..], &[7u8; 17][..]].concat();
+    let gofer = std::thread::spawn(move || {
+        let mut got = [0u8; 15];
+        theirs.read_exact(&mut got).expect("request");
+        crate::sys::send_with_fd(theirs.as_raw_fd(), &reply, file.as_raw_fd()).expect("sendmsg");
+    });
+    let req = decode(&m, &block(Hostcall::P9, [1, 0, 0, 0], &[(0x10_0000, 15), (0x30_0000, 64)])).expect("valid");
+    let served = serve(&m, &stop, Some(&mut chan), None, &req).expect("served");
+    gofer.join().expect("gofer");
+    assert_eq!(served, Reply::Return { ret: 0x18, ret2: 1 });
+
+    // Scattered over two segments from offset 3; then short at the end.
+    let read = |args: [u64; 4], segs: &[(u64, u64)], chan: &mut p9::GoferChannel| {
+        let req = decode(&m, &block(Hostcall::FileRead, args, segs)).expect("valid");
+        serve(&m, &stop, Some(chan), None, &req).expect("served")
+    };
+    assert_eq!(read([1, 3, 0, 0], &[(0x40_0000, 4), (0x41_0000, 5)], &mut chan), Reply::ret(9));
+    let mut got = [0u8; 9];
+    m.read_bytes(0x40_0000, &mut got[..4]).expect("read");
+    m.read_bytes(0x41_0000, &mut got[4..]).expect("read");
+    assert_eq!(&got, b"3456789ab");
+    assert_eq!(read([1, 12, 0, 0], &[(0x40_0000, 100)], &mut chan), Reply::ret(4));
+    assert_eq!(read([1, 16, 0, 0], &[(0x40_0000, 100)], &mut chan), Reply::ret(0));
+    // Handles the channel never gave, offsets past i64: errors, not faults.
+    assert_eq!(read([2, 0, 0, 0], &[(0x40_0000, 100)], &mut chan), Reply::ret(-i64::from(libc::EBADF)));
+    assert_eq!(read([1, u64::MAX, 0, 0], &[(0x40_0000, 100)], &mut chan), Reply::ret(-i64::from(libc::EINVAL)));
+
+    let close = |h: u64, chan: &mut p9::GoferChannel| {
+        let req = decode(&m, &block(Hostcall::FileClose, [h, 0, 0, 0], &[])).expect("valid");
+        serve(&m, &stop, Some(chan), None, &req).expect("served")
+    };
+    assert_eq!(close(1, &mut chan), Reply::ret(0));
+    assert_eq!(close(1, &mut chan), Reply::ret(-i64::from(libc::EBADF)));
+    assert_eq!(read([1, 0, 0, 0], &[(0x40_0000, 100)], &mut chan), Reply::ret(-i64::from(libc::EBADF)));
+}

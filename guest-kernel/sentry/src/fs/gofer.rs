@@ -38,13 +38,39 @@ pub struct Client {
     phys: PhysMem,
     buf: PhysAddr,
     /// Read-ahead region (READAHEAD bytes of contiguous frames) and what it
-    /// holds: (read fid, file offset, bytes). One file at a time: the
-    /// common case is one program reading one file sequentially.
+    /// holds. One file at a time: the common case is one program reading
+    /// one file sequentially.
     ra_buf: PhysAddr,
-    ra: Option<(u32, u64, u64)>,
+    ra: Option<ReadAhead>,
+    /// A donated-file handle the last exchange returned, until
+    /// [`Node::io_fid`] takes it (see [`P9Transport`]).
+    donated: Option<u64>,
     msize: u32,
     next_fid: u32,
     free_fids: Vec<u32>,
+}
+
+/// What the read-ahead region holds.
+#[derive(Debug, Clone, Copy)]
+struct ReadAhead {
+    fid: u32,
+    /// File offset of the first byte, and bytes held.
+    start: u64,
+    len: u64,
+    /// Bytes asked for: fewer came back only at the end of the file.
+    window: u64,
+}
+
+impl ReadAhead {
+    /// The window of the next refill at `at`: doubled up to READAHEAD
+    /// while reads go on where this one ended, else back to the smallest,
+    /// so random small reads of a big file do not copy a MiB each.
+    fn next_window(this: Option<Self>, fid: u32, at: u64) -> u64 {
+        match this {
+            Some(r) if r.fid == fid && at == r.start + r.len => (r.window * 2).min(READAHEAD as u64),
+            _ => READAHEAD_MIN,
+        }
+    }
 }
 
 fn proto_error(why: &'static str) -> SysError {
@@ -81,6 +107,8 @@ fn skip_segments(segs: &[(PhysAddr, u64)], mut n: u64) -> Vec<(PhysAddr, u64)> {
 
 /// Segments per zero-copy exchange (the hostcall block holds 128).
 const DATA_SEGMENTS: usize = 100;
+/// Bytes per donated-file read (the hostcall's MAX_TRANSFER is 16 MiB).
+const DONATED_CHUNK: u64 = 8 << 20;
 
 impl Client {
     /// One exchange whose file data moves straight between the gofer and
@@ -122,10 +150,15 @@ impl Client {
         }
         self.phys.write(self.buf, &req);
         let cap = u64::from(self.msize);
-        let n = self
+        let (n, donated) = self
             .transport
-            .exchange(&[(self.buf, req.len() as u64)], &[(self.buf, cap)])
+            .exchange_donated(&[(self.buf, req.len() as u64)], &[(self.buf, cap)])
             .map_err(|e| SysError::new(e, "gofer unavailable"))?;
+        // A handle nobody took (only a read-only Tlopen brings one) is
+        // released rather than leaked.
+        if let Some(stale) = core::mem::replace(&mut self.donated, donated) {
+            self.transport.close_donated(stale);
+        }
         let mut reply = alloc::vec![0u8; n];
         self.phys.read(self.buf, &mut reply);
         Ok(reply)
@@ -140,7 +173,7 @@ impl Client {
 
     fn clunk(&mut self, fid: u32) {
         // A reused fid number must not inherit the read-ahead.
-        if self.ra.is_some_and(|(f, _, _)| f == fid) {
+        if self.ra.is_some_and(|r| r.fid == fid) {
             self.ra = None;
         }
         // A failed clunk still releases the fid on the server (9P semantics).
@@ -189,6 +222,7 @@ pub fn connect(transport: Arc<dyn P9Transport>, frames: &mut FrameAllocator) -> 
         buf,
         ra_buf,
         ra: None,
+        donated: None,
         msize: MSIZE,
         next_fid: 0,
         free_fids: Vec::new(),
@@ -240,19 +274,28 @@ pub struct Node {
     attr: spin::Mutex<Option<Stat>>,
     /// Fids opened for reading and for writing, opened on first use.
     read_fid: spin::Mutex<Option<u32>>,
+    /// The donated host file behind `read_fid`, if the platform took one:
+    /// reads go straight to it.
+    read_handle: spin::Mutex<Option<u64>>,
     write_fid: spin::Mutex<Option<u32>>,
     children: spin::Mutex<BTreeMap<Vec<u8>, InodeRef>>,
 }
 
 /// Reads smaller than this are served through the read-ahead buffer.
 const SMALL_READ: u64 = 64 << 10;
-/// Bytes fetched per read-ahead.
-const READAHEAD: usize = 256 << 10;
+/// Most bytes fetched per read-ahead: one exit per MiB of small sequential
+/// reads (each costs ~32 µs on PVM).
+const READAHEAD: usize = 1 << 20;
+/// The first read-ahead of a file, or after a jump.
+const READAHEAD_MIN: u64 = 128 << 10;
 
 impl Drop for Node {
     fn drop(&mut self) {
         let fids = [self.fid.lock().take(), self.read_fid.lock().take(), self.write_fid.lock().take()];
         let mut c = self.client.lock();
+        if let Some(h) = self.read_handle.lock().take() {
+            c.transport.close_donated(h);
+        }
         for fid in fids.into_iter().flatten() {
             c.clunk(fid);
         }
@@ -284,6 +327,7 @@ impl Node {
             dev,
             attr: spin::Mutex::new(None),
             read_fid: spin::Mutex::new(None),
+            read_handle: spin::Mutex::new(None),
             write_fid: spin::Mutex::new(None),
             children: spin::Mutex::new(BTreeMap::new()),
         })
@@ -330,15 +374,16 @@ impl Node {
                 let c = self.client.lock();
                 (c.ra_buf, c.ra)
             };
-            let (start, len) = match entry {
-                Some((f, start, len)) if f == fid && at >= start && at < start + len => (start, len),
+            let (start, len, window) = match entry {
+                Some(r) if r.fid == fid && at >= r.start && at < r.start + r.len => (r.start, r.len, r.window),
                 _ => {
-                    let n = self.read_fid_phys(fid, at, &[(ra_buf, READAHEAD as u64)])? as u64;
-                    self.client.lock().ra = Some((fid, at, n));
+                    let window = ReadAhead::next_window(entry, fid, at);
+                    let n = self.read_fid_phys(fid, at, &[(ra_buf, window)])? as u64;
+                    self.client.lock().ra = Some(ReadAhead { fid, start: at, len: n, window });
                     if n == 0 {
                         break;
                     }
-                    (at, n)
+                    (at, n, window)
                 }
             };
             let avail = start + len - at;
@@ -349,7 +394,7 @@ impl Node {
                 src += l;
             }
             done += n;
-            if len < READAHEAD as u64 && n >= avail {
+            if len < window && n >= avail {
                 break; // end of file
             }
         }
@@ -359,6 +404,9 @@ impl Node {
     /// Zero-copy Treads on `fid` from `off` into `segs` until they are
     /// full or the file ends.
     fn read_fid_phys(&self, fid: u32, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        if let Some(handle) = *self.read_handle.lock() {
+            return self.read_donated(handle, off, segs);
+        }
         let total: u64 = segs.iter().map(|s| s.1).sum();
         let max = self.max_io() as u64;
         let mut done = 0u64;
@@ -387,6 +435,25 @@ impl Node {
                 }
                 p9::RLERROR => return Err(SysError::new(i32::try_from(word).unwrap_or(errno::EIO), "gofer")),
                 _ => return Err(proto_error("unexpected reply to Tread")),
+            }
+        }
+        Ok(usize::try_from(done).unwrap_or(usize::MAX))
+    }
+
+    /// Reads the donated file behind the read fid from `off` into `segs`
+    /// until they are full or the file ends: no gofer round trip.
+    fn read_donated(&self, handle: u64, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        let transport = Arc::clone(&self.client.lock().transport);
+        let total: u64 = segs.iter().map(|s| s.1).sum();
+        let mut done = 0u64;
+        while done < total {
+            let mut chunk = take_segments(&skip_segments(segs, done), (total - done).min(DONATED_CHUNK));
+            chunk.truncate(DATA_SEGMENTS);
+            let want: u64 = chunk.iter().map(|s| s.1).sum();
+            let n = transport.read_donated(handle, off + done, &chunk).map_err(|e| SysError::new(e, "donated file"))?;
+            done += n as u64;
+            if (n as u64) < want {
+                break; // end of file
             }
         }
         Ok(usize::try_from(done).unwrap_or(usize::MAX))
@@ -446,6 +513,14 @@ impl Node {
             return Ok(fid);
         }
         let fid = self.open(if write { p9::open_flags::WRONLY } else { p9::open_flags::RDONLY })?;
+        let donated = self.client.lock().donated.take();
+        if write {
+            if let Some(h) = donated {
+                self.client.lock().transport.close_donated(h);
+            }
+        } else {
+            *self.read_handle.lock() = donated;
+        }
         *s = Some(fid);
         Ok(fid)
     }

@@ -54,7 +54,7 @@ fn context(dir: &std::path::Path, mem: &mut TestMem, readonly: bool) -> FsContex
 /// The context and its transport (whose `exchanges` counts round trips).
 fn context_counted(dir: &std::path::Path, mem: &mut TestMem, readonly: bool) -> (FsContext, Arc<InProcess>) {
     let server =
-        gofer::Server::new(dir, gofer::GoferOptions { readonly, max_msize: gofer::DEFAULT_MAX_MSIZE }).expect("server");
+        gofer::Server::new(dir, gofer::GoferOptions { readonly, ..gofer::GoferOptions::default() }).expect("server");
     let t = Arc::new(InProcess { server: Mutex::new(server), phys: mem.phys(), exchanges: Default::default() });
     let root = mount(Arc::clone(&t) as Arc<dyn P9Transport>, &mut mem.frames, 99).expect("mount");
     let loc = Location::root(root);
@@ -210,14 +210,14 @@ fn programs_are_found_on_path_and_read_whole() {
 #[test]
 fn small_reads_through_readahead_match_the_file() {
     let dir = tree();
-    let body: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let body: Vec<u8> = (0..2_500_000u32).map(|i| (i * 7 % 253) as u8).collect();
     std::fs::write(dir.join("f"), &body).expect("write");
     let mut mem = TestMem::new(16);
     let fs = context(&dir, &mut mem, false);
     let f = fs.resolve(&fs.root, b"/f", true).expect("walk");
     let phys = mem.phys();
     let page = mem.frames.alloc_zeroed().expect("frame");
-    // 3000-byte reads cross the 256 KiB read-ahead boundaries unaligned.
+    // 3000-byte reads cross the 1 MiB read-ahead boundaries unaligned.
     let mut got = Vec::new();
     loop {
         let n = f.node().read_phys(&phys, got.len() as u64, &[(page, 1000), (page + 2000, 2000)]).expect("read");
@@ -237,4 +237,115 @@ fn small_reads_through_readahead_match_the_file() {
     assert!(phys.read(page, &mut b));
     assert_eq!(&b, b"CHANGED");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A transport that donates files as the VMM does: each Rlopen of a
+/// read-only open comes with a handle to the host file `path`, read by
+/// `read_donated` without a 9P exchange.
+struct Donating {
+    inner: InProcess,
+    path: PathBuf,
+    files: Mutex<std::collections::HashMap<u64, std::fs::File>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl P9Transport for Donating {
+    fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        self.inner.exchange(request, reply)
+    }
+
+    fn exchange_donated(
+        &self,
+        request: &[(PhysAddr, u64)],
+        reply: &[(PhysAddr, u64)],
+    ) -> Result<(usize, Option<u64>), i32> {
+        // The request first: the reply may land on top of it.
+        let (mut t, mut r) = ([0u8; 15], [0u8; 5]);
+        let whole = request.len() == 1 && request[0].1 >= 15 && self.inner.phys.read(request[0].0, &mut t);
+        let n = self.inner.exchange(request, reply)?;
+        assert!(self.inner.phys.read(reply[0].0, &mut r));
+        let flags = u32::from_le_bytes([t[11], t[12], t[13], t[14]]);
+        if !(whole && t[4] == p9::TLOPEN && r[4] == p9::RLOPEN && flags & 3 == p9::open_flags::RDONLY) {
+            return Ok((n, None));
+        }
+        let h = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        self.files.lock().expect("files").insert(h, std::fs::File::open(&self.path).expect("open"));
+        Ok((n, Some(h)))
+    }
+
+    fn read_donated(&self, handle: u64, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        use std::os::unix::fs::FileExt;
+        let files = self.files.lock().expect("files");
+        let f = files.get(&handle).ok_or(errno::EBADF)?;
+        let mut done = 0u64;
+        for &(pa, len) in segs {
+            let mut buf = vec![0u8; usize::try_from(len).expect("len")];
+            let n = f.read_at(&mut buf, off + done).map_err(|_| errno::EIO)?;
+            assert!(self.inner.phys.write(pa, &buf[..n]));
+            done += n as u64;
+            if (n as u64) < len {
+                break;
+            }
+        }
+        Ok(usize::try_from(done).expect("done"))
+    }
+
+    fn close_donated(&self, handle: u64) {
+        assert!(self.files.lock().expect("files").remove(&handle).is_some(), "handle closed twice");
+    }
+}
+
+#[test]
+fn donated_files_are_read_without_exchanges_and_released() {
+    let dir = tree();
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    std::fs::write(dir.join("f"), &body).expect("write");
+    let mut mem = TestMem::new(16);
+    let server = gofer::Server::new(&dir, gofer::GoferOptions::default()).expect("server");
+    let inner = InProcess { server: Mutex::new(server), phys: mem.phys(), exchanges: Default::default() };
+    let t = Arc::new(Donating { inner, path: dir.join("f"), files: Default::default(), next: Default::default() });
+    let root = mount(Arc::clone(&t) as Arc<dyn P9Transport>, &mut mem.frames, 99).expect("mount");
+    let f = root.lookup(b"f").expect("lookup");
+    let count = || t.inner.exchanges.load(std::sync::atomic::Ordering::Relaxed);
+    let phys = mem.phys();
+    let big = mem.frames.alloc_contiguous(32).expect("frames");
+    // The first read opens the file (Twalk + Tlopen); every read after,
+    // large or small, goes to the donated file alone.
+    let n = f.read_phys(&phys, 0, &[(big, 128 << 10)]).expect("read");
+    assert_eq!(n, 128 << 10);
+    let opened = count();
+    let mut got = vec![0u8; n];
+    assert!(phys.read(big, &mut got));
+    assert!(got == body[..n], "large read");
+    let mut off = n;
+    loop {
+        let n = f.read_phys(&phys, off as u64, &[(big, 1000), (big + 5000, 3000)]).expect("read");
+        let mut chunk = vec![0u8; 4000];
+        assert!(phys.read(big, &mut chunk[..1000]) && phys.read(big + 5000, &mut chunk[1000..]));
+        assert!(chunk[..n] == body[off..off + n], "small read at {off}");
+        off += n;
+        if n < 4000 {
+            break;
+        }
+    }
+    assert_eq!(off, body.len());
+    assert_eq!(count(), opened, "no Tread once the file is donated");
+    assert_eq!(t.files.lock().expect("files").len(), 1);
+    // A write fid gets no handle; dropping the node releases the one it has.
+    f.write_at(0, b"x").expect("write");
+    drop(f);
+    drop(root);
+    assert!(t.files.lock().expect("files").is_empty(), "the handle was released");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn readahead_window_grows_only_while_sequential() {
+    let r = |start, len, window| Some(ReadAhead { fid: 3, start, len, window });
+    assert_eq!(ReadAhead::next_window(None, 3, 0), READAHEAD_MIN);
+    assert_eq!(ReadAhead::next_window(r(0, READAHEAD_MIN, READAHEAD_MIN), 3, READAHEAD_MIN), 2 * READAHEAD_MIN);
+    assert_eq!(ReadAhead::next_window(r(0, 1 << 20, 1 << 20), 3, 1 << 20), READAHEAD as u64);
+    // A jump, or another file: back to the smallest window.
+    assert_eq!(ReadAhead::next_window(r(0, 1 << 20, 1 << 20), 3, 5 << 20), READAHEAD_MIN);
+    assert_eq!(ReadAhead::next_window(r(0, 1 << 20, 1 << 20), 4, 1 << 20), READAHEAD_MIN);
 }

@@ -260,8 +260,30 @@ pub trait Host {
 /// read from the `request` ranges, the R-message lands in the `reply`
 /// ranges in order. Returns the R-message's size or an errno (ENOSYS when
 /// the sandbox has no gofer, EIO when the connection is lost).
+///
+/// Donated files: the gofer may pass the host fd of a file it opened for
+/// reading along with the `Rlopen`; the platform keeps it and hands out a
+/// handle, and reads of that file skip the gofer. Platforms without this
+/// keep the defaults (no handles; every read is a 9P exchange).
 pub trait P9Transport: Send + Sync {
     fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32>;
+    /// [`P9Transport::exchange`], plus the handle of a file donated with
+    /// the reply.
+    fn exchange_donated(
+        &self,
+        request: &[(PhysAddr, u64)],
+        reply: &[(PhysAddr, u64)],
+    ) -> Result<(usize, Option<u64>), i32> {
+        self.exchange(request, reply).map(|n| (n, None))
+    }
+    /// Reads donated file `handle` at `off` into `segs` (at most
+    /// [`abi::hostcall::MAX_SEGMENTS`] ranges) until they are full or the
+    /// file ends; the bytes read.
+    fn read_donated(&self, _handle: u64, _off: u64, _segs: &[(PhysAddr, u64)]) -> Result<usize, i32> {
+        Err(abi::linux::errno::ENOSYS)
+    }
+    /// Releases donated file `handle`.
+    fn close_donated(&self, _handle: u64) {}
 }
 
 /// A platform: its address-space and context types, and its host.

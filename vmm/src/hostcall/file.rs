@@ -1,0 +1,55 @@
+//! `FileRead` and `FileClose`: reads of files the gofer donated (see
+//! `p9.rs`), straight from the host fd into guest memory with `preadv`:
+//! one copy, as a native read, and no gofer round trip.
+//!
+//! The guest names a file only by a handle the channel handed out; the
+//! fds are the gofer's read-only opens, so this reads nothing the guest
+//! could not read through 9P.
+
+use std::os::fd::AsRawFd;
+
+use super::p9::{advance, GoferChannel};
+use super::{guest_slices, HostcallError, Reply, Request};
+use crate::sys;
+use crate::vstate::GuestMemory;
+
+/// iovecs per preadv (the kernel's IOV_MAX).
+const IOV_MAX: usize = 1024;
+
+/// `FileRead`: `ret` = bytes read (short only at end of file) or `-errno`.
+pub fn read(mem: &GuestMemory, gofer: Option<&mut GoferChannel>, req: &Request) -> Result<Reply, HostcallError> {
+    let Some(file) = gofer.and_then(|c| c.donated.get(&req.args[0])) else {
+        return Ok(Reply::ret(-i64::from(libc::EBADF)));
+    };
+    let Ok(mut off) = i64::try_from(req.args[1]) else {
+        return Ok(Reply::ret(-i64::from(libc::EINVAL)));
+    };
+    let mut slices = guest_slices(mem, &req.segments)?;
+    let mut done = 0usize;
+    while !slices.is_empty() {
+        let n = slices.len().min(IOV_MAX);
+        match sys::preadv(file.as_raw_fd(), &slices[..n], off) {
+            Ok(0) => break,
+            Ok(n) => {
+                done += n;
+                off = off.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
+                if advance(&mut slices, n).is_err() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if done == 0 => return Ok(Reply::errno(&e)),
+            // What was read stands; the error shows on the next read.
+            Err(_) => break,
+        }
+    }
+    Ok(Reply::ret(i64::try_from(done).unwrap_or(i64::MAX)))
+}
+
+/// `FileClose`: drops the handle's fd.
+pub fn close(gofer: Option<&mut GoferChannel>, req: &Request) -> Reply {
+    match gofer.and_then(|c| c.donated.remove(&req.args[0])) {
+        Some(_) => Reply::ret(0),
+        None => Reply::ret(-i64::from(libc::EBADF)),
+    }
+}
