@@ -40,6 +40,17 @@ pub fn sandbox_platform() -> Option<String> {
     std::env::var("RINGFENCE_PLATFORM").ok().filter(|p| !p.is_empty())
 }
 
+/// `ringfence`, with `--platform P` when RINGFENCE_PLATFORM is set: for the
+/// OCI commands, whose sandbox follows the platform of the command that
+/// starts it.
+pub fn ringfence_command() -> Command {
+    let mut cmd = Command::new(ringfence_bin());
+    if let Some(p) = sandbox_platform() {
+        cmd.arg("--platform").arg(p);
+    }
+    cmd
+}
+
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent directory").to_path_buf()

@@ -7,10 +7,10 @@
 //! resources/bundle/busybox.sh, edited per test.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::OnceLock;
 
-use ringfence_tests::{build_busybox_bundle, ringfence_bin, Outcome, Run, TempDir};
+use ringfence_tests::{build_busybox_bundle, ringfence_command, sandbox_platform, Outcome, Run, TempDir};
 use serde_json::{json, Value};
 
 fn template() -> &'static Path {
@@ -59,13 +59,18 @@ impl Env {
     /// `ringfence --root ROOT run -b BUNDLE ID`, waited for.
     fn run(&self, bundle: &str, id: &str) -> Outcome {
         let root = self.root();
-        Run::ringfence(&["--root", &root, "run", "-b", bundle, id]).run()
+        let mut args = vec!["--root".to_owned(), root];
+        if let Some(p) = sandbox_platform() {
+            args.extend(["--platform".to_owned(), p]);
+        }
+        args.extend(["run", "-b", bundle, id].map(str::to_owned));
+        Run::ringfence(&args).run()
     }
 
     /// `create`, with stdio not piped (the sandbox process keeps it).
     fn create(&self, bundle: &str, id: &str) -> (i32, String) {
         let err = self.path(&format!("stderr-{id}"));
-        let out = Command::new(ringfence_bin())
+        let out = ringfence_command()
             .args(["--root", &self.root(), "create", "--bundle", bundle, id])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -11,11 +11,11 @@ use std::io::{IoSliceMut, Read as _, Write as _};
 use std::mem::MaybeUninit;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use ringfence_tests::{build_busybox_bundle, ringfence_bin, TempDir};
+use ringfence_tests::{build_busybox_bundle, ringfence_command, TempDir};
 use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use serde_json::{json, Value};
 
@@ -135,7 +135,7 @@ fn start_shell(what: &str) -> (Child, TempDir, Console) {
     let sock = dir.path().join("console.sock");
     let listener = UnixListener::bind(&sock).expect("bind the console socket");
     let stderr = File::create(dir.path().join("stderr")).expect("stderr file");
-    let mut child = Command::new(ringfence_bin())
+    let mut child = ringfence_command()
         .arg("--root")
         .arg(&root)
         .arg("run")
@@ -246,13 +246,8 @@ fn interactive_shell_on_the_console() {
 
 /// `ringfence ARGS` with --root in `dir`: (status, stderr).
 fn rf(root: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(ringfence_bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ringfence");
+    let out =
+        ringfence_command().arg("--root").arg(root).args(args).stdin(Stdio::null()).output().expect("run ringfence");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -299,7 +294,7 @@ impl Running {
         let b = bundle(dir.path(), &["sleep", "1000"], false);
         let b = b.to_string_lossy().into_owned();
         // Its stdio not piped: the sandbox process keeps them open.
-        let status = Command::new(ringfence_bin())
+        let status = ringfence_command()
             .arg("--root")
             .arg(&root)
             .args(["run", "--detach", "--bundle", &b, id])
@@ -391,7 +386,7 @@ fn exec_tty_through_the_console_socket() {
     let sock = c.dir.path().join("exec-console.sock");
     let listener = UnixListener::bind(&sock).expect("bind the console socket");
     let err_path = c.dir.path().join("exec-stderr");
-    let mut child = Command::new(ringfence_bin())
+    let mut child = ringfence_command()
         .arg("--root")
         .arg(&c.root)
         .args(["exec", "-t", "--console-socket"])
@@ -433,7 +428,7 @@ fn caller_terminal() -> (File, File) {
 fn drive_on_callers_terminal(root: &Path, args: &[&str], tty: &str, err_path: &Path) {
     let (master, slave) = caller_terminal();
     let before = rustix::termios::tcgetattr(&slave).expect("tcgetattr");
-    let mut child = Command::new(ringfence_bin())
+    let mut child = ringfence_command()
         .arg("--root")
         .arg(root)
         .args(args)

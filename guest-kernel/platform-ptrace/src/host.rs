@@ -151,6 +151,17 @@ impl Host for PtraceHost {
         (events, vmm::hostinfo::winsize(0).unwrap_or(known))
     }
 
+    fn poll_terminal(&self, fd: u32, ns: u64, known: abi::linux::Winsize) -> (u32, abi::linux::Winsize) {
+        if fd == 0 {
+            return self.poll_console(ns, known);
+        }
+        // A terminal registered for an exec'd process: the same 20 ms look
+        // at its window size as the console's.
+        let events = self.poll(fd, abi::linux::poll::POLLIN, ns.min(20_000_000));
+        let held = self.registered(fd);
+        (events, held.raw().and_then(vmm::hostinfo::winsize).unwrap_or(known))
+    }
+
     fn poll(&self, fd: u32, events: u32, ns: u64) -> u32 {
         counted();
         let (pollin, pollout) = (abi::linux::poll::POLLIN, abi::linux::poll::POLLOUT);
