@@ -19,11 +19,7 @@ fn result(ret: i64) -> Result<usize, i32> {
 
 impl sentry::platform::P9Transport for KvmP9 {
     fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
-        let (n, handle) = self.exchange_donated(request, reply)?;
-        if let Some(h) = handle {
-            self.close_donated(h);
-        }
-        Ok(n)
+        sentry::platform::exchange_releasing_donation(self, request, reply)
     }
 
     fn exchange_donated(

@@ -266,23 +266,28 @@ impl PtraceP9 {
 fn all(fd: i32, mut iov: Vec<libc::iovec>, write: bool) -> Result<(), i32> {
     iov.retain(|v| v.iov_len != 0);
     while !iov.is_empty() {
-        let mut n = rw(fd, &iov, write)?;
+        let n = rw(fd, &iov, write)?;
         if n == 0 {
             return Err(libc::EIO);
         }
-        while n > 0 {
-            let first = &mut iov[0];
-            if n >= first.iov_len {
-                n -= first.iov_len;
-                iov.remove(0);
-            } else {
-                first.iov_base = first.iov_base.cast::<u8>().wrapping_add(n).cast();
-                first.iov_len -= n;
-                n = 0;
-            }
-        }
+        advance(&mut iov, n);
     }
     Ok(())
+}
+
+/// Drops the first `n` bytes (at most their total) from the front of `iov`.
+fn advance(iov: &mut Vec<libc::iovec>, mut n: usize) {
+    while n > 0 && !iov.is_empty() {
+        let first = &mut iov[0];
+        if n >= first.iov_len {
+            n -= first.iov_len;
+            iov.remove(0);
+        } else {
+            first.iov_base = first.iov_base.cast::<u8>().wrapping_add(n).cast();
+            first.iov_len -= n;
+            n = 0;
+        }
+    }
 }
 
 /// Reads the 4 size bytes of a reply into `head` with recvmsg, keeping the
@@ -379,11 +384,7 @@ fn exchange(
 
 impl P9Transport for PtraceP9 {
     fn exchange(&self, request: &[(PhysAddr, u64)], reply: &[(PhysAddr, u64)]) -> Result<usize, i32> {
-        let (n, handle) = self.exchange_donated(request, reply)?;
-        if let Some(h) = handle {
-            self.close_donated(h);
-        }
-        Ok(n)
+        sentry::platform::exchange_releasing_donation(self, request, reply)
     }
 
     fn exchange_donated(
@@ -447,7 +448,7 @@ impl P9Transport for PtraceP9 {
             // SAFETY: every iovec points into sentry physical memory, mapped
             // for the process's life (checked by `iovecs`).
             let r = unsafe { libc::preadv(fd, iov.as_ptr(), count, off) };
-            let Ok(mut n) = usize::try_from(r) else {
+            let Ok(n) = usize::try_from(r) else {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -462,17 +463,7 @@ impl P9Transport for PtraceP9 {
             }
             done += n;
             off = off.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
-            while n > 0 {
-                let first = &mut iov[0];
-                if n >= first.iov_len {
-                    n -= first.iov_len;
-                    iov.remove(0);
-                } else {
-                    first.iov_base = first.iov_base.cast::<u8>().wrapping_add(n).cast();
-                    first.iov_len -= n;
-                    n = 0;
-                }
-            }
+            advance(&mut iov, n);
         }
         // Counted with the 9P exchanges, as the VMM counts FileRead.
         crate::P9_EXCHANGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -335,19 +335,7 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<String> {
     for (s, status, pid, owner) in rows {
         table.push([s.id, pid.to_string(), status.to_string(), s.bundle.display().to_string(), s.created, owner]);
     }
-    let mut widths = [0usize; 6];
-    for row in &table {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let mut out = String::new();
-    for row in &table {
-        let line: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        out.push_str(line.join("   ").trim_end());
-        out.push('\n');
-    }
-    Ok(out)
+    Ok(super::table::format(&table, "   "))
 }
 
 /// `kill ID SIGNAL [--all]`: through the control channel to the

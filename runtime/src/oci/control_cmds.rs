@@ -152,19 +152,7 @@ fn ps_table(rows: &[ProcessRow], now_ns: u64) -> String {
             cmd,
         ]);
     }
-    let mut widths = [0usize; 8];
-    for row in &table {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let mut out = String::new();
-    for row in &table {
-        let line: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        out.push_str(line.join(" ").trim_end());
-        out.push('\n');
-    }
-    out
+    super::table::format(&table, " ")
 }
 
 /// HH:MM (UTC) for a start within the last day, else the month and day.

@@ -16,3 +16,4 @@ pub mod rpc;
 pub mod server;
 pub mod spec;
 pub mod state;
+pub mod table;

@@ -286,6 +286,21 @@ pub trait P9Transport: Send + Sync {
     fn close_donated(&self, _handle: u64) {}
 }
 
+/// [`P9Transport::exchange`] of a transport whose real method is
+/// `exchange_donated` (both platforms'): a file donated with a reply nobody
+/// asked to keep is released at once.
+pub fn exchange_releasing_donation<T: P9Transport + ?Sized>(
+    t: &T,
+    request: &[(PhysAddr, u64)],
+    reply: &[(PhysAddr, u64)],
+) -> Result<usize, i32> {
+    let (n, handle) = t.exchange_donated(request, reply)?;
+    if let Some(h) = handle {
+        t.close_donated(h);
+    }
+    Ok(n)
+}
+
 /// A platform: its address-space and context types, and its host.
 pub trait Platform {
     type AddressSpace: AddressSpace;
