@@ -51,6 +51,15 @@ pub fn ringfence_command() -> Command {
     cmd
 }
 
+/// Whether the tests run with real uid 0 (native runs that prepare files
+/// as root or drop to other credentials need it; they skip otherwise).
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent directory").to_path_buf()

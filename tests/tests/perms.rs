@@ -10,7 +10,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use ringfence_tests::{compare_runs, resource, Run, TempDir};
+use ringfence_tests::{compare_runs, resource, running_as_root, Run, TempDir};
 
 /// What the table prints on Linux as uid 1000 (gid 1000, groups 2000).
 const AS_USER: &str = r#"open secret O_RDONLY: EACCES
@@ -97,13 +97,6 @@ open /proc/self/status: ok
 "#;
 
 const MODES: [&str; 3] = ["user", "nocap", "root"];
-
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
-        .unwrap_or(false)
-}
 
 #[test]
 fn permissions_match_linux_on_tmpfs() {

@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use ringfence_tests::{busybox, compare_runs, resource, Outcome, Run, TempDir};
+use ringfence_tests::{busybox, compare_runs, resource, running_as_root, Outcome, Run, TempDir};
 
 const NO_ARGS: &[&str] = &[];
 
@@ -229,15 +229,6 @@ PR_SET_PDEATHSIG: grandchild got SIGUSR1 (asked 10)
 subreaper 1: the orphan's parent is us yes, and we reaped it yes
 umask: old 022, now 027
 "#;
-
-/// Credentials need root natively (the program drops to the container's
-/// capability set first); elsewhere the native check is skipped.
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
-        .unwrap_or(false)
-}
 
 #[test]
 fn creds_match_linux() {
