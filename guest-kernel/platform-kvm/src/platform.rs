@@ -5,7 +5,7 @@ use core::cell::Cell;
 use abi::layout::{selector, BOOT_PML4_GPA, USER_END};
 use sentry::arch::{FpState, UserRegs};
 use sentry::mm::frames::FrameAllocator;
-use sentry::platform::{Access, Context, MapError, PhysMem, Platform, Trap};
+use sentry::platform::{Access, Context, MapError, PhysMem, Platform, ThreadId, Trap};
 
 use crate::arch::entry::{switch_to_user, CPU_LOCAL, VECTOR_SYSCALL};
 use crate::arch::{self, Backend};
@@ -33,7 +33,7 @@ impl KvmContext {
 impl Context for KvmContext {
     type AddressSpace = GuestSpace;
 
-    fn switch(&mut self, space: &mut GuestSpace, regs: &mut UserRegs, fp: &mut FpState) -> Trap {
+    fn switch(&mut self, space: &mut GuestSpace, _thread: ThreadId, regs: &mut UserRegs, fp: &mut FpState) -> Trap {
         // Never trust the register file: a non-canonical or kernel-half
         // rip/rsp would fault inside the return path, in supervisor mode.
         if regs.rip >= USER_END || regs.rsp >= USER_END {

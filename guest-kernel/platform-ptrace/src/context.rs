@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use abi::layout::USER_END;
 use sentry::arch::{FpState, UserRegs, FPSTATE_BYTES, RFLAGS_FIXED, RFLAGS_IF, RFLAGS_USER_MASK, XSAVE_MASK};
-use sentry::platform::{Access, AddressSpace, Context, Perms, PhysMem, Trap};
+use sentry::platform::{Access, AddressSpace, Context, Perms, PhysMem, ThreadId, Trap};
 
 use crate::space::PtraceSpace;
 use crate::sys;
@@ -196,14 +196,16 @@ impl PtraceContext {
 impl Context for PtraceContext {
     type AddressSpace = PtraceSpace;
 
-    fn switch(&mut self, space: &mut PtraceSpace, regs: &mut UserRegs, fp: &mut FpState) -> Trap {
+    fn switch(&mut self, space: &mut PtraceSpace, thread: ThreadId, regs: &mut UserRegs, fp: &mut FpState) -> Trap {
         if regs.rip >= USER_END || regs.rsp >= USER_END {
             return Trap::Exception { vector: 13, error_code: 0 };
         }
         if let Err(e) = space.flush() {
             panic!("ptrace platform: cannot update the address space: {e}");
         }
-        let pid = space.stub.pid;
+        let pid =
+            space.host_thread(thread).unwrap_or_else(|e| panic!("ptrace platform: cannot start a stub thread: {e}"));
+        let tgid = space.stub.pid;
         let fatal = |what: &str, e: io::Error| -> ! { panic!("ptrace platform: {what} on stub {pid}: {e}") };
         if let Err(e) = sys::set_regs(pid, &to_host(regs, &space.stub.base_regs)) {
             fatal("PTRACE_SETREGS", e);
@@ -226,7 +228,7 @@ impl Context for PtraceContext {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     // The tick: stop the stub (the SIGSTOP is suppressed below).
                     if !kicked && self.tick.due() {
-                        sys::tgkill(pid, libc::SIGSTOP);
+                        sys::tgkill(tgid, pid, libc::SIGSTOP);
                         kicked = true;
                     }
                 }

@@ -9,9 +9,12 @@
 //! sandbox through `Host::exit`), which is the tracer of every stub; the
 //! calling thread waits for the outcome, a timeout or a stop.
 //!
-//! All tasks of an address space run on the stub's one thread, their
-//! register files loaded at each switch: the sentry is one CPU, so one
-//! host thread per address space is enough.
+//! Each application thread runs on a stub thread of its own in its
+//! address space's stub (cloned into the stub when it first runs, ended
+//! when it exits or execs), as a thread runs on its own host thread under
+//! Linux: its FPU state stays in the host thread between switches, and the
+//! host's view of the stub (/proc, a debugger) has the application's
+//! threads.
 
 mod context;
 #[allow(unsafe_code)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use abi::layout::{PAGE_SIZE, USER_END};
 use sentry::mm::frames::FrameAllocator;
-use sentry::platform::{AddressSpace, MapError, Perms, PhysAddr};
+use sentry::platform::{AddressSpace, MapError, Perms, PhysAddr, ThreadId};
 
 use crate::stub::{Op, Stub, StubError, MEMFD_FD, STUB_PAGE};
 
@@ -87,6 +87,11 @@ pub struct PtraceSpace {
     pages: BTreeMap<u64, (PhysAddr, Perms)>,
     pending: Vec<Change>,
     pub(crate) stub: Stub,
+    /// The stub thread each application thread runs on. The stub's first
+    /// thread serves one of them (the first to run, or the first to come
+    /// after its thread was released); the others are stub threads of
+    /// their own, ended with their application thread.
+    threads: Vec<(ThreadId, libc::pid_t)>,
     /// Kept for the stub's lifetime (its fd 3 is a duplicate).
     _memfd: Arc<OwnedFd>,
 }
@@ -102,7 +107,7 @@ unsafe impl Sync for PtraceSpace {}
 impl PtraceSpace {
     pub fn new(memfd: Arc<OwnedFd>) -> Result<Self, StubError> {
         let stub = Stub::spawn(&memfd)?;
-        Ok(Self { pages: BTreeMap::new(), pending: Vec::new(), stub, _memfd: memfd })
+        Ok(Self { pages: BTreeMap::new(), pending: Vec::new(), stub, threads: Vec::new(), _memfd: memfd })
     }
 
     fn queue(&mut self, c: Change) {
@@ -120,7 +125,24 @@ impl PtraceSpace {
             return Ok(());
         }
         let ops: Vec<Op> = self.pending.drain(..).map(Change::op).collect();
-        self.stub.run(&ops)
+        self.stub.run(&ops).map(drop)
+    }
+
+    /// The stub thread `thread` runs on, made on its first run.
+    pub fn host_thread(&mut self, thread: ThreadId) -> Result<libc::pid_t, StubError> {
+        if let Some(&(_, tid)) = self.threads.iter().find(|(t, _)| *t == thread) {
+            return Ok(tid);
+        }
+        let first = self.stub.pid;
+        let tid = if self.threads.iter().any(|&(_, tid)| tid == first) { self.stub.spawn_thread()? } else { first };
+        self.threads.push((thread, tid));
+        Ok(tid)
+    }
+
+    /// How many application threads have a stub thread here.
+    #[cfg(test)]
+    pub fn thread_count(&self) -> usize {
+        self.threads.len()
     }
 
     /// Queues a protect of every run of mapped pages in `[va, end)`
@@ -194,5 +216,50 @@ impl AddressSpace for PtraceSpace {
         self.pending.clear();
         // Should the space run again, the stub maps none of the freed frames.
         self.queue(Change::Unmap { va: 0, len: STUB_PAGE });
+    }
+
+    fn release_thread(&mut self, thread: ThreadId) {
+        let Some(i) = self.threads.iter().position(|(t, _)| *t == thread) else { return };
+        let (_, tid) = self.threads.swap_remove(i);
+        // The first thread stays for the next application thread to come.
+        if tid != self.stub.pid {
+            if let Err(e) = self.stub.end_thread(tid) {
+                tracing::error!(error = %e, tid, "cannot end a stub thread");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_threads(pid: libc::pid_t) -> usize {
+        std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count)
+    }
+
+    /// One stub thread per application thread; the first thread is kept
+    /// (and reused) when its application thread goes.
+    #[test]
+    fn stub_threads_follow_threads() {
+        let memfd = Arc::new(crate::sys::memfd(c"t", 1 << 20).expect("memfd"));
+        let mut space = PtraceSpace::new(memfd).expect("space");
+        let pid = space.stub.pid;
+        let ids: Vec<ThreadId> = (0..3).map(|_| ThreadId::fresh()).collect();
+        let tids: Vec<libc::pid_t> = ids.iter().map(|&t| space.host_thread(t).expect("thread")).collect();
+        assert_eq!(tids[0], pid, "the first application thread runs on the stub's first thread");
+        assert_eq!(space.host_thread(ids[1]).expect("again"), tids[1], "a thread keeps its stub thread");
+        assert_eq!(host_threads(pid), 3);
+        for tid in &tids {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).expect("status");
+            assert!(status.lines().any(|l| l == "Seccomp:\t2"), "stub thread {tid} has the filter");
+        }
+        space.release_thread(ids[1]);
+        space.release_thread(ids[0]);
+        assert_eq!(host_threads(pid), 2, "the first thread stays, the other goes");
+        let next = space.host_thread(ThreadId::fresh()).expect("reuse");
+        assert_eq!(next, pid, "the free first thread serves the next application thread");
+        assert_eq!(space.thread_count(), 2);
+        assert_eq!(host_threads(pid), 2);
     }
 }

@@ -102,7 +102,10 @@ pub struct Op {
 /// A live stub process (killed and reaped on drop).
 #[derive(Debug)]
 pub struct Stub {
+    /// The stub's first thread, which also runs the syscall lists.
     pub pid: libc::pid_t,
+    /// Its other threads ([`Stub::spawn_thread`]), reaped on drop.
+    threads: Vec<libc::pid_t>,
     /// The stub page, mapped read-write here.
     page: *mut u8,
     _page_fd: OwnedFd,
@@ -125,37 +128,67 @@ fn sys_err(what: &'static str) -> impl FnOnce(io::Error) -> StubError {
     move |source| StubError::Sys { what, source }
 }
 
-/// The stub's seccomp filter: x86-64, mmap/munmap/mprotect, from the stub's
-/// syscall instruction only. A syscall from elsewhere (application code
-/// reaching the host's vsyscall page, whose emulation PTRACE_SYSEMU does
-/// not stop) is refused with SIGSYS, which the switch turns into a fault;
-/// any other syscall from the stub's instruction kills the stub.
+/// The clone flags of a stub thread: a thread of the stub sharing
+/// everything, traced as its parent is (it starts with a SIGSTOP stop).
+pub const THREAD_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM
+    | libc::CLONE_PTRACE) as u64;
+
+/// The stub's seccomp filter: x86-64, from the stub's syscall instruction
+/// only: mmap/munmap/mprotect, exit (a stub thread ending) and clone with
+/// [`THREAD_FLAGS`] (a new stub thread). A syscall from elsewhere
+/// (application code reaching the host's vsyscall page, whose emulation
+/// PTRACE_SYSEMU does not stop) is refused with SIGSYS, which the switch
+/// turns into a fault; any other syscall from the stub's instruction kills
+/// the stub. Threads inherit the filter.
 fn filter(syscall_ip: u64) -> Vec<libc::sock_filter> {
     // BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K.
     const LD: u16 = 0x20;
     const JEQ: u16 = 0x15;
     const RET: u16 = 0x06;
     const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-    let s = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    let lo = u32::try_from(syscall_ip & 0xffff_ffff).unwrap_or(0);
-    let hi = u32::try_from(syscall_ip >> 32).unwrap_or(0);
+    // The three returns, at the end.
+    const ALLOW: usize = 16;
+    const KILL: usize = 17;
+    const TRAP: usize = 18;
+    let lo32 = |v: u64| u32::try_from(v & 0xffff_ffff).unwrap_or(0);
+    let hi32 = |v: u64| u32::try_from(v >> 32).unwrap_or(0);
     let nr = |n: libc::c_long| u32::try_from(n).unwrap_or(u32::MAX);
-    // seccomp_data: nr @0, arch @4, instruction_pointer @8.
-    vec![
-        s(LD, 0, 0, 4),
-        s(JEQ, 0, 9, AUDIT_ARCH_X86_64),
-        s(LD, 0, 0, 8),
-        s(JEQ, 0, 8, lo),
-        s(LD, 0, 0, 12),
-        s(JEQ, 0, 6, hi),
-        s(LD, 0, 0, 0),
-        s(JEQ, 2, 0, nr(libc::SYS_mmap)),
-        s(JEQ, 1, 0, nr(libc::SYS_munmap)),
-        s(JEQ, 0, 1, nr(libc::SYS_mprotect)),
-        s(RET, 0, 0, libc::SECCOMP_RET_ALLOW),
-        s(RET, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
-        s(RET, 0, 0, libc::SECCOMP_RET_TRAP),
-    ]
+    // A compare at index `at`: on equal to `jt` (None: the next), else `jf`.
+    let jeq = |at: usize, k: u32, jt: Option<usize>, jf: Option<usize>| {
+        let off = |to: Option<usize>| to.map_or(0, |t| u8::try_from(t - at - 1).unwrap_or(0));
+        libc::sock_filter { code: JEQ, jt: off(jt), jf: off(jf), k }
+    };
+    let ld = |k: u32| libc::sock_filter { code: LD, jt: 0, jf: 0, k };
+    let ret = |k: u32| libc::sock_filter { code: RET, jt: 0, jf: 0, k };
+    // seccomp_data: nr @0, arch @4, instruction_pointer @8, args @16.
+    let prog = vec![
+        ld(4),
+        jeq(1, AUDIT_ARCH_X86_64, None, Some(KILL)),
+        ld(8),
+        jeq(3, lo32(syscall_ip), None, Some(TRAP)),
+        ld(12),
+        jeq(5, hi32(syscall_ip), None, Some(TRAP)),
+        ld(0),
+        jeq(7, nr(libc::SYS_mmap), Some(ALLOW), None),
+        jeq(8, nr(libc::SYS_munmap), Some(ALLOW), None),
+        jeq(9, nr(libc::SYS_mprotect), Some(ALLOW), None),
+        jeq(10, nr(libc::SYS_exit), Some(ALLOW), None),
+        jeq(11, nr(libc::SYS_clone), None, Some(KILL)),
+        ld(16),
+        jeq(13, lo32(THREAD_FLAGS), None, Some(KILL)),
+        ld(20),
+        jeq(15, hi32(THREAD_FLAGS), Some(ALLOW), Some(KILL)),
+        ret(libc::SECCOMP_RET_ALLOW),
+        ret(libc::SECCOMP_RET_KILL_PROCESS),
+        ret(libc::SECCOMP_RET_TRAP),
+    ];
+    debug_assert_eq!(prog.len(), TRAP + 1);
+    prog
 }
 
 impl Stub {
@@ -187,6 +220,7 @@ impl Stub {
         }
         let mut stub = Self {
             pid,
+            threads: Vec::new(),
             page: page.cast(),
             _page_fd: page_fd,
             // SAFETY: plain integers.
@@ -205,31 +239,12 @@ impl Stub {
         Ok(stub)
     }
 
-    /// Runs `ops` in the stub (at most [`MAX_OPS`] per stop).
-    pub fn run(&mut self, ops: &[Op]) -> Result<(), StubError> {
+    /// Runs `ops` in the stub's first thread (at most [`MAX_OPS`] per
+    /// stop); the last syscall's result.
+    pub fn run(&mut self, ops: &[Op]) -> Result<u64, StubError> {
+        let mut rax = 0;
         for chunk in ops.chunks(MAX_OPS) {
-            for (i, op) in chunk.iter().enumerate() {
-                let mut words = [0u64; OP_WORDS];
-                words[0] = op.nr;
-                words[1..].copy_from_slice(&op.args);
-                // SAFETY: OPS_OFFSET + MAX_OPS * 56 <= PAGE_SIZE; the page is
-                // ours and the stub only reads it while we wait.
-                unsafe {
-                    let dst = self.page.add(OPS_OFFSET + i * OP_WORDS * 8);
-                    std::ptr::copy_nonoverlapping(words.as_ptr().cast::<u8>(), dst, OP_WORDS * 8);
-                }
-            }
-            let mut r = self.base_regs;
-            r.rip = STUB_PAGE;
-            r.rbx = STUB_PAGE + OPS_OFFSET as u64;
-            r.r12 = chunk.len() as u64;
-            r.eflags = 0x202;
-            r.orig_rax = u64::MAX;
-            r.cs = 0x33;
-            r.ss = 0x2b;
-            sys::set_regs(self.pid, &r).map_err(sys_err("PTRACE_SETREGS"))?;
-            crate::STOPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            sys::cont(self.pid).map_err(sys_err("PTRACE_CONT"))?;
+            self.start(self.pid, chunk)?;
             let status = loop {
                 let status = sys::wait_retry(self.pid).map_err(sys_err("waitpid"))?;
                 // A signal sent to the stub (the tick's SIGSTOP that lost a
@@ -267,7 +282,67 @@ impl Stub {
                     errno: -(out.rax.cast_signed()),
                 });
             }
+            rax = out.rax;
         }
+        Ok(rax)
+    }
+
+    /// Writes `ops` (at most [`MAX_OPS`]) to the list and resumes stub
+    /// thread `tid` at the code.
+    fn start(&mut self, tid: libc::pid_t, ops: &[Op]) -> Result<(), StubError> {
+        debug_assert!(ops.len() <= MAX_OPS);
+        for (i, op) in ops.iter().take(MAX_OPS).enumerate() {
+            let mut words = [0u64; OP_WORDS];
+            words[0] = op.nr;
+            words[1..].copy_from_slice(&op.args);
+            // SAFETY: OPS_OFFSET + MAX_OPS * 56 <= PAGE_SIZE; the page is
+            // ours and the stub only reads it while we wait.
+            unsafe {
+                let dst = self.page.add(OPS_OFFSET + i * OP_WORDS * 8);
+                std::ptr::copy_nonoverlapping(words.as_ptr().cast::<u8>(), dst, OP_WORDS * 8);
+            }
+        }
+        let mut r = self.base_regs;
+        r.rip = STUB_PAGE;
+        r.rbx = STUB_PAGE + OPS_OFFSET as u64;
+        r.r12 = ops.len() as u64;
+        r.eflags = 0x202;
+        r.orig_rax = u64::MAX;
+        r.cs = 0x33;
+        r.ss = 0x2b;
+        sys::set_regs(tid, &r).map_err(sys_err("PTRACE_SETREGS"))?;
+        crate::STOPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        sys::cont(tid).map_err(sys_err("PTRACE_CONT"))
+    }
+
+    /// A new thread of the stub, cloned by the first one; it waits in a
+    /// ptrace stop for its registers.
+    pub fn spawn_thread(&mut self) -> Result<libc::pid_t, StubError> {
+        let rax = self.run(&[Op { nr: libc::SYS_clone as u64, args: [THREAD_FLAGS, 0, 0, 0, 0, 0] }])?;
+        let tid = libc::pid_t::try_from(rax).map_err(|_| StubError::Failed { nr: libc::SYS_clone as u64, errno: 0 })?;
+        self.threads.push(tid);
+        // CLONE_PTRACE queued it a SIGSTOP: its first stop, before any
+        // instruction (the next resume passes no signal).
+        let status = sys::wait_retry(tid).map_err(sys_err("waitpid"))?;
+        if !libc::WIFSTOPPED(status) {
+            return Err(StubError::Unexpected { pid: tid, status });
+        }
+        Ok(tid)
+    }
+
+    /// Ends stub thread `tid` (not the first): it runs `exit`, and is reaped.
+    pub fn end_thread(&mut self, tid: libc::pid_t) -> Result<(), StubError> {
+        debug_assert_ne!(tid, self.pid);
+        self.start(tid, &[Op { nr: libc::SYS_exit as u64, args: [0; 6] }])?;
+        loop {
+            let status = sys::wait_retry(tid).map_err(sys_err("waitpid"))?;
+            if !libc::WIFSTOPPED(status) {
+                break;
+            }
+            // A signal that was on its way (the tick's SIGSTOP): dropped.
+            sys::cont(tid).map_err(sys_err("PTRACE_CONT"))?;
+        }
+        self.threads.retain(|&t| t != tid);
         Ok(())
     }
 }
@@ -275,6 +350,11 @@ impl Stub {
 impl Drop for Stub {
     fn drop(&mut self) {
         sys::kill(self.pid, libc::SIGKILL);
+        // Traced threads are the tracer's to reap, and the first thread is
+        // reported only once the others are gone.
+        for &tid in &self.threads {
+            let _ = sys::wait_retry(tid);
+        }
         let _ = sys::wait_retry(self.pid);
     }
 }

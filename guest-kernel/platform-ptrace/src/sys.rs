@@ -132,8 +132,8 @@ pub fn kill(pid: libc::pid_t, sig: libc::c_int) {
     unsafe { libc::kill(pid, sig) };
 }
 
-/// `tgkill(pid, pid, sig)`: the stub's only thread.
-pub fn tgkill(pid: libc::pid_t, sig: libc::c_int) {
-    // SAFETY: only signals the stub thread `pid`.
-    unsafe { libc::syscall(libc::SYS_tgkill, pid, pid, sig) };
+/// `tgkill(tgid, tid, sig)`: one stub thread.
+pub fn tgkill(tgid: libc::pid_t, tid: libc::pid_t, sig: libc::c_int) {
+    // SAFETY: only signals the stub thread `tid`.
+    unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) };
 }

@@ -95,6 +95,7 @@ pub fn clone<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &
         fs: if f & CLONE_FS != 0 { Arc::clone(&t.fs) } else { Shared::new(t.fs()) },
         sighand,
         tid: id,
+        thread_id: crate::platform::ThreadId::fresh(),
         pid,
         clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 },
         robust_list: (0, 0),

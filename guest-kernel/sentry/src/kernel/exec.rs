@@ -379,6 +379,7 @@ pub fn execve<P: crate::platform::Platform>(
         }
     }
     crate::kernel::timer::on_exec(k, t);
+    t.mm.lock().space_mut().release_thread(t.thread_id);
     let old = core::mem::replace(&mut t.mm, Shared::new(img.mm));
     if Arc::strong_count(&old) == 1 {
         old.lock().destroy(&mut k.frames);

@@ -9,7 +9,7 @@ use super::signal::SigInfo;
 use super::task::{RunState, Task, WaitKey};
 use super::{futex, Kernel};
 use crate::error::SysError;
-use crate::platform::{ExitStatus, Platform};
+use crate::platform::{AddressSpace, ExitStatus, Platform};
 use abi::linux::errno;
 use abi::linux::signal::*;
 use abi::linux::wait::*;
@@ -41,6 +41,7 @@ pub fn release_task<P: Platform>(k: &mut Kernel<P>, mut t: Box<Task<P::AddressSp
     if let Some(parent) = t.vfork_parent.take() {
         k.wake(WaitKey::Vfork(parent));
     }
+    t.mm.lock().space_mut().release_thread(t.thread_id);
     if Arc::strong_count(&t.mm) == 1 {
         t.mm.lock().destroy(&mut k.frames);
         k.release_unused_files(None);

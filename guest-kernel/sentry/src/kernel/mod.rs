@@ -553,7 +553,7 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         let before = k.host().clocks().monotonic_ns;
         let trap = {
             let mut mm = t.mm.lock();
-            k.platform.context().switch(mm.space_mut(), &mut t.regs, &mut t.fp)
+            k.platform.context().switch(mm.space_mut(), t.thread_id, &mut t.regs, &mut t.fp)
         };
         let now = k.host().clocks();
         let after = now.monotonic_ns;

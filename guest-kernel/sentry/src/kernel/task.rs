@@ -8,7 +8,7 @@ use super::signal::{SigHand, SigPending};
 use crate::arch::{FpState, UserRegs, RFLAGS_FIXED, RFLAGS_IF, RFLAGS_USER_MASK};
 use crate::kernel::fd::FdTable;
 use crate::mm::MemoryManager;
-use crate::platform::AddressSpace;
+use crate::platform::{AddressSpace, ThreadId};
 use crate::vfs::path::FsContext;
 use abi::layout::selector;
 use abi::linux::{rlimit, Rlimit};
@@ -70,6 +70,8 @@ pub struct Task<A: AddressSpace> {
     /// Signal dispositions, shared by `CLONE_SIGHAND` clones.
     pub sighand: Arc<Shared<SigHand>>,
     pub tid: u32,
+    /// The platform's name for this thread (see [`ThreadId`]).
+    pub thread_id: ThreadId,
     /// The thread group (process) id.
     pub pid: u32,
     /// `set_tid_address` / `CLONE_CHILD_CLEARTID` pointer.
@@ -157,6 +159,7 @@ impl<A: AddressSpace> Task<A> {
             fs: Shared::new(fs),
             sighand: Shared::new(SigHand::default()),
             tid: 1,
+            thread_id: ThreadId::fresh(),
             pid: 1,
             clear_child_tid: 0,
             robust_list: (0, 0),

@@ -176,18 +176,46 @@ pub trait AddressSpace {
 
     /// Releases every mapping and page-table page (process exit).
     fn destroy(&mut self, frames: &mut FrameAllocator);
+
+    /// `thread` no longer runs in this space (it exited, or exec gave it
+    /// another): a platform keeping per-thread state for the space (the
+    /// ptrace platform's stub threads) lets it go. Nothing by default.
+    fn release_thread(&mut self, _thread: ThreadId) {}
+}
+
+/// An application thread as the platform sees it: unique for the life of
+/// the sentry (never reused, unlike tids), the same across exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId(pub u64);
+
+impl ThreadId {
+    /// A fresh id.
+    pub fn fresh() -> Self {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// An execution context: runs application threads on this CPU.
 pub trait Context {
     type AddressSpace: AddressSpace;
 
-    /// Runs application code in `space` with `regs` and `fp` until it traps,
-    /// and returns why. On return `regs` and `fp` hold the state at the trap.
+    /// Runs application thread `thread` in `space` with `regs` and `fp`
+    /// until it traps, and returns why. On return `regs` and `fp` hold the
+    /// state at the trap.
     ///
     /// Preconditions: `regs` holds user segment selectors and a canonical
-    /// user `rip`/`rsp` (the platform enforces this, never trusting them).
-    fn switch(&mut self, space: &mut Self::AddressSpace, regs: &mut UserRegs, fp: &mut FpState) -> Trap;
+    /// user `rip`/`rsp` (the platform enforces this, never trusting them);
+    /// `thread` has not been released from `space`
+    /// ([`AddressSpace::release_thread`]).
+    fn switch(
+        &mut self,
+        space: &mut Self::AddressSpace,
+        thread: ThreadId,
+        regs: &mut UserRegs,
+        fp: &mut FpState,
+    ) -> Trap;
 }
 
 /// Host clocks sampled together.
