@@ -39,8 +39,6 @@ pub struct PtraceContext {
     xstate: Vec<u8>,
     xstate_len: usize,
     host_xfeatures: u64,
-    /// The stub and FPU image last loaded, to skip reloading an unchanged one.
-    loaded: Option<(libc::pid_t, Box<FpState>)>,
     /// Preemption timer.
     tick: tick::Tick,
     /// Sentry physical memory (to look at the instruction of a syscall stop).
@@ -49,7 +47,7 @@ pub struct PtraceContext {
 
 impl PtraceContext {
     pub fn new(tick: tick::Tick, phys: PhysMem) -> Self {
-        Self { xstate: vec![0; XSTATE_MAX], xstate_len: 0, host_xfeatures: 0x3, loaded: None, tick, phys }
+        Self { xstate: vec![0; XSTATE_MAX], xstate_len: 0, host_xfeatures: 0x3, phys, tick }
     }
 
     fn load_fp(&mut self, pid: libc::pid_t, fp: &FpState) -> io::Result<()> {
@@ -57,9 +55,6 @@ impl PtraceContext {
             self.xstate_len = sys::get_xstate(pid, &mut self.xstate)?;
             self.host_xfeatures = xcr0();
             tracing::debug!(len = self.xstate_len, features = self.host_xfeatures, "host XSAVE image");
-        }
-        if self.loaded.as_ref().is_some_and(|(p, f)| *p == pid && f.bytes == fp.bytes && f.ext == fp.ext) {
-            return Ok(());
         }
         let n = self.xstate_len.min(FPSTATE_BYTES);
         let img = fp.as_bytes();
@@ -70,9 +65,7 @@ impl PtraceContext {
         self.xstate[XSTATE_BV..XSTATE_BV + 8].copy_from_slice(&bv.to_le_bytes());
         // XCOMP_BV and the reserved header bytes: zero (standard format).
         self.xstate[XSTATE_BV + 8..XSTATE_BV + 64].fill(0);
-        sys::set_xstate(pid, &self.xstate[..self.xstate_len])?;
-        self.loaded = Some((pid, Box::new(*fp)));
-        Ok(())
+        sys::set_xstate(pid, &self.xstate[..self.xstate_len])
     }
 
     fn save_fp(&mut self, pid: libc::pid_t, fp: &mut FpState) -> io::Result<()> {
@@ -83,7 +76,6 @@ impl PtraceContext {
         // The kernel's software-reserved bytes are not user state.
         img[464..512].fill(0);
         fp.set_bytes(&img);
-        self.loaded = Some((pid, Box::new(*fp)));
         Ok(())
     }
 }
@@ -196,6 +188,15 @@ impl PtraceContext {
 impl Context for PtraceContext {
     type AddressSpace = PtraceSpace;
 
+    fn sync_fp(&mut self, space: &mut PtraceSpace, thread: ThreadId, fp: &mut FpState) {
+        let Some(th) = space.thread_mut(thread) else { return };
+        if std::mem::take(&mut th.fp_held) {
+            if let Err(e) = self.save_fp(th.tid, fp) {
+                panic!("ptrace platform: PTRACE_GETREGSET on stub {}: {e}", th.tid);
+            }
+        }
+    }
+
     fn switch(&mut self, space: &mut PtraceSpace, thread: ThreadId, regs: &mut UserRegs, fp: &mut FpState) -> Trap {
         if regs.rip >= USER_END || regs.rsp >= USER_END {
             return Trap::Exception { vector: 13, error_code: 0 };
@@ -203,15 +204,22 @@ impl Context for PtraceContext {
         if let Err(e) = space.flush() {
             panic!("ptrace platform: cannot update the address space: {e}");
         }
-        let pid =
+        let th =
             space.host_thread(thread).unwrap_or_else(|e| panic!("ptrace platform: cannot start a stub thread: {e}"));
+        let (pid, fp_held) = (th.tid, th.fp_held);
+        // From here the FPU state is the stub thread's: it stays there
+        // (each application thread has its own host thread) until the
+        // sentry asks for it (`sync_fp`).
+        th.fp_held = true;
         let tgid = space.stub.pid;
         let fatal = |what: &str, e: io::Error| -> ! { panic!("ptrace platform: {what} on stub {pid}: {e}") };
         if let Err(e) = sys::set_regs(pid, &to_host(regs, &space.stub.base_regs)) {
             fatal("PTRACE_SETREGS", e);
         }
-        if let Err(e) = self.load_fp(pid, fp) {
-            fatal("PTRACE_SETREGSET", e);
+        if !fp_held {
+            if let Err(e) = self.load_fp(pid, fp) {
+                fatal("PTRACE_SETREGSET", e);
+            }
         }
         if let Err(e) = sys::sysemu(pid) {
             fatal("PTRACE_SYSEMU", e);
@@ -241,9 +249,6 @@ impl Context for PtraceContext {
         }
         let r = sys::get_regs(pid).unwrap_or_else(|e| fatal("PTRACE_GETREGS", e));
         from_host(&r, regs);
-        if let Err(e) = self.save_fp(pid, fp) {
-            fatal("PTRACE_GETREGSET", e);
-        }
         let sig = libc::WSTOPSIG(status);
         if sig == libc::SIGTRAP | 0x80 {
             // `int 0x80` (the 32-bit syscall gate) stops here too; on KVM it

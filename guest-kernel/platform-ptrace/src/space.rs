@@ -81,6 +81,16 @@ impl Change {
     }
 }
 
+/// The stub thread of an application thread.
+#[derive(Debug)]
+pub struct StubThread {
+    pub id: ThreadId,
+    pub tid: libc::pid_t,
+    /// The FPU state is the host thread's (loaded, then changed by the
+    /// application): the sentry's copy is stale until `sync_fp` fetches it.
+    pub fp_held: bool,
+}
+
 /// One application address space.
 #[derive(Debug)]
 pub struct PtraceSpace {
@@ -91,7 +101,7 @@ pub struct PtraceSpace {
     /// thread serves one of them (the first to run, or the first to come
     /// after its thread was released); the others are stub threads of
     /// their own, ended with their application thread.
-    threads: Vec<(ThreadId, libc::pid_t)>,
+    threads: Vec<StubThread>,
     /// Kept for the stub's lifetime (its fd 3 is a duplicate).
     _memfd: Arc<OwnedFd>,
 }
@@ -129,14 +139,22 @@ impl PtraceSpace {
     }
 
     /// The stub thread `thread` runs on, made on its first run.
-    pub fn host_thread(&mut self, thread: ThreadId) -> Result<libc::pid_t, StubError> {
-        if let Some(&(_, tid)) = self.threads.iter().find(|(t, _)| *t == thread) {
-            return Ok(tid);
-        }
-        let first = self.stub.pid;
-        let tid = if self.threads.iter().any(|&(_, tid)| tid == first) { self.stub.spawn_thread()? } else { first };
-        self.threads.push((thread, tid));
-        Ok(tid)
+    pub fn host_thread(&mut self, thread: ThreadId) -> Result<&mut StubThread, StubError> {
+        let i = match self.threads.iter().position(|t| t.id == thread) {
+            Some(i) => i,
+            None => {
+                let first = self.stub.pid;
+                let tid = if self.threads.iter().any(|t| t.tid == first) { self.stub.spawn_thread()? } else { first };
+                self.threads.push(StubThread { id: thread, tid, fp_held: false });
+                self.threads.len() - 1
+            }
+        };
+        Ok(&mut self.threads[i])
+    }
+
+    /// The stub thread of `thread`, if it has run here.
+    pub fn thread_mut(&mut self, thread: ThreadId) -> Option<&mut StubThread> {
+        self.threads.iter_mut().find(|t| t.id == thread)
     }
 
     /// How many application threads have a stub thread here.
@@ -219,8 +237,8 @@ impl AddressSpace for PtraceSpace {
     }
 
     fn release_thread(&mut self, thread: ThreadId) {
-        let Some(i) = self.threads.iter().position(|(t, _)| *t == thread) else { return };
-        let (_, tid) = self.threads.swap_remove(i);
+        let Some(i) = self.threads.iter().position(|t| t.id == thread) else { return };
+        let tid = self.threads.swap_remove(i).tid;
         // The first thread stays for the next application thread to come.
         if tid != self.stub.pid {
             if let Err(e) = self.stub.end_thread(tid) {
@@ -246,9 +264,9 @@ mod tests {
         let mut space = PtraceSpace::new(memfd).expect("space");
         let pid = space.stub.pid;
         let ids: Vec<ThreadId> = (0..3).map(|_| ThreadId::fresh()).collect();
-        let tids: Vec<libc::pid_t> = ids.iter().map(|&t| space.host_thread(t).expect("thread")).collect();
+        let tids: Vec<libc::pid_t> = ids.iter().map(|&t| space.host_thread(t).expect("thread").tid).collect();
         assert_eq!(tids[0], pid, "the first application thread runs on the stub's first thread");
-        assert_eq!(space.host_thread(ids[1]).expect("again"), tids[1], "a thread keeps its stub thread");
+        assert_eq!(space.host_thread(ids[1]).expect("again").tid, tids[1], "a thread keeps its stub thread");
         assert_eq!(host_threads(pid), 3);
         for tid in &tids {
             let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).expect("status");
@@ -257,7 +275,7 @@ mod tests {
         space.release_thread(ids[1]);
         space.release_thread(ids[0]);
         assert_eq!(host_threads(pid), 2, "the first thread stays, the other goes");
-        let next = space.host_thread(ThreadId::fresh()).expect("reuse");
+        let next = space.host_thread(ThreadId::fresh()).expect("reuse").tid;
         assert_eq!(next, pid, "the free first thread serves the next application thread");
         assert_eq!(space.thread_count(), 2);
         assert_eq!(host_threads(pid), 2);

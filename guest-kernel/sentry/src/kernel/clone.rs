@@ -87,6 +87,7 @@ pub fn clone<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &
     regs.rcx = regs.rip;
     regs.r11 = regs.rflags;
     let pid = if f & CLONE_THREAD != 0 { t.pid } else { id };
+    super::sync_fp(k, t);
     let child = Box::new(Task {
         regs,
         fp: t.fp,

@@ -444,6 +444,7 @@ fn setup_frame<P: Platform>(
     let old_mask = t.saved_sigmask.take().unwrap_or(t.sigmask);
     let frame = s::build_frame(&t.regs, info, act.restorer, old_mask, t.altstack, top, use_alt || on_alt_now)
         .ok_or(SysError::efault("no room for a signal frame"))?;
+    super::sync_fp(k, t);
     {
         let mut mm = t.mm.lock();
         mm.copy_out(&mut k.frames, frame.fp_at, &t.fp.as_bytes())?;
@@ -495,6 +496,7 @@ pub fn sigreturn<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) 
         r
     };
     s::sanitize_fp(&mut fp);
+    super::sync_fp(k, t);
     t.fp = fp;
     t.sigmask = restored.mask & !(bit(SIGKILL) | bit(SIGSTOP));
     let (sp, size, flags) = restored.altstack;

@@ -399,6 +399,8 @@ pub fn execve<P: crate::platform::Platform>(
     hand.reset_for_exec();
     t.sighand = Shared::new(hand);
     t.regs = crate::arch::UserRegs::new_user(img.entry, img.sp);
+    // A new address space: the platform holds no FPU state of the thread
+    // there, so this one is loaded at its first switch.
     t.fp = crate::arch::FpState::new_user();
     t.altstack = (0, 0, abi::linux::signal::SS_DISABLE);
     t.clear_child_tid = 0;

@@ -526,6 +526,13 @@ pub fn schedule<P: Platform>(k: &mut Kernel<P>) -> ! {
     }
 }
 
+/// Brings `t.fp` up to date before the sentry reads or replaces it
+/// ([`crate::platform::Context::sync_fp`]).
+pub fn sync_fp<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
+    let mut mm = t.mm.lock();
+    k.platform.context().sync_fp(mm.space_mut(), t.thread_id, &mut t.fp);
+}
+
 /// Runs `t` until it stops being runnable or its time slice is over.
 fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
     let mut start = k.host().clocks().monotonic_ns;

@@ -202,8 +202,9 @@ pub trait Context {
     type AddressSpace: AddressSpace;
 
     /// Runs application thread `thread` in `space` with `regs` and `fp`
-    /// until it traps, and returns why. On return `regs` and `fp` hold the
-    /// state at the trap.
+    /// until it traps, and returns why. On return `regs` holds the state at
+    /// the trap, and so does `fp` unless the platform kept the FPU state
+    /// with the thread (see [`Context::sync_fp`]).
     ///
     /// Preconditions: `regs` holds user segment selectors and a canonical
     /// user `rip`/`rsp` (the platform enforces this, never trusting them);
@@ -216,6 +217,14 @@ pub trait Context {
         regs: &mut UserRegs,
         fp: &mut FpState,
     ) -> Trap;
+
+    /// The sentry is about to read or replace `fp`, the FPU state of
+    /// `thread` in `space`: a platform that keeps it with the thread
+    /// between switches (the ptrace platform: in the thread's host thread,
+    /// saving a register-set read per trap) writes it to `fp` now, and
+    /// loads `fp` as it then is at the thread's next switch. Nothing by
+    /// default (the state is in `fp` at every trap).
+    fn sync_fp(&mut self, _space: &mut Self::AddressSpace, _thread: ThreadId, _fp: &mut FpState) {}
 }
 
 /// Host clocks sampled together.
