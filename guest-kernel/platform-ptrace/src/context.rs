@@ -171,15 +171,25 @@ impl PtraceContext {
     /// rather than `syscall` (0F 05).
     fn int80(&self, space: &PtraceSpace, rip: u64) -> bool {
         let at = rip.wrapping_sub(2);
+        let offset = at & (abi::layout::PAGE_SIZE - 1);
         let mut insn = [0u8; 2];
-        for (i, b) in insn.iter_mut().enumerate() {
-            let va = at + i as u64;
-            let Some((pa, _)) = space.translate(va) else { return false };
-            let mut one = [0u8];
-            if !self.phys.read(pa + (va & (abi::layout::PAGE_SIZE - 1)), &mut one) {
+        if offset <= abi::layout::PAGE_SIZE - 2 {
+            // Both bytes in one page (every stop but one at a page's
+            // start): one lookup, as this runs at every syscall.
+            let Some((pa, _)) = space.translate(at) else { return false };
+            if !self.phys.read(pa + offset, &mut insn) {
                 return false;
             }
-            *b = one[0];
+        } else {
+            for (i, b) in insn.iter_mut().enumerate() {
+                let va = at.wrapping_add(i as u64);
+                let Some((pa, _)) = space.translate(va) else { return false };
+                let mut one = [0u8];
+                if !self.phys.read(pa + (va & (abi::layout::PAGE_SIZE - 1)), &mut one) {
+                    return false;
+                }
+                *b = one[0];
+            }
         }
         insn == [0xcd, 0x80]
     }

@@ -536,6 +536,10 @@ pub fn sync_fp<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
 /// Runs `t` until it stops being runnable or its time slice is over.
 fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
     let mut start = k.host().clocks().monotonic_ns;
+    // When the previous trap's handling ended: the next switch starts from
+    // there (two clock reads per trap, not three; what runs between them,
+    // a signal frame at most, counts as user time).
+    let mut handled: Option<u64> = None;
     loop {
         if t.in_syscall {
             // A blocked syscall was woken: retry it, unless a signal interrupts it.
@@ -557,7 +561,7 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
             return;
         }
         t.sanitize_regs();
-        let before = k.host().clocks().monotonic_ns;
+        let before = handled.take().unwrap_or_else(|| k.host().clocks().monotonic_ns);
         let trap = {
             let mut mm = t.mm.lock();
             k.platform.context().switch(mm.space_mut(), t.thread_id, &mut t.regs, &mut t.fp)
@@ -605,6 +609,7 @@ fn run_task<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>) {
         let end = k.host().clocks().monotonic_ns;
         t.stime_ns += end.saturating_sub(after);
         k.cpu.system_ns += end.saturating_sub(after);
+        handled = Some(end);
         if t.state != RunState::Runnable {
             return;
         }
