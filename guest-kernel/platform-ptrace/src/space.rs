@@ -236,6 +236,13 @@ impl AddressSpace for PtraceSpace {
         self.queue(Change::Unmap { va: 0, len: STUB_PAGE });
     }
 
+    fn add_thread(&mut self, thread: ThreadId) -> Result<(), MapError> {
+        self.host_thread(thread).map(drop).map_err(|e| {
+            tracing::warn!(error = %e, "cannot start a stub thread");
+            MapError::OutOfMemory
+        })
+    }
+
     fn release_thread(&mut self, thread: ThreadId) {
         let Some(i) = self.threads.iter().position(|t| t.id == thread) else { return };
         let tid = self.threads.swap_remove(i).tid;

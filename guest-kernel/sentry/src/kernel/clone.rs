@@ -9,7 +9,7 @@ use super::signal::SigPending;
 use super::task::{RunState, Task, WaitKey};
 use super::Kernel;
 use crate::error::{SysError, SysResult};
-use crate::platform::Platform;
+use crate::platform::{AddressSpace, Platform};
 use abi::linux::clone::*;
 use abi::linux::errno;
 use abi::linux::signal::SS_DISABLE;
@@ -133,12 +133,26 @@ pub fn clone<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &
     if f & CLONE_PARENT_SETTID != 0 {
         t.mm.lock().copy_out(&mut k.frames, a.parent_tid, &id.to_le_bytes())?;
     }
+    if f & CLONE_VM != 0 {
+        // Another thread in this address space: the platform may give it
+        // a host thread now (ptrace: a stub thread), which the host may
+        // refuse, as Linux's clone fails with EAGAIN at the thread limit.
+        child
+            .mm
+            .lock()
+            .space_mut()
+            .add_thread(child.thread_id)
+            .map_err(|_| SysError::new(errno::EAGAIN, "no host thread for the new thread"))?;
+    }
     if f & CLONE_THREAD != 0 {
         if let Some(p) = k.procs.get_mut(&t.pid) {
             p.threads.push(id);
         }
     } else {
-        let me = k.procs.get(&t.pid).ok_or(SysError::new(errno::ESRCH, "parent process gone"))?;
+        let Some(me) = k.procs.get(&t.pid) else {
+            child.mm.lock().space_mut().release_thread(child.thread_id);
+            return Err(SysError::new(errno::ESRCH, "parent process gone"));
+        };
         let ppid = if f & CLONE_PARENT != 0 { me.ppid } else { t.pid };
         let mut p = Process::new(id, ppid, me.pgid, me.sid);
         p.cmdline = me.cmdline.clone();

@@ -177,6 +177,14 @@ pub trait AddressSpace {
     /// Releases every mapping and page-table page (process exit).
     fn destroy(&mut self, frames: &mut FrameAllocator);
 
+    /// `thread` is about to run in this space besides the threads it has
+    /// (clone with CLONE_VM): a platform that gives each thread a host
+    /// thread makes it now, so that the host refusing one fails the clone.
+    /// A space's first thread needs no call. Nothing by default.
+    fn add_thread(&mut self, _thread: ThreadId) -> Result<(), MapError> {
+        Ok(())
+    }
+
     /// `thread` no longer runs in this space (it exited, or exec gave it
     /// another): a platform keeping per-thread state for the space (the
     /// ptrace platform's stub threads) lets it go. Nothing by default.
