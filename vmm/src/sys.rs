@@ -307,3 +307,33 @@ pub fn poll_events_or_wake(
         _ => Err(io::Error::last_os_error()),
     }
 }
+
+/// A range of host memory for [`preadv_raw`]: start address and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRange {
+    pub addr: usize,
+    pub len: usize,
+}
+
+/// The host ranges of guest memory slices (for a read on another thread).
+pub fn raw_ranges(slices: &[VolatileSlice<'_>]) -> Vec<RawRange> {
+    slices.iter().map(|s| RawRange { addr: s.ptr_guard_mut().as_ptr() as usize, len: s.len() }).collect()
+}
+
+/// `preadv(2)` from `fd` at `offset` into raw host memory ranges (EINTR is
+/// returned).
+///
+/// # Safety
+///
+/// Every range must stay mapped and writable for the whole call, and no
+/// Rust reference may point into it meanwhile (guest memory qualifies: it
+/// is reached only through volatile copies and raw I/O).
+pub unsafe fn preadv_raw(fd: RawFd, ranges: &[RawRange], offset: i64) -> io::Result<usize> {
+    let iov: Vec<libc::iovec> =
+        ranges.iter().map(|r| libc::iovec { iov_base: r.addr as *mut libc::c_void, iov_len: r.len }).collect();
+    let count = iov_count(iov.len())?;
+    // SAFETY: the caller keeps every range mapped, writable and free of
+    // Rust references for the duration of this call.
+    let n = unsafe { libc::preadv(fd, iov.as_ptr(), count, offset) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}

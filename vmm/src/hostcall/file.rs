@@ -4,11 +4,13 @@
 //!
 //! The guest names a file only by a handle the channel handed out; the
 //! fds are the gofer's read-only opens, so this reads nothing the guest
-//! could not read through 9P.
+//! could not read through 9P. Large reads are split with a helper thread
+//! (`read_helper.rs`).
 
 use std::os::fd::AsRawFd;
 
 use super::p9::{advance, GoferChannel};
+use super::read_helper::{ReadHelper, SPLIT_MIN};
 use super::{guest_slices, HostcallError, Reply, Request};
 use crate::sys;
 use crate::vstate::GuestMemory;
@@ -18,13 +20,28 @@ const IOV_MAX: usize = 1024;
 
 /// `FileRead`: `ret` = bytes read (short only at end of file) or `-errno`.
 pub fn read(mem: &GuestMemory, gofer: Option<&mut GoferChannel>, req: &Request) -> Result<Reply, HostcallError> {
-    let Some(file) = gofer.and_then(|c| c.donated.get(&req.args[0])) else {
+    let Some(chan) = gofer else {
+        return Ok(Reply::ret(-i64::from(libc::EBADF)));
+    };
+    if req.total >= SPLIT_MIN as u64 && chan.reader.is_none() && !chan.reader_failed {
+        // Without a helper thread, reads stay on this one.
+        chan.reader = ReadHelper::spawn().ok();
+        chan.reader_failed = chan.reader.is_none();
+    }
+    let Some(file) = chan.donated.get(&req.args[0]) else {
         return Ok(Reply::ret(-i64::from(libc::EBADF)));
     };
     let Ok(mut off) = i64::try_from(req.args[1]) else {
         return Ok(Reply::ret(-i64::from(libc::EINVAL)));
     };
     let mut slices = guest_slices(mem, &req.segments)?;
+    if let Some(helper) = chan.reader.as_ref().filter(|_| req.total >= SPLIT_MIN as u64) {
+        return Ok(match helper.read(file, &slices, off) {
+            (0, Some(e)) => Reply::errno(&e),
+            // What was read stands; an error shows on the next read.
+            (n, _) => Reply::ret(i64::try_from(n).unwrap_or(i64::MAX)),
+        });
+    }
     let mut done = 0usize;
     while !slices.is_empty() {
         let n = slices.len().min(IOV_MAX);

@@ -12,6 +12,8 @@ mod control;
 mod file;
 mod log;
 pub mod p9;
+#[allow(unsafe_code)]
+mod read_helper;
 mod stdio;
 
 use std::mem::offset_of;

@@ -34,6 +34,10 @@ pub struct GoferChannel {
     /// Donated files by handle (never 0), read by `FileRead`.
     pub(super) donated: HashMap<u64, File>,
     next_handle: u64,
+    /// The helper thread of large `FileRead`s, started on the first one
+    /// (`reader_failed` if it could not be).
+    pub(super) reader: Option<super::read_helper::ReadHelper>,
+    pub(super) reader_failed: bool,
 }
 
 impl GoferChannel {
@@ -42,7 +46,7 @@ impl GoferChannel {
         // Non-blocking: a partial write goes back to the poll loop (which
         // also watches for a stop) instead of blocking in writev.
         let broken = sock.set_nonblocking(true).is_err();
-        Self { sock, broken, donated: HashMap::new(), next_handle: 0 }
+        Self { sock, broken, donated: HashMap::new(), next_handle: 0, reader: None, reader_failed: false }
     }
 
     /// Keeps a donated fd; its handle, or 0 when the table is full (the fd
