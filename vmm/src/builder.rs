@@ -100,6 +100,7 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
         hostcalls = hostcalls.with_control(std::sync::Arc::clone(control));
     }
     let outcome = vcpu.run(stop, &mut hostcalls, started, &mut stats);
+    hostcalls.hang_up_gofer();
     stats.hostcalls = hostcalls.count;
     stats.p9_exchanges = hostcalls.p9_count;
     stats.p9_ns = hostcalls.p9_ns;
