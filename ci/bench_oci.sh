@@ -102,7 +102,13 @@ done
 
 echo
 bundle "$work/idle" '["/bin/sleep", "30"]'
-"$rf" --root "$state" create -b "$work/idle" idle </dev/null >/dev/null 2>&1
+# A failure is said, not hidden by set -e (a leftover ringfence/idle cgroup
+# of an undeleted container made create fail silently). stderr goes to a
+# file: the waiting sandbox process keeps it open.
+if ! "$rf" --root "$state" create -b "$work/idle" idle </dev/null >/dev/null 2>"$work/idle.err"; then
+    echo "idle container: create FAILED: $(cat "$work/idle.err")"
+    exit 1
+fi
 "$rf" --root "$state" start idle
 sleep 1
 pid=$("$rf" --root "$state" state idle | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')

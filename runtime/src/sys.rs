@@ -138,8 +138,9 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
 /// namespaces by file, make new ones.
 #[derive(Debug, Default)]
 pub struct Placement {
-    /// `cgroup.procs` files, opened for writing: the child writes `0`.
-    pub cgroup_procs: Vec<std::os::fd::OwnedFd>,
+    /// The cgroups' join files (`Cgroup::join_files`), opened for writing:
+    /// the single-threaded child writes `0`.
+    pub cgroup_join: Vec<std::os::fd::OwnedFd>,
     /// Namespace files to `setns` into, with their `CLONE_NEW*` type.
     pub join: Vec<(std::os::fd::OwnedFd, libc::c_int)>,
     /// `CLONE_NEW*` flags to `unshare` (never `CLONE_NEWPID`: see
@@ -153,7 +154,7 @@ pub struct Placement {
 pub fn place_on_exec(cmd: &mut Command, place: Placement) {
     let child_setup = move || -> io::Result<()> {
         // Only async-signal-safe system calls below (forked child).
-        for fd in &place.cgroup_procs {
+        for fd in &place.cgroup_join {
             // SAFETY: write reads one byte from a static; `fd` is an open
             // descriptor owned by the closure.
             if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {

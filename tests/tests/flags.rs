@@ -51,3 +51,34 @@ fn memory_and_platform_flags_are_accepted() {
         .assert_code(0)
         .assert_stdout("sized\n");
 }
+
+#[test]
+fn guest_profile_samples_where_the_guest_runs() {
+    if ringfence_tests::sandbox_platform().is_some_and(|p| p == "ptrace") {
+        return; // The sampler kicks a vCPU: KVM only.
+    }
+    let dir = ringfence_tests::TempDir::new("guest-profile");
+    let file = dir.path().join("profile");
+    let marker = ringfence_tests::unique_marker("profile");
+    let out = Run::sandbox_flags(&["--timeout", "1"], ringfence_tests::resource("spin"), &[marker.as_str()])
+        .env("RINGFENCE_GUEST_PROFILE", &file)
+        .run();
+    out.assert_code(124);
+    let text = std::fs::read_to_string(&file).expect("the profile was written");
+    let samples: Vec<(u64, bool)> = text
+        .lines()
+        .map(|l| {
+            let (rip, user) = l.split_once(' ').unwrap_or_else(|| panic!("bad line {l:?}"));
+            (u64::from_str_radix(rip, 16).expect("hex rip"), user == "1")
+        })
+        .collect();
+    assert!(samples.len() >= 50, "{} samples in a second of spinning", samples.len());
+    // spin loops in user mode below the kernel half; the sentry's samples
+    // (boot) lie in the kernel half.
+    let user = samples.iter().filter(|(rip, user)| *user && *rip < 0x8000_0000_0000).count();
+    assert!(user * 2 > samples.len(), "{user} of {} samples in user mode", samples.len());
+    assert!(
+        samples.iter().all(|(rip, user)| *user || *rip >= 0xffff_8000_0000_0000),
+        "kernel samples in the kernel half"
+    );
+}

@@ -259,7 +259,16 @@ fn cgroup_limits_are_set_on_the_sandbox_and_gofer() {
     }
     let gofer = children_of(pid);
     assert_eq!(gofer.len(), 1);
-    assert_eq!(cgroup_dir(gofer[0], "memory"), mem, "the gofer shares the cgroup");
+    // The child joins before exec by moving its one thread (v1 `tasks`):
+    // every thread started after, and the gofer, are in every hierarchy.
+    for controller in ["memory", "cpu", "pids"] {
+        let want = cgroup_dir(pid, controller);
+        assert_eq!(cgroup_dir(gofer[0], controller), want, "the gofer shares the {controller} cgroup");
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+        for tid in tasks.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok()) {
+            assert_eq!(cgroup_dir(tid, controller), want, "thread {tid} is in the {controller} cgroup");
+        }
+    }
     let procs = read_trim(&mem.join("cgroup.procs"));
     assert!(procs.lines().any(|p| p == pid.to_string()), "{procs}");
     env.rf(&["delete", "cg1"]).assert_code(0);

@@ -90,6 +90,7 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     // The counters cost a few hundred microseconds to read: only for --debug.
     let want_kvm = tracing::enabled!(tracing::Level::DEBUG);
     let kvm_before = if want_kvm { vcpu.kvm_stats() } else { Vec::new() };
+    vcpu.start_profiler();
     // It may wait (an OCI container built ahead of `start` waits there).
     if let Some(before_run) = &config.before_run {
         (before_run.0)().map_err(VmmError::BeforeRun)?;
@@ -100,6 +101,7 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
         hostcalls = hostcalls.with_control(std::sync::Arc::clone(control));
     }
     let outcome = vcpu.run(stop, &mut hostcalls, started, &mut stats);
+    hostcalls.hang_up_gofer();
     stats.hostcalls = hostcalls.count;
     stats.p9_exchanges = hostcalls.p9_count;
     stats.p9_ns = hostcalls.p9_ns;

@@ -14,6 +14,7 @@ pub mod control;
 mod error;
 mod hostcall;
 mod loader;
+mod profile;
 mod stop;
 #[allow(unsafe_code)]
 mod sys;

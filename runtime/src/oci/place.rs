@@ -42,12 +42,12 @@ pub fn prepare(dir: &Path, id: &str, p: &Placement) -> anyhow::Result<(sys::Plac
         return Err(e).with_context(|| format!("cannot write {}", record.display()));
     }
     let mut place = sys::Placement::default();
-    for file in cgroup.procs_files() {
+    for file in cgroup.join_files() {
         let fd = std::fs::OpenOptions::new()
             .write(true)
             .open(&file)
             .with_context(|| format!("cannot open {}", file.display()))?;
-        place.cgroup_procs.push(OwnedFd::from(fd));
+        place.cgroup_join.push(OwnedFd::from(fd));
     }
     let mut pid = PidNamespace::Shared;
     for ns in &p.namespaces {

@@ -172,6 +172,15 @@ impl<'a> Hostcalls<'a> {
         self
     }
 
+    /// Hangs up on the gofer once the guest has stopped for good: it exits
+    /// on the EOF while the VM is torn down, instead of after, when its
+    /// owner would kill and reap it.
+    pub fn hang_up_gofer(&self) {
+        if let Some(gofer) = &self.gofer {
+            gofer.hang_up();
+        }
+    }
+
     fn handle(&mut self) -> Result<Option<Outcome>, HostcallError> {
         let gpa = layout::hostcall_block_gpa(self.vcpu);
         let block: HostcallBlock = self.mem.read(gpa).map_err(HostcallError::Block)?;

@@ -49,6 +49,11 @@ impl GoferChannel {
         Self { sock, broken, donated: HashMap::new(), next_handle: 0, reader: None, reader_failed: false }
     }
 
+    /// Ends the connection: the gofer reads EOF and exits.
+    pub fn hang_up(&self) {
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+    }
+
     /// Keeps a donated fd; its handle, or 0 when the table is full (the fd
     /// is closed and the guest reads through the gofer).
     fn keep(&mut self, fd: OwnedFd) -> u64 {

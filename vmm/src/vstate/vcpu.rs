@@ -139,6 +139,9 @@ pub struct Vcpu {
     fd: VcpuFd,
     index: u64,
     mode_probe: ModeProbe,
+    /// Where the guest was at each profiler kick (see `crate::profile`).
+    samples: Option<Vec<(u64, bool)>>,
+    sampler: Option<crate::profile::Sampler>,
 }
 
 fn regs_err(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VcpuError {
@@ -147,7 +150,7 @@ fn regs_err(op: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VcpuError {
 
 impl Vcpu {
     pub(super) fn new(fd: VcpuFd, index: u64) -> Self {
-        Self { fd, index, mode_probe: ModeProbe::Cr3Bit12 }
+        Self { fd, index, mode_probe: ModeProbe::Cr3Bit12, samples: None, sampler: None }
     }
 
     /// Sets how [`VmmError::Guest`] tells user from kernel mode (by variant).
@@ -247,6 +250,17 @@ impl Vcpu {
         (rip, cr3, user)
     }
 
+    /// Starts the guest profiler if the environment asks for it (before
+    /// the sandbox's seccomp filter: it opens a file and starts a thread).
+    pub fn start_profiler(&mut self) {
+        // Kicks must find their handler (the default action kills).
+        if sys::install_kick_handler().is_err() {
+            return;
+        }
+        self.sampler = crate::profile::Sampler::from_env(self.kick_handle());
+        self.samples = self.sampler.as_ref().map(|_| Vec::new());
+    }
+
     fn kick_handle(&mut self) -> VcpuKick {
         let run: *mut kvm_bindings::kvm_run = self.fd.get_kvm_run();
         // SAFETY: `run` points at this vCPU's live kvm_run mapping; taking a
@@ -271,6 +285,9 @@ impl Vcpu {
         // A nudge before the registration kicked nobody: look now.
         io.kicked();
         let result = self.run_loop(stop, io, started, stats);
+        if let Some(sampler) = self.sampler.take() {
+            sampler.finish(self.samples.take().unwrap_or_default());
+        }
         // Before the kvm_run mapping can go away with `self`.
         stop.unregister(self.index);
         result
@@ -293,6 +310,10 @@ impl Vcpu {
                 }
                 Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                     self.fd.set_kvm_immediate_exit(0);
+                    if self.samples.is_some() {
+                        let (rip, _, user) = self.position();
+                        self.samples.get_or_insert_with(Vec::new).push((rip, user));
+                    }
                     // A nudge: the control page, or a pause.
                     io.kicked();
                     ExitAction::Resume
