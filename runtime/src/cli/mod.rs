@@ -126,6 +126,8 @@ pub enum Command {
     Resume(oci::IdArgs),
     /// Wait for a container to exit; print and return its exit status.
     Wait(oci::IdArgs),
+    /// Show a running sandbox's tasks, change what it logs (as runsc).
+    Debug(control::DebugArgs),
     /// Internal: the gofer process, started by the runtime itself.
     #[command(hide = true)]
     Gofer(gofer::GoferArgs),
@@ -157,6 +159,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Pause(args) => Ok(oci::runc_status(control::pause(g, args))),
         Command::Resume(args) => Ok(oci::runc_status(control::resume(g, args))),
         Command::Wait(args) => Ok(oci::runc_status(control::wait(g, args))),
+        Command::Debug(args) => Ok(oci::runc_status(control::debug(g, args))),
     }
 }
 
@@ -178,6 +181,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Pause(_) => "pause",
         Command::Resume(_) => "resume",
         Command::Wait(_) => "wait",
+        Command::Debug(_) => "debug",
         Command::Gofer(_) => "gofer",
         Command::Boot(_) => "boot",
     }

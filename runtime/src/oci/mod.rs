@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod control_cmds;
+pub mod debug;
 pub mod exec;
 pub mod hooks;
 pub mod linux;

@@ -23,7 +23,7 @@ use crate::fs::tty::{self, HostLink, TtyFile};
 use crate::platform::{Host, Platform};
 use abi::control::{
     state, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, Writer, CONTROL_VERSION, EXEC_TERMINAL,
-    MAX_LIST, MAX_REPLY, MAX_REQUEST,
+    LOG_STRACE, MAX_LIST, MAX_REPLY, MAX_REQUEST,
 };
 use abi::hostcall::LogLevel;
 use abi::linux::{errno, Winsize};
@@ -53,6 +53,8 @@ pub fn serve<P: Platform>(k: &mut Kernel<P>) {
             Some(Kind::Processes) => Ok(processes(k)),
             Some(Kind::Stats) => Ok(stats(k)),
             Some(Kind::Exec) => exec_request(k, &mut r),
+            Some(Kind::Stacks) => Ok(super::stacks::dump(k)),
+            Some(Kind::Logging) => logging(k, &mut r).map(|()| Vec::new()),
             Some(Kind::Exited) | None => Err(SysError::new(errno::EINVAL, "unknown control request")),
         };
         let (status, body) = match body {
@@ -104,6 +106,17 @@ fn signal<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<(), SysE
         }
     }
     result
+}
+
+/// `Logging`: what the sentry logs from now on (syscall tracing on or
+/// off; the host filters the levels of the other lines itself).
+fn logging<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<(), SysError> {
+    let flags = r.u32().map_err(bad)?;
+    if flags & !LOG_STRACE != 0 {
+        return Err(SysError::new(errno::EINVAL, "unknown logging flags"));
+    }
+    k.params.strace = flags & LOG_STRACE != 0;
+    Ok(())
 }
 
 fn process_state<P: Platform>(k: &Kernel<P>, p: &Process) -> u8 {

@@ -24,6 +24,7 @@ pub mod sched;
 pub mod shared;
 pub mod signal;
 pub mod spawn;
+pub mod stacks;
 pub mod task;
 pub mod timer;
 
