@@ -271,6 +271,23 @@ impl Control {
         Reader::new(&body).u32().map_err(ControlError::BadReply)
     }
 
+    /// Registers descriptors for the life of the VM (`--preserve-fds`);
+    /// returns the numbers the sentry knows them by, in order.
+    pub fn register_fds(&self, files: Vec<OwnedFd>) -> Result<Vec<u32>, ControlError> {
+        let mut s = self.lock();
+        let mut nums = Vec::with_capacity(files.len());
+        for f in files {
+            s.next_fd = s.next_fd.max(FIRST_HANDLE).saturating_add(1);
+            if s.next_fd == u32::MAX {
+                return Err(ControlError::TooLarge);
+            }
+            let n = s.next_fd;
+            s.fds.insert(n, Arc::new(f));
+            nums.push(n);
+        }
+        Ok(nums)
+    }
+
     /// Waits for exec'd process `pid` to end; its wait status (Linux
     /// encoding). `None` waits forever.
     pub fn wait_exit(&self, pid: u32, timeout: Option<Duration>) -> Result<i32, ControlError> {

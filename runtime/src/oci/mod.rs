@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod linux;
 pub mod mounts;
 pub mod place;
+pub mod preserve;
 pub mod process;
 pub mod rpc;
 pub mod server;
