@@ -186,14 +186,15 @@ fn exec_output_status_stdin_and_flags() {
     // Killed by a signal: 128 + n, as runc.
     env.rf(&["exec", env.id(), "/bin/sh", "-c", "kill -9 $$"]).assert_code(137);
 
+    // Every exec failure is 255, "exec failed: ...", as runc's.
     let missing = env.rf(&["exec", env.id(), "/no/such/program"]);
-    missing.assert_code(1);
+    missing.assert_code(255);
     assert!(missing.stderr_str().contains("No such file or directory"), "{}", missing.stderr_str());
 
     // A terminal needs a console socket or one on stdin (a pipe here);
     // terminal.rs drives both.
     let tty = env.rf(&["exec", "--tty", env.id(), "/bin/sh"]);
-    tty.assert_code(1);
+    tty.assert_code(255);
     assert!(tty.stderr_str().contains("--console-socket or a terminal on stdin"), "{}", tty.stderr_str());
 
     // --process FILE.
@@ -264,7 +265,7 @@ fn pause_stops_the_container_and_resume_continues_it() {
     env.rf(&["pause", env.id()]).assert_code(0);
     assert_eq!(env.status(), "paused");
     let refused = env.rf(&["exec", env.id(), "/bin/true"]);
-    refused.assert_code(1);
+    refused.assert_code(255);
     assert!(refused.stderr_str().contains("paused"), "{}", refused.stderr_str());
     std::thread::sleep(Duration::from_secs(1));
     env.rf(&["resume", env.id()]).assert_code(0);
@@ -451,4 +452,33 @@ fn debug_log_level_turns_syscall_tracing_on_and_off() {
     let log = env.read_sandbox_stderr();
     assert!(log[before..].contains("exit_group("), "{}", &log[before..]);
     assert!(!log[before..].contains("DEBUG"), "{}", &log[before..]);
+}
+
+#[test]
+fn exec_checks_the_programs_permission_as_the_execd_user() {
+    let env = Env::running("ctl-exec-perm", SLEEPER);
+    // A program only root may run (0700, owned by root), as on Linux,
+    // where execve as uid 1000 fails with EACCES.
+    let make = "printf '#!/bin/sh\\necho ran as $(id -u)\\n' > /tmp/rootonly && chmod 700 /tmp/rootonly";
+    env.rf(&["exec", env.id(), "/bin/sh", "-c", make]).assert_code(0);
+    let out = env.rf(&["exec", env.id(), "/tmp/rootonly"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "ran as 0\n");
+    // runc: 255, "exec failed: unable to start container process: eaccess
+    // /tmp/rootonly: permission denied".
+    let denied = env.rf(&["exec", "--user", "1000", env.id(), "/tmp/rootonly"]);
+    denied.assert_code(255);
+    let why = denied.stderr_str();
+    assert!(
+        why.contains("exec failed: unable to start container process: exec /tmp/rootonly: Permission denied"),
+        "{why}"
+    );
+    // Inside, a shell of uid 1000 gets the same refusal from execve.
+    let inner = env.rf(&["exec", "--user", "1000", env.id(), "/bin/sh", "-c", "/tmp/rootonly; echo $?"]);
+    assert!(inner.stdout_str().ends_with("126\n"), "{} {}", inner.stdout_str(), inner.stderr_str());
+    // Readable and executable by others: runs as 1000 too.
+    env.rf(&["exec", env.id(), "/bin/chmod", "755", "/tmp/rootonly"]).assert_code(0);
+    let out = env.rf(&["exec", "--user", "1000", env.id(), "/tmp/rootonly"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "ran as 1000\n");
 }

@@ -153,7 +153,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::List(args) => Ok(oci::runc_status(oci::list(g, args))),
         Command::Kill(args) => Ok(oci::runc_status(oci::kill(g, args))),
         Command::Delete(args) => Ok(oci::runc_status(oci::delete(g, args))),
-        Command::Exec(args) => Ok(oci::runc_status(control::exec(g, args))),
+        Command::Exec(args) => {
+            use anyhow::Context as _;
+            Ok(oci::failure_status(control::exec(g, args).context("exec failed"), 255))
+        }
         Command::Ps(args) => Ok(oci::runc_status(control::ps(g, args))),
         Command::Events(args) => Ok(oci::runc_status(control::events(g, args))),
         Command::Pause(args) => Ok(oci::runc_status(control::pause(g, args))),

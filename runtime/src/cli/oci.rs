@@ -112,12 +112,18 @@ pub struct BootArgs {
 /// failure is logged too: with `--log FILE --log-format json`, containerd's
 /// shim reads it back from there, as from runc's log.
 pub fn runc_status(result: anyhow::Result<u8>) -> u8 {
+    failure_status(result, 1)
+}
+
+/// As [`runc_status`], with status `code` for a failure (runc's `exec`
+/// fails with 255, its message starting "exec failed: ").
+pub fn failure_status(result: anyhow::Result<u8>, code: u8) -> u8 {
     result.unwrap_or_else(|err| {
         if super::logging::to_file() {
             tracing::error!("{err:#}");
         }
         eprintln!("ringfence: {err:#}");
-        1
+        code
     })
 }
 

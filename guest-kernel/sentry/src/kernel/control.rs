@@ -11,6 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::creds::Credentials;
 use super::exec;
 use super::fd::{FdTable, File};
 use super::process::Process;
@@ -221,6 +222,17 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
         }
         fs.cwd = loc;
     }
+    let mut c = Credentials::default();
+    (c.ruid, c.euid, c.suid, c.fsuid) = (uid, uid, uid, uid);
+    (c.rgid, c.egid, c.sgid, c.fsgid) = (gid, gid, gid, gid);
+    c.groups = Arc::from(groups);
+    if uid != 0 {
+        // As a setuid away from root without keep-caps.
+        (c.effective, c.permitted, c.ambient) = (0, 0, 0);
+    }
+    // The program is looked up and its exec permission checked as the
+    // new process, as runc's execve after setuid does, not as init.
+    fs.creds = Some(c.clone());
     let img = exec::load_program(k, &fs, &name, argv, &envp, true, None)?;
     let exe = exec::exe_path(&fs, &img.path, &envp, true);
     let pid = k.alloc_id().ok_or(SysError::new(errno::EAGAIN, "no free pid"))?;
@@ -233,14 +245,7 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
     } else {
         FdTable::with_host_fds(stdio)
     });
-    let c = &mut task.creds;
-    (c.ruid, c.euid, c.suid, c.fsuid) = (uid, uid, uid, uid);
-    (c.rgid, c.egid, c.sgid, c.fsgid) = (gid, gid, gid, gid);
-    c.groups = Arc::from(groups);
-    if uid != 0 {
-        // As a setuid away from root without keep-caps.
-        (c.effective, c.permitted, c.ambient) = (0, 0, 0);
-    }
+    task.creds = c;
     let mut proc = Process::new(pid, 0, pid, pid);
     proc.exe = exe;
     proc.env = img.env;
