@@ -225,6 +225,8 @@ fn ps_lists_init_and_the_execd_process() {
     assert!(rows.iter().any(|r| r[1] == "1" && r[7..] == ["/bin/sleep", "60"]), "{text}");
     let pid_s = pid.to_string();
     assert!(rows.iter().any(|r| r[1] == pid_s && r[2] == "0" && r[7..] == ["/bin/sleep", "50"]), "{text}");
+    // No terminal anywhere: TTY is "?" (terminal.rs has the other case).
+    assert!(rows.iter().all(|r| r[4] == "?"), "{text}");
 
     let json = env.rf(&["ps", "--format", "json", env.id()]);
     json.assert_code(0);
