@@ -564,3 +564,41 @@ fn signals_reach_the_sandbox_process_although_it_is_pid_1() {
     }
     assert_eq!(env.entries(), Vec::<String>::new());
 }
+
+#[test]
+fn a_leftover_cgroup_of_the_same_id_is_replaced_when_empty_and_refused_when_busy() {
+    // Two roots: the first stands for a test run that was killed before
+    // `delete`, leaving its container's cgroup (ringfence/<id>, per host).
+    let old = Env::new("confine-stale-old");
+    let new = Env::new("confine-stale-new");
+    let id = format!("stale-{}", std::process::id());
+    let sleeper = old.bundle("b", |c| c["process"]["args"] = json!(["/bin/sleep", "30"]));
+    let (code, err) = old.detached(&["run", "-d", "-b", &sleeper, &id]);
+    assert_eq!(code, 0, "run -d failed: {err}");
+    let pid = old.pid(&id);
+    let dir = cgroup_dir(pid, "pids");
+    assert!(dir.ends_with(format!("ringfence/{id}")), "{}", dir.display());
+
+    // Processes run in it: refused, naming the cgroup.
+    let quick = new.bundle("b", |c| c["process"]["args"] = json!(["/bin/true"]));
+    let busy = new.rf(&["run", "-b", &quick, &id]);
+    busy.assert_code(1);
+    let why = busy.stderr_str();
+    assert!(why.contains("already exists and processes") && why.contains(&id), "{why}");
+    assert_eq!(new.entries(), Vec::<String>::new());
+    assert!(alive(pid), "the refused run touched the running container");
+
+    // Killed, the sandbox process leaves its cgroup behind, empty.
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) || !read_trim(&dir.join("cgroup.procs")).is_empty() {
+        assert!(Instant::now() < deadline, "the killed sandbox did not leave its cgroup");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dir.exists());
+    new.rf(&["run", "-b", &quick, &id]).assert_code(0);
+    assert!(!dir.exists(), "the replacing container's delete left {}", dir.display());
+    // The killed container's own delete still works.
+    old.rf(&["delete", "--force", &id]).assert_code(0);
+    assert_eq!(old.entries(), Vec::<String>::new());
+}
