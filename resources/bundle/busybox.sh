@@ -4,8 +4,8 @@
 #   resources/bundle/busybox.sh [DEST]    (default: target/bundle/busybox)
 #
 # DEST/rootfs is a symlink to the tree resources/rootfs/busybox.sh builds,
-# and DEST/config.json is what `ringfence spec` writes (the tests edit a
-# copy of it per container). Needs target/release/ringfence built.
+# and DEST/config.json is what `ringfence spec` writes with no terminal
+# (the tests edit a copy of it per container). Needs target/release/ringfence built.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,3 +18,9 @@ mkdir -p "$dest"
 ln -sfn "$root/target/rootfs/busybox" "$dest/rootfs"
 rm -f "$dest/config.json"
 (cd "$dest" && "$ringfence" spec)
+# As runc's, the spec runs `sh` on a terminal; the tests and the quick
+# start pipe their input, so this bundle's process has none (the tests that
+# want one set it back).
+sed -i 's/"terminal": true/"terminal": false/' "$dest/config.json"
+grep -q '"terminal": false' "$dest/config.json"
+

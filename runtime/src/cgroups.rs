@@ -83,6 +83,10 @@ pub enum CgroupError {
     },
     #[error("the {controller} controller is not available (linux.resources sets a {controller} limit)")]
     NoController { controller: String },
+    /// A cgroup of the container's path is left from before (a killed
+    /// run of a container of the same id) and processes still run in it.
+    #[error("the cgroup {path} already exists and processes {pids:?} run in it (another container of this id?)")]
+    InUse { path: PathBuf, pids: Vec<i32> },
     #[error("cannot remove the cgroup {path}")]
     Remove {
         path: PathBuf,
@@ -222,6 +226,12 @@ impl Cgroup {
                     Ok(()) if cur == dir => {}
                     Ok(()) => self.parents.push(cur.clone()),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists && cur != dir => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        // Left by a run that was killed before `delete`:
+                        // started afresh (no stale limits) when empty.
+                        remove_stale(dir)?;
+                        std::fs::create_dir(dir).map_err(|source| CgroupError::Create { path: cur.clone(), source })?;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
                         vanished = true;
                         break;
@@ -410,6 +420,49 @@ fn join_file(dir: &Path) -> PathBuf {
         tasks
     } else {
         dir.join("cgroup.procs")
+    }
+}
+
+/// Removes the leftover cgroup `dir` and the empty cgroups below it, or
+/// fails naming the processes that still run there.
+fn remove_stale(dir: &Path) -> Result<(), CgroupError> {
+    let pids = pids_in_tree(dir, 0);
+    if !pids.is_empty() {
+        return Err(CgroupError::InUse { path: dir.to_path_buf(), pids });
+    }
+    tracing::warn!(cgroup = %dir.display(), "removing a leftover cgroup of this container id");
+    remove_tree(dir, 0)
+}
+
+/// Nesting followed below a leftover cgroup (ours have none).
+const MAX_DEPTH: usize = 16;
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+fn pids_in_tree(dir: &Path, depth: usize) -> Vec<i32> {
+    let mut pids = pids_in(dir);
+    if depth < MAX_DEPTH {
+        for sub in subdirs(dir) {
+            pids.extend(pids_in_tree(&sub, depth + 1));
+        }
+    }
+    pids
+}
+
+fn remove_tree(dir: &Path, depth: usize) -> Result<(), CgroupError> {
+    if depth < MAX_DEPTH {
+        for sub in subdirs(dir) {
+            remove_tree(&sub, depth + 1)?;
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(CgroupError::Remove { path: dir.to_path_buf(), source }),
     }
 }
 

@@ -346,3 +346,19 @@ pub fn release_guest_image_pages() {
         tracing::debug!(err = %io::Error::last_os_error(), "cannot release the guest image's pages");
     }
 }
+
+/// Descriptor `fd`, inherited from this process's caller and open (else
+/// EBADF): the process keeps it open for its whole life, so it may be
+/// borrowed for as long.
+pub fn inherited_fd(fd: i32) -> io::Result<BorrowedFd<'static>> {
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: F_GETFD reads the descriptor's flags and touches no memory.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is open (checked above), and callers use this only for
+    // descriptors inherited at exec that nothing in the process closes.
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}

@@ -370,11 +370,37 @@ fn spec_writes_a_config_that_runs_and_refuses_to_overwrite() {
     Run::ringfence(&["spec", "--bundle", &bundle]).run().assert_code(0);
     let config: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).expect("config.json"))
         .expect("config.json is JSON");
+    // runc's defaults: an interactive sh.
     assert_eq!(config["process"]["args"], json!(["sh"]));
+    assert_eq!(config["process"]["terminal"], json!(true));
     assert_eq!(config["root"]["path"], "rootfs");
     let again = Run::ringfence(&["spec", "--bundle", &bundle]).run();
     again.assert_code(1);
     assert!(again.stderr_str().contains("exists"), "{}", again.stderr_str());
+
+    // The same as `runc spec`, where runc is installed, but for the
+    // mounts the sandbox does not provide and the hostname.
+    let runc_dir = TempDir::new("oci-spec-runc");
+    match Command::new("runc").arg("spec").current_dir(runc_dir.path()).status() {
+        Ok(st) if st.success() => {}
+        _ => {
+            eprintln!("runc is not installed: spec not compared with runc's");
+            return;
+        }
+    }
+    let runc: Value = serde_json::from_slice(&std::fs::read(runc_dir.path().join("config.json")).expect("runc's"))
+        .expect("runc's config.json is JSON");
+    assert_eq!(config["process"], runc["process"]);
+    assert_eq!(config["root"], runc["root"]);
+    assert_eq!(config["linux"], runc["linux"]);
+    let provided: Vec<&Value> = runc["mounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .filter(|m| !["mqueue", "sysfs", "cgroup"].contains(&m["type"].as_str().unwrap_or("")))
+        .collect();
+    let ours: Vec<&Value> = config["mounts"].as_array().expect("mounts").iter().collect();
+    assert_eq!(ours, provided);
 }
 
 #[test]
@@ -395,10 +421,10 @@ fn malformed_configs_name_the_field_and_leave_nothing() {
             c.as_object_mut().map(|o| o.remove("root"));
         }),
         ("mounts[0].type: unknown mount type \"zfs\" at /proc", |c| c["mounts"][0]["type"] = json!("zfs")),
-        ("mounts[2].type: sysfs at /sys: not provided by the sandbox", |c| {
+        ("mounts[4].type: sysfs at /sys: not provided by the sandbox", |c| {
             push_mount(c, json!({"destination": "/sys", "type": "sysfs", "source": "sysfs"}));
         }),
-        ("mounts[2].source: /nonexistent-ringfence: No such file", |c| {
+        ("mounts[4].source: /nonexistent-ringfence: No such file", |c| {
             push_mount(
                 c,
                 json!({"destination": "/data", "type": "none", "source": "/nonexistent-ringfence", "options": ["rbind"]}),

@@ -289,27 +289,27 @@ fn malformed_configs_name_the_field_and_leave_nothing() {
         ("mounts[0].type: unknown mount type \"zfs\" at /proc", Box::new(|c| c["mounts"][0]["type"] = json!("zfs"))),
         ("mounts[0].destination: proc: not an absolute", Box::new(|c| c["mounts"][0]["destination"] = json!("proc"))),
         (
-            "mounts[2].type: mqueue at /dev/mqueue: not provided",
+            "mounts[4].type: mqueue at /dev/mqueue: not provided",
             Box::new(|c| push_mount(c, json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"}))),
         ),
         (
-            "mounts[2].type: cgroup at /sys/fs/cgroup: not provided",
+            "mounts[4].type: cgroup at /sys/fs/cgroup: not provided",
             Box::new(|c| push_mount(c, json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"}))),
         ),
         (
-            "mounts[2].options: ro is not supported for tmpfs at /x",
+            "mounts[4].options: ro is not supported for tmpfs at /x",
             Box::new(|c| push_mount(c, json!({"destination": "/x", "type": "tmpfs", "options": ["ro"]}))),
         ),
         (
-            "mounts[2].options: \"uid=5\" is not supported for tmpfs at /x",
+            "mounts[4].options: \"uid=5\" is not supported for tmpfs at /x",
             Box::new(|c| push_mount(c, json!({"destination": "/x", "type": "tmpfs", "options": ["uid=5"]}))),
         ),
         (
-            "mounts[2].options: size=lots: not a size",
+            "mounts[4].options: size=lots: not a size",
             Box::new(|c| push_mount(c, json!({"destination": "/x", "type": "tmpfs", "options": ["size=lots"]}))),
         ),
         (
-            "mounts[2].source:",
+            "mounts[4].source:",
             Box::new(move |c| {
                 push_mount(c, json!({"destination": "/x", "type": "bind", "source": file, "options": ["bind"]}))
             }),

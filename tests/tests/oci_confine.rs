@@ -501,16 +501,55 @@ fn json_logs_are_runc_lines() {
 }
 
 #[test]
-fn ptrace_platform_runs_and_preserved_fds_are_refused_clearly() {
+fn ptrace_platform_runs_and_missing_preserved_fds_are_refused_clearly() {
     let env = Env::new("confine-flags");
     let bundle = env.bundle("b", |c| c["process"]["args"] = json!(["/bin/true"]));
     // In the sandbox process's namespaces and cgroup, without the VMM's
     // seccomp filter (it forbids ptrace).
     env.rf(&["--platform", "ptrace", "run", "-b", &bundle, "p1"]).assert_code(0);
+    // The harness starts ringfence with nothing open above stderr.
     let out = env.rf(&["run", "--preserve-fds", "2", "-b", &bundle, "p2"]);
     out.assert_code(1);
-    assert!(out.stderr_str().contains("--preserve-fds 2:"), "{}", out.stderr_str());
+    assert!(out.stderr_str().contains("--preserve-fds 2: descriptor 3 is not open"), "{}", out.stderr_str());
     env.rf(&["run", "--preserve-fds", "0", "-b", &bundle, "p3"]).assert_code(0);
+    assert_eq!(env.entries(), Vec::<String>::new());
+}
+
+#[test]
+fn preserved_fds_are_the_containers_fds_3_and_up() {
+    let env = Env::new("confine-preserve");
+    let bundle = env.bundle("b", |c| {
+        c["process"]["args"] =
+            json!(["/bin/sh", "-c", "cat <&4 >&3; echo via fd 3 >&3; echo to stdout; ls /proc/self/fd"]);
+    });
+    let input = env.dir.path().join("input");
+    std::fs::write(&input, "from a host file on fd 4\n").expect("write input");
+    let stdout = env.dir.path().join("stdout");
+    // bash puts a pipe (its own stdout, read here) at fd 3 and the file at
+    // fd 4, as a caller of runc would.
+    let rf = ringfence_command();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#"exec "$@" 3>&1 1>"$OUT" 4<"$IN""#)
+        .arg("bash")
+        .arg(rf.get_program())
+        .args(rf.get_args())
+        .args(["--root", &env.root(), "run", "--preserve-fds", "2", "-b", &bundle, "pf"])
+        .env("OUT", &stdout)
+        .env("IN", &input)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run bash");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from a host file on fd 4\nvia fd 3\n", "{err}");
+    let text = std::fs::read_to_string(&stdout).expect("stdout file");
+    let mut fds: Vec<&str> = text.lines().skip(1).collect();
+    fds.sort_unstable();
+    assert_eq!(text.lines().next(), Some("to stdout"), "{text}");
+    // 0-2, the two preserved ones, and ls's own directory fd.
+    assert!(fds.starts_with(&["0", "1", "2", "3", "4"]), "{text}");
     assert_eq!(env.entries(), Vec::<String>::new());
 }
 
@@ -533,4 +572,42 @@ fn signals_reach_the_sandbox_process_although_it_is_pid_1() {
         env.rf(&["delete", &id]).assert_code(0);
     }
     assert_eq!(env.entries(), Vec::<String>::new());
+}
+
+#[test]
+fn a_leftover_cgroup_of_the_same_id_is_replaced_when_empty_and_refused_when_busy() {
+    // Two roots: the first stands for a test run that was killed before
+    // `delete`, leaving its container's cgroup (ringfence/<id>, per host).
+    let old = Env::new("confine-stale-old");
+    let new = Env::new("confine-stale-new");
+    let id = format!("stale-{}", std::process::id());
+    let sleeper = old.bundle("b", |c| c["process"]["args"] = json!(["/bin/sleep", "30"]));
+    let (code, err) = old.detached(&["run", "-d", "-b", &sleeper, &id]);
+    assert_eq!(code, 0, "run -d failed: {err}");
+    let pid = old.pid(&id);
+    let dir = cgroup_dir(pid, "pids");
+    assert!(dir.ends_with(format!("ringfence/{id}")), "{}", dir.display());
+
+    // Processes run in it: refused, naming the cgroup.
+    let quick = new.bundle("b", |c| c["process"]["args"] = json!(["/bin/true"]));
+    let busy = new.rf(&["run", "-b", &quick, &id]);
+    busy.assert_code(1);
+    let why = busy.stderr_str();
+    assert!(why.contains("already exists and processes") && why.contains(&id), "{why}");
+    assert_eq!(new.entries(), Vec::<String>::new());
+    assert!(alive(pid), "the refused run touched the running container");
+
+    // Killed, the sandbox process leaves its cgroup behind, empty.
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) || !read_trim(&dir.join("cgroup.procs")).is_empty() {
+        assert!(Instant::now() < deadline, "the killed sandbox did not leave its cgroup");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dir.exists());
+    new.rf(&["run", "-b", &quick, &id]).assert_code(0);
+    assert!(!dir.exists(), "the replacing container's delete left {}", dir.display());
+    // The killed container's own delete still works.
+    old.rf(&["delete", "--force", &id]).assert_code(0);
+    assert_eq!(old.entries(), Vec::<String>::new());
 }

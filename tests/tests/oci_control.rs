@@ -56,15 +56,24 @@ impl Env {
             .arg(env.id())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(env.sandbox_stderr()).expect("stderr file"))
             .status()
             .expect("run ringfence");
-        assert!(status.success(), "run --detach failed");
+        assert!(status.success(), "run --detach failed: {}", env.read_sandbox_stderr());
         env
     }
 
     fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Where the sandbox process's stderr goes (its log, strace lines).
+    fn sandbox_stderr(&self) -> PathBuf {
+        self.dir.path().join("sandbox-stderr")
+    }
+
+    fn read_sandbox_stderr(&self) -> String {
+        std::fs::read_to_string(self.sandbox_stderr()).unwrap_or_default()
     }
 
     fn root(&self) -> String {
@@ -177,14 +186,15 @@ fn exec_output_status_stdin_and_flags() {
     // Killed by a signal: 128 + n, as runc.
     env.rf(&["exec", env.id(), "/bin/sh", "-c", "kill -9 $$"]).assert_code(137);
 
+    // Every exec failure is 255, "exec failed: ...", as runc's.
     let missing = env.rf(&["exec", env.id(), "/no/such/program"]);
-    missing.assert_code(1);
+    missing.assert_code(255);
     assert!(missing.stderr_str().contains("No such file or directory"), "{}", missing.stderr_str());
 
     // A terminal needs a console socket or one on stdin (a pipe here);
     // terminal.rs drives both.
     let tty = env.rf(&["exec", "--tty", env.id(), "/bin/sh"]);
-    tty.assert_code(1);
+    tty.assert_code(255);
     assert!(tty.stderr_str().contains("--console-socket or a terminal on stdin"), "{}", tty.stderr_str());
 
     // --process FILE.
@@ -215,6 +225,8 @@ fn ps_lists_init_and_the_execd_process() {
     assert!(rows.iter().any(|r| r[1] == "1" && r[7..] == ["/bin/sleep", "60"]), "{text}");
     let pid_s = pid.to_string();
     assert!(rows.iter().any(|r| r[1] == pid_s && r[2] == "0" && r[7..] == ["/bin/sleep", "50"]), "{text}");
+    // No terminal anywhere: TTY is "?" (terminal.rs has the other case).
+    assert!(rows.iter().all(|r| r[4] == "?"), "{text}");
 
     let json = env.rf(&["ps", "--format", "json", env.id()]);
     json.assert_code(0);
@@ -255,7 +267,7 @@ fn pause_stops_the_container_and_resume_continues_it() {
     env.rf(&["pause", env.id()]).assert_code(0);
     assert_eq!(env.status(), "paused");
     let refused = env.rf(&["exec", env.id(), "/bin/true"]);
-    refused.assert_code(1);
+    refused.assert_code(255);
     assert!(refused.stderr_str().contains("paused"), "{}", refused.stderr_str());
     std::thread::sleep(Duration::from_secs(1));
     env.rf(&["resume", env.id()]).assert_code(0);
@@ -343,6 +355,9 @@ fn hostile_control_requests_get_errors_and_the_container_runs_on() {
         frame(&[b'['; 1000]),
         frame(b"{\"version\":0,\"method\":\"Destroy\"}"),
         frame(b"{\"method\":\"Destroy\"}"),
+        frame(b"{\"version\":1,\"method\":\"ChangeLogging\",\"params\":{\"level\":\"loud\"}}"),
+        frame(b"{\"version\":1,\"method\":\"ChangeLogging\",\"params\":{}}"),
+        frame(b"{\"version\":1,\"method\":\"ChangeLogging\",\"params\":{\"strace\":1}}"),
     ];
     for case in &cases {
         let r = exchange(&sock, case);
@@ -372,4 +387,100 @@ fn destroy_stops_the_container_cleanly() {
     let env = Env::running("ctl-destroy-force", SLEEPER);
     env.rf(&["delete", "--force", env.id()]).assert_code(0);
     assert_ne!(env.rf(&["state", env.id()]).code(), 0, "state of a deleted container");
+}
+
+#[test]
+fn debug_stacks_shows_what_each_task_waits_on() {
+    let env = Env::running("ctl-stacks", &["/bin/sh", "-c", "sleep 60 | cat"]);
+    // Let the pipeline start.
+    std::thread::sleep(Duration::from_millis(300));
+    let out = env.rf(&["debug", "--stacks", env.id()]);
+    out.assert_code(0);
+    let text = out.stdout_str();
+    for want in [
+        "\"sh\" sleeping in wait4(61): child exit",
+        "\"sleep\" sleeping in clock_nanosleep(230): timer",
+        "\"cat\" sleeping in read(0): pipe read on fd 0",
+        "host threads of the sandbox process",
+        "\"rf-control\"",
+    ] {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
+    // Every task has its user registers, in user space.
+    let regs: Vec<(u64, u64)> = text
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+            (w.first() == Some(&"rip")).then(|| (hex(w[1]).unwrap_or(0), hex(w[3]).unwrap_or(0)))
+        })
+        .collect();
+    assert_eq!(regs.len(), 3, "{text}");
+    assert!(regs.iter().all(|&(ip, sp)| ip != 0 && sp != 0 && ip < 1 << 47 && sp < 1 << 47), "{text}");
+
+    let none = env.rf(&["debug", env.id()]);
+    assert_ne!(none.code(), 0, "debug without an action");
+    let missing = env.rf(&["debug", "--stacks", "no-such-container"]);
+    missing.assert_code(1);
+    assert!(missing.stderr_str().contains("does not exist"), "{}", missing.stderr_str());
+    let bad = env.rf(&["debug", "--log-level", "loud", env.id()]);
+    assert_ne!(bad.code(), 0, "an unknown level");
+}
+
+#[test]
+fn debug_log_level_turns_syscall_tracing_on_and_off() {
+    let env = Env::running("ctl-loglevel", SLEEPER);
+    let traced = |env: &Env| env.read_sandbox_stderr().lines().filter(|l| l.contains("exit_group(")).count();
+    env.rf(&["exec", env.id(), "/bin/id", "-u"]).assert_code(0);
+    assert_eq!(traced(&env), 0, "traced before the change:\n{}", env.read_sandbox_stderr());
+    assert!(!env.read_sandbox_stderr().contains("DEBUG"), "{}", env.read_sandbox_stderr());
+
+    env.rf(&["debug", "--log-level", "debug", env.id()]).assert_code(0);
+    env.rf(&["exec", env.id(), "/bin/id", "-u"]).assert_code(0);
+    let log = env.read_sandbox_stderr();
+    assert!(traced(&env) >= 1, "not traced at debug:\n{log}");
+    // The sandbox process's own debug lines too (its control server).
+    assert!(log.contains("DEBUG") && log.contains("control request"), "{log}");
+
+    env.rf(&["debug", "--log-level", "warning", env.id()]).assert_code(0);
+    let before = env.read_sandbox_stderr().len();
+    env.rf(&["exec", env.id(), "/bin/id", "-u"]).assert_code(0);
+    let log = env.read_sandbox_stderr();
+    assert_eq!(log.len(), before, "logged after going back to warning:\n{}", &log[before..]);
+
+    // --strace alone: traced, without the debug lines.
+    env.rf(&["debug", "--strace", "all", env.id()]).assert_code(0);
+    env.rf(&["exec", env.id(), "/bin/id", "-u"]).assert_code(0);
+    let log = env.read_sandbox_stderr();
+    assert!(log[before..].contains("exit_group("), "{}", &log[before..]);
+    assert!(!log[before..].contains("DEBUG"), "{}", &log[before..]);
+}
+
+#[test]
+fn exec_checks_the_programs_permission_as_the_execd_user() {
+    let env = Env::running("ctl-exec-perm", SLEEPER);
+    // A program only root may run (0700, owned by root), as on Linux,
+    // where execve as uid 1000 fails with EACCES.
+    let make = "printf '#!/bin/sh\\necho ran as $(id -u)\\n' > /tmp/rootonly && chmod 700 /tmp/rootonly";
+    env.rf(&["exec", env.id(), "/bin/sh", "-c", make]).assert_code(0);
+    let out = env.rf(&["exec", env.id(), "/tmp/rootonly"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "ran as 0\n");
+    // runc: 255, "exec failed: unable to start container process: eaccess
+    // /tmp/rootonly: permission denied".
+    let denied = env.rf(&["exec", "--user", "1000", env.id(), "/tmp/rootonly"]);
+    denied.assert_code(255);
+    let why = denied.stderr_str();
+    assert!(
+        why.contains("exec failed: unable to start container process: exec /tmp/rootonly: Permission denied"),
+        "{why}"
+    );
+    // Inside, a shell of uid 1000 gets the same refusal from execve.
+    let inner = env.rf(&["exec", "--user", "1000", env.id(), "/bin/sh", "-c", "/tmp/rootonly; echo $?"]);
+    assert!(inner.stdout_str().ends_with("126\n"), "{} {}", inner.stdout_str(), inner.stderr_str());
+    // Readable and executable by others: runs as 1000 too.
+    env.rf(&["exec", env.id(), "/bin/chmod", "755", "/tmp/rootonly"]).assert_code(0);
+    let out = env.rf(&["exec", "--user", "1000", env.id(), "/tmp/rootonly"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout_str(), "ran as 1000\n");
 }

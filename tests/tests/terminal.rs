@@ -223,6 +223,9 @@ fn interactive_shell_on_the_console() {
 
     con.type_in(b"tty\r");
     con.expect("tty\r\n/dev/console\r\n", long);
+    // ps shows the console as init's terminal, as host ps -ef would.
+    let root = dir.path().join("root");
+    assert_eq!(ps_ttys(&root, "tty-shell"), [("1".to_owned(), "console".to_owned(), "sh".to_owned())]);
 
     let ws = rustix::termios::Winsize { ws_row: 33, ws_col: 77, ws_xpixel: 0, ws_ypixel: 0 };
     rustix::termios::tcsetwinsize(&con.master, ws).expect("TIOCSWINSZ on the master");
@@ -242,6 +245,20 @@ fn interactive_shell_on_the_console() {
 
     con.type_in(b"exit 3\r");
     assert_eq!(wait_run(&mut child, &dir), Some(3));
+}
+
+/// `ps ID`: (PID, TTY, CMD) of each process.
+fn ps_ttys(root: &Path, id: &str) -> Vec<(String, String, String)> {
+    let out = ringfence_command().arg("--root").arg(root).args(["ps", id]).output().expect("run ringfence ps");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "ps failed: {}", String::from_utf8_lossy(&out.stderr));
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w[1].to_owned(), w[4].to_owned(), w[7..].join(" "))
+        })
+        .collect()
 }
 
 /// `ringfence ARGS` with --root in `dir`: (status, stderr).
@@ -400,6 +417,15 @@ fn exec_tty_through_the_console_socket() {
     let (master, name) = receive_master(&listener, &mut child);
     assert_eq!(name, b"/dev/ptmx");
     let mut con = Console::new(master);
+    con.expect("/ # ", LONG);
+    // The exec'd shell's terminal in ps; init has none.
+    let mut ttys = ps_ttys(&c.root, &c.id);
+    ttys.sort();
+    assert_eq!(ttys.len(), 2, "{ttys:?}");
+    assert_eq!((ttys[0].0.as_str(), ttys[0].1.as_str()), ("1", "?"), "{ttys:?}");
+    assert_eq!((ttys[1].1.as_str(), ttys[1].2.as_str()), ("pts/0", "sh"), "{ttys:?}");
+    // A fresh prompt for drive_shell.
+    con.type_in(b"\r");
     drive_shell(&mut con, "/dev/pts/0");
     assert_eq!(wait_child(&mut child, &err_path, &con), Some(5));
     // The container runs on.
@@ -465,6 +491,6 @@ fn exec_tty_uses_the_callers_terminal() {
     drive_on_callers_terminal(&c.root, &["exec", "-t", &c.id, "sh"], "/dev/pts/0", &err);
     // Detached, a terminal needs a console socket (runc's rule).
     let (code, err) = rf(&c.root, &["exec", "-t", "-d", &c.id, "sh"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 255);
     assert!(err.contains("cannot allocate tty if runc will detach without setting console socket"), "{err}");
 }

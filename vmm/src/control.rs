@@ -15,7 +15,10 @@ use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use abi::control::{self, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, Writer, CONTROL_VERSION};
+use abi::control::{
+    self, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, TaskDump, Writer, CONTROL_VERSION, LOG_STRACE,
+    NO_SYSCALL,
+};
 
 use crate::stop::StopSignal;
 use crate::vstate::GuestMemory;
@@ -60,6 +63,22 @@ pub struct ProcessInfo {
     pub comm: String,
     /// Arguments (lossy UTF-8).
     pub cmdline: Vec<String>,
+}
+
+/// One task of the sentry, as `debug --stacks` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    pub tid: u32,
+    pub pid: u32,
+    /// A /proc state letter (R, S, T, Z).
+    pub state: char,
+    /// The syscall a sleeping task is blocked in.
+    pub syscall: Option<u64>,
+    pub rip: u64,
+    pub rsp: u64,
+    pub comm: String,
+    /// What a sleeping task waits on, in words (empty when running).
+    pub wait: String,
 }
 
 /// Counters of the whole container.
@@ -175,6 +194,33 @@ impl Control {
         Ok(out)
     }
 
+    /// The sentry's tasks, with their registers and what they wait on.
+    pub fn stacks(&self, timeout: Duration) -> Result<Vec<TaskInfo>, ControlError> {
+        let body = self.request(Kind::Stacks, timeout, |_| {})?;
+        let mut r = Reader::new(&body);
+        let n = r.count(u32::MAX).map_err(ControlError::BadReply)?;
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let d = TaskDump::read(&mut r).map_err(ControlError::BadReply)?;
+            out.push(TaskInfo {
+                tid: d.tid,
+                pid: d.pid,
+                state: char::from(d.state),
+                syscall: (d.syscall != NO_SYSCALL).then_some(d.syscall),
+                rip: d.rip,
+                rsp: d.rsp,
+                comm: String::from_utf8_lossy(d.comm).into_owned(),
+                wait: String::from_utf8_lossy(d.wait).into_owned(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Turns the sentry's syscall tracing on or off.
+    pub fn set_strace(&self, on: bool, timeout: Duration) -> Result<(), ControlError> {
+        self.request(Kind::Logging, timeout, |w| w.u32(if on { LOG_STRACE } else { 0 })).map(drop)
+    }
+
     /// The container's counters.
     pub fn stats(&self, timeout: Duration) -> Result<Stats, ControlError> {
         let body = self.request(Kind::Stats, timeout, |_| {})?;
@@ -223,6 +269,23 @@ impl Control {
             w.u32(if spec.terminal { control::EXEC_TERMINAL } else { 0 });
         })?;
         Reader::new(&body).u32().map_err(ControlError::BadReply)
+    }
+
+    /// Registers descriptors for the life of the VM (`--preserve-fds`);
+    /// returns the numbers the sentry knows them by, in order.
+    pub fn register_fds(&self, files: Vec<OwnedFd>) -> Result<Vec<u32>, ControlError> {
+        let mut s = self.lock();
+        let mut nums = Vec::with_capacity(files.len());
+        for f in files {
+            s.next_fd = s.next_fd.max(FIRST_HANDLE).saturating_add(1);
+            if s.next_fd == u32::MAX {
+                return Err(ControlError::TooLarge);
+            }
+            let n = s.next_fd;
+            s.fds.insert(n, Arc::new(f));
+            nums.push(n);
+        }
+        Ok(nums)
     }
 
     /// Waits for exec'd process `pid` to end; its wait status (Linux

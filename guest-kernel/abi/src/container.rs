@@ -34,6 +34,12 @@ pub const REC_MOUNT: u16 = 7;
 /// Empty: the config mounts its own `/dev`, `/proc`... and nothing is added
 /// but the sandbox's `/dev` device nodes when no mount is at `/dev`.
 pub const REC_CONFIGURED_MOUNTS: u16 = 8;
+/// `--preserve-fds`: u32 host descriptor handles (registered with the
+/// control channel, each above 2) to the end; the init process gets them
+/// as fds 3, 4... in order.
+pub const REC_PRESERVED_FDS: u16 = 9;
+/// Most descriptors [`REC_PRESERVED_FDS`] may carry.
+pub const MAX_PRESERVED_FDS: usize = 250;
 
 /// A tmpfs (`/dev` gets the device nodes in it).
 pub const MOUNT_TMPFS: u32 = 1;

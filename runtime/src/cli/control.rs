@@ -1,11 +1,13 @@
 //! The commands served through a running container's control channel:
-//! `exec`, `ps`, `events`, `pause`, `resume`, `wait` (and `kill`, in
-//! `oci.rs`). Their failures exit with status 1, as runc's.
+//! `exec`, `ps`, `events`, `pause`, `resume`, `wait`, `debug` (and `kill`,
+//! in `oci.rs`). Their failures exit with status 1, as runc's.
 
 use std::path::PathBuf;
 
 use ringfence::oci::control_cmds;
+use ringfence::oci::debug;
 use ringfence::oci::exec::{self, ExecRequest};
+use ringfence::oci::rpc::LogLevel;
 
 use super::oci::IdArgs;
 use super::GlobalArgs;
@@ -77,6 +79,33 @@ pub struct EventsArgs {
     pub id: String,
 }
 
+/// `debug --strace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strace {
+    /// Trace every syscall.
+    All,
+    Off,
+}
+
+/// Arguments of `debug` (runsc's names).
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).multiple(true).args(["stacks", "log_level", "strace"])))]
+pub struct DebugArgs {
+    /// Print every task of the sandbox (state, syscall, what it waits on,
+    /// registers) and the sandbox process's host threads.
+    #[arg(long)]
+    pub stacks: bool,
+    /// Set the sandbox's log level: warning (0), info (1) or debug (2);
+    /// debug also traces syscalls, as --debug does.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
+    /// Turn the sentry's syscall tracing on (all) or off.
+    #[arg(long, value_enum)]
+    pub strace: Option<Strace>,
+    /// The container id.
+    pub id: String,
+}
+
 pub fn exec(global: &GlobalArgs, args: ExecArgs) -> anyhow::Result<u8> {
     exec::exec(&ExecRequest {
         root: global.root.clone(),
@@ -112,6 +141,16 @@ pub fn pause(global: &GlobalArgs, args: IdArgs) -> anyhow::Result<u8> {
 
 pub fn resume(global: &GlobalArgs, args: IdArgs) -> anyhow::Result<u8> {
     control_cmds::resume(&global.root, &args.id)?;
+    Ok(0)
+}
+
+pub fn debug(global: &GlobalArgs, args: DebugArgs) -> anyhow::Result<u8> {
+    if args.log_level.is_some() || args.strace.is_some() {
+        debug::change_logging(&global.root, &args.id, args.log_level, args.strace.map(|s| s == Strace::All))?;
+    }
+    if args.stacks {
+        print!("{}", debug::stacks(&global.root, &args.id)?);
+    }
     Ok(0)
 }
 

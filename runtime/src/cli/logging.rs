@@ -55,6 +55,12 @@ pub fn init(global: &GlobalArgs, command: &str) -> anyhow::Result<()> {
         // Colours only for a person at a terminal, never into pipes or files.
         None => (BoxMakeWriter::new(std::io::stderr), std::io::IsTerminal::is_terminal(&std::io::stderr())),
     };
+    // Reloadable: `ringfence debug --log-level` changes a running
+    // sandbox process's level through its control server.
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    ringfence::oci::server::set_log_reloader(Box::new(move |level: &str| {
+        handle.reload(EnvFilter::new(level)).map_err(|e| anyhow::anyhow!("cannot change the log level: {e}"))
+    }));
     let main = match global.log_format {
         LogFormat::Text => {
             tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi).with_filter(filter).boxed()

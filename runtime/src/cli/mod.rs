@@ -126,6 +126,8 @@ pub enum Command {
     Resume(oci::IdArgs),
     /// Wait for a container to exit; print and return its exit status.
     Wait(oci::IdArgs),
+    /// Show a running sandbox's tasks, change what it logs (as runsc).
+    Debug(control::DebugArgs),
     /// Internal: the gofer process, started by the runtime itself.
     #[command(hide = true)]
     Gofer(gofer::GoferArgs),
@@ -151,12 +153,16 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::List(args) => Ok(oci::runc_status(oci::list(g, args))),
         Command::Kill(args) => Ok(oci::runc_status(oci::kill(g, args))),
         Command::Delete(args) => Ok(oci::runc_status(oci::delete(g, args))),
-        Command::Exec(args) => Ok(oci::runc_status(control::exec(g, args))),
+        Command::Exec(args) => {
+            use anyhow::Context as _;
+            Ok(oci::failure_status(control::exec(g, args).context("exec failed"), 255))
+        }
         Command::Ps(args) => Ok(oci::runc_status(control::ps(g, args))),
         Command::Events(args) => Ok(oci::runc_status(control::events(g, args))),
         Command::Pause(args) => Ok(oci::runc_status(control::pause(g, args))),
         Command::Resume(args) => Ok(oci::runc_status(control::resume(g, args))),
         Command::Wait(args) => Ok(oci::runc_status(control::wait(g, args))),
+        Command::Debug(args) => Ok(oci::runc_status(control::debug(g, args))),
     }
 }
 
@@ -178,6 +184,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Pause(_) => "pause",
         Command::Resume(_) => "resume",
         Command::Wait(_) => "wait",
+        Command::Debug(_) => "debug",
         Command::Gofer(_) => "gofer",
         Command::Boot(_) => "boot",
     }

@@ -26,8 +26,8 @@ pub struct CreateArgs {
     /// Write the sandbox process's pid to FILE.
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
-    /// Pass N extra descriptors (3 to 3+N-1) to the container: refused
-    /// unless 0, the sentry cannot take host descriptors yet.
+    /// Pass N extra descriptors (3 to 3+N-1) to the container's process,
+    /// as its fds 3 to 3+N-1.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
     /// A unix socket to send the pty master to, when the config asks for a
@@ -101,6 +101,9 @@ pub struct BootArgs {
     /// The bundle (relative root.path is taken from it).
     #[arg(long)]
     pub bundle: PathBuf,
+    /// How many descriptors `create` sends on the ready socket.
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
     /// The container id.
     pub id: String,
 }
@@ -109,12 +112,18 @@ pub struct BootArgs {
 /// failure is logged too: with `--log FILE --log-format json`, containerd's
 /// shim reads it back from there, as from runc's log.
 pub fn runc_status(result: anyhow::Result<u8>) -> u8 {
+    failure_status(result, 1)
+}
+
+/// As [`runc_status`], with status `code` for a failure (runc's `exec`
+/// fails with 255, its message starting "exec failed: ").
+pub fn failure_status(result: anyhow::Result<u8>, code: u8) -> u8 {
     result.unwrap_or_else(|err| {
         if super::logging::to_file() {
             tracing::error!("{err:#}");
         }
         eprintln!("ringfence: {err:#}");
-        1
+        code
     })
 }
 
@@ -133,17 +142,8 @@ fn request(global: &GlobalArgs, args: CreateArgs) -> CreateRequest {
         pid_file: args.pid_file,
         console_socket: args.console_socket,
         global_args,
+        preserve_fds: args.preserve_fds,
     }
-}
-
-fn check_preserve_fds(args: &CreateArgs) -> anyhow::Result<()> {
-    if args.preserve_fds > 0 {
-        anyhow::bail!(
-            "--preserve-fds {}: passing host descriptors into the sandbox is not supported yet",
-            args.preserve_fds
-        );
-    }
-    Ok(())
 }
 
 pub fn spec_cmd(args: SpecArgs) -> anyhow::Result<u8> {
@@ -152,13 +152,11 @@ pub fn spec_cmd(args: SpecArgs) -> anyhow::Result<u8> {
 }
 
 pub fn create(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<u8> {
-    check_preserve_fds(&args)?;
     commands::create(&request(global, args))?;
     Ok(0)
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<u8> {
-    check_preserve_fds(&args.create)?;
     commands::run(&request(global, args.create), args.detach)
 }
 
@@ -204,5 +202,5 @@ pub fn boot(global: &GlobalArgs, args: BootArgs) -> anyhow::Result<u8> {
         super::Platform::Kvm => ringfence::sandbox::SandboxPlatform::Kvm,
         super::Platform::Ptrace => ringfence::sandbox::SandboxPlatform::Ptrace,
     };
-    commands::boot(&global.root, &args.id, &args.bundle, global.debug, gofer_args, platform)
+    commands::boot(&global.root, &args.id, &args.bundle, global.debug, gofer_args, platform, args.preserve_fds)
 }

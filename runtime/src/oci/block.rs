@@ -7,10 +7,16 @@ use abi::container as cb;
 use super::config::ContainerConfig;
 use super::mounts::{MountConfig, MountKind};
 
-/// Encodes what the sentry needs of `cfg`.
-pub fn container_block(cfg: &ContainerConfig) -> Vec<u8> {
+/// Encodes what the sentry needs of `cfg`; `preserved` are the handles of
+/// the `--preserve-fds` descriptors (see `preserve.rs`).
+pub fn container_block(cfg: &ContainerConfig, preserved: &[u32]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_block(&mut cb::Writer::new(|b: &[u8]| out.extend_from_slice(b)), cfg);
+    let mut w = cb::Writer::new(|b: &[u8]| out.extend_from_slice(b));
+    write_block(&mut w, cfg);
+    if !preserved.is_empty() {
+        let handles: Vec<u8> = preserved.iter().flat_map(|h| h.to_le_bytes()).collect();
+        w.record(cb::REC_PRESERVED_FDS, &[&handles]);
+    }
     out
 }
 

@@ -56,6 +56,8 @@ pub struct CreateRequest {
     pub console_socket: Option<PathBuf>,
     /// Global flags for the sandbox process (logging), placed before `boot`.
     pub global_args: Vec<OsString>,
+    /// `--preserve-fds`: the caller's fds 3 to 3+N-1 go to the container.
+    pub preserve_fds: u32,
 }
 
 /// `create`: the container is created, its sandbox process waits for
@@ -104,6 +106,8 @@ fn create_container(
     detach: bool,
 ) -> anyhow::Result<(Container, Child, Option<super::console::CallerTerminal>)> {
     state::check_id(&req.id)?;
+    // Checked before anything is made, as the config.
+    super::preserve::caller_fds(req.preserve_fds)?;
     let bundle = std::fs::canonicalize(&req.bundle).with_context(|| format!("bundle {}", req.bundle.display()))?;
     // Checked before anything is made: a bad config leaves nothing behind.
     let (cfg, bytes) = config::load_bundle(&bundle)?;
@@ -151,7 +155,11 @@ fn prepare(
     let (mut mine, theirs) = UnixStream::pair().context("cannot create the ready socket")?;
     let mut cmd = Command::new(SELF_EXE);
     cmd.arg0("ringfence").args(&req.global_args).arg("--root").arg(root);
-    cmd.arg("boot").arg("--bundle").arg(bundle).arg(&req.id);
+    cmd.arg("boot").arg("--bundle").arg(bundle);
+    if req.preserve_fds > 0 {
+        cmd.arg("--preserve-fds").arg(req.preserve_fds.to_string());
+    }
+    cmd.arg(&req.id);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
     if let Some(socket) = console {
         let slave = super::console::setup(socket)?;
@@ -181,6 +189,14 @@ fn prepare(
         let _ = child.kill();
         let _ = child.wait();
         return Err(e);
+    }
+    if req.preserve_fds > 0 {
+        let sent = super::preserve::caller_fds(req.preserve_fds).and_then(|fds| super::preserve::send(&mine, &fds));
+        if let Err(e) = sent {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
     }
     let mut got = Vec::new();
     mine.set_read_timeout(Some(READY_TIMEOUT))?;
@@ -467,6 +483,7 @@ pub fn boot(
     strace: bool,
     global_args: Vec<OsString>,
     platform: sandbox::SandboxPlatform,
+    preserve_fds: u32,
 ) -> anyhow::Result<u8> {
     let dir = root.join(id);
     // Pid 1 of its namespace: signals need handlers to be delivered at all.
@@ -474,6 +491,16 @@ pub fn boot(
     crate::sys::exit_on_signals(&[SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2])
         .context("cannot install signal handlers")?;
     let ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
+    // `create` sends them first thing (close-on-exec here: the gofer must
+    // not get them).
+    let preserved = if preserve_fds > 0 {
+        ready.set_read_timeout(Some(READY_TIMEOUT))?;
+        let fds = super::preserve::recv(&ready, preserve_fds)?;
+        ready.set_read_timeout(None)?;
+        fds
+    } else {
+        Vec::new()
+    };
     let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
     let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
     let spec = GoferSpec {
@@ -494,6 +521,7 @@ pub fn boot(
     // by direct calls).
     let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
     let server = super::server::ControlServer::start(&dir, Arc::clone(&control))?;
+    let preserved = control.register_fds(preserved)?;
     let exit_record = super::control_cmds::ExitRecord::create(&dir)?;
     let gate = StartGate { ready: std::sync::Mutex::new(Some(ready)), fifo: dir.join(START_FIFO) };
     let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
@@ -527,7 +555,7 @@ pub fn boot(
         root_overlay: false,
         gofer: Some(Arc::new(conn)),
         gofer_ready,
-        container_block: super::block::container_block(&cfg),
+        container_block: super::block::container_block(&cfg, &preserved),
         before_run,
         platform,
         console: cfg.terminal,

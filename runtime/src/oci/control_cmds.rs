@@ -139,7 +139,7 @@ fn ps_table(rows: &[ProcessRow], now_ns: u64) -> String {
         let elapsed = now_ns.saturating_sub(r.start_unix_ns).max(1);
         // Percent of the CPU used since it started, as ps's C.
         let c = u128::from(r.cpu_ns) * 100 / u128::from(elapsed);
-        let tty = if r.tty == 0 { "?".to_owned() } else { format!("pts/{}", r.tty & 0xff) };
+        let tty = tty_name(r.tty);
         let cmd = if r.cmdline.is_empty() { format!("[{}]", r.comm) } else { r.cmdline.join(" ") };
         table.push([
             r.uid.to_string(),
@@ -153,6 +153,19 @@ fn ps_table(rows: &[ProcessRow], now_ns: u64) -> String {
         ]);
     }
     super::table::format(&table, " ")
+}
+
+/// A controlling terminal's name as ps shows it, from its device number
+/// (Linux's encoding: major in bits 8-19, minor in 0-7 and 20-31).
+fn tty_name(dev: u32) -> String {
+    let (major, minor) = ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & !0xff));
+    match (major, minor) {
+        (0, 0) => "?".to_owned(),
+        (136..=143, n) => format!("pts/{}", (major - 136) * 256 + n),
+        (5, 1) => "console".to_owned(),
+        (4, n) => format!("tty{n}"),
+        _ => format!("{major},{minor}"),
+    }
 }
 
 /// HH:MM (UTC) for a start within the last day, else the month and day.
@@ -291,5 +304,15 @@ mod tests {
         );
         let row: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
         assert_eq!(row, vec!["0", "1", "0", "61", "?", "01:00", "00:01:01", "sh", "-c", "sleep", "30"]);
+    }
+
+    #[test]
+    fn tty_names() {
+        assert_eq!(tty_name(0), "?");
+        assert_eq!(tty_name((136 << 8) | 3), "pts/3");
+        // pts/300: minor 300 = 44 in the low byte, 1 above bit 20.
+        assert_eq!(tty_name((136 << 8) | 44 | (1 << 20)), "pts/300");
+        assert_eq!(tty_name((5 << 8) | 1), "console");
+        assert_eq!(tty_name((4 << 8) | 1), "tty1");
     }
 }

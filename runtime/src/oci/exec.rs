@@ -68,8 +68,9 @@ pub fn exec(req: &ExecRequest) -> anyhow::Result<u8> {
         }
         (true, None) => terminal.insert(super::console::CallerTerminal::open()?).stdio()?.into(),
     };
+    let program = args.args.first().cloned().unwrap_or_default();
     let v = rpc::call(&dir, Method::ExecuteAsync(args), &rpc::borrow(&stdio), Some(START_TIMEOUT))
-        .context("cannot start the process")?;
+        .with_context(|| format!("unable to start container process: exec {program}"))?;
     drop(stdio);
     let pid = v.as_u64().and_then(|p| u32::try_from(p).ok()).context("malformed reply from the sandbox")?;
     if let Some(path) = &req.pid_file {

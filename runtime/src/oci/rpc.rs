@@ -70,6 +70,61 @@ pub enum Method {
     /// Stops the VM at once, as SIGKILL of every process would (exit
     /// status 137); the sandbox process then answers `Wait` and exits.
     Destroy,
+    /// Every task of the sentry with its registers and what it waits on
+    /// (`debug --stacks`).
+    Stacks,
+    /// Changes what the sandbox logs (`debug --log-level`, `--strace`).
+    ChangeLogging(LoggingArgs),
+}
+
+/// What `ChangeLogging` changes; an absent field stays as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingArgs {
+    /// The log level of the sandbox process (VMM and sentry lines).
+    #[serde(default)]
+    pub level: Option<LogLevel>,
+    /// The sentry's syscall tracing (`--debug`'s strace lines).
+    #[serde(default)]
+    pub strace: Option<bool>,
+}
+
+/// Log levels as runsc's `debug --log-level` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    #[value(alias = "0", alias = "warn")]
+    Warning,
+    #[value(alias = "1")]
+    Info,
+    #[value(alias = "2")]
+    Debug,
+}
+
+impl LogLevel {
+    /// The `tracing` filter of this level.
+    pub fn filter(self) -> &'static str {
+        match self {
+            Self::Warning => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+        }
+    }
+}
+
+/// One sentry task in a `Stacks` reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRow {
+    pub tid: u32,
+    pub pid: u32,
+    pub state: char,
+    /// The syscall a sleeping task is blocked in.
+    pub syscall: Option<u64>,
+    pub rip: u64,
+    pub rsp: u64,
+    pub comm: String,
+    /// What a sleeping task waits on, in words.
+    pub wait: String,
 }
 
 /// What `ExecuteAsync` starts.

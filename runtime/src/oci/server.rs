@@ -13,13 +13,15 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use vmm::control::{Control, ExecSpec};
 
-use super::rpc::{self, ExecArgs, Method, ProcessRow, Request, Response, StatsReply, RPC_VERSION};
+use super::rpc::{
+    self, ExecArgs, LoggingArgs, Method, ProcessRow, Request, Response, StatsReply, TaskRow, RPC_VERSION,
+};
 
 /// How long a peer may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +32,17 @@ const MAX_ACTIVE: usize = 64;
 /// How long the sandbox process waits, once the VM ended, for `Wait`
 /// replies to go out.
 const LINGER: Duration = Duration::from_secs(2);
+
+/// Changes this process's log filter (a `tracing` filter such as "debug").
+pub type LogReloader = Box<dyn Fn(&str) -> anyhow::Result<()> + Send + Sync>;
+
+static LOG_RELOADER: OnceLock<LogReloader> = OnceLock::new();
+
+/// Registers how `ChangeLogging` changes the log level (the binary's
+/// logging set-up does, once).
+pub fn set_log_reloader(f: LogReloader) {
+    let _ = LOG_RELOADER.set(f);
+}
 
 struct Shared {
     control: Arc<Control>,
@@ -183,7 +196,46 @@ fn handle(shared: &Shared, method: Method, fds: Vec<OwnedFd>) -> anyhow::Result<
             control.stop_signal().stop(vmm::StopReason::Signal(libc::SIGKILL));
             serde_json::Value::Null
         }
+        Method::Stacks => serde_json::to_value(stacks(control)?)?,
+        Method::ChangeLogging(args) => {
+            change_logging(control, &args)?;
+            serde_json::Value::Null
+        }
     })
+}
+
+fn stacks(control: &Control) -> anyhow::Result<Vec<TaskRow>> {
+    Ok(control
+        .stacks(SENTRY_TIMEOUT)?
+        .into_iter()
+        .map(|t| TaskRow {
+            tid: t.tid,
+            pid: t.pid,
+            state: t.state,
+            syscall: t.syscall,
+            rip: t.rip,
+            rsp: t.rsp,
+            comm: t.comm,
+            wait: t.wait,
+        })
+        .collect())
+}
+
+/// The level applies to the whole sandbox process (VMM and sentry lines
+/// alike); strace is the sentry's.
+fn change_logging(control: &Control, args: &LoggingArgs) -> anyhow::Result<()> {
+    if args.level.is_none() && args.strace.is_none() {
+        bail!("nothing to change");
+    }
+    if let Some(on) = args.strace {
+        control.set_strace(on, SENTRY_TIMEOUT)?;
+    }
+    if let Some(level) = args.level {
+        let reload = LOG_RELOADER.get().context("this sandbox process cannot change its log level")?;
+        reload(level.filter())?;
+        tracing::info!(level = level.filter(), "log level changed");
+    }
+    Ok(())
 }
 
 fn exec(control: &Control, args: ExecArgs, fds: Vec<OwnedFd>) -> anyhow::Result<u32> {

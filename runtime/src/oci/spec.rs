@@ -1,11 +1,8 @@
-//! `ringfence spec`: the default config.json, as `runc spec` writes it but
-//! limited to what the sandbox runs today (only the mounts the sandbox
-//! provides), so that the file it writes is accepted as is.
-//!
-//! `runc spec` writes `terminal: true`; this one keeps it false: a
-//! terminal needs `--console-socket` for `create` and `run -d`, and a
-//! foreground `run` without one would have to relay its own terminal,
-//! which ringfence does not do yet, so the default file would not run.
+//! `ringfence spec`: the default config.json, as `runc spec` writes it
+//! (runc's libcontainer/specconv `Example()`: `sh` on a terminal, runc's
+//! default capabilities, RLIMIT_NOFILE 1024, masked and read-only /proc
+//! paths), less the mounts the sandbox does not provide (mqueue, sysfs,
+//! cgroup), so that the file it writes is accepted as is.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -15,26 +12,38 @@ use super::config::CONFIG_FILE;
 /// The runtime-spec version ringfence writes and reports.
 pub const OCI_VERSION: &str = "1.2.0";
 
-/// The default configuration: `sh` in `rootfs/`, read-only root.
+/// The default configuration: an interactive `sh` in `rootfs/`, read-only
+/// root.
 pub fn default_spec() -> serde_json::Value {
+    let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     serde_json::json!({
         "ociVersion": OCI_VERSION,
         "process": {
-            "terminal": false,
+            "terminal": true,
             "user": {"uid": 0, "gid": 0},
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
             "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": true
         },
         "root": {"path": "rootfs", "readonly": true},
         "hostname": "ringfence",
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}
         ],
         "linux": {
-            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+            "maskedPaths": [
+                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
+            ],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
         }
     })
 }

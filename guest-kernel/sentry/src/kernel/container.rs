@@ -38,6 +38,9 @@ pub struct ProcessSpec {
     /// `None`: root's default set (runc's default capabilities).
     pub caps: Option<CapSets>,
     pub no_new_privs: bool,
+    /// Host descriptor handles the process gets as fds 3, 4...
+    /// (`--preserve-fds`).
+    pub preserved_fds: Vec<u32>,
 }
 
 impl Default for ProcessSpec {
@@ -51,6 +54,7 @@ impl Default for ProcessSpec {
             rlimits: Vec::new(),
             caps: None,
             no_new_privs: false,
+            preserved_fds: Vec::new(),
         }
     }
 }
@@ -134,6 +138,20 @@ pub fn parse(block: &[u8]) -> Result<ContainerSpec, SysError> {
             cb::REC_OOM_SCORE_ADJ => {}
             cb::REC_CONFIGURED_MOUNTS => {
                 spec.mounts.get_or_insert_with(Vec::new);
+            }
+            cb::REC_PRESERVED_FDS => {
+                p.preserved_fds.clear();
+                while !r.is_empty() {
+                    let h = r.u32().map_err(short)?;
+                    // The sandbox's own stdio is not the container's to take.
+                    if h < 3 {
+                        return Err(bad("container block: preserved fd handle below 3"));
+                    }
+                    p.preserved_fds.push(h);
+                }
+                if p.preserved_fds.len() > cb::MAX_PRESERVED_FDS {
+                    return Err(bad("container block: too many preserved fds"));
+                }
             }
             cb::REC_MOUNT => {
                 let m = MountSpec {
@@ -238,5 +256,16 @@ mod tests {
         assert!(parse(&[]).is_ok_and(|s| s == ContainerSpec::default()));
         assert!(parse(&block(|w| w.record(cb::REC_CWD, &[b"rel"]))).is_err());
         assert!(parse(&block(|w| w.record(99, &[]))).is_err());
+    }
+
+    #[test]
+    fn preserved_fds_are_handles_above_stdio() {
+        let b = block(|w| w.record(cb::REC_PRESERVED_FDS, &[&1001u32.to_le_bytes(), &1002u32.to_le_bytes()]));
+        assert_eq!(parse(&b).expect("parses").process.preserved_fds, [1001, 1002]);
+        // The sandbox's own stdio, a cut handle, too many.
+        assert!(parse(&block(|w| w.record(cb::REC_PRESERVED_FDS, &[&2u32.to_le_bytes()]))).is_err());
+        assert!(parse(&block(|w| w.record(cb::REC_PRESERVED_FDS, &[&[7, 0, 0]]))).is_err());
+        let many: Vec<u8> = (0..=cb::MAX_PRESERVED_FDS).flat_map(|_| 1000u32.to_le_bytes()).collect();
+        assert!(parse(&block(|w| w.record(cb::REC_PRESERVED_FDS, &[&many]))).is_err());
     }
 }

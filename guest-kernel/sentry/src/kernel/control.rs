@@ -11,6 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::creds::Credentials;
 use super::exec;
 use super::fd::{FdTable, File};
 use super::process::Process;
@@ -23,7 +24,7 @@ use crate::fs::tty::{self, HostLink, TtyFile};
 use crate::platform::{Host, Platform};
 use abi::control::{
     state, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, Writer, CONTROL_VERSION, EXEC_TERMINAL,
-    MAX_LIST, MAX_REPLY, MAX_REQUEST,
+    LOG_STRACE, MAX_LIST, MAX_REPLY, MAX_REQUEST,
 };
 use abi::hostcall::LogLevel;
 use abi::linux::{errno, Winsize};
@@ -53,6 +54,8 @@ pub fn serve<P: Platform>(k: &mut Kernel<P>) {
             Some(Kind::Processes) => Ok(processes(k)),
             Some(Kind::Stats) => Ok(stats(k)),
             Some(Kind::Exec) => exec_request(k, &mut r),
+            Some(Kind::Stacks) => Ok(super::stacks::dump(k)),
+            Some(Kind::Logging) => logging(k, &mut r).map(|()| Vec::new()),
             Some(Kind::Exited) | None => Err(SysError::new(errno::EINVAL, "unknown control request")),
         };
         let (status, body) = match body {
@@ -106,6 +109,17 @@ fn signal<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<(), SysE
     result
 }
 
+/// `Logging`: what the sentry logs from now on (syscall tracing on or
+/// off; the host filters the levels of the other lines itself).
+fn logging<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<(), SysError> {
+    let flags = r.u32().map_err(bad)?;
+    if flags & !LOG_STRACE != 0 {
+        return Err(SysError::new(errno::EINVAL, "unknown logging flags"));
+    }
+    k.params.strace = flags & LOG_STRACE != 0;
+    Ok(())
+}
+
 fn process_state<P: Platform>(k: &Kernel<P>, p: &Process) -> u8 {
     if p.zombie.is_some() {
         state::ZOMBIE
@@ -139,7 +153,7 @@ fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
             state: process_state(k, p),
             start_ns: p.start_ns,
             cpu_ns: p.utime_ns + p.stime_ns + live_cpu,
-            tty: 0,
+            tty: tty_device(p.sid),
             comm,
             cmdline: &p.cmdline,
         }
@@ -153,6 +167,17 @@ fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
     out.truncate(fits);
     out[..4].copy_from_slice(&count.to_le_bytes());
     out
+}
+
+/// The device number of session `sid`'s controlling terminal (as
+/// /proc/PID/stat's tty_nr), 0 for none.
+fn tty_device(sid: u32) -> u32 {
+    let Some(t) = tty::controlling(sid) else { return 0 };
+    let dev = match t.index {
+        Some(i) => crate::fs::tty::devpts::slave_rdev(i),
+        None => crate::fs::dev::CONSOLE,
+    };
+    u32::try_from(dev).unwrap_or(0)
 }
 
 /// `Stats`: live processes, memory in use, CPU time.
@@ -208,6 +233,17 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
         }
         fs.cwd = loc;
     }
+    let mut c = Credentials::default();
+    (c.ruid, c.euid, c.suid, c.fsuid) = (uid, uid, uid, uid);
+    (c.rgid, c.egid, c.sgid, c.fsgid) = (gid, gid, gid, gid);
+    c.groups = Arc::from(groups);
+    if uid != 0 {
+        // As a setuid away from root without keep-caps.
+        (c.effective, c.permitted, c.ambient) = (0, 0, 0);
+    }
+    // The program is looked up and its exec permission checked as the
+    // new process, as runc's execve after setuid does, not as init.
+    fs.creds = Some(c.clone());
     let img = exec::load_program(k, &fs, &name, argv, &envp, true, None)?;
     let exe = exec::exe_path(&fs, &img.path, &envp, true);
     let pid = k.alloc_id().ok_or(SysError::new(errno::EAGAIN, "no free pid"))?;
@@ -220,14 +256,7 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
     } else {
         FdTable::with_host_fds(stdio)
     });
-    let c = &mut task.creds;
-    (c.ruid, c.euid, c.suid, c.fsuid) = (uid, uid, uid, uid);
-    (c.rgid, c.egid, c.sgid, c.fsgid) = (gid, gid, gid, gid);
-    c.groups = Arc::from(groups);
-    if uid != 0 {
-        // As a setuid away from root without keep-caps.
-        (c.effective, c.permitted, c.ambient) = (0, 0, 0);
-    }
+    task.creds = c;
     let mut proc = Process::new(pid, 0, pid, pid);
     proc.exe = exe;
     proc.env = img.env;

@@ -24,6 +24,7 @@ pub mod sched;
 pub mod shared;
 pub mod signal;
 pub mod spawn;
+pub mod stacks;
 pub mod task;
 pub mod timer;
 
@@ -215,6 +216,16 @@ impl<P: Platform> Kernel<P> {
         self.init_exe = s.exe;
         self.init_env = s.env;
         let task = s.task;
+        {
+            // `--preserve-fds`: host descriptors as fds 3, 4... (as runc
+            // leaves them open across its init's exec).
+            let mut fds = task.fds.lock();
+            for (i, &h) in spec.process.preserved_fds.iter().enumerate() {
+                let file = fd::File::HostStdio { host_fd: h, tty: false };
+                let fd = i32::try_from(i + 3).map_err(|_| InitError::Exec(crate::error::SysError::ebadf("fd")))?;
+                fds.install_at(file, fd, usize::MAX, false).map_err(InitError::Exec)?;
+            }
+        }
         if self.params.console {
             // init (pid 1, a session leader) has /dev/console as its stdio
             // and controlling terminal.
