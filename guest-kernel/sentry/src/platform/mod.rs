@@ -6,7 +6,12 @@
 //!    memfd mapped into the ptrace sentry process).
 //! 2. Address spaces ([`AddressSpace`]): map, unmap and protect pages of the
 //!    application's virtual memory onto physical frames.
-//! 3. Switch ([`Context::switch`]): run application code until it traps.
+//! 3. Switch ([`Context::switch`]): run one application thread until it traps.
+//!    Threads are named by [`ThreadId`]; a platform may give each its own host
+//!    context (ptrace: a stub thread), made and ended by
+//!    [`AddressSpace::add_thread`]/[`AddressSpace::release_thread`], and may
+//!    keep the FPU state there, fetched by [`Context::sync_fp`] before the
+//!    sentry reads or replaces it (KVM keeps neither: the defaults do nothing).
 //! 4. Host services ([`Host`]): stdio, clock, sleep, logs, exit.
 
 use crate::arch::{FpState, UserRegs};
