@@ -104,6 +104,9 @@ pub struct ExecSpec {
     /// A new pty of the sentry's devpts is its stdio and controlling
     /// terminal; stdio 0 and 1 are the host side (its master).
     pub terminal: bool,
+    /// Bounding, effective, inheritable, permitted and ambient masks;
+    /// `None`: root's default sets.
+    pub caps: Option<[u64; 5]>,
 }
 
 impl std::fmt::Debug for ExecSpec {
@@ -120,6 +123,7 @@ impl std::fmt::Debug for ExecSpec {
             .field("gid", &self.gid)
             .field("groups", &self.groups)
             .field("terminal", &self.terminal)
+            .field("caps", &self.caps)
             .finish()
     }
 }
@@ -285,7 +289,14 @@ impl Control {
             for n in &nums {
                 w.u32(*n);
             }
-            w.u32(if spec.terminal { control::EXEC_TERMINAL } else { 0 });
+            let mut flags = if spec.terminal { control::EXEC_TERMINAL } else { 0 };
+            if spec.caps.is_some() {
+                flags |= control::EXEC_CAPS;
+            }
+            w.u32(flags);
+            for m in spec.caps.iter().flatten() {
+                w.u64(*m);
+            }
         })?;
         Reader::new(&body).u32().map_err(ControlError::BadReply)
     }

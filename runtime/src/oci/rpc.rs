@@ -143,6 +143,11 @@ pub struct ExecArgs {
     /// sent along are its host side (the same terminal three times).
     #[serde(default)]
     pub terminal: bool,
+    /// Bounding, effective, inheritable, permitted and ambient masks (the
+    /// container's `process.capabilities` or `--process`'s); `None`:
+    /// root's default sets.
+    #[serde(default)]
+    pub caps: Option<[u64; 5]>,
 }
 
 impl std::fmt::Debug for ExecArgs {
@@ -156,6 +161,7 @@ impl std::fmt::Debug for ExecArgs {
             .field("gid", &self.gid)
             .field("additional_gids", &self.additional_gids)
             .field("terminal", &self.terminal)
+            .field("caps", &self.caps)
             .finish()
     }
 }
