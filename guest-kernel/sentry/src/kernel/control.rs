@@ -151,7 +151,7 @@ fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
             state: process_state(k, p),
             start_ns: p.start_ns,
             cpu_ns: p.utime_ns + p.stime_ns + live_cpu,
-            tty: tty_device(p.sid),
+            tty: tty::stat_fields(p.sid).0,
             comm,
             cmdline: &p.cmdline,
         }
@@ -165,17 +165,6 @@ fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
     out.truncate(fits);
     out[..4].copy_from_slice(&count.to_le_bytes());
     out
-}
-
-/// The device number of session `sid`'s controlling terminal (as
-/// /proc/PID/stat's tty_nr), 0 for none.
-fn tty_device(sid: u32) -> u32 {
-    let Some(t) = tty::controlling(sid) else { return 0 };
-    let dev = match t.index {
-        Some(i) => crate::fs::tty::devpts::slave_rdev(i),
-        None => crate::fs::dev::CONSOLE,
-    };
-    u32::try_from(dev).unwrap_or(0)
 }
 
 /// `Stats`: live processes, memory in use, CPU time.
