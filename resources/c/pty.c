@@ -71,6 +71,29 @@ static long ms_since(const struct timespec *a)
 static volatile sig_atomic_t got_sig;
 static void on_sig(int s) { got_sig = s; }
 
+/* Fields 7 (tty_nr, the terminal's device in new_encode_dev's form) and 8
+ * (tpgid) of /proc/self/stat against terminal fd s and our group. */
+static char stat_tty_check(int s)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    struct stat st;
+    if (n <= 0 || fstat(s, &st))
+        return '?';
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long tty_nr;
+    long tpgid;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %lu %ld", &tty_nr, &tpgid) != 2)
+        return '?';
+    unsigned long maj = major(st.st_rdev), min = minor(st.st_rdev);
+    unsigned long want = (min & 0xff) | (maj << 8) | ((min & ~0xfful) << 12);
+    return tty_nr == want && tpgid == getpgrp() ? 'y' : 'n';
+}
+
 /* A child that makes the slave its controlling terminal in a new session
  * and reports the signal ^C brings. */
 static void signal_test(int m, const char *name)
@@ -85,16 +108,16 @@ static void signal_test(int m, const char *name)
         signal(SIGINT, on_sig);
         pid_t fg = tcgetpgrp(s);
         pid_t sid = tcgetsid(s);
-        char r = (fg == getpid() && sid == getpid()) ? 'y' : 'n';
-        write_all(ready[1], &r, 1);
+        char r[2] = {(fg == getpid() && sid == getpid()) ? 'y' : 'n', stat_tty_check(s)};
+        write_all(ready[1], r, 2);
         for (int i = 0; i < 200 && !got_sig; i++)
             usleep(10000);
         char rep = got_sig == SIGINT ? 'I' : '-';
         write_all(report[1], &rep, 1);
         _exit(0);
     }
-    char r = 0, rep = 0;
-    if (read(ready[0], &r, 1) != 1)
+    char r[2] = {0}, rep = 0;
+    if (read(ready[0], r, 2) != 2)
         _exit(3);
     write_all(m, "\x03", 1);
     if (read(report[0], &rep, 1) != 1)
@@ -103,8 +126,9 @@ static void signal_test(int m, const char *name)
     waitpid(c, &st, 0);
     char buf[64];
     ssize_t n = drain(m, buf, sizeof buf);
-    outf(1, "ctty: acquired with fg group and session of the leader %c, ^C gave SIGINT %s\n", r,
+    outf(1, "ctty: acquired with fg group and session of the leader %c, ^C gave SIGINT %s\n", r[0],
          rep == 'I' ? "yes" : "no");
+    outf(1, "/proc/self/stat: tty_nr is the slave's device, tpgid our foreground group: %c\n", r[1]);
     show("echo of ^C", buf, n);
 }
 

@@ -484,3 +484,36 @@ fn exec_checks_the_programs_permission_as_the_execd_user() {
     out.assert_code(0);
     assert_eq!(out.stdout_str(), "ran as 1000\n");
 }
+
+#[test]
+fn exec_gets_the_configs_capabilities_or_the_process_files() {
+    // The config (`ringfence spec`'s) keeps CAP_AUDIT_WRITE, CAP_KILL and
+    // CAP_NET_BIND_SERVICE only: no CAP_CHOWN, as runc's default.
+    let env = Env::running("ctl-exec-caps", SLEEPER);
+    let caps = |pid: &str| {
+        let out = env.rf(&["exec", env.id(), "/bin/grep", "^Cap", &format!("/proc/{pid}/status")]);
+        out.assert_code(0);
+        out.stdout_str()
+    };
+    let init = caps("1");
+    assert!(init.contains("CapEff:\t0000000020000420\n"), "{init}");
+    assert_eq!(caps("self"), init);
+    // So chown to another owner fails with EPERM, as for runc's exec.
+    let chown = "touch /tmp/f && chown 1000 /tmp/f";
+    let out = env.rf(&["exec", env.id(), "/bin/sh", "-c", chown]);
+    out.assert_code(1);
+    assert!(out.stderr_str().contains("Operation not permitted"), "{}", out.stderr_str());
+
+    // --process FILE brings its own sets.
+    let process = env.dir.path().join("process.json");
+    let set = json!(["CAP_CHOWN", "CAP_KILL"]);
+    let p = json!({"args": ["/bin/sh", "-c", "chown 1000 /tmp/f && grep ^Cap /proc/self/status"], "cwd": "/",
+                   "user": {"uid": 0, "gid": 0},
+                   "capabilities": {"bounding": set, "effective": set, "permitted": set}});
+    std::fs::write(&process, p.to_string()).expect("write process.json");
+    let out = env.rf(&["exec", "--process", &process.to_string_lossy(), env.id()]);
+    out.assert_code(0);
+    let s = out.stdout_str();
+    assert!(s.contains("CapEff:\t0000000000000021\n") && s.contains("CapBnd:\t0000000000000021\n"), "{s}");
+    assert!(s.contains("CapInh:\t0000000000000000\n") && s.contains("CapAmb:\t0000000000000000\n"), "{s}");
+}

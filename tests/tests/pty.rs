@@ -2,7 +2,8 @@
 //! in the sandbox: posix_openpt, grantpt, unlockpt, ptsname and ttyname;
 //! the default termios; canonical input with echo, erase and kill; raw
 //! mode with VMIN and VTIME; output processing; window size; EOF; ^C to
-//! the foreground group of a controlling terminal; hang-ups. The native
+//! the foreground group of a controlling terminal; /proc/self/stat's
+//! tty_nr and tpgid; hang-ups. The native
 //! run must print exactly the expected text, the sandboxed run the same.
 
 use ringfence_tests::{compare_runs, resource, Run};
@@ -34,6 +35,7 @@ VMIN 3 after three bytes: 3 "123"
 nonblocking empty read: -1 EAGAIN
 window size set on the master, read on the slave: 33 77
 ctty: acquired with fg group and session of the leader y, ^C gave SIGINT yes
+/proc/self/stat: tty_nr is the slave's device, tpgid our foreground group: y
 echo of ^C: 2 "^C"
 stopped job: stopped 1, after SIGTERM still there 1, after SIGCONT signaled 1 by 15
 master read after the slave closed: -1 EIO

@@ -90,8 +90,9 @@ pub struct Stats {
     pub system_ns: u64,
 }
 
-/// A process to start in the running container.
-#[derive(Debug, Clone, Default)]
+/// A process to start in the running container. Its `Debug` shows the
+/// environment's names only: values carry secrets.
+#[derive(Clone, Default)]
 pub struct ExecSpec {
     /// `argv[0]` is the program (searched in the `PATH` of `env`).
     pub argv: Vec<Vec<u8>>,
@@ -103,6 +104,28 @@ pub struct ExecSpec {
     /// A new pty of the sentry's devpts is its stdio and controlling
     /// terminal; stdio 0 and 1 are the host side (its master).
     pub terminal: bool,
+    /// Bounding, effective, inheritable, permitted and ambient masks;
+    /// `None`: root's default sets.
+    pub caps: Option<[u64; 5]>,
+}
+
+impl std::fmt::Debug for ExecSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let argv: Vec<String> = self.argv.iter().map(|a| text(a)).collect();
+        let names: Vec<String> =
+            self.env.iter().map(|e| text(e.split(|&c| c == b'=').next().unwrap_or_default())).collect();
+        f.debug_struct("ExecSpec")
+            .field("argv", &argv)
+            .field("env_names", &names)
+            .field("cwd", &text(&self.cwd))
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("groups", &self.groups)
+            .field("terminal", &self.terminal)
+            .field("caps", &self.caps)
+            .finish()
+    }
 }
 
 /// Numbers handed to the sentry for registered descriptors start above
@@ -266,7 +289,14 @@ impl Control {
             for n in &nums {
                 w.u32(*n);
             }
-            w.u32(if spec.terminal { control::EXEC_TERMINAL } else { 0 });
+            let mut flags = if spec.terminal { control::EXEC_TERMINAL } else { 0 };
+            if spec.caps.is_some() {
+                flags |= control::EXEC_CAPS;
+            }
+            w.u32(flags);
+            for m in spec.caps.iter().flatten() {
+                w.u64(*m);
+            }
         })?;
         Reader::new(&body).u32().map_err(ControlError::BadReply)
     }

@@ -78,6 +78,12 @@ impl Kind {
 /// master side is stdio host fds 0 (input) and 1 (output).
 pub const EXEC_TERMINAL: u32 = 1;
 
+/// [`Kind::Exec`] flag: five capability masks follow the flags (bounding,
+/// effective, inheritable, permitted, ambient), the container's
+/// `process.capabilities` or `--process`'s; without it the process gets
+/// root's default sets (dropped by a non-zero uid).
+pub const EXEC_CAPS: u32 = 2;
+
 /// [`Kind::Logging`] flag: trace every syscall (as `--debug` at boot).
 pub const LOG_STRACE: u32 = 1;
 

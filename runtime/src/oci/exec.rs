@@ -156,7 +156,12 @@ fn exec_args(req: &ExecRequest, dir: &Path) -> anyhow::Result<ExecArgs> {
     additional_gids.extend(&req.additional_gids);
     // As runc: `--tty`, or the `--process` file's own `terminal`.
     let terminal = req.tty || (req.process.is_some() && process.terminal() == Some(true));
-    Ok(ExecArgs { args, env, cwd, uid, gid, additional_gids, terminal })
+    // As runc: the base process's capabilities, which `--user` leaves as
+    // they are.
+    let caps = super::process::cap_masks(&process)
+        .map_err(|(field, why)| anyhow::anyhow!("{field}: {why}"))?
+        .map(|c| [c.bounding, c.effective, c.inheritable, c.permitted, c.ambient]);
+    Ok(ExecArgs { args, env, cwd, uid, gid, additional_gids, terminal, caps })
 }
 
 fn write_pid_file(path: &Path, pid: u32) -> anyhow::Result<()> {

@@ -138,31 +138,7 @@ pub fn check(process: &Process) -> Checked<ProcessConfig> {
         return err("process.user.additionalGids", "more than NGROUPS_MAX (65536) groups");
     }
     let rlimits = rlimits(process)?;
-    let caps = match process.capabilities() {
-        None => None,
-        Some(c) => {
-            let mask = |set: &Option<Capabilities>, name: &str| -> Checked<u64> {
-                let mut m = 0u64;
-                for cap in set.iter().flatten() {
-                    let text = serde_json::to_value(cap).ok().and_then(|v| v.as_str().map(str::to_owned));
-                    match text.as_deref().and_then(|t| CAP_NAMES.iter().position(|n| *n == t)) {
-                        Some(bit) => m |= 1 << bit,
-                        None => {
-                            return err(format!("process.capabilities.{name}"), format!("unknown capability {text:?}"))
-                        }
-                    }
-                }
-                Ok(m)
-            };
-            Some(CapMasks {
-                bounding: mask(c.bounding(), "bounding")?,
-                effective: mask(c.effective(), "effective")?,
-                inheritable: mask(c.inheritable(), "inheritable")?,
-                permitted: mask(c.permitted(), "permitted")?,
-                ambient: mask(c.ambient(), "ambient")?,
-            })
-        }
-    };
+    let caps = cap_masks(process)?;
     let oom_score_adj = process.oom_score_adj();
     if let Some(adj) = oom_score_adj {
         if !(-1000..=1000).contains(&adj) {
@@ -189,6 +165,35 @@ pub fn check(process: &Process) -> Checked<ProcessConfig> {
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         oom_score_adj,
         warnings,
+    })
+}
+
+/// `process.capabilities` as masks; `None` when absent.
+pub fn cap_masks(process: &Process) -> Checked<Option<CapMasks>> {
+    Ok(match process.capabilities() {
+        None => None,
+        Some(c) => {
+            let mask = |set: &Option<Capabilities>, name: &str| -> Checked<u64> {
+                let mut m = 0u64;
+                for cap in set.iter().flatten() {
+                    let text = serde_json::to_value(cap).ok().and_then(|v| v.as_str().map(str::to_owned));
+                    match text.as_deref().and_then(|t| CAP_NAMES.iter().position(|n| *n == t)) {
+                        Some(bit) => m |= 1 << bit,
+                        None => {
+                            return err(format!("process.capabilities.{name}"), format!("unknown capability {text:?}"))
+                        }
+                    }
+                }
+                Ok(m)
+            };
+            Some(CapMasks {
+                bounding: mask(c.bounding(), "bounding")?,
+                effective: mask(c.effective(), "effective")?,
+                inheritable: mask(c.inheritable(), "inheritable")?,
+                permitted: mask(c.permitted(), "permitted")?,
+                ambient: mask(c.ambient(), "ambient")?,
+            })
+        }
     })
 }
 

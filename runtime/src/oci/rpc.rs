@@ -127,8 +127,9 @@ pub struct TaskRow {
     pub wait: String,
 }
 
-/// What `ExecuteAsync` starts.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// What `ExecuteAsync` starts. Its `Debug` (the `--debug` log of a
+/// request) shows the environment's names only: values carry secrets.
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecArgs {
     pub args: Vec<String>,
@@ -142,6 +143,27 @@ pub struct ExecArgs {
     /// sent along are its host side (the same terminal three times).
     #[serde(default)]
     pub terminal: bool,
+    /// Bounding, effective, inheritable, permitted and ambient masks (the
+    /// container's `process.capabilities` or `--process`'s); `None`:
+    /// root's default sets.
+    #[serde(default)]
+    pub caps: Option<[u64; 5]>,
+}
+
+impl std::fmt::Debug for ExecArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.env.iter().map(|e| e.split_once('=').map_or(e.as_str(), |(n, _)| n)).collect();
+        f.debug_struct("ExecArgs")
+            .field("args", &self.args)
+            .field("env_names", &names)
+            .field("cwd", &self.cwd)
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("additional_gids", &self.additional_gids)
+            .field("terminal", &self.terminal)
+            .field("caps", &self.caps)
+            .finish()
+    }
 }
 
 /// One process in a `Processes` reply.
@@ -261,4 +283,21 @@ pub fn available(dir: &Path) -> bool {
 /// Borrows owned descriptors for [`call`].
 pub fn borrow(fds: &[OwnedFd]) -> Vec<BorrowedFd<'_>> {
     fds.iter().map(AsFd::as_fd).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_args_debug_shows_argv_and_env_names_but_no_values() {
+        let a = ExecArgs {
+            args: vec!["/bin/sh".into(), "-c".into(), "true".into()],
+            env: vec!["PATH=/bin".into(), "TOKEN=s3cret".into()],
+            ..ExecArgs::default()
+        };
+        let s = format!("{:?}", Method::ExecuteAsync(a));
+        assert!(s.contains("/bin/sh") && s.contains("TOKEN") && s.contains("PATH"), "{s}");
+        assert!(!s.contains("s3cret") && !s.contains("/bin\""), "{s}");
+    }
 }

@@ -257,6 +257,7 @@ fn exec(control: &Control, args: ExecArgs, fds: Vec<OwnedFd>) -> anyhow::Result<
         gid: args.gid,
         groups: args.additional_gids,
         terminal: args.terminal,
+        caps: args.caps,
     };
     Ok(control.exec(&spec, stdio, SENTRY_TIMEOUT)?)
 }

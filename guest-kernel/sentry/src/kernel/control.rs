@@ -7,11 +7,9 @@
 //! own callers, but they are decoded as carefully as anything else.
 
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::creds::Credentials;
 use super::exec;
 use super::fd::{FdTable, File};
 use super::process::Process;
@@ -23,8 +21,8 @@ use crate::error::SysError;
 use crate::fs::tty::{self, HostLink, TtyFile};
 use crate::platform::{Host, Platform};
 use abi::control::{
-    state, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, Writer, CONTROL_VERSION, EXEC_TERMINAL,
-    LOG_STRACE, MAX_LIST, MAX_REPLY, MAX_REQUEST,
+    state, DecodeError, Header, Kind, ProcessEntry, Reader, SignalTarget, Writer, CONTROL_VERSION, EXEC_CAPS,
+    EXEC_TERMINAL, LOG_STRACE, MAX_LIST, MAX_REPLY, MAX_REQUEST,
 };
 use abi::hostcall::LogLevel;
 use abi::linux::{errno, Winsize};
@@ -153,7 +151,7 @@ fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
             state: process_state(k, p),
             start_ns: p.start_ns,
             cpu_ns: p.utime_ns + p.stime_ns + live_cpu,
-            tty: tty_device(p.sid),
+            tty: tty::stat_fields(p.sid).0,
             comm,
             cmdline: &p.cmdline,
         }
@@ -167,17 +165,6 @@ fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
     out.truncate(fits);
     out[..4].copy_from_slice(&count.to_le_bytes());
     out
-}
-
-/// The device number of session `sid`'s controlling terminal (as
-/// /proc/PID/stat's tty_nr), 0 for none.
-fn tty_device(sid: u32) -> u32 {
-    let Some(t) = tty::controlling(sid) else { return 0 };
-    let dev = match t.index {
-        Some(i) => crate::fs::tty::devpts::slave_rdev(i),
-        None => crate::fs::dev::CONSOLE,
-    };
-    u32::try_from(dev).unwrap_or(0)
 }
 
 /// `Stats`: live processes, memory in use, CPU time.
@@ -218,9 +205,19 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
         }
     }
     let flags = r.u32().map_err(bad)?;
-    if flags & !EXEC_TERMINAL != 0 {
+    if flags & !(EXEC_TERMINAL | EXEC_CAPS) != 0 {
         return Err(SysError::new(errno::EINVAL, "unknown exec flags"));
     }
+    let caps = if flags & EXEC_CAPS != 0 {
+        let mut v = [0u64; 5];
+        for x in &mut v {
+            *x = r.u64().map_err(bad)?;
+        }
+        let [bounding, effective, inheritable, permitted, ambient] = v;
+        Some(super::container::CapSets { bounding, effective, inheritable, permitted, ambient })
+    } else {
+        None
+    };
     let Some(name) = argv.first().cloned() else { return Err(SysError::new(errno::EINVAL, "empty argv")) };
     let mut fs = match k.tasks.get(&1) {
         Some(init) => init.fs(),
@@ -233,14 +230,10 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
         }
         fs.cwd = loc;
     }
-    let mut c = Credentials::default();
-    (c.ruid, c.euid, c.suid, c.fsuid) = (uid, uid, uid, uid);
-    (c.rgid, c.egid, c.sgid, c.fsgid) = (gid, gid, gid, gid);
-    c.groups = Arc::from(groups);
-    if uid != 0 {
-        // As a setuid away from root without keep-caps.
-        (c.effective, c.permitted, c.ambient) = (0, 0, 0);
-    }
+    // The same credentials as the container's init gets from its config,
+    // as runc builds an exec from the spec's process.
+    let spec = super::container::ProcessSpec { uid, gid, groups, caps, ..Default::default() };
+    let c = spec.credentials();
     // The program is looked up and its exec permission checked as the
     // new process, as runc's execve after setuid does, not as init.
     fs.creds = Some(c.clone());

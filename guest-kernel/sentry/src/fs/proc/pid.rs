@@ -182,16 +182,19 @@ fn stat<P: Platform>(
     let start = ticks(p.start_ns.saturating_sub(k.boot_ns));
     let exit_signal = task.map_or(17, |x| x.exit_signal);
     let exit_code = p.zombie.unwrap_or(0);
+    let (tty_nr, tpgid) = crate::fs::tty::stat_fields(p.sid);
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} ({}) {} {} {} {} 0 -1 4194560 0 0 0 0 {} {} {} {} 20 0 {} 0 {} {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0 0 0 {} 0 0 0 0 {}",
+        "{} ({}) {} {} {} {} {} {} 4194560 0 0 0 0 {} {} {} {} 20 0 {} 0 {} {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0 0 0 {} 0 0 0 0 {}",
         th.tid,
         String::from_utf8_lossy(&name),
         st,
         p.ppid,
         p.pgid,
         p.sid,
+        tty_nr,
+        tpgid,
         ticks(utime),
         ticks(stime),
         ticks(p.child_utime_ns),

@@ -173,6 +173,19 @@ pub fn controlling(sid: u32) -> Option<Arc<Tty>> {
     ptys.values().filter_map(Weak::upgrade).find(|t| t.state.lock().session == Some(sid))
 }
 
+/// Session `sid`'s controlling terminal as /proc/PID/stat's tty_nr and
+/// tpgid give it: its device number (Linux's new_encode_dev) and its
+/// foreground process group (0 when it has none); (0, -1) without one.
+pub fn stat_fields(sid: u32) -> (u32, i64) {
+    let Some(t) = controlling(sid) else { return (0, -1) };
+    let dev = match t.index {
+        Some(i) => devpts::slave_rdev(i),
+        None => crate::fs::dev::CONSOLE,
+    };
+    let pgrp = t.state.lock().pgrp.unwrap_or(0);
+    (u32::try_from(dev).unwrap_or(0), i64::from(pgrp))
+}
+
 /// Session `sid` ended (its leader exited): its terminal is no longer
 /// anyone's controlling terminal. Returns it, so the caller can send
 /// SIGHUP and SIGCONT to its foreground group as Linux does.
