@@ -51,17 +51,6 @@ pub fn readv(fd: RawFd, slices: &[VolatileSlice<'_>]) -> io::Result<usize> {
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
-/// `preadv(2)` from `fd` at `offset` into guest memory slices (EINTR is
-/// returned).
-pub fn preadv(fd: RawFd, slices: &[VolatileSlice<'_>], offset: i64) -> io::Result<usize> {
-    let iov = iovecs(slices);
-    let count = iov_count(iov.len())?;
-    // SAFETY: as for `readv`: every iovec points into a writable
-    // VolatileSlice borrowed for the duration of this call.
-    let n = unsafe { libc::preadv(fd, iov.as_ptr(), count, offset) };
-    usize::try_from(n).map_err(|_| io::Error::last_os_error())
-}
-
 /// `recvmsg(2)` from socket `fd` into one guest memory slice, taking the
 /// first descriptor passed with the bytes (`SCM_RIGHTS`, close-on-exec);
 /// any further ones are closed. EINTR is returned.

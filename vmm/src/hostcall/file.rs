@@ -7,16 +7,10 @@
 //! could not read through 9P. Large reads are split with a helper thread
 //! (`read_helper.rs`).
 
-use std::os::fd::AsRawFd;
-
-use super::p9::{advance, GoferChannel};
-use super::read_helper::{ReadHelper, SPLIT_MIN};
+use super::p9::GoferChannel;
+use super::read_helper::{self, ReadHelper, SPLIT_MIN};
 use super::{guest_slices, HostcallError, Reply, Request};
-use crate::sys;
 use crate::vstate::GuestMemory;
-
-/// iovecs per preadv (the kernel's IOV_MAX).
-const IOV_MAX: usize = 1024;
 
 /// `FileRead`: `ret` = bytes read (short only at end of file) or `-errno`.
 pub fn read(mem: &GuestMemory, gofer: Option<&mut GoferChannel>, req: &Request) -> Result<Reply, HostcallError> {
@@ -31,36 +25,19 @@ pub fn read(mem: &GuestMemory, gofer: Option<&mut GoferChannel>, req: &Request) 
     let Some(file) = chan.donated.get(&req.args[0]) else {
         return Ok(Reply::ret(-i64::from(libc::EBADF)));
     };
-    let Ok(mut off) = i64::try_from(req.args[1]) else {
+    let Ok(off) = i64::try_from(req.args[1]) else {
         return Ok(Reply::ret(-i64::from(libc::EINVAL)));
     };
-    let mut slices = guest_slices(mem, &req.segments)?;
-    if let Some(helper) = chan.reader.as_ref().filter(|_| req.total >= SPLIT_MIN as u64) {
-        return Ok(match helper.read(file, &slices, off) {
-            (0, Some(e)) => Reply::errno(&e),
-            // What was read stands; an error shows on the next read.
-            (n, _) => Reply::ret(i64::try_from(n).unwrap_or(i64::MAX)),
-        });
-    }
-    let mut done = 0usize;
-    while !slices.is_empty() {
-        let n = slices.len().min(IOV_MAX);
-        match sys::preadv(file.as_raw_fd(), &slices[..n], off) {
-            Ok(0) => break,
-            Ok(n) => {
-                done += n;
-                off = off.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
-                if advance(&mut slices, n).is_err() {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) if done == 0 => return Ok(Reply::errno(&e)),
-            // What was read stands; the error shows on the next read.
-            Err(_) => break,
-        }
-    }
-    Ok(Reply::ret(i64::try_from(done).unwrap_or(i64::MAX)))
+    let slices = guest_slices(mem, &req.segments)?;
+    let outcome = match chan.reader.as_ref().filter(|_| req.total >= SPLIT_MIN as u64) {
+        Some(helper) => helper.read(file, &slices, off),
+        None => read_helper::read_alone(file, &slices, off),
+    };
+    Ok(match outcome {
+        (0, Some(e)) => Reply::errno(&e),
+        // What was read stands; an error shows on the next read.
+        (n, _) => Reply::ret(i64::try_from(n).unwrap_or(i64::MAX)),
+    })
 }
 
 /// `FileClose`: drops the handle's fd.

@@ -141,6 +141,14 @@ impl Drop for ReadHelper {
     }
 }
 
+/// Reads `file` at `off` into `slices` (validated guest memory) on this
+/// thread alone: reads below [`SPLIT_MIN`], or no helper thread.
+pub fn read_alone(file: &File, slices: &[VolatileSlice<'_>], off: i64) -> Outcome {
+    // SAFETY: the ranges lie in `slices`, guest memory borrowed for this
+    // call: mapped, writable, reached by no Rust reference.
+    unsafe { read_ranges(file.as_raw_fd(), &sys::raw_ranges(slices), off) }
+}
+
 /// The helper's loop: take a queued half, read it, report.
 fn serve(shared: &Shared) {
     let mut slot = shared.lock();
