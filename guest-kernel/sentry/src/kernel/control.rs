@@ -130,19 +130,32 @@ fn process_state<P: Platform>(k: &Kernel<P>, p: &Process) -> u8 {
     }
 }
 
-/// `Processes`: every process, as many as fit in a reply.
-fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
+/// A reply body that is a list: a count, then the entries `write` puts
+/// down for `items`, as many as fit whole in one reply.
+pub(super) fn counted_reply<I: IntoIterator>(items: I, mut write: impl FnMut(I::Item, &mut Writer<'_>)) -> Vec<u8> {
     let mut out = vec![0u8; MAX_REPLY - Header::SIZE];
     let mut count = 0u32;
     let mut w = Writer::new(&mut out);
     w.u32(0);
     let mut fits = w.len();
-    for p in k.procs.values() {
+    for item in items {
+        write(item, &mut w);
+        if w.overflowed() {
+            break;
+        }
+        fits = w.len();
+        count += 1;
+    }
+    out.truncate(fits);
+    out[..4].copy_from_slice(&count.to_le_bytes());
+    out
+}
+
+/// `Processes`: every process, as many as fit in a reply.
+fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
+    counted_reply(k.procs.values(), |p, w| {
         let leader = p.threads.first().and_then(|t| k.tasks.get(t));
-        let comm = leader.map_or(&[][..], |t| {
-            let n = t.comm.iter().position(|&b| b == 0).unwrap_or(t.comm.len());
-            &t.comm[..n]
-        });
+        let comm = leader.map_or(&[][..], |t| t.comm_name());
         let live_cpu: u64 = p.threads.iter().filter_map(|t| k.tasks.get(t)).map(|t| t.utime_ns + t.stime_ns).sum();
         ProcessEntry {
             pid: p.pid,
@@ -155,16 +168,8 @@ fn processes<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
             comm,
             cmdline: &p.cmdline,
         }
-        .write(&mut w);
-        if w.overflowed() {
-            break;
-        }
-        fits = w.len();
-        count += 1;
-    }
-    out.truncate(fits);
-    out[..4].copy_from_slice(&count.to_le_bytes());
-    out
+        .write(w);
+    })
 }
 
 /// `Stats`: live processes, memory in use, CPU time.

@@ -8,24 +8,18 @@
 
 use alloc::format;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use super::fd::File;
 use super::task::{RunState, Task, WaitKey};
 use super::Kernel;
 use crate::platform::{AddressSpace, Platform};
-use abi::control::{state, Header, TaskDump, Writer, MAX_REPLY, NO_SYSCALL};
+use abi::control::{state, TaskDump, NO_SYSCALL};
 use abi::linux::sysno;
 
 /// The reply body: count, then one [`TaskDump`] per task, as many as fit.
 pub fn dump<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
-    let mut out = vec![0u8; MAX_REPLY - Header::SIZE];
-    let mut w = Writer::new(&mut out);
-    w.u32(0);
-    let mut fits = w.len();
-    let mut count = 0u32;
-    for t in k.tasks.values() {
+    super::control::counted_reply(k.tasks.values(), |t, w| {
         let stopped = k.procs.get(&t.pid).is_some_and(|p| p.stopped);
         let st = match t.state {
             RunState::Runnable => state::RUNNING,
@@ -34,7 +28,6 @@ pub fn dump<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
             RunState::Dead => state::ZOMBIE,
         };
         let st = if stopped && st == state::SLEEPING { state::STOPPED } else { st };
-        let n = t.comm.iter().position(|&b| b == 0).unwrap_or(t.comm.len());
         let wait = if t.state == RunState::Blocked { wait_text(t) } else { String::new() };
         TaskDump {
             tid: t.tid,
@@ -43,19 +36,11 @@ pub fn dump<P: Platform>(k: &Kernel<P>) -> Vec<u8> {
             syscall: if t.in_syscall { t.orig_rax } else { NO_SYSCALL },
             rip: t.regs.rip,
             rsp: t.regs.rsp,
-            comm: &t.comm[..n],
+            comm: t.comm_name(),
             wait: wait.as_bytes(),
         }
-        .write(&mut w);
-        if w.overflowed() {
-            break;
-        }
-        fits = w.len();
-        count += 1;
-    }
-    out.truncate(fits);
-    out[..4].copy_from_slice(&count.to_le_bytes());
-    out
+        .write(w);
+    })
 }
 
 /// What blocked task `t` waits on, e.g. "pipe read on fd 0", "child exit",

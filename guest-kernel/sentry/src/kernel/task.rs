@@ -209,6 +209,12 @@ impl<A: AddressSpace> Task<A> {
         usize::try_from(self.rlimits[rlimit::RLIMIT_NOFILE as usize].cur).unwrap_or(usize::MAX)
     }
 
+    /// The command name without its NUL padding.
+    pub fn comm_name(&self) -> &[u8] {
+        let n = self.comm.iter().position(|&b| b == 0).unwrap_or(self.comm.len());
+        &self.comm[..n]
+    }
+
     /// Sets the command name from a path's last component, as exec does.
     pub fn set_comm_from_path(&mut self, path: &[u8]) {
         let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);

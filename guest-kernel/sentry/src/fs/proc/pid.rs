@@ -51,7 +51,7 @@ pub fn generate<P: Platform>(
         PidFile::Cmdline => p.cmdline.clone(),
         PidFile::Environ => Vec::new(),
         PidFile::Comm => {
-            let mut c = comm(&live()?.comm);
+            let mut c = live()?.comm_name().to_vec();
             c.push(b'\n');
             c
         }
@@ -75,11 +75,6 @@ pub fn environ<P: Platform>(k: &mut Kernel<P>, t: &Task<P::AddressSpace>, th: Th
         buf.clear();
     }
     Ok(buf)
-}
-
-/// A task's command name without its NUL padding.
-fn comm(c: &[u8; 16]) -> Vec<u8> {
-    c.iter().copied().take_while(|&b| b != 0).collect()
 }
 
 /// The one-letter state and its name in status.
@@ -172,7 +167,7 @@ fn stat<P: Platform>(
 ) -> String {
     let running = th.tid == t.tid;
     let (st, _) = state(p, task, running);
-    let name = task.map(|x| comm(&x.comm)).unwrap_or_default();
+    let name = task.map_or(&[][..], |x| x.comm_name());
     let mem = task.map(|x| mem_sizes(&x.mm.lock())).unwrap_or_default();
     let (brk_start, _) = task.map(|x| x.mm.lock().brk_range()).unwrap_or_default();
     let (utime, stime) = cpu_ns(k, t, p, th);
@@ -188,7 +183,7 @@ fn stat<P: Platform>(
         s,
         "{} ({}) {} {} {} {} {} {} 4194560 0 0 0 0 {} {} {} {} 20 0 {} 0 {} {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0 0 0 {} 0 0 0 0 {}",
         th.tid,
-        String::from_utf8_lossy(&name),
+        String::from_utf8_lossy(name),
         st,
         p.ppid,
         p.pgid,
@@ -226,9 +221,9 @@ fn status<P: Platform>(
     task: Option<&Task<P::AddressSpace>>,
 ) -> String {
     let (st, st_name) = state(p, task, th.tid == t.tid);
-    let name = task.map(|x| comm(&x.comm)).unwrap_or_default();
+    let name = task.map_or(&[][..], |x| x.comm_name());
     let mut s = String::new();
-    let _ = writeln!(s, "Name:\t{}", String::from_utf8_lossy(&name));
+    let _ = writeln!(s, "Name:\t{}", String::from_utf8_lossy(name));
     let _ = writeln!(s, "Umask:\t{:04o}", task.map_or(0o022, |x| x.umask));
     let _ = writeln!(s, "State:\t{st} ({st_name})");
     let _ = writeln!(s, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", p.pid, th.tid, p.ppid);
