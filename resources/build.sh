@@ -35,7 +35,7 @@ build() {
     echo "built $dst"
 }
 
-for name in exit_code segv spin isolation getppid_bench sysemu_bench legacy_gates files fs_bench signals procs creds memory shared_files procfs unix_sockets io_events fpu_switch pty k9p_mount top_page perms; do
+for name in exit_code segv spin isolation getppid_bench sysemu_bench legacy_gates files fs_bench signals procs creds memory shared_files procfs unix_sockets io_events fpu_switch pty k9p_mount top_page perms cacheinfo; do
     build "$name" -static
 done
 for name in threads thread_wave proc_bench timers preempt; do

@@ -52,7 +52,8 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     )?;
 
     // 3. The vCPU; which KVM flavour we run on decides the boot structures.
-    let cpuid = kvm.supported_cpuid()?;
+    let mut cpuid = kvm.supported_cpuid()?;
+    arch::cpuid::guest_cpuid(&mut cpuid);
     let mut vcpu = vm.create_vcpu(0)?;
     vcpu.set_cpuid(&cpuid)?;
     let variant = Variant::detect(&vcpu);
@@ -66,6 +67,7 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     if lapic {
         info.flags |= abi::boot::FLAG_LAPIC_TIMER;
     }
+    info.cpuid = arch::cpuid::boot_cpuid(&cpuid, variant.leaf1(&cpuid, lapic));
     memory.write(layout::BOOT_INFO_GPA, info)?;
     arch::write_boot_structures(&memory, variant, VCPUS)?;
     variant.prepare_vcpu_memory(&memory, vcpu.index())?;
@@ -188,6 +190,7 @@ fn boot_info(
         stdio: [sys::stdio_stat(0), sys::stdio_stat(1), sys::stdio_stat(2)],
         termios: (0..3).filter(|&fd| tty_mask & (1 << fd) != 0).find_map(sys::termios).unwrap_or([0; 36]),
         pad2: 0,
+        cpuid: abi::boot::CpuidInfo::default(),
     })
 }
 

@@ -3,7 +3,7 @@
 /// "RFBOOT\0\0" little-endian.
 pub const BOOT_MAGIC: u64 = 0x0000_544f_4f42_4652;
 /// Bumped whenever [`BootInfo`] changes shape.
-pub const BOOT_VERSION: u32 = 2;
+pub const BOOT_VERSION: u32 = 3;
 
 /// The vCPU runs on the PVM variant (VIF page, page-table pair, gates).
 pub const FLAG_PVM: u32 = 1 << 0;
@@ -68,6 +68,34 @@ pub struct BootInfo {
     /// host's fds 0..2, zero if none is a terminal.
     pub termios: [u8; 36],
     pub pad2: u32,
+    /// What the guest's CPUID reports that the sentry needs.
+    pub cpuid: CpuidInfo,
+}
+
+/// The CPUID values the sentry uses, read by the VMM from the table it gave
+/// the vCPU: on KVM every CPUID exits to the host (~33 us on kvm_pvm), so
+/// the sentry executes none.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CpuidInfo {
+    /// CPUID.1:ECX (the bits that vary at run time, such as OSXSAVE, may
+    /// differ; the sentry reads XSAVE).
+    pub leaf1_ecx: u32,
+    /// CPUID.1:EDX (AT_HWCAP).
+    pub leaf1_edx: u32,
+    /// CPUID.(0xd, i) for XSAVE component i: zero for i < 2 and for
+    /// components the CPU lacks.
+    pub xsave: [XsaveComponent; 16],
+}
+
+/// One XSAVE state component: CPUID.(0xd, i) EAX and EBX.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct XsaveComponent {
+    /// Bytes of the component's state (0: the CPU lacks it).
+    pub size: u32,
+    /// Offset in the standard-format XSAVE area.
+    pub offset: u32,
 }
 
 /// The host's `fstat` of one standard stream (mode 0: the fd is closed).

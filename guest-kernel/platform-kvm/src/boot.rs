@@ -92,7 +92,7 @@ pub fn start(_vcpu: u64) -> ! {
     // SAFETY: set once at boot before any switch to user mode.
     unsafe { CPU_LOCAL.pvm = u64::from(backend == Backend::Pvm) };
     // SAFETY: as above.
-    unsafe { CPU_LOCAL.xsave = u64::from(crate::arch::xsave_usable(backend)) };
+    unsafe { CPU_LOCAL.xsave = u64::from(crate::arch::xsave_usable(backend, &info.cpuid)) };
 
     // The heap takes an eighth of memory (8..64 MiB) above the boot data.
     let heap_size = (mem / 8).clamp(8 << 20, 64 << 20);
@@ -127,6 +127,7 @@ pub fn start(_vcpu: u64) -> ! {
         hostname,
         seed: info.seed,
         console: info.flags & abi::boot::FLAG_CONSOLE != 0,
+        hwcap: u64::from(info.cpuid.leaf1_edx),
     };
     let prog = InitProgram { file_pa: info.module_gpa, file_len: info.module_len, execfn, argv, envp, container };
     if info.flags & abi::boot::FLAG_LAPIC_TIMER != 0 {

@@ -212,6 +212,8 @@ fn boot_params(config: &VmConfig) -> Result<BootParams, PtraceError> {
         stdio: [hostinfo::stdio_stat(0), hostinfo::stdio_stat(1), hostinfo::stdio_stat(2)],
         hostname: config.hostname.clone(),
         seed,
+        // The sentry is a host process here: CPUID is cheap.
+        hwcap: u64::from(std::arch::x86_64::__cpuid(1).edx),
     })
 }
 

@@ -59,13 +59,62 @@ impl Kvm {
         }
     }
 
-    /// The CPUID leaves KVM supports, passed through to the guest as is.
-    pub fn supported_cpuid(&self) -> Result<CpuId, KvmError> {
-        self.fd.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(KvmError::SupportedCpuid)
+    /// The CPUID leaves KVM supports: the starting point of the guest's
+    /// table (`arch::cpuid` edits a few of them).
+    pub fn supported_cpuid(&self) -> Result<CpuidTable, KvmError> {
+        self.fd.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map(CpuidTable).map_err(KvmError::SupportedCpuid)
+    }
+}
+
+/// The guest's CPUID table (the `KVM_SET_CPUID2` input), read and edited by
+/// leaf and subleaf so that the code deciding its contents needs no KVM type.
+#[derive(Debug, Clone)]
+pub struct CpuidTable(pub(super) CpuId);
+
+impl CpuidTable {
+    /// A table of `(leaf, subleaf, [eax, ebx, ecx, edx])` entries.
+    #[cfg(test)]
+    pub fn from_entries(entries: &[(u32, u32, [u32; 4])]) -> Self {
+        use kvm_bindings::{kvm_cpuid_entry2, KVM_CPUID_FLAG_SIGNIFCANT_INDEX};
+        let entries: Vec<kvm_cpuid_entry2> = entries
+            .iter()
+            .map(|&(function, index, [eax, ebx, ecx, edx])| kvm_cpuid_entry2 {
+                function,
+                index,
+                flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+                eax,
+                ebx,
+                ecx,
+                edx,
+                ..Default::default()
+            })
+            .collect();
+        Self(CpuId::from_entries(&entries).expect("fewer than KVM_MAX_CPUID_ENTRIES entries"))
+    }
+
+    /// `[eax, ebx, ecx, edx]` of leaf `function`, subleaf `index` (0 for
+    /// leaves without subleaves), if the table has it.
+    pub fn get(&self, function: u32, index: u32) -> Option<[u32; 4]> {
+        self.0
+            .as_slice()
+            .iter()
+            .find(|e| e.function == function && e.index == index)
+            .map(|e| [e.eax, e.ebx, e.ecx, e.edx])
+    }
+
+    /// Replaces the registers of an existing entry; false if there is none.
+    pub fn set(&mut self, function: u32, index: u32, [eax, ebx, ecx, edx]: [u32; 4]) -> bool {
+        match self.0.as_mut_slice().iter_mut().find(|e| e.function == function && e.index == index) {
+            Some(e) => {
+                (e.eax, e.ebx, e.ecx, e.edx) = (eax, ebx, ecx, edx);
+                true
+            }
+            None => false,
+        }
     }
 }
 
 /// Whether CPUID leaf 7 subleaf 0 reports FSGSBASE (EBX bit 0).
-pub fn cpuid_has_fsgsbase(cpuid: &CpuId) -> bool {
-    cpuid.as_slice().iter().any(|e| e.function == 7 && e.index == 0 && e.ebx & 1 != 0)
+pub fn cpuid_has_fsgsbase(cpuid: &CpuidTable) -> bool {
+    cpuid.get(7, 0).is_some_and(|r| r[1] & 1 != 0)
 }

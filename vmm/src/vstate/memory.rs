@@ -61,7 +61,7 @@ unsafe impl ByteValued for Pod<abi::boot::ImageHeader> {}
 unsafe impl ByteValued for Pod<abi::hostcall::HostcallBlock> {}
 
 // The no-padding claims above, checked: the sum of the field sizes.
-const _: () = assert!(std::mem::size_of::<abi::boot::BootInfo>() == 192 + 3 * 48 + 36 + 4);
+const _: () = assert!(std::mem::size_of::<abi::boot::BootInfo>() == 192 + 3 * 48 + 36 + 4 + 8 + 16 * 8);
 const _: () = assert!(std::mem::size_of::<abi::boot::ImageHeader>() == 32);
 const _: () = assert!(std::mem::size_of::<abi::hostcall::HostcallBlock>() == 64 + 16 * abi::hostcall::MAX_SEGMENTS);
 

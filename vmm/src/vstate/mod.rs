@@ -7,6 +7,6 @@ mod memory;
 mod vcpu;
 mod vm;
 
-pub use kvm::{cpuid_has_fsgsbase, Kvm, KvmError};
+pub use kvm::{cpuid_has_fsgsbase, CpuidTable, Kvm, KvmError};
 pub use memory::{GuestMemory, MemoryError};
 pub use vcpu::{ExitAction, ModeProbe, PortIo, SegmentSetup, Vcpu, VcpuError, VcpuKick, VcpuSetup};

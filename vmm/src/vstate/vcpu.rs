@@ -11,7 +11,7 @@
 use std::io;
 use std::time::Instant;
 
-use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, CpuId, Msrs};
+use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, Msrs};
 use std::os::fd::AsRawFd;
 
 use kvm_ioctls::{VcpuExit, VcpuFd};
@@ -20,7 +20,7 @@ use crate::error::{GuestFault, VmmError};
 use crate::stop::StopSignal;
 use crate::{sys, Outcome, RunStats};
 
-use super::kvm::KvmError;
+use super::kvm::{CpuidTable, KvmError};
 
 /// Errors driving a vCPU.
 #[derive(Debug, thiserror::Error)]
@@ -164,8 +164,8 @@ impl Vcpu {
     }
 
     /// `KVM_SET_CPUID2`.
-    pub fn set_cpuid(&self, cpuid: &CpuId) -> Result<(), VcpuError> {
-        self.fd.set_cpuid2(cpuid).map_err(VcpuError::SetCpuid)
+    pub fn set_cpuid(&self, cpuid: &CpuidTable) -> Result<(), VcpuError> {
+        self.fd.set_cpuid2(&cpuid.0).map_err(VcpuError::SetCpuid)
     }
 
     /// Reads one MSR; `None` if KVM does not know it.

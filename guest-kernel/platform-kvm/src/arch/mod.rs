@@ -152,26 +152,22 @@ pub fn halt_forever() -> ! {
 
 /// Whether user FPU state is saved with `xsave64` (all of
 /// [`sentry::arch::XSAVE_MASK`] that the CPU has fits in
-/// [`sentry::arch::FPSTATE_BYTES`] at its standard-format offset).
+/// [`sentry::arch::FPSTATE_BYTES`] at its standard-format offset), from the
+/// CPUID values the VMM passed at boot (the sentry executes no CPUID).
 ///
 /// On the PVM variant user code runs on the host's CR4 and XCR0, so it can
 /// use AVX and AVX-512 whatever the guest's CR4 says, and switching tasks
 /// must keep those registers (fxsave64 does not). On hardware KVM the
 /// guest's CR4 has no OSXSAVE: AVX is off for user code and fxsave64 is
 /// the whole state.
-pub fn xsave_usable(backend: Backend) -> bool {
-    if backend != Backend::Pvm {
-        return false;
-    }
-    // CPUID is unprivileged and side-effect free.
-    let leaf1 = core::arch::x86_64::__cpuid(1);
-    if leaf1.ecx & (1 << 26) == 0 {
+pub fn xsave_usable(backend: Backend, cpuid: &abi::boot::CpuidInfo) -> bool {
+    if backend != Backend::Pvm || cpuid.leaf1_ecx & (1 << 26) == 0 {
         return false;
     }
     let mask = sentry::arch::XSAVE_MASK;
-    (2..64u32).filter(|&i| mask & (1 << i) != 0).all(|i| {
-        let r = core::arch::x86_64::__cpuid_count(0xd, i);
-        // size (eax) 0: the CPU lacks the component; xsave skips it.
-        r.eax == 0 || (r.ebx as usize).saturating_add(r.eax as usize) <= sentry::arch::FPSTATE_BYTES
+    (2..64usize).filter(|&i| mask & (1 << i) != 0).all(|i| match cpuid.xsave.get(i) {
+        // size 0: the CPU lacks the component; xsave skips it.
+        Some(c) => c.size == 0 || (c.offset as usize).saturating_add(c.size as usize) <= sentry::arch::FPSTATE_BYTES,
+        None => false,
     })
 }

@@ -317,7 +317,7 @@ fn load_image<P: crate::platform::Platform>(
         random,
         uid: 0,
         gid: 0,
-        hwcap: super::hwcap(),
+        hwcap: k.params.hwcap,
         hwcap2: 0,
     };
     let interp = interp.map(|i| (i.pa, i.len));

@@ -64,6 +64,9 @@ pub struct BootParams {
     /// The container has a terminal: init's stdio is `/dev/console`, a
     /// line discipline over the host's fds 0 and 1 (see `fs::tty::console`).
     pub console: bool,
+    /// AT_HWCAP: CPUID.1:EDX, as Linux reports it on x86-64 (read by the
+    /// platform: on KVM each CPUID exits to the host).
+    pub hwcap: u64,
 }
 
 /// Why the init process could not start.
@@ -431,18 +434,6 @@ impl<P: Platform> Kernel<P> {
 /// How long the idle loop sleeps between looks when several host
 /// descriptors are waited on.
 const MULTI_FD_POLL_NS: u64 = 5_000_000;
-
-/// AT_HWCAP: CPUID.1:EDX, as Linux reports it on x86-64.
-pub(crate) fn hwcap() -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // CPUID is unprivileged and side-effect free.
-        let r = core::arch::x86_64::__cpuid(1);
-        u64::from(r.edx)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    0
-}
 
 /// Boots the init program and runs it until the sandbox ends.
 pub fn boot<P: Platform>(platform: P, frames: FrameAllocator, params: BootParams, prog: &InitProgram) -> ! {

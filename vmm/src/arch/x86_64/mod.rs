@@ -2,6 +2,7 @@
 //! [`pvm`] (the paravirtual variant of the development machines) and
 //! [`hardware`] (VMX/SVM).
 
+pub mod cpuid;
 pub mod gdt;
 pub mod hardware;
 pub mod paging;
@@ -11,7 +12,7 @@ use abi::boot::ImageHeader;
 use abi::layout;
 
 use crate::loader::LoadError;
-use crate::vstate::{GuestMemory, ModeProbe, SegmentSetup, Vcpu, VcpuSetup};
+use crate::vstate::{CpuidTable, GuestMemory, ModeProbe, SegmentSetup, Vcpu, VcpuSetup};
 
 /// CR0: PE, MP, ET, NE, WP, AM, PG.
 pub const CR0: u64 = 0x8005_0033;
@@ -69,6 +70,14 @@ impl Variant {
         match self {
             Self::Pvm => cpuid_fsgsbase || pvm::FSGSBASE,
             Self::Hardware => cpuid_fsgsbase,
+        }
+    }
+
+    /// CPUID.1 ECX and EDX as the guest's CPUID will report them.
+    pub fn leaf1(self, table: &CpuidTable, lapic: bool) -> [u32; 2] {
+        match self {
+            Self::Pvm => pvm::leaf1(),
+            Self::Hardware => cpuid::table_leaf1(table, lapic),
         }
     }
 

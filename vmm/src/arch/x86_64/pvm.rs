@@ -25,6 +25,16 @@ pub fn tsc_khz(vcpu: &Vcpu) -> u64 {
     super::read_msr(vcpu, pvm::MSR_TSC_KHZ).unwrap_or(0)
 }
 
+/// CPUID.1 ECX and EDX as the guest's CPUID reports them: the variant
+/// answers with the host's feature bits, not its KVM_SET_CPUID2 table
+/// (measured: table ECX 0x81203000 EDX 0x0f8bf9ff, guest CPUID
+/// 0xf7f83203 0x1f8bfbff, host 0xfffa3203 0x1f8bfbff: the host's, less
+/// OSXSAVE and PCID, which the sentry does not use).
+pub fn leaf1() -> [u32; 2] {
+    let r = std::arch::x86_64::__cpuid(1);
+    [r.ecx, r.edx]
+}
+
 /// The VIF page must be zero when registered ("state valid", `if_ = 0`).
 pub fn prepare_vcpu_memory(mem: &GuestMemory, vcpu: u64) -> Result<(), LoadError> {
     let len = usize::try_from(layout::PAGE_SIZE).unwrap_or(4096);
