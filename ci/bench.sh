@@ -17,7 +17,8 @@
 #      --platform ptrace, against a raw PTRACE_SYSEMU round trip.
 #
 # Environment: BENCH_N (default 1000000), BENCH_RUNS (5), BENCH_TRUE_RUNS
-# (20), RINGFENCE_BIN (default target/release/ringfence: build it first with
+# (20), RINGFENCE_BIN (default
+# target/x86_64-unknown-linux-gnu/release/ringfence: build it first with
 # `cargo build --release`). Noisy numbers never fail the script; a sandbox
 # run that fails is shown as FAILED and makes the exit status 1.
 set -euo pipefail
@@ -28,7 +29,7 @@ cd "$root"
 n=${BENCH_N:-1000000}
 runs=${BENCH_RUNS:-5}
 true_runs=${BENCH_TRUE_RUNS:-20}
-rf=${RINGFENCE_BIN:-$root/target/release/ringfence}
+rf=${RINGFENCE_BIN:-$root/target/x86_64-unknown-linux-gnu/release/ringfence}
 per_run_limit=300 # seconds; a hung run is killed and counted as failed
 
 if [[ ! -x $rf ]]; then

@@ -8,12 +8,12 @@
 #  * Peak RSS (VmHWM) of an idle container's sandbox and gofer processes
 #    (`sleep 30`, measured 1 s after start).
 #
-# Environment: BENCH_OCI_RUNS (20), RINGFENCE_BIN (target/release/ringfence).
+# Environment: BENCH_OCI_RUNS (20), RINGFENCE_BIN (target/x86_64-unknown-linux-gnu/release/ringfence).
 # Needs root (namespaces, cgroups) and /dev/kvm.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-rf=${RINGFENCE_BIN:-$root/target/release/ringfence}
+rf=${RINGFENCE_BIN:-$root/target/x86_64-unknown-linux-gnu/release/ringfence}
 runs=${BENCH_OCI_RUNS:-20}
 work=$(mktemp -d /tmp/ringfence-bench-oci.XXXXXX)
 state=$work/state

@@ -49,7 +49,7 @@ step "cargo test --release"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-RINGFENCE_BIN=${RINGFENCE_BIN:-$root/target/release/ringfence} \
+RINGFENCE_BIN=${RINGFENCE_BIN:-$root/target/x86_64-unknown-linux-gnu/release/ringfence} \
     cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 
 # One summary over all test binaries (cargo prints one line per binary); a
@@ -83,7 +83,7 @@ if [[ ${PTRACE:-1} != 0 ]]; then
     step "cargo test --release -p ringfence-tests on the ptrace platform"
     pt_start=$SECONDS
     pt_status=0
-    RINGFENCE_PLATFORM=ptrace RINGFENCE_BIN=${RINGFENCE_BIN:-$root/target/release/ringfence} \
+    RINGFENCE_PLATFORM=ptrace RINGFENCE_BIN=${RINGFENCE_BIN:-$root/target/x86_64-unknown-linux-gnu/release/ringfence} \
         cargo test --release -p ringfence-tests --no-fail-fast "$@" 2>&1 | tee "$log" || pt_status=$?
     grep -E '^test .* FAILED$' "$log" || true
     echo "ptrace platform: $( ((pt_status == 0)) && echo PASS || echo FAIL) in $((SECONDS - pt_start)) s"

@@ -11,6 +11,10 @@ use std::process::{exit, Command};
 const GUEST_RUSTFLAGS: &str =
     "-C\x1fcode-model=kernel\x1f-C\x1frelocation-model=static\x1f-C\x1fforce-frame-pointers=yes";
 
+/// The guest image's target: x86-64 code linked freestanding (the flags
+/// above and platform-kvm's linker script make it a kernel).
+const GUEST_TARGET: &str = "x86_64-unknown-linux-gnu";
+
 /// Variables of the outer build that must not leak into the guest build.
 const SCRUBBED_ENV: [&str; 5] =
     ["RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"];
@@ -42,7 +46,11 @@ fn main() {
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(&target_dir)
+        // Explicit, whatever .cargo/config.toml's build.target says: the
+        // image's path below does not depend on it, and the flags below
+        // reach the image's crates only, not build scripts.
+        .args(["--target", GUEST_TARGET]);
     if root.join("Cargo.lock").exists() {
         cmd.arg("--locked");
     }
@@ -60,7 +68,7 @@ fn main() {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    let image = target_dir.join("release").join("ringfence-guest");
+    let image = target_dir.join(GUEST_TARGET).join("release").join("ringfence-guest");
     check_elf(&image);
     println!("cargo:rustc-env=RINGFENCE_GUEST_IMAGE={}", image.display());
     // Relative relocations packed (DT_RELR, glibc 2.36+): 20,000 RELA

@@ -84,15 +84,16 @@ if [[ ! -f $kdir/vmlinux || ! -f $kdir/modules/kvm-amd.ko || ! -f $kdir/modules/
 fi
 kver=$(cat "$kdir/version")
 
-# 3. A static ringfence (the emulated machine has no Rust libraries) and the
-#    static C test programs.
+# 3. A static ringfence (the emulated machine has no Rust libraries: the
+#    normal build is static, .cargo/config.toml) and the static C test
+#    programs.
 if [[ -n ${RINGFENCE_STATIC:-} ]]; then
     bin=$RINGFENCE_STATIC
 else
     bin=$root/target/$target/release/ringfence
     if [[ -z ${NO_BUILD:-} ]]; then
-        step "cargo build --release --target $target -p ringfence (crt-static)"
-        (cd "$root" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target "$target" -p ringfence)
+        step "cargo build --release -p ringfence"
+        (cd "$root" && cargo build --release -p ringfence)
     fi
 fi
 if [[ ! -x $bin ]] || readelf -l "$bin" | grep -q INTERP; then

@@ -5,13 +5,13 @@
 #
 # DEST/rootfs is a symlink to the tree resources/rootfs/busybox.sh builds,
 # and DEST/config.json is what `ringfence spec` writes with no terminal
-# (the tests edit a copy of it per container). Needs target/release/ringfence built.
+# (the tests edit a copy of it per container). Needs target/x86_64-unknown-linux-gnu/release/ringfence built.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dest=${1:-$root/target/bundle/busybox}
-ringfence=${RINGFENCE:-$root/target/release/ringfence}
+ringfence=${RINGFENCE:-$root/target/x86_64-unknown-linux-gnu/release/ringfence}
 
 bash "$root/resources/rootfs/busybox.sh"
 mkdir -p "$dest"

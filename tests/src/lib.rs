@@ -96,7 +96,8 @@ pub fn build_busybox_bundle(name: &str) -> PathBuf {
 }
 
 /// The `ringfence` binary under test: `RINGFENCE_BIN` (relative to the
-/// workspace root), else the release build, else the debug build. Panics with instructions when none exists.
+/// workspace root), else the one built beside these tests, else the release
+/// build, else the debug build. Panics with instructions when none exists.
 pub fn ringfence_bin() -> PathBuf {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let found = BIN.get_or_init(|| {
@@ -109,13 +110,19 @@ pub fn ringfence_bin() -> PathBuf {
                 Err(format!("RINGFENCE_BIN={} is not an executable file", bin.display()))
             };
         }
-        let candidates = [target_dir().join("release/ringfence"), target_dir().join("debug/ringfence")];
+        // The binary built with these tests (target/<triple>/release/ with
+        // .cargo/config.toml's build.target), then the usual places.
+        let beside = std::env::current_exe().ok().and_then(|t| Some(t.parent()?.parent()?.join("ringfence")));
+        let candidates: Vec<PathBuf> = beside
+            .into_iter()
+            .chain([target_dir().join("release/ringfence"), target_dir().join("debug/ringfence")])
+            .collect();
         candidates.iter().find(|c| is_executable(c)).cloned().ok_or_else(|| {
+            let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
             format!(
-                "the ringfence binary was not found (looked at {} and {}): run \
+                "the ringfence binary was not found (looked at {}): run \
                      `cargo build --release --workspace` first, or set RINGFENCE_BIN",
-                candidates[0].display(),
-                candidates[1].display()
+                looked.join(", ")
             )
         })
     });

@@ -14,6 +14,9 @@ use abi::layout::{PAGE_SIZE, USER_END};
 #[derive(Debug, Default)]
 pub struct FakeSpace<const END: u64 = USER_END> {
     pub pages: BTreeMap<u64, (PhysAddr, Perms)>,
+    /// `translate` does not see PROT_NONE pages, as on the KVM platform
+    /// (the page-table entry is not present).
+    pub hide_none: bool,
 }
 
 impl FakeSpace {
@@ -60,7 +63,7 @@ impl<const END: u64> AddressSpace for FakeSpace<END> {
     }
 
     fn translate(&self, va: u64) -> Option<(PhysAddr, Perms)> {
-        self.pages.get(&page_round_down(va)).copied()
+        self.pages.get(&page_round_down(va)).copied().filter(|(_, p)| !self.hide_none || p.any())
     }
 
     fn destroy(&mut self, frames: &mut FrameAllocator) {

@@ -171,7 +171,7 @@ fn writable_tree_changes_land_inside_only() {
 }
 
 #[test]
-fn programs_are_found_on_path_and_read_whole() {
+fn programs_are_found_on_path_and_read_on_demand() {
     let dir = tree();
     std::fs::create_dir_all(dir.join("usr/bin")).expect("mkdir");
     let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
@@ -195,7 +195,14 @@ fn programs_are_found_on_path_and_read_whole() {
     let e = crate::kernel::exec::read_program(&fs, &mut mem.frames, &mut cache, b"prog", &env, false)
         .expect_err("no search");
     assert_eq!(e.errno, errno::ENOENT);
+    // Nothing is read before it is needed; a page brings its window in.
     let mut got = vec![0u8; body.len()];
+    assert!(mem.phys().read(pa, &mut got));
+    assert!(got.iter().all(|&b| b == 0), "read before use");
+    mem.frames.fill(pa + 40 * 4096 + 5, 1).expect("fill");
+    assert!(mem.frames.is_filled(pa + 32 * 4096) && mem.frames.is_filled(pa + 47 * 4096));
+    assert!(!mem.frames.is_filled(pa + 31 * 4096) && !mem.frames.is_filled(pa + 48 * 4096));
+    mem.frames.fill(pa, len).expect("fill all");
     assert!(mem.phys().read(pa, &mut got));
     assert_eq!(got, body);
     let e = crate::kernel::exec::read_program(&fs, &mut mem.frames, &mut cache, b"/usr/bin/data", &env, true)

@@ -1,12 +1,14 @@
 //! Finding, reading and loading a program from the container's tree:
 //! PATH search, `#!` scripts, a cache of program files.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::error::SysError;
 use crate::mm::frames::FrameAllocator;
+use crate::mm::lazy::PageSource;
 use crate::mm::MemoryManager;
-use crate::platform::{AddressSpace, PhysAddr};
+use crate::platform::{AddressSpace, PhysAddr, PhysMem};
 use crate::vfs::path::FsContext;
 use crate::vfs::FileType;
 use abi::layout::PAGE_SIZE;
@@ -16,8 +18,6 @@ use abi::linux::errno;
 const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Largest program file loaded.
 const MAX_PROGRAM: u64 = 1 << 30;
-/// Bytes asked for per read.
-const CHUNK: u64 = 1 << 20;
 
 /// The candidates for `name`: itself if it has a '/', else each PATH entry.
 fn candidates(name: &[u8], envp: &[Vec<u8>]) -> Vec<Vec<u8>> {
@@ -144,27 +144,26 @@ pub fn read_node(
         get_all(frames, f);
         return Ok(f);
     }
-    let pa =
-        frames.alloc_contiguous(size.div_ceil(PAGE_SIZE)).ok_or(SysError::enomem("no memory for the program file"))?;
-    // Straight from the gofer into the frames: no copy, and no sentry
-    // touch of the pages (each first touch is a shadow-paging fault).
-    let phys = *frames.phys();
-    let mut off = 0u64;
-    while off < size {
-        let want = (size - off).min(CHUNK);
-        let n = node.read_phys(&phys, off, &[(pa + off, want)])?;
-        if n == 0 {
-            return Err(SysError::new(errno::EIO, "program file shorter than its size"));
-        }
-        off += n as u64;
-    }
-    // The last page's tail shows in mappings: no stale bytes there.
-    let tail = size.next_multiple_of(PAGE_SIZE) - size;
-    frames.phys().zero(pa + size, tail);
+    // Frames now, file bytes when first needed (mm::lazy): straight from
+    // the gofer (or the donated host file) into the frames, a window at a
+    // time, so an idle program keeps only the pages it touched.
+    let source = Box::new(ProgramSource(alloc::sync::Arc::clone(node)));
+    let pa = frames
+        .alloc_lazy(size.div_ceil(PAGE_SIZE), size, source)
+        .ok_or(SysError::enomem("no memory for the program file"))?;
     let f = ProgramFile { pa, len: size };
     get_all(frames, f);
     cache.insert(frames, key, f);
     Ok(f)
+}
+
+/// A program file's bytes, for [`FrameAllocator::alloc_lazy`].
+struct ProgramSource(crate::vfs::InodeRef);
+
+impl PageSource for ProgramSource {
+    fn read(&self, phys: &PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        self.0.read_phys(phys, off, segs)
+    }
 }
 
 fn get_all(frames: &mut FrameAllocator, f: ProgramFile) {
@@ -238,6 +237,7 @@ pub fn load_program<P: crate::platform::Platform>(
         };
         let mut head = [0u8; SCRIPT_LINE_MAX];
         let n = usize::try_from(f.len).unwrap_or(usize::MAX).min(SCRIPT_LINE_MAX);
+        k.frames.fill(f.pa, n as u64)?;
         k.frames.phys().read(f.pa, &mut head[..n]);
         match parse_shebang(&head[..n]) {
             None => break (f, path),
@@ -265,7 +265,7 @@ pub fn load_program<P: crate::platform::Platform>(
     let owned = boot_file.is_none() || depth > 0;
     // A dynamically linked program starts in its interpreter (ld.so), read
     // from the container's tree like the program.
-    let interp = match crate::loader::interpreter(k.frames.phys(), file.pa, file.len) {
+    let interp = match crate::loader::interpreter(&mut k.frames, file.pa, file.len) {
         Ok(Some(path)) => read_program(fs, &mut k.frames, &mut k.exec_cache, &path, envp, false).map(Some),
         Ok(None) => Ok(None),
         Err(e) => Err(e),

@@ -57,11 +57,13 @@ impl FileRef {
         Ok(Self { phys: *phys, pa, len })
     }
 
-    /// Copies `[off, off + len)` of the file; `why` if that is past its end.
-    fn read(&self, off: u64, len: u64, why: &'static str) -> Result<Vec<u8>, SysError> {
+    /// Copies `[off, off + len)` of the file (reading it in first if its
+    /// frames are filled lazily); `why` if that is past its end.
+    fn read(&self, frames: &mut FrameAllocator, off: u64, len: u64, why: &'static str) -> Result<Vec<u8>, SysError> {
         if off.checked_add(len).is_none_or(|end| end > self.len) {
             return Err(noexec(why));
         }
+        frames.fill(self.pa + off, len)?;
         let n = usize::try_from(len).map_err(|_| noexec(why))?;
         let mut buf = alloc::vec![0u8; n];
         if !self.phys.read(self.pa + off, &mut buf) {
@@ -143,8 +145,8 @@ pub(super) struct Headers {
 }
 
 /// Reads and checks the ELF header and program headers of `file`.
-pub(super) fn parse_headers(file: &FileRef) -> Result<Headers, SysError> {
-    let ehdr_bytes = file.read(0, EHDR_SIZE, "file too short for an ELF header")?;
+pub(super) fn parse_headers(file: &FileRef, frames: &mut FrameAllocator) -> Result<Headers, SysError> {
+    let ehdr_bytes = file.read(frames, 0, EHDR_SIZE, "file too short for an ELF header")?;
     let ident = elf::file::parse_ident::<LittleEndian>(&ehdr_bytes).map_err(|e| header_error(&e))?;
     if ident.1 != Class::ELF64 {
         return Err(noexec("not a 64-bit ELF file"));
@@ -167,7 +169,7 @@ pub(super) fn parse_headers(file: &FileRef) -> Result<Headers, SysError> {
     if table_len > MAX_PHDR_BYTES {
         return Err(noexec("too many program headers"));
     }
-    let phdr_bytes = file.read(ehdr.e_phoff, table_len, "program headers past end of file")?;
+    let phdr_bytes = file.read(frames, ehdr.e_phoff, table_len, "program headers past end of file")?;
     let table = SegmentTable::new(LittleEndian, Class::ELF64, &phdr_bytes);
 
     let mut segments = Vec::new();
@@ -180,7 +182,7 @@ pub(super) fn parse_headers(file: &FileRef) -> Result<Headers, SysError> {
             // Linux uses the first and ignores the rest; two are refused
             // here as a malformed file rather than guessed at.
             PT_INTERP if interp.is_some() => return Err(noexec("more than one PT_INTERP")),
-            PT_INTERP => interp = Some(interp_path(file, &ph)?),
+            PT_INTERP => interp = Some(interp_path(file, frames, &ph)?),
             PT_PHDR => phdr_vaddr = Some(ph.p_vaddr),
             PT_LOAD if ph.p_memsz > 0 => {
                 segments.push(check_load(&ph, file.len)?);
@@ -209,14 +211,14 @@ pub(super) fn parse_headers(file: &FileRef) -> Result<Headers, SysError> {
 
 /// Reads the path `PT_INTERP` names, checked as Linux's `load_elf_binary`
 /// does: its size counts a final NUL and is at most `PATH_MAX`.
-fn interp_path(file: &FileRef, ph: &ProgramHeader) -> Result<Vec<u8>, SysError> {
+fn interp_path(file: &FileRef, frames: &mut FrameAllocator, ph: &ProgramHeader) -> Result<Vec<u8>, SysError> {
     if ph.p_filesz < 2 {
         return Err(noexec("PT_INTERP path empty"));
     }
     if ph.p_filesz > PATH_MAX as u64 {
         return Err(noexec("PT_INTERP path longer than PATH_MAX"));
     }
-    let mut path = file.read(ph.p_offset, ph.p_filesz, "PT_INTERP path past end of file")?;
+    let mut path = file.read(frames, ph.p_offset, ph.p_filesz, "PT_INTERP path past end of file")?;
     if path.last() != Some(&0) {
         return Err(noexec("PT_INTERP path not NUL-terminated"));
     }
@@ -302,8 +304,8 @@ fn libbad(e: SysError) -> SysError {
 /// link address), ignores an interpreter's own `PT_INTERP`, and only
 /// requires the entry point to land in user space: here it must lie inside
 /// the interpreter's segments, so that no placement can move it out.
-pub(super) fn parse_interp(file: &FileRef) -> Result<Interp, SysError> {
-    let mut h = parse_headers(file).map_err(libbad)?;
+pub(super) fn parse_interp(file: &FileRef, frames: &mut FrameAllocator) -> Result<Interp, SysError> {
+    let mut h = parse_headers(file, frames).map_err(libbad)?;
     if h.e_type != ET_DYN {
         return Err(SysError::new(ELIBBAD, "interpreter not position-independent (ET_DYN)"));
     }
@@ -428,6 +430,7 @@ pub(super) fn map_segments<A: AddressSpace>(
         mm.map(frames, start, end - start, seg.perms, Backing::Anon, true)?;
         if seg.filesz > 0 {
             mm.populate(frames, seg.vaddr, seg.filesz)?;
+            frames.fill(file.pa + seg.offset, seg.filesz)?;
             copy_from_file(mm, file, seg)?;
         }
     }

@@ -28,8 +28,11 @@
 //! own (Linux ignores it) and one whose entry point lies outside its
 //! segments.
 //!
-//! Not yet: a file-backed page cache (each file must sit whole in sentry
-//! physical memory, as the boot module does), `PT_GNU_STACK` executable
+//! Each file sits in contiguous sentry physical memory (the boot module, or
+//! frames read from the file a window at a time as they are first needed,
+//! [`crate::mm::lazy`]: the loader reads through [`FrameAllocator::fill`]).
+//!
+//! Not yet: `PT_GNU_STACK` executable
 //! stacks, address-space randomisation, `#!` scripts, and the vDSO.
 //!
 //! [`Backing::Phys`]: crate::mm::Backing::Phys
@@ -46,7 +49,7 @@ use alloc::vec::Vec;
 use crate::error::SysError;
 use crate::mm::frames::FrameAllocator;
 use crate::mm::{page_round_down, Backing, MemoryManager, STACK_SIZE, STACK_TOP};
-use crate::platform::{AddressSpace, Perms, PhysAddr, PhysMem};
+use crate::platform::{AddressSpace, Perms, PhysAddr};
 use abi::linux::errno::ENOEXEC;
 
 /// Stack bytes below the initial stack pointer mapped at exec.
@@ -109,9 +112,9 @@ pub struct Loaded {
 /// same way (`ENOEXEC` for a bad file, including a malformed `PT_INTERP`:
 /// not NUL-terminated, longer than `PATH_MAX`, past the end of the file, or
 /// more than one; `ENOENT` for an empty path).
-pub fn interpreter(phys: &PhysMem, file_pa: PhysAddr, file_len: u64) -> Result<Option<Vec<u8>>, SysError> {
-    let file = elf::FileRef::new(phys, file_pa, file_len)?;
-    let headers = elf::parse_headers(&file)?;
+pub fn interpreter(frames: &mut FrameAllocator, file_pa: PhysAddr, file_len: u64) -> Result<Option<Vec<u8>>, SysError> {
+    let file = elf::FileRef::new(frames.phys(), file_pa, file_len)?;
+    let headers = elf::parse_headers(&file, frames)?;
     headers.place_program()?;
     Ok(headers.interp)
 }
@@ -157,13 +160,13 @@ pub fn load_elf_with_interp<A: AddressSpace>(
 ) -> Result<Loaded, SysError> {
     let phys = *frames.phys();
     let file = elf::FileRef::new(&phys, file_pa, file_len)?;
-    let headers = elf::parse_headers(&file)?;
+    let headers = elf::parse_headers(&file, frames)?;
     let image = headers.place_program()?;
     let interp = match (&headers.interp, interp) {
         (None, None) => None,
         (Some(_), Some((pa, len))) => {
             let interp_file = elf::FileRef::new(&phys, pa, len)?;
-            Some((interp_file, elf::parse_interp(&interp_file)?))
+            Some((interp_file, elf::parse_interp(&interp_file, frames)?))
         }
         (Some(_), None) => return Err(SysError::new(ENOEXEC, "dynamically linked program without its interpreter")),
         (None, Some(_)) => return Err(SysError::einval("interpreter given for a statically linked program")),

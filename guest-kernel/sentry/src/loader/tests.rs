@@ -59,8 +59,8 @@ fn load_dyn_err(main: &[u8], interp: &[u8]) -> SysError {
 
 /// [`interpreter`] on `file`.
 fn interp_of(file: &[u8]) -> Result<Option<Vec<u8>>, SysError> {
-    let (mem, file_pa) = TestMem::with_file(1, file);
-    interpreter(&mem.phys(), file_pa, file.len() as u64)
+    let (mut mem, file_pa) = TestMem::with_file(1, file);
+    interpreter(&mut mem.frames, file_pa, file.len() as u64)
 }
 
 fn load(file: &[u8]) -> (Run, Loaded) {

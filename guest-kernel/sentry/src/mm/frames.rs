@@ -9,6 +9,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use super::lazy::{LazyFrames, PageSource};
+use crate::error::SysError;
 use crate::platform::{PhysAddr, PhysMem};
 use abi::layout::PAGE_SIZE;
 
@@ -22,6 +24,8 @@ pub struct FrameAllocator {
     next: u64,
     free: Vec<PhysAddr>,
     refs: RefCounts,
+    /// Ranges whose frames are read from a file on first use.
+    lazy: LazyFrames,
 }
 
 /// Frames per lazily allocated chunk of reference counts (4 KiB of counters).
@@ -56,7 +60,15 @@ impl FrameAllocator {
         let start = start.next_multiple_of(PAGE_SIZE);
         let end = (end.min(phys.size()) / PAGE_SIZE * PAGE_SIZE).max(start);
         let frames = usize::try_from((end - start) / PAGE_SIZE).unwrap_or(0);
-        Self { phys, start, end, next: start, free: Vec::new(), refs: RefCounts::new(frames) }
+        Self {
+            phys,
+            start,
+            end,
+            next: start,
+            free: Vec::new(),
+            refs: RefCounts::new(frames),
+            lazy: LazyFrames::default(),
+        }
     }
 
     /// The physical memory the frames live in.
@@ -141,6 +153,34 @@ impl FrameAllocator {
         Some(pa)
     }
 
+    /// `pages` contiguous frames, one reference each, that hold the `len`
+    /// bytes of `source` as they are read on first use ([`Self::fill`]).
+    pub fn alloc_lazy(&mut self, pages: u64, len: u64, source: Box<dyn PageSource>) -> Option<PhysAddr> {
+        let pa = self.alloc_contiguous(pages)?;
+        self.lazy.add(pa, pages, len, source);
+        Some(pa)
+    }
+
+    /// Reads the pages of `[pa, pa + len)` that are lazily filled and not
+    /// read yet ([`super::lazy`]); frames of no file are left alone.
+    pub fn fill(&mut self, pa: PhysAddr, len: u64) -> Result<(), SysError> {
+        if self.lazy.is_empty() {
+            return Ok(());
+        }
+        self.lazy.fill(&self.phys, pa, len)
+    }
+
+    /// Whether some frames are filled lazily.
+    pub fn any_lazy(&self) -> bool {
+        !self.lazy.is_empty()
+    }
+
+    /// Whether frame `pa` holds its data (it is not a lazily filled page
+    /// still to be read).
+    pub fn is_filled(&self, pa: PhysAddr) -> bool {
+        self.lazy.is_empty() || self.lazy.is_filled(pa)
+    }
+
     /// Adds a reference to a frame (a second mapping of it).
     pub fn get(&mut self, pa: PhysAddr) {
         if let Some(i) = self.index(pa) {
@@ -155,6 +195,9 @@ impl FrameAllocator {
                 0 => {}
                 1 => {
                     self.refs.set(i, 0);
+                    if !self.lazy.is_empty() {
+                        self.lazy.freed(pa & !(PAGE_SIZE - 1));
+                    }
                     self.free.push(pa & !(PAGE_SIZE - 1));
                 }
                 n => self.refs.set(i, n - 1),

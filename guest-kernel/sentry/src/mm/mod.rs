@@ -6,6 +6,7 @@
 //! address space or is filled on first fault from its VMA's backing.
 
 pub mod frames;
+pub mod lazy;
 mod remap;
 pub mod usercopy;
 mod vma;
@@ -32,6 +33,18 @@ pub const STACK_TOP: u64 = 0x7fff_ffff_e000;
 pub const STACK_SIZE: u64 = 8 << 20;
 /// Pages mapped around an anonymous fault (fault-around), a power of two.
 pub const FAULT_AROUND_PAGES: u64 = 16;
+
+/// Adds page `va` to a list of ranges for `protect_ranges`, merging it
+/// into the last range when adjacent.
+fn push_page(ranges: &mut Vec<(u64, u64, Perms)>, va: u64, perms: Perms) {
+    if let Some(last) = ranges.last_mut() {
+        if last.0 + last.1 == va && last.2 == perms {
+            last.1 += PAGE_SIZE;
+            return;
+        }
+    }
+    ranges.push((va, PAGE_SIZE, perms));
+}
 
 /// Rounds up to a page boundary, `None` on overflow.
 pub fn page_round_up(v: u64) -> Option<u64> {
@@ -226,7 +239,7 @@ impl<A: AddressSpace> MemoryManager<A> {
     /// `Backing::Phys` memory cannot be made writable (EACCES): its frames
     /// belong to their owner (the program file), and there is no
     /// copy-on-write yet to give the process private copies.
-    pub fn protect(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), SysError> {
+    pub fn protect(&mut self, frames: &FrameAllocator, start: u64, len: u64, perms: Perms) -> Result<(), SysError> {
         let end = Self::check_range(start, len)?;
         // Linux fails with ENOMEM if any part of the range is unmapped.
         let mut at = start;
@@ -249,6 +262,54 @@ impl<A: AddressSpace> MemoryManager<A> {
         // (copy-on-write after fork, a file's frame); the first write
         // faults and takes the page over (break_cow).
         self.space.protect(start, end - start, Perms { write: false, ..perms });
+        self.hide_unread(frames, start, end);
+        Ok(())
+    }
+
+    /// Takes access away again from the program-file pages of `[start,
+    /// end)` that are not read yet ([`lazy`]): their first touch must
+    /// fault, to read them.
+    fn hide_unread(&mut self, frames: &FrameAllocator, start: u64, end: u64) {
+        if !frames.any_lazy() {
+            return;
+        }
+        let phys: Vec<(u64, u64)> = self
+            .vmas
+            .range(..end)
+            .filter(|(_, v)| v.end > start && matches!(v.backing, Backing::Phys { .. }))
+            .map(|(_, v)| (v.start.max(start), v.end.min(end)))
+            .collect();
+        let mut hide = Vec::new();
+        for (lo, hi) in phys {
+            self.space.for_each_mapped(lo, hi - lo, &mut |va, pa, _| {
+                if !frames.is_filled(pa) {
+                    push_page(&mut hide, va, Perms::NONE);
+                }
+            });
+        }
+        if !hide.is_empty() {
+            self.space.protect_ranges(&hide);
+        }
+    }
+
+    /// A fault on a program-file page mapped before it was read: reads its
+    /// window and gives access to every page of `v` around it that now
+    /// holds its data.
+    fn read_around(&mut self, frames: &mut FrameAllocator, v: &Vma, page: u64, pa: PhysAddr) -> Result<(), SysError> {
+        frames.fill(pa, PAGE_SIZE)?;
+        // The window read is aligned in the file, not in memory: look at
+        // a window's worth of pages on either side.
+        let span = lazy::READ_AROUND * PAGE_SIZE;
+        let lo = page.saturating_sub(span).max(v.start);
+        let hi = page.saturating_add(span).min(v.end);
+        let mut show = Vec::new();
+        let fr = &*frames;
+        self.space.for_each_mapped(lo, hi - lo, &mut |va, pa, p| {
+            if !p.any() && fr.is_filled(pa) {
+                push_page(&mut show, va, v.perms);
+            }
+        });
+        self.space.protect_ranges(&show);
         Ok(())
     }
 
@@ -301,7 +362,20 @@ impl<A: AddressSpace> MemoryManager<A> {
             return Err(SysError::efault("access not permitted by mapping"));
         }
         let page = page_round_down(addr);
+        if let Backing::Phys { base } = v.backing {
+            let pa = base + (page - v.start);
+            if !frames.is_filled(pa) {
+                // A program page mapped before it was read.
+                return self.read_around(frames, &v, page, pa);
+            }
+        }
         if let Some((pa, p)) = self.space.translate(page) {
+            if !p.any() && matches!(v.backing, Backing::Phys { .. }) {
+                // Read since (through another mapping of the file) but
+                // still without access here. (Not every platform's
+                // translate shows such pages: see populate_pages.)
+                return self.read_around(frames, &v, page, pa);
+            }
             if access == Access::Write && !p.write {
                 if v.backing.is_shared() {
                     // Shared memory is never copied: mprotect only took
@@ -396,9 +470,12 @@ impl<A: AddressSpace> MemoryManager<A> {
         file_bytes: u64,
         fixed: bool,
     ) -> Result<u64, SysError> {
+        let len_up = page_round_up(len).unwrap_or(len);
+        let in_file = page_round_up(file_bytes).unwrap_or(0).min(len_up);
+        // Mapped pages hold their data: read what is lazily filled now.
+        frames.fill(file_pa, in_file)?;
         let start = self.map(frames, hint, len, perms, Backing::File, fixed)?;
-        let len = page_round_up(len).unwrap_or(len);
-        let in_file = page_round_up(file_bytes).unwrap_or(0).min(len);
+        let len = len_up;
         let ro = Perms { write: false, ..perms };
         let mut off = 0;
         while off < in_file {
@@ -483,6 +560,24 @@ impl<A: AddressSpace> MemoryManager<A> {
 
     /// Maps every not-yet-mapped page of `[lo, hi)` inside `v`.
     fn populate_vma(&mut self, frames: &mut FrameAllocator, v: &Vma, lo: u64, hi: u64) -> Result<(), SysError> {
+        let mut hide = Vec::new();
+        let r = self.populate_pages(frames, v, lo, hi, &mut hide);
+        if !hide.is_empty() {
+            self.space.protect_ranges(&hide);
+        }
+        r
+    }
+
+    /// [`Self::populate_vma`]'s mapping, listing in `hide` the program-file
+    /// pages mapped before they are read (a reference held, no access).
+    fn populate_pages(
+        &mut self,
+        frames: &mut FrameAllocator,
+        v: &Vma,
+        lo: u64,
+        hi: u64,
+        hide: &mut Vec<(u64, u64, Perms)>,
+    ) -> Result<(), SysError> {
         let mut va = lo;
         while va < hi {
             if self.space.translate(va).is_none() {
@@ -490,6 +585,9 @@ impl<A: AddressSpace> MemoryManager<A> {
                     Backing::Phys { base } => {
                         let pa = base + (va - v.start);
                         frames.get(pa);
+                        if !frames.is_filled(pa) {
+                            push_page(hide, va, Perms::NONE);
+                        }
                         pa
                     }
                     // File pages are all mapped when the mapping is made;

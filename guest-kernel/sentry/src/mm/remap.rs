@@ -130,6 +130,10 @@ impl<A: AddressSpace> MemoryManager<A> {
                 let _ = self.unmap(frames, to, new_len);
                 return Err(SysError::enomem("out of memory for page tables"));
             }
+            if !p.any() {
+                // PROT_NONE, or a program page not read yet: still no access.
+                self.space.protect(to + off, PAGE_SIZE, Perms::NONE);
+            }
         }
         self.unmap(frames, from, len)?;
         Ok(to)

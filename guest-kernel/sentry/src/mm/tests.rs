@@ -125,11 +125,11 @@ fn protect_splits_and_fails_on_holes() {
     mm.map(f, base + 4 * P, P, Perms::RW, Backing::Anon, true).expect("map");
     mm.populate(f, base, 3 * P).expect("populate");
 
-    let err = mm.protect(base, 5 * P, Perms::R).map_err(|e| e.errno);
+    let err = mm.protect(f, base, 5 * P, Perms::R).map_err(|e| e.errno);
     assert_eq!(err, Err(errno::ENOMEM));
     assert!(mm.vmas().all(|v| v.perms == Perms::RW), "a failed protect changes nothing");
 
-    mm.protect(base + P, P, Perms::R).expect("protect");
+    mm.protect(f, base + P, P, Perms::R).expect("protect");
     assert_eq!(
         spans(&mm)[..3],
         [
@@ -149,9 +149,9 @@ fn protect_refuses_to_make_shared_frames_writable() {
     let f = &mut m.frames;
     let base = 0x60_0000;
     mm.map(f, base, 2 * P, Perms::RX, Backing::Phys { base: 0x3000 }, true).expect("map");
-    let err = mm.protect(base, 2 * P, Perms::RWX).map_err(|e| e.errno);
+    let err = mm.protect(f, base, 2 * P, Perms::RWX).map_err(|e| e.errno);
     assert_eq!(err, Err(errno::EACCES));
-    mm.protect(base, P, Perms::R).expect("dropping rights is fine");
+    mm.protect(f, base, P, Perms::R).expect("dropping rights is fine");
 }
 
 #[test]
@@ -330,4 +330,72 @@ fn read_cstr_stops_at_the_nul_across_pages_and_at_bad_memory() {
     assert_eq!(mm.read_cstr(f, base + 2 * P - 8, 4096).map_err(|e| e.errno), Err(errno::EFAULT));
     assert_eq!(mm.read_cstr(f, base + 2 * P - 8, 4).map_err(|e| e.errno), Err(errno::ENAMETOOLONG));
     assert_eq!(mm.read_cstr(f, USER_END - 1, 4096).map_err(|e| e.errno), Err(errno::EFAULT));
+}
+
+/// A file whose byte at offset `o` is `o % 251`, counting its reads.
+struct Numbers {
+    len: u64,
+    reads: alloc::sync::Arc<core::sync::atomic::AtomicUsize>,
+}
+
+impl lazy::PageSource for Numbers {
+    fn read(&self, phys: &crate::platform::PhysMem, off: u64, segs: &[(PhysAddr, u64)]) -> Result<usize, SysError> {
+        self.reads.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        let (pa, len) = segs[0];
+        let n = len.min(self.len.saturating_sub(off));
+        let bytes: Vec<u8> = (off..off + n).map(|o| (o % 251) as u8).collect();
+        assert!(phys.write(pa, &bytes));
+        Ok(n as usize)
+    }
+}
+
+#[test]
+fn program_pages_are_read_when_first_touched_a_window_at_a_time() {
+    lazy_program_pages(false);
+    // As on KVM, where a page without access is not present at all.
+    lazy_program_pages(true);
+}
+
+fn lazy_program_pages(hide_none: bool) {
+    let (mut m, mut mm) = setup();
+    mm.space_mut().hide_none = hide_none;
+    let f = &mut m.frames;
+    let reads = alloc::sync::Arc::new(core::sync::atomic::AtomicUsize::new(0));
+    let len = 100 * P + 10;
+    let file = f.alloc_lazy(101, len, alloc::boxed::Box::new(Numbers { len, reads: reads.clone() })).expect("frames");
+    let base = 0x40_0000;
+    mm.map(f, base, 101 * P, Perms::RX, Backing::Phys { base: file }, true).expect("map");
+    // Exec maps every page (each holding its frame) but none is readable
+    // before it is read.
+    mm.populate(f, base, 101 * P).expect("populate");
+    let hidden = |pa| if hide_none { None } else { Some((pa, Perms::NONE)) };
+    assert_eq!(mm.space_mut().translate(base + 50 * P), hidden(file + 50 * P));
+    assert_eq!(reads.load(core::sync::atomic::Ordering::Relaxed), 0);
+    mm.handle_fault(f, base + 50 * P + 7, Access::Exec).expect("fault");
+    assert_eq!(reads.load(core::sync::atomic::Ordering::Relaxed), 1, "one read for the window");
+    for page in 48..64 {
+        assert_eq!(mm.space_mut().translate(base + page * P), Some((file + page * P, Perms::RX)), "page {page}");
+    }
+    assert_eq!(mm.space_mut().translate(base + 47 * P), hidden(file + 47 * P));
+    assert_eq!(mm.space_mut().translate(base + 64 * P), hidden(file + 64 * P));
+    let mut b = [0u8; 1];
+    assert!(f.phys().read(file + 50 * P + 7, &mut b));
+    assert_eq!(b[0], ((50 * P + 7) % 251) as u8);
+    // mprotect does not expose pages still to be read.
+    mm.protect(f, base, 101 * P, Perms::R).expect("protect");
+    assert_eq!(mm.space_mut().translate(base + 50 * P).map(|t| t.1), Some(Perms::R));
+    assert_eq!(mm.space_mut().translate(base + 10 * P), hidden(file + 10 * P));
+    // The last page: the file's tail, then zeros.
+    let mut copy = [0xffu8; 16];
+    mm.copy_in(f, base + 100 * P, &mut copy).expect("copy_in reads the page in");
+    let want: Vec<u8> = (0..16u64).map(|i| if i < 10 { ((100 * P + i) % 251) as u8 } else { 0 }).collect();
+    assert_eq!(copy.to_vec(), want);
+    // The frames stay the file's while mapped, and go with the last mapping.
+    let before = f.available();
+    mm.destroy(f);
+    assert_eq!(f.available(), before);
+    for i in 0..101 {
+        f.put(file + i * P);
+    }
+    assert!(!f.any_lazy(), "the range goes with its last frame");
 }

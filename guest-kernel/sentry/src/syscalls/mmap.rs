@@ -116,7 +116,7 @@ pub fn sys_munmap<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>,
 }
 
 /// Implements Linux `mprotect(2)`.
-pub fn sys_mprotect<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
+pub fn sys_mprotect<P: Platform>(k: &mut Kernel<P>, t: &mut Task<P::AddressSpace>, a: &SyscallArgs) -> SysResult {
     let (addr, len, prot) = (a.u64(0), a.u64(1), a.u64(2));
     if addr % PAGE_SIZE != 0 {
         return Err(SysError::einval("address not page aligned"));
@@ -127,7 +127,7 @@ pub fn sys_mprotect<P: Platform>(_k: &mut Kernel<P>, t: &mut Task<P::AddressSpac
     if len == 0 {
         return Ok(0);
     }
-    t.mm.lock().protect(addr, len, Perms::from_prot(prot)).map(|()| 0)
+    t.mm.lock().protect(&k.frames, addr, len, Perms::from_prot(prot)).map(|()| 0)
 }
 
 /// Implements Linux `brk(2)`: returns the new break, or the old one on failure.
