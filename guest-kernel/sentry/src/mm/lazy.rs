@@ -22,8 +22,10 @@ use crate::error::SysError;
 use crate::platform::{PhysAddr, PhysMem};
 use abi::layout::PAGE_SIZE;
 
-/// Pages read at once around a page that is needed.
-pub const READ_AROUND: u64 = 16;
+/// Pages read at once around a page that is needed: 128 KiB, Linux's
+/// default read-around. Against 64 KiB, busybox `true` costs 9 fewer reads
+/// (VM exits, ~32 us each) for ~200 KiB more of an idle `sleep`'s RSS.
+pub const READ_AROUND: u64 = 32;
 
 /// Where a range's bytes come from.
 pub trait PageSource: Send + Sync {
