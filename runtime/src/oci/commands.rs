@@ -527,6 +527,37 @@ pub fn boot(
     };
     let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
     let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
+    // The control channel (exec, ps, kill, pause...); its server listens
+    // below, before `create` returns.
+    let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
+    let preserved = control.register_fds(preserved)?;
+    let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
+    let shape = SandboxOptions {
+        memory_bytes: cfg.memory_bytes,
+        timeout: None,
+        strace,
+        hostname: hostname.as_bytes().to_vec(),
+        inject_sentry_fault: false,
+        root_overlay: false,
+        gofer: None,
+        gofer_ready: None,
+        container_block: super::block::container_block(&cfg, &preserved),
+        before_run: None,
+        platform,
+        console: cfg.terminal,
+        control: None,
+    };
+    let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
+    let argv: Vec<Vec<u8>> = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let envp: Vec<Vec<u8>> = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+    // The VM is built on a thread of its own, alongside the gofer's start
+    // and the rest below.
+    let build = match platform {
+        sandbox::SandboxPlatform::Kvm => {
+            Some(sandbox::VmBuild::start(GUEST_IMAGE, prog.clone(), argv.clone(), envp.clone(), &shape)?)
+        }
+        sandbox::SandboxPlatform::Ptrace => None,
+    };
     let spec = GoferSpec {
         exe: SELF_EXE.into(),
         root: cfg.rootfs.clone(),
@@ -535,20 +566,18 @@ pub fn boot(
         trees: super::block::gofer_trees(&cfg),
     };
     // Its start-up (exec, confinement) overlaps the VM's construction; the
-    // VMM waits for its handshake before the VM is reported ready.
+    // VMM waits for its handshake before the VM is reported ready. Forked
+    // by this thread, which lives as long as the sandbox: the gofer's
+    // parent-death signal follows the thread that forked it.
     let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
     let gofer_ready = crate::gofer::handshake_in_background(&conn).context("cannot start the gofer")?;
-    // The control channel (exec, ps, kill, pause...): listening before
-    // `create` returns, so that no command finds a running container
-    // without it; requests wait until the VM runs.
+    // Listening before `create` returns, so that no command finds a
+    // running container without it; requests wait until the VM runs.
     // Both platforms serve it (the VMM through hostcalls, the ptrace host
     // by direct calls).
-    let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
     let server = super::server::ControlServer::start(&dir, Arc::clone(&control))?;
-    let preserved = control.register_fds(preserved)?;
     let exit_record = super::control_cmds::ExitRecord::create(&dir)?;
     let gate = StartGate { ready: std::sync::Mutex::new(Some(ready)), fifo: dir.join(START_FIFO) };
-    let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
     let (gofer_ready, before_run) = match platform {
         // The VM is built before `create` returns (the program loaded, not
         // started); it waits for `start` right before the guest first runs,
@@ -570,26 +599,11 @@ pub fn boot(
             (None, None)
         }
     };
-    let opts = SandboxOptions {
-        memory_bytes: cfg.memory_bytes,
-        timeout: None,
-        strace,
-        hostname: hostname.as_bytes().to_vec(),
-        inject_sentry_fault: false,
-        root_overlay: false,
-        gofer: Some(Arc::new(conn)),
-        gofer_ready,
-        container_block: super::block::container_block(&cfg, &preserved),
-        before_run,
-        platform,
-        console: cfg.terminal,
-        control: None,
+    let opts = SandboxOptions { gofer: Some(Arc::new(conn)), gofer_ready, before_run, control: Some(control), ..shape };
+    let finished = match build {
+        Some(build) => sandbox::run_built(build, &opts)?,
+        None => sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?,
     };
-    let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
-    let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let envp = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-    let opts = SandboxOptions { control: Some(control), ..opts };
-    let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if let sandbox::Status::SentryPanic(msg) = &finished.status {
         eprintln!("ringfence: sentry panic: {msg}");
     }
