@@ -268,17 +268,22 @@ impl Cgroup {
         let deadline = Instant::now() + EMPTY_TIMEOUT;
         for dir in self.dirs.iter().rev() {
             loop {
-                for pid in pids_in(dir) {
-                    let _ = crate::sys::kill(pid, libc::SIGKILL);
-                }
+                // Tried first: the usual cgroup is empty by now (its
+                // sandbox process reaped), and listing it costs a read.
                 match std::fs::remove_dir(dir) {
                     Ok(()) => break,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    // EBUSY: killed processes are still leaving.
+                    // EBUSY: processes still run there, or killed ones are
+                    // still leaving.
                     Err(source) if Instant::now() > deadline => {
                         return Err(CgroupError::Remove { path: dir.clone(), source })
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    Err(_) => {
+                        for pid in pids_in(dir) {
+                            let _ = crate::sys::kill(pid, libc::SIGKILL);
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                 }
             }
         }
