@@ -18,7 +18,6 @@ use crate::{sys, Outcome, RunStats, VmConfig};
 const VCPUS: u64 = 1;
 
 /// Builds the VM for `config` and runs it on the calling thread.
-#[tracing::instrument(skip_all, err(level = "debug"))]
 pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, RunStats), VmmError> {
     run_built(build(config)?, config, stop)
 }
@@ -37,6 +36,7 @@ pub struct Built {
 /// shape the guest (not `gofer`, `gofer_ready`, `before_run`, `control`).
 /// It may run on another thread than the run: nothing in it is tied to
 /// the calling thread.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub fn build(config: &VmConfig) -> Result<Built, VmmError> {
     check_config(config)?;
     let started = Instant::now();
@@ -97,6 +97,7 @@ pub fn build(config: &VmConfig) -> Result<Built, VmmError> {
 
 /// Step 5: runs `built` on the calling thread, with `config`'s gofer,
 /// `before_run` and control channel.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub fn run_built(built: Built, config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, RunStats), VmmError> {
     // Dropped in reverse: the vCPU, the VM, then memory and /dev/kvm.
     let Built { vcpu, vm, memory, kvm, started } = built;
