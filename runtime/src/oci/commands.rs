@@ -527,6 +527,20 @@ pub fn boot(
     };
     let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
     let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
+    let spec = GoferSpec {
+        exe: SELF_EXE.into(),
+        root: cfg.rootfs.clone(),
+        readonly: cfg.readonly,
+        global_args,
+        trees: super::block::gofer_trees(&cfg),
+    };
+    // First: its start-up (exec, confinement, ~3 ms) is the longest step
+    // before the sandbox is ready, and overlaps the VM's construction; the
+    // VMM waits for its handshake before the VM is reported ready. Forked
+    // by this thread, which lives as long as the sandbox: the gofer's
+    // parent-death signal follows the thread that forked it.
+    let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
+    let gofer_ready = crate::gofer::handshake_in_background(&conn).context("cannot start the gofer")?;
     // The control channel (exec, ps, kill, pause...); its server listens
     // below, before `create` returns.
     let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
@@ -558,19 +572,6 @@ pub fn boot(
         }
         sandbox::SandboxPlatform::Ptrace => None,
     };
-    let spec = GoferSpec {
-        exe: SELF_EXE.into(),
-        root: cfg.rootfs.clone(),
-        readonly: cfg.readonly,
-        global_args,
-        trees: super::block::gofer_trees(&cfg),
-    };
-    // Its start-up (exec, confinement) overlaps the VM's construction; the
-    // VMM waits for its handshake before the VM is reported ready. Forked
-    // by this thread, which lives as long as the sandbox: the gofer's
-    // parent-death signal follows the thread that forked it.
-    let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
-    let gofer_ready = crate::gofer::handshake_in_background(&conn).context("cannot start the gofer")?;
     // Listening before `create` returns, so that no command finds a
     // running container without it; requests wait until the VM runs.
     // Both platforms serve it (the VMM through hostcalls, the ptrace host
