@@ -147,9 +147,12 @@ impl Cgroup {
     /// `res` on it. On failure, removes whatever it created.
     pub fn create(path: &Path, res: &Resources) -> Result<Self, CgroupError> {
         let mut cg = Self { dirs: Vec::new(), parents: Vec::new() };
-        let result = match unified_mount()? {
-            Some(mount) => cg.create_v2(&mount, path, res),
-            None => cg.create_v1(path, res),
+        // Read once: each read of these costs a walk of every mount or
+        // hierarchy (~50-100 us here), on the path of every `create`.
+        let host = HostView::read()?;
+        let result = match host.unified_mount() {
+            Some(mount) => cg.create_v2(&host, &mount, path, res),
+            None => cg.create_v1(&host, path, res),
         };
         match result {
             Ok(()) => Ok(cg),
@@ -160,9 +163,9 @@ impl Cgroup {
         }
     }
 
-    fn create_v2(&mut self, mount: &Path, path: &Path, res: &Resources) -> Result<(), CgroupError> {
-        let own = own_cgroup(|controllers| controllers.is_empty())?;
-        let h = Hierarchy { controller: "", mount: mount.to_path_buf(), mount_root: mount_root(mount)?, own };
+    fn create_v2(&mut self, host: &HostView, mount: &Path, path: &Path, res: &Resources) -> Result<(), CgroupError> {
+        let own = host.own_cgroup(|controllers| controllers.is_empty());
+        let h = Hierarchy { controller: "", mount: mount.to_path_buf(), mount_root: host.mount_root(mount), own };
         let dir = h.dir(path);
         let available = read(&mount.join("cgroup.controllers"))?;
         let wanted: Vec<&str> = V1_CONTROLLERS
@@ -191,8 +194,8 @@ impl Cgroup {
         set_v2(&dir, res)
     }
 
-    fn create_v1(&mut self, path: &Path, res: &Resources) -> Result<(), CgroupError> {
-        let hierarchies = v1_hierarchies()?;
+    fn create_v1(&mut self, host: &HostView, path: &Path, res: &Resources) -> Result<(), CgroupError> {
+        let hierarchies = host.v1_hierarchies();
         for controller in V1_CONTROLLERS {
             let Some(h) = hierarchies.iter().find(|h| h.controller == *controller) else {
                 if res.wants(controller) {
@@ -265,17 +268,22 @@ impl Cgroup {
         let deadline = Instant::now() + EMPTY_TIMEOUT;
         for dir in self.dirs.iter().rev() {
             loop {
-                for pid in pids_in(dir) {
-                    let _ = crate::sys::kill(pid, libc::SIGKILL);
-                }
+                // Tried first: the usual cgroup is empty by now (its
+                // sandbox process reaped), and listing it costs a read.
                 match std::fs::remove_dir(dir) {
                     Ok(()) => break,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    // EBUSY: killed processes are still leaving.
+                    // EBUSY: processes still run there, or killed ones are
+                    // still leaving.
                     Err(source) if Instant::now() > deadline => {
                         return Err(CgroupError::Remove { path: dir.clone(), source })
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    Err(_) => {
+                        for pid in pids_in(dir) {
+                            let _ = crate::sys::kill(pid, libc::SIGKILL);
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                 }
             }
         }
@@ -472,10 +480,76 @@ fn pids_in(dir: &Path) -> Vec<i32> {
         .unwrap_or_default()
 }
 
-/// The mounts of `/proc/self/mountinfo`: (root, mount point, fs type,
-/// super options).
-fn mounts() -> Result<Vec<(PathBuf, PathBuf, String, String)>, CgroupError> {
-    let text = read(Path::new("/proc/self/mountinfo"))?;
+/// One mount of `/proc/self/mountinfo`: (root, mount point, fs type, super
+/// options).
+type Mount = (PathBuf, PathBuf, String, String);
+
+/// What the cgroup code reads of this process's view of the host, read
+/// once per operation: its mounts and its own cgroups.
+struct HostView {
+    mounts: Vec<Mount>,
+    /// `/proc/self/cgroup`.
+    own: String,
+}
+
+impl HostView {
+    fn read() -> Result<Self, CgroupError> {
+        Ok(Self {
+            mounts: parse_mountinfo(&read(Path::new("/proc/self/mountinfo"))?),
+            own: read(Path::new("/proc/self/cgroup"))?,
+        })
+    }
+
+    /// `/sys/fs/cgroup` when it is a `cgroup2` mount (the unified layout).
+    fn unified_mount(&self) -> Option<PathBuf> {
+        self.mounts
+            .iter()
+            .find(|(_, mp, fs, _)| fs == "cgroup2" && mp == Path::new(CGROUP_ROOT))
+            .map(|(_, mp, _, _)| mp.clone())
+    }
+
+    fn mount_root(&self, mount: &Path) -> PathBuf {
+        self.mounts
+            .iter()
+            .find(|(_, mp, _, _)| mp == mount)
+            .map_or_else(|| PathBuf::from("/"), |(root, ..)| root.clone())
+    }
+
+    fn v1_hierarchies(&self) -> Vec<Hierarchy> {
+        let mut out = Vec::new();
+        for (root, mount, fs, opts) in &self.mounts {
+            if fs != "cgroup" {
+                continue;
+            }
+            for controller in V1_CONTROLLERS {
+                if opts.split(',').any(|o| o == *controller)
+                    && !out.iter().any(|h: &Hierarchy| h.controller == *controller)
+                {
+                    let own = self.own_cgroup(|list| list.split(',').any(|c| c == *controller));
+                    out.push(Hierarchy { controller, mount: mount.clone(), mount_root: root.clone(), own });
+                }
+            }
+        }
+        out
+    }
+
+    /// The runtime's own cgroup in the hierarchy whose `/proc/self/cgroup`
+    /// controller list satisfies `matches` (empty for v2).
+    fn own_cgroup(&self, matches: impl Fn(&str) -> bool) -> PathBuf {
+        self.own
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, list, path) = (parts.next()?, parts.next()?, parts.next()?);
+                matches(list).then(|| PathBuf::from(path))
+            })
+            .next()
+            .unwrap_or_else(|| PathBuf::from("/"))
+    }
+}
+
+/// The mounts of a `/proc/self/mountinfo` text.
+fn parse_mountinfo(text: &str) -> Vec<Mount> {
     let mut out = Vec::new();
     for line in text.lines() {
         let Some((left, right)) = line.split_once(" - ") else { continue };
@@ -486,7 +560,7 @@ fn mounts() -> Result<Vec<(PathBuf, PathBuf, String, String)>, CgroupError> {
         }
         out.push((PathBuf::from(unescape(l[3])), PathBuf::from(unescape(l[4])), r[0].to_owned(), r[2].to_owned()));
     }
-    Ok(out)
+    out
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal.
@@ -508,50 +582,6 @@ fn unescape(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `/sys/fs/cgroup` when it is a `cgroup2` mount (the unified layout).
-fn unified_mount() -> Result<Option<PathBuf>, CgroupError> {
-    Ok(mounts()?
-        .into_iter()
-        .find(|(_, mp, fs, _)| fs == "cgroup2" && mp == Path::new(CGROUP_ROOT))
-        .map(|(_, mp, _, _)| mp))
-}
-
-fn mount_root(mount: &Path) -> Result<PathBuf, CgroupError> {
-    Ok(mounts()?.into_iter().find(|(_, mp, _, _)| mp == mount).map_or_else(|| PathBuf::from("/"), |(root, ..)| root))
-}
-
-fn v1_hierarchies() -> Result<Vec<Hierarchy>, CgroupError> {
-    let mut out = Vec::new();
-    for (root, mount, fs, opts) in mounts()? {
-        if fs != "cgroup" {
-            continue;
-        }
-        for controller in V1_CONTROLLERS {
-            if opts.split(',').any(|o| o == *controller) && !out.iter().any(|h: &Hierarchy| h.controller == *controller)
-            {
-                let own = own_cgroup(|list| list.split(',').any(|c| c == *controller))?;
-                out.push(Hierarchy { controller, mount: mount.clone(), mount_root: root.clone(), own });
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The runtime's own cgroup in the hierarchy whose `/proc/self/cgroup`
-/// controller list satisfies `matches` (empty for v2).
-fn own_cgroup(matches: impl Fn(&str) -> bool) -> Result<PathBuf, CgroupError> {
-    let text = read(Path::new("/proc/self/cgroup"))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| {
-            let mut parts = l.splitn(3, ':');
-            let (_, list, path) = (parts.next()?, parts.next()?, parts.next()?);
-            matches(list).then(|| PathBuf::from(path))
-        })
-        .next()
-        .unwrap_or_else(|| PathBuf::from("/")))
 }
 
 #[cfg(test)]

@@ -11,15 +11,33 @@ use crate::error::VmmError;
 use crate::hostcall::Hostcalls;
 use crate::loader::{self, Placement};
 use crate::stop::StopSignal;
-use crate::vstate::{cpuid_has_fsgsbase, GuestMemory, Kvm};
+use crate::vstate::{cpuid_has_fsgsbase, GuestMemory, Kvm, Vcpu, Vm};
 use crate::{sys, Outcome, RunStats, VmConfig};
 
 /// vCPUs per VM for now; the layout has room for `MAX_VCPUS`.
 const VCPUS: u64 = 1;
 
 /// Builds the VM for `config` and runs it on the calling thread.
-#[tracing::instrument(skip_all, err(level = "debug"))]
 pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, RunStats), VmmError> {
+    run_built(build(config)?, config, stop)
+}
+
+/// A VM built and loaded, its vCPU configured, not yet run. Its fields
+/// drop in declaration order: the vCPU and the VM before their memory.
+pub struct Built {
+    vcpu: Vcpu,
+    vm: Vm,
+    memory: GuestMemory,
+    kvm: Kvm,
+    started: Instant,
+}
+
+/// Steps 1 to 4: everything but the run, from the fields of `config` that
+/// shape the guest (not `gofer`, `gofer_ready`, `before_run`, `control`).
+/// It may run on another thread than the run: nothing in it is tied to
+/// the calling thread.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub fn build(config: &VmConfig) -> Result<Built, VmmError> {
     check_config(config)?;
     let started = Instant::now();
 
@@ -76,6 +94,19 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
         setup.apic_base = Some(arch::x2apic_base(vcpu.index()));
     }
     vcpu.configure(&setup)?;
+    Ok(Built { vcpu, vm, memory, kvm, started })
+}
+
+/// Step 5: runs `built` on the calling thread, with `config`'s gofer,
+/// `before_run` and control channel.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub fn run_built(built: Built, config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, RunStats), VmmError> {
+    // Dropped in reverse: the vCPU, the VM, then memory and /dev/kvm.
+    let Built { vcpu, vm, memory, kvm, started } = built;
+    let _kvm = kvm;
+    let memory = memory;
+    let _vm = vm;
+    let mut vcpu = vcpu;
 
     // 5. Run.
     // The gofer started alongside the VM; it must serve before its socket

@@ -137,6 +137,37 @@ pub fn run(config: VmConfig) -> Result<(Outcome, RunStats), VmmError> {
     run_with(config, Arc::new(StopSignal::new()))
 }
 
+/// A VM built by [`build`], waiting to run.
+pub struct BuiltVm(builder::Built);
+
+impl std::fmt::Debug for BuiltVm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BuiltVm")
+    }
+}
+
+// Built on one thread, run on another.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<BuiltVm>();
+};
+
+/// Builds the VM `config` describes (guest memory, the loaded image and
+/// program, the configured vCPU) without running it, so that a caller can
+/// build it on another thread while it starts the gofer and the rest.
+/// Only the fields that shape the guest are read, not `gofer`,
+/// `gofer_ready`, `before_run` or `control`.
+pub fn build(config: &VmConfig) -> Result<BuiltVm, VmmError> {
+    builder::build(config).map(BuiltVm)
+}
+
+/// Runs a VM [`build`] made from `config`'s guest fields, with `config`'s
+/// gofer, `before_run` and control channel, on the calling thread; `stop`
+/// as for [`run_with`].
+pub fn run_built(vm: BuiltVm, config: VmConfig, stop: Arc<StopSignal>) -> Result<(Outcome, RunStats), VmmError> {
+    builder::run_built(vm.0, &config, &stop)
+}
+
 /// Runs `config` on the calling thread; another thread may end the run early
 /// with [`StopSignal::stop`], which makes this return
 /// [`VmmError::Stopped`] promptly.

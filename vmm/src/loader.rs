@@ -1,11 +1,8 @@
-//! Loading the guest: the guest image (an ELF, with linux-loader), the
+//! Loading the guest: the guest image (an ELF: its PT_LOAD segments), the
 //! program (boot module) and its argument blob, and the boot info block.
-
-use std::io::Cursor;
 
 use abi::boot::{ImageHeader, BOOT_VERSION, IMAGE_MAGIC};
 use abi::layout;
-use linux_loader::loader::{Elf, KernelLoader};
 
 use crate::vstate::{GuestMemory, MemoryError};
 
@@ -22,9 +19,6 @@ pub enum LoadError {
         layout::KERNEL_IMAGE_END
     )]
     SegmentOutside { start: u64, end: u64 },
-    /// linux-loader refused the image.
-    #[error("cannot load the guest image")]
-    Elf(#[source] linux_loader::loader::Error),
     /// The image header at `KERNEL_IMAGE_GPA` has the wrong magic.
     #[error("the guest image has no ringfence image header (magic {found:#x}, expected {IMAGE_MAGIC:#x})")]
     HeaderMagic { found: u64 },
@@ -69,9 +63,18 @@ fn le_u64(b: &[u8], off: usize) -> Result<u64, LoadError> {
 const PT_LOAD: u32 = 1;
 const EM_X86_64: u16 = 62;
 
-/// Checks that every PT_LOAD segment lands inside
-/// `KERNEL_IMAGE_GPA..KERNEL_IMAGE_END` before anything is written.
-fn check_segments(image: &[u8]) -> Result<(), LoadError> {
+/// One PT_LOAD segment: `file` bytes of the image go to guest-physical
+/// `paddr`, followed by zeroes up to `memsz`.
+struct Segment<'a> {
+    paddr: u64,
+    memsz: u64,
+    file: &'a [u8],
+}
+
+/// The image's PT_LOAD segments, each checked to land inside
+/// `KERNEL_IMAGE_GPA..KERNEL_IMAGE_END` and to lie inside the image file,
+/// before anything is written.
+fn segments(image: &[u8]) -> Result<Vec<Segment<'_>>, LoadError> {
     if image.get(..4) != Some(b"\x7fELF") {
         return Err(LoadError::NotElf("bad magic"));
     }
@@ -87,25 +90,47 @@ fn check_segments(image: &[u8]) -> Result<(), LoadError> {
     if phentsize != 56 {
         return Err(LoadError::NotElf("bad program header size"));
     }
+    let mut out = Vec::new();
     for i in 0..phnum {
         let ph = phoff.checked_add(i * phentsize).ok_or(LoadError::NotElf("phoff"))?;
         if le_u32(image, ph)? != PT_LOAD {
             continue;
         }
+        let offset = le_u64(image, ph + 8)?;
         let paddr = le_u64(image, ph + 24)?;
+        let filesz = le_u64(image, ph + 32)?;
         let memsz = le_u64(image, ph + 40)?;
         let end = paddr.checked_add(memsz).ok_or(LoadError::SegmentOutside { start: paddr, end: u64::MAX })?;
         if paddr < layout::KERNEL_IMAGE_GPA || end > layout::KERNEL_IMAGE_END {
             return Err(LoadError::SegmentOutside { start: paddr, end });
         }
+        if filesz > memsz {
+            return Err(LoadError::NotElf("segment file size above its memory size"));
+        }
+        let file = usize::try_from(offset)
+            .ok()
+            .zip(usize::try_from(filesz).ok())
+            .and_then(|(o, n)| image.get(o..o.checked_add(n)?))
+            .ok_or(LoadError::NotElf("segment outside the file"))?;
+        out.push(Segment { paddr, memsz, file });
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Loads the guest image at its physical addresses and reads its header.
+///
+/// Each segment goes in with one `pwrite` to the memfd (`write_bulk`):
+/// copying through the mapping, as linux-loader's `Elf::load` did, took a
+/// page fault, a page allocation and a page clear per 4 KiB, ~0.9 ms for
+/// the 1.1 MiB image on every sandbox start. Guest memory is fresh, so
+/// the bss (`memsz` past the file bytes) is already zero.
 pub fn load_image(mem: &GuestMemory, image: &[u8]) -> Result<LoadedImage, LoadError> {
-    check_segments(image)?;
-    let loaded = Elf::load(mem.mem(), None, &mut Cursor::new(image), None).map_err(LoadError::Elf)?;
+    let segments = segments(image)?;
+    let mut end = layout::KERNEL_IMAGE_GPA;
+    for seg in &segments {
+        mem.write_bulk(seg.paddr, seg.file)?;
+        end = end.max(seg.paddr + seg.memsz);
+    }
     let header: ImageHeader = mem.read(layout::KERNEL_IMAGE_GPA)?;
     if header.magic != IMAGE_MAGIC {
         return Err(LoadError::HeaderMagic { found: header.magic });
@@ -113,7 +138,7 @@ pub fn load_image(mem: &GuestMemory, image: &[u8]) -> Result<LoadedImage, LoadEr
     if header.version != BOOT_VERSION {
         return Err(LoadError::HeaderVersion { found: header.version });
     }
-    Ok(LoadedImage { end: loaded.kernel_end.max(layout::KERNEL_IMAGE_GPA), header })
+    Ok(LoadedImage { end, header })
 }
 
 /// Where the program and its arguments went.
@@ -252,6 +277,25 @@ pub(crate) mod tests {
         let mut img = tiny_image(&[0x90], 0);
         img[0x1000] ^= 0xff; // break the header magic
         assert!(matches!(load_image(&mem, &img), Err(LoadError::HeaderMagic { .. })));
+        let mut img = tiny_image(&[0x90], 0);
+        // A segment whose file bytes run past the end of the file.
+        img[64 + 32..64 + 40].copy_from_slice(&0x10_0000u64.to_le_bytes());
+        img[64 + 40..64 + 48].copy_from_slice(&0x10_0000u64.to_le_bytes());
+        assert!(matches!(load_image(&mem, &img), Err(LoadError::NotElf(_))));
+    }
+
+    #[test]
+    fn loads_through_the_memfd_with_a_zero_bss() {
+        let mem = GuestMemory::new_memfd(layout::MIN_GUEST_MEMORY).expect("memfd");
+        let mut img = tiny_image(&[0x0f, 0x0b], 0);
+        // memsz 64 KiB: the rest is bss.
+        img[64 + 40..64 + 48].copy_from_slice(&0x1_0000u64.to_le_bytes());
+        let loaded = load_image(&mem, &img).expect("load");
+        assert_eq!(loaded.end, layout::KERNEL_IMAGE_GPA + 0x1_0000);
+        let mut code = [0u8; 2];
+        mem.read_bytes(layout::KERNEL_IMAGE_GPA + 32, &mut code).expect("read");
+        assert_eq!(code, [0x0f, 0x0b]);
+        assert_eq!(mem.read_u64(layout::KERNEL_IMAGE_GPA + 0x8000).expect("read"), 0);
     }
 
     #[test]

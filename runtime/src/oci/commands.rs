@@ -63,7 +63,9 @@ pub struct CreateRequest {
 /// `create`: the container is created, its sandbox process waits for
 /// `start`.
 pub fn create(req: &CreateRequest) -> anyhow::Result<()> {
-    let (_c, _child, _) = create_container(req, true)?;
+    let created = create_container(req, true)?;
+    // `start` reads the status from the file: recorded before returning.
+    created.container.save()?;
     Ok(())
 }
 
@@ -71,11 +73,14 @@ pub fn create(req: &CreateRequest) -> anyhow::Result<()> {
 /// deletes it, returning its exit status.
 pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
     // Holds the caller's terminal raw while the container uses it.
-    let (mut c, mut child, _terminal) = create_container(req, detach)?;
-    if let Err(e) = start_locked(&mut c) {
+    let Created { container: mut c, mut child, terminal: _terminal, hooks } = create_container(req, detach)?;
+    // Started under the lock `create_container` took: no other command
+    // sees the container between created and running, so the created
+    // state is not written.
+    if let Err(e) = start_with(&mut c, &hooks) {
         let _ = child.kill();
         let _ = child.wait();
-        let _ = destroy(c);
+        let _ = destroy(c, Some(&hooks));
         return Err(e);
     }
     if detach {
@@ -96,15 +101,22 @@ pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
         (None, None) => 255,
     };
     if let Ok(c) = Container::open(&req.root, &req.id, true) {
-        destroy(c)?;
+        destroy(c, Some(&hooks))?;
     }
     Ok(code)
 }
 
-fn create_container(
-    req: &CreateRequest,
-    detach: bool,
-) -> anyhow::Result<(Container, Child, Option<super::console::CallerTerminal>)> {
+/// A container `create_container` made, its sandbox process ready.
+struct Created {
+    /// Locked; its status set to created in memory (saved by the caller).
+    container: Container,
+    child: Child,
+    /// The caller's terminal, held raw while the container uses it.
+    terminal: Option<super::console::CallerTerminal>,
+    hooks: hooks::Hooks,
+}
+
+fn create_container(req: &CreateRequest, detach: bool) -> anyhow::Result<Created> {
     state::check_id(&req.id)?;
     // Checked before anything is made, as the config.
     super::preserve::caller_fds(req.preserve_fds)?;
@@ -130,16 +142,17 @@ fn create_container(
     };
     let mut c = Container::create(&root, stored)?;
     match prepare(&mut c, req, &cfg, &root, &bundle, &bytes, detach) {
-        Ok((child, terminal)) => Ok((c, child, terminal)),
+        Ok((child, terminal)) => Ok(Created { container: c, child, terminal, hooks: cfg.hooks }),
         Err(e) => {
-            let _ = destroy(c);
+            let _ = destroy(c, Some(&cfg.hooks));
             Err(e)
         }
     }
 }
 
 /// Writes the config copy and the FIFO, starts the sandbox process and
-/// waits until it is ready; records it as created.
+/// waits until it is ready; marks it created (in memory: the caller saves
+/// it, or starts it at once).
 fn prepare(
     c: &mut Container,
     req: &CreateRequest,
@@ -217,7 +230,6 @@ fn prepare(
         }
     }
     c.stored.status = Status::Created;
-    c.save()?;
     if let Some(path) = &req.pid_file {
         if let Err(e) = write_pid_file(path, pid) {
             let _ = child.kill();
@@ -239,10 +251,12 @@ fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
 /// `start`.
 pub fn start(root: &Path, id: &str) -> anyhow::Result<()> {
     let mut c = Container::open(root, id, true)?;
-    start_locked(&mut c)
+    check_startable(&c)?;
+    let hooks = hooks::load(&c.dir.join(CONFIG_COPY))?;
+    start_with(&mut c, &hooks)
 }
 
-fn start_locked(c: &mut Container) -> anyhow::Result<()> {
+fn check_startable(c: &Container) -> anyhow::Result<()> {
     match c.status() {
         Status::Created => {}
         Status::Running => bail!("cannot start an already running container"),
@@ -250,12 +264,19 @@ fn start_locked(c: &mut Container) -> anyhow::Result<()> {
         Status::Paused => bail!("cannot start a paused container"),
         Status::Creating => bail!("cannot start a container in the creating state"),
     }
-    let hooks = hooks::load(&c.dir.join(CONFIG_COPY))?;
-    if let Err(e) = hooks.run(Kind::StartContainer, &serde_json::to_string(&c.spec_state())?) {
-        // The runtime spec: stop the container; `delete` then runs the
-        // poststop hooks.
-        let _ = kill_and_wait(c);
-        return Err(e);
+    Ok(())
+}
+
+/// Starts a created container (checked by the caller) whose config has
+/// `hooks`.
+fn start_with(c: &mut Container, hooks: &hooks::Hooks) -> anyhow::Result<()> {
+    if hooks.has(Kind::StartContainer) {
+        if let Err(e) = hooks.run(Kind::StartContainer, &serde_json::to_string(&c.spec_state())?) {
+            // The runtime spec: stop the container; `delete` then runs the
+            // poststop hooks.
+            let _ = kill_and_wait(c);
+            return Err(e);
+        }
     }
     let fifo = c.dir.join(START_FIFO);
     // Non-blocking, so that a sandbox process that died is noticed (its
@@ -293,27 +314,27 @@ fn start_locked(c: &mut Container) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&fifo);
     c.stored.status = Status::Running;
     c.save()?;
-    hooks.run_warn(Kind::Poststart, &serde_json::to_string(&c.spec_state())?);
+    if hooks.has(Kind::Poststart) {
+        hooks.run_warn(Kind::Poststart, &serde_json::to_string(&c.spec_state())?);
+    }
     Ok(())
 }
 
 /// Waits for the sandbox process, passing on the signals a foreground
 /// runtime is expected to forward.
 fn wait_forwarding_signals(child: &mut Child) -> anyhow::Result<std::process::ExitStatus> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+    use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
     let pid = i32::try_from(child.id()).context("pid out of range")?;
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
+    // Forwarded from the signal handler itself: a forwarding thread cost a
+    // thread start and join (~0.4 ms) on every foreground `run`.
+    crate::sys::forward_signals(pid, &[SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
         .context("cannot watch signals")?;
-    let handle = signals.handle();
-    let forwarder = std::thread::Builder::new().name("rf-forward".into()).spawn(move || {
-        for sig in signals.forever() {
-            let _ = crate::sys::kill(pid, sig);
-        }
-    })?;
-    let status = child.wait().context("cannot wait for the sandbox process");
-    handle.close();
-    let _ = forwarder.join();
-    status
+    // Not reaped until forwarding stops, so the pid cannot be reused by a
+    // process a late signal would then hit.
+    let exited = crate::sys::wait_exited_unreaped(pid);
+    crate::sys::stop_forwarding();
+    exited.context("cannot wait for the sandbox process")?;
+    child.wait().context("cannot wait for the sandbox process")
 }
 
 /// `state`: the runtime-spec state JSON.
@@ -381,16 +402,19 @@ pub fn delete(root: &Path, id: &str, force: bool) -> anyhow::Result<()> {
         Status::Running | Status::Creating | Status::Paused if force => kill_and_wait(&c)?,
         s => bail!("cannot delete container {id} that is not stopped: {s}"),
     }
-    destroy(c)
+    destroy(c, None)
 }
 
 /// Takes a container whose sandbox process is gone off the host: its
 /// cgroup (and anything left in it), the poststop hooks, its directory.
-fn destroy(c: Container) -> anyhow::Result<()> {
+/// `hooks`: its config's, when the caller has them (else read from the
+/// config copy).
+fn destroy(c: Container, hooks: Option<&hooks::Hooks>) -> anyhow::Result<()> {
     let cgroup = place::remove(&c.dir);
     // A config copy that is missing or unreadable: `create` failed before
     // any hook could have run.
-    if let Ok(hooks) = hooks::load(&c.dir.join(CONFIG_COPY)) {
+    let loaded = if hooks.is_none() { hooks::load(&c.dir.join(CONFIG_COPY)).ok() } else { None };
+    if let Some(hooks) = hooks.or(loaded.as_ref()) {
         if hooks.has(Kind::Poststop) {
             let mut state = c.spec_state();
             state.status = Status::Stopped;
@@ -510,21 +534,51 @@ pub fn boot(
         global_args,
         trees: super::block::gofer_trees(&cfg),
     };
-    // Its start-up (exec, confinement) overlaps the VM's construction; the
-    // VMM waits for its handshake before the VM is reported ready.
+    // First: its start-up (exec, confinement, ~3 ms) is the longest step
+    // before the sandbox is ready, and overlaps the VM's construction; the
+    // VMM waits for its handshake before the VM is reported ready. Forked
+    // by this thread, which lives as long as the sandbox: the gofer's
+    // parent-death signal follows the thread that forked it.
     let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
     let gofer_ready = crate::gofer::handshake_in_background(&conn).context("cannot start the gofer")?;
-    // The control channel (exec, ps, kill, pause...): listening before
-    // `create` returns, so that no command finds a running container
-    // without it; requests wait until the VM runs.
+    // The control channel (exec, ps, kill, pause...); its server listens
+    // below, before `create` returns.
+    let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
+    let preserved = control.register_fds(preserved)?;
+    let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
+    let shape = SandboxOptions {
+        memory_bytes: cfg.memory_bytes,
+        timeout: None,
+        strace,
+        hostname: hostname.as_bytes().to_vec(),
+        inject_sentry_fault: false,
+        root_overlay: false,
+        gofer: None,
+        gofer_ready: None,
+        container_block: super::block::container_block(&cfg, &preserved),
+        before_run: None,
+        platform,
+        console: cfg.terminal,
+        control: None,
+    };
+    let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
+    let argv: Vec<Vec<u8>> = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let envp: Vec<Vec<u8>> = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+    // The VM is built on a thread of its own, alongside the gofer's start
+    // and the rest below.
+    let build = match platform {
+        sandbox::SandboxPlatform::Kvm => {
+            Some(sandbox::VmBuild::start(GUEST_IMAGE, prog.clone(), argv.clone(), envp.clone(), &shape)?)
+        }
+        sandbox::SandboxPlatform::Ptrace => None,
+    };
+    // Listening before `create` returns, so that no command finds a
+    // running container without it; requests wait until the VM runs.
     // Both platforms serve it (the VMM through hostcalls, the ptrace host
     // by direct calls).
-    let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
     let server = super::server::ControlServer::start(&dir, Arc::clone(&control))?;
-    let preserved = control.register_fds(preserved)?;
     let exit_record = super::control_cmds::ExitRecord::create(&dir)?;
     let gate = StartGate { ready: std::sync::Mutex::new(Some(ready)), fifo: dir.join(START_FIFO) };
-    let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
     let (gofer_ready, before_run) = match platform {
         // The VM is built before `create` returns (the program loaded, not
         // started); it waits for `start` right before the guest first runs,
@@ -546,26 +600,11 @@ pub fn boot(
             (None, None)
         }
     };
-    let opts = SandboxOptions {
-        memory_bytes: cfg.memory_bytes,
-        timeout: None,
-        strace,
-        hostname: hostname.as_bytes().to_vec(),
-        inject_sentry_fault: false,
-        root_overlay: false,
-        gofer: Some(Arc::new(conn)),
-        gofer_ready,
-        container_block: super::block::container_block(&cfg, &preserved),
-        before_run,
-        platform,
-        console: cfg.terminal,
-        control: None,
+    let opts = SandboxOptions { gofer: Some(Arc::new(conn)), gofer_ready, before_run, control: Some(control), ..shape };
+    let finished = match build {
+        Some(build) => sandbox::run_built(build, &opts)?,
+        None => sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?,
     };
-    let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
-    let argv = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let envp = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-    let opts = SandboxOptions { control: Some(control), ..opts };
-    let finished = sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?;
     if let sandbox::Status::SentryPanic(msg) = &finished.status {
         eprintln!("ringfence: sentry panic: {msg}");
     }

@@ -10,3 +10,4 @@ mod vm;
 pub use kvm::{cpuid_has_fsgsbase, CpuidTable, Kvm, KvmError};
 pub use memory::{GuestMemory, MemoryError};
 pub use vcpu::{ExitAction, ModeProbe, PortIo, SegmentSetup, Vcpu, VcpuError, VcpuKick, VcpuSetup};
+pub use vm::Vm;
