@@ -200,8 +200,10 @@ fn programs_are_found_on_path_and_read_on_demand() {
     assert!(mem.phys().read(pa, &mut got));
     assert!(got.iter().all(|&b| b == 0), "read before use");
     mem.frames.fill(pa + 40 * 4096 + 5, 1).expect("fill");
-    assert!(mem.frames.is_filled(pa + 32 * 4096) && mem.frames.is_filled(pa + 47 * 4096));
-    assert!(!mem.frames.is_filled(pa + 31 * 4096) && !mem.frames.is_filled(pa + 48 * 4096));
+    let (lo, hi) =
+        (40 - 40 % crate::mm::lazy::READ_AROUND, 40 - 40 % crate::mm::lazy::READ_AROUND + crate::mm::lazy::READ_AROUND);
+    assert!(mem.frames.is_filled(pa + lo * 4096) && mem.frames.is_filled(pa + (hi - 1) * 4096));
+    assert!(!mem.frames.is_filled(pa + (lo - 1) * 4096) && !mem.frames.is_filled(pa + hi * 4096));
     mem.frames.fill(pa, len).expect("fill all");
     assert!(mem.phys().read(pa, &mut got));
     assert_eq!(got, body);
