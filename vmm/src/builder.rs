@@ -117,9 +117,10 @@ pub fn build_and_run(config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, R
     outcome.map(|o| (o, stats))
 }
 
-/// Host pages, now, for what the guest writes first: the top of vCPU 0's
-/// kernel stack and its trap stack, the start of the sentry's heap and of
-/// its frames (the first page tables). Each first touch of a page the host
+/// Host pages, now, for what the guest writes first: the hostcall blocks
+/// and the IDT (the low fixed structures), the top of vCPU 0's kernel stack
+/// and its trap stack, the start of the sentry's heap and of its frames
+/// (the first page tables). Each first touch of a page the host
 /// has not backed is a shadow-paging fault of its own (~30 µs on PVM);
 /// once backed, KVM maps up to 8 neighbours with the one that faulted.
 /// The ranges are small: pages the guest would not touch soon stay unbacked.
@@ -127,6 +128,7 @@ fn populate_boot_working_set(memory: &GuestMemory, free_start: u64) {
     const STACK_BYTES: u64 = 64 << 10;
     const HEAP_BYTES: u64 = 128 << 10;
     const FRAME_BYTES: u64 = 32 << 10;
+    memory.populate(layout::BOOT_INFO_GPA, layout::CONTROL_GPA - layout::BOOT_INFO_GPA);
     let stacks_end = layout::STACKS_GPA + layout::STACK_STRIDE;
     memory.populate(stacks_end - STACK_BYTES, STACK_BYTES);
     memory.populate(free_start, HEAP_BYTES);

@@ -170,3 +170,15 @@ pub mod pvm {
     /// Hypercall: invalidate one page (address in RBX).
     pub const HC_INVLPG: u64 = 0x1008;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heap_is_an_eighth_of_memory_within_bounds() {
+        assert_eq!(sentry_heap_size(MIN_GUEST_MEMORY), 8 << 20);
+        assert_eq!(sentry_heap_size(256 << 20), 32 << 20);
+        assert_eq!(sentry_heap_size(MAX_GUEST_MEMORY), 64 << 20);
+    }
+}
