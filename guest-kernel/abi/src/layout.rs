@@ -73,6 +73,20 @@ pub const KERNEL_IMAGE_GPA: u64 = 0x200000;
 /// Highest guest-physical address the guest image may occupy.
 pub const KERNEL_IMAGE_END: u64 = 0x1000000;
 
+/// Size of the sentry's heap in `mem` bytes of guest memory: an eighth,
+/// 8..64 MiB. It starts at `BootInfo::free_start`; the frame allocator's
+/// frames follow it.
+pub const fn sentry_heap_size(mem: u64) -> u64 {
+    let eighth = mem / 8;
+    if eighth < (8 << 20) {
+        8 << 20
+    } else if eighth > (64 << 20) {
+        64 << 20
+    } else {
+        eighth
+    }
+}
+
 /// Smallest guest memory the VMM accepts.
 pub const MIN_GUEST_MEMORY: u64 = 64 << 20;
 /// Largest guest memory the boot page-table pool can direct-map.
@@ -155,4 +169,16 @@ pub mod pvm {
     pub const HC_FLUSH_TLB: u64 = 0x1007;
     /// Hypercall: invalidate one page (address in RBX).
     pub const HC_INVLPG: u64 = 0x1008;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heap_is_an_eighth_of_memory_within_bounds() {
+        assert_eq!(sentry_heap_size(MIN_GUEST_MEMORY), 8 << 20);
+        assert_eq!(sentry_heap_size(256 << 20), 32 << 20);
+        assert_eq!(sentry_heap_size(MAX_GUEST_MEMORY), 64 << 20);
+    }
 }

@@ -95,7 +95,7 @@ pub fn start(_vcpu: u64) -> ! {
     unsafe { CPU_LOCAL.xsave = u64::from(crate::arch::xsave_usable(backend, &info.cpuid)) };
 
     // The heap takes an eighth of memory (8..64 MiB) above the boot data.
-    let heap_size = (mem / 8).clamp(8 << 20, 64 << 20);
+    let heap_size = abi::layout::sentry_heap_size(mem);
     let heap_start = info.free_start;
     if heap_start + heap_size >= mem {
         fail("memory too small for the heap");

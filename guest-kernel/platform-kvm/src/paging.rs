@@ -18,18 +18,25 @@ use sentry::platform::{AddressSpace, MapError, Perms, PhysAddr, PhysMem};
 const P: u64 = 1;
 const W: u64 = 1 << 1;
 const U: u64 = 1 << 2;
+/// Accessed and dirty. Entries are written with them set: under shadow
+/// paging (PVM) KVM maps a neighbour of a faulting page only when its guest
+/// entry is accessed (up to 8 pages a fault instead of one), and a writable
+/// page only when it is dirty (else its first write faults again). The
+/// sentry tracks no page through these bits.
+const A: u64 = 1 << 5;
+const D: u64 = 1 << 6;
 const NX: u64 = 1 << 63;
 const ADDR: u64 = 0x000f_ffff_ffff_f000;
 /// Entries of one table that belong to the application half.
 const USER_PML4_ENTRIES: u64 = 256;
 /// Flags of an intermediate table entry (U=1: required on PVM, and the
 /// leaf decides user access on hardware).
-const TABLE: u64 = P | W | U;
+const TABLE: u64 = P | W | U | A;
 
 fn leaf_flags(perms: Perms) -> u64 {
-    let mut f = P | U;
+    let mut f = P | U | A;
     if perms.write {
-        f |= W;
+        f |= W | D;
     }
     if !perms.exec {
         f |= NX;

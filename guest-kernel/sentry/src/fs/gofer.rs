@@ -260,6 +260,16 @@ impl Session {
     }
 }
 
+/// A node a multi-name walk passed through: its parent and its name there.
+type Unbound = (Arc<Node>, Vec<u8>);
+
+/// Where a walk starts (see [`Node::walk_base`]).
+struct WalkBase {
+    from: Arc<Node>,
+    /// Each unbound directory on the way: its qid path and name.
+    path: Vec<(u64, Vec<u8>)>,
+}
+
 /// A file or directory of the gofer's tree.
 pub struct Node {
     client: Arc<spin::Mutex<Client>>,
@@ -267,7 +277,7 @@ pub struct Node {
     /// through (9P binds a fid to the last name only), bound on first use
     /// by walking `unbound` (the parent and this node's name there).
     fid: spin::Mutex<Option<u32>>,
-    unbound: spin::Mutex<Option<(Arc<Node>, Vec<u8>)>>,
+    unbound: spin::Mutex<Option<Unbound>>,
     me: alloc::sync::Weak<Node>,
     qid: p9::Qid,
     dev: u64,
@@ -279,6 +289,9 @@ pub struct Node {
     read_handle: spin::Mutex<Option<u64>>,
     write_fid: spin::Mutex<Option<u32>>,
     children: spin::Mutex<BTreeMap<Vec<u8>, InodeRef>>,
+    /// A symlink's target once read: it never changes (no call rewrites a
+    /// symlink), and exec reads it twice (the walk, then the exe path).
+    target: spin::Mutex<Option<Vec<u8>>>,
 }
 
 /// Reads smaller than this are served through the read-ahead buffer.
@@ -314,7 +327,7 @@ impl Node {
     fn make(
         client: Arc<spin::Mutex<Client>>,
         fid: Option<u32>,
-        unbound: Option<(Arc<Node>, Vec<u8>)>,
+        unbound: Option<Unbound>,
         qid: p9::Qid,
         dev: u64,
     ) -> Arc<Node> {
@@ -330,6 +343,7 @@ impl Node {
             read_handle: spin::Mutex::new(None),
             write_fid: spin::Mutex::new(None),
             children: spin::Mutex::new(BTreeMap::new()),
+            target: spin::Mutex::new(None),
         })
     }
 
@@ -467,30 +481,85 @@ impl Node {
         }
     }
 
+    /// Where a walk from this node starts: the nearest node with a fid
+    /// (this one, or an ancestor when a multi-name walk left it unbound)
+    /// and the names (with the qid paths) from there down to this node, so
+    /// that the walk passes through them in the same Twalk instead of first
+    /// binding this node with one of its own. `None` when that path is too
+    /// long for one Twalk of `names` more.
+    fn walk_base(&self, names: usize) -> Option<WalkBase> {
+        let mut path = Vec::new();
+        let mut node = self.me.upgrade()?;
+        loop {
+            if node.fid.lock().is_some() {
+                path.reverse();
+                return Some(WalkBase { from: node, path });
+            }
+            let (parent, name) = node.unbound.lock().clone()?;
+            path.push((node.qid.path, name));
+            if path.len() + names > p9::MAXWELEM {
+                return None;
+            }
+            node = parent;
+        }
+    }
+
     /// One Twalk of up to MAXWELEM names: the qids walked and, when the
     /// walk went all the way, the new fid (a partial walk binds nothing;
     /// the gofer answers a failure at the first name with Rlerror).
     fn walk_partial(&self, names: &[&[u8]]) -> Result<(Option<u32>, Vec<p9::Qid>), SysError> {
-        let fid = self.fid()?;
+        let WalkBase { from: base, path } = match self.walk_base(names.len()) {
+            Some(b) => b,
+            None => WalkBase {
+                from: self.me.upgrade().ok_or_else(|| proto_error("9P node is being dropped"))?,
+                path: Vec::new(),
+            },
+        };
+        let fid = base.fid()?;
+        let skip = path.len();
+        let mut wnames: Vec<&[u8]> = path.iter().map(|(_, name)| &name[..]).collect();
+        wnames.extend_from_slice(names);
+        let total = wnames.len();
         let newfid = self.client.lock().fid();
-        let r = call(&self.client, p9::Twalk { fid, newfid, wnames: names.to_vec() }.into(), |r| match r {
+        let r = call(&self.client, p9::Twalk { fid, newfid, wnames }.into(), |r| match r {
             Rmessage::Walk(w) => Some(w.wqids),
             _ => None,
         });
-        match r {
-            Ok(qids) if qids.len() == names.len() => Ok((Some(newfid), qids)),
-            Ok(qids) if !qids.is_empty() && qids.len() < names.len() => {
-                self.client.lock().free_fids.push(newfid);
-                Ok((None, qids))
-            }
-            Ok(_) => {
-                self.client.lock().free_fids.push(newfid);
-                Err(proto_error("Rwalk with a wrong number of qids"))
-            }
+        let qids = match r {
+            Ok(qids) => qids,
             Err(e) => {
                 self.client.lock().free_fids.push(newfid);
-                Err(e)
+                return Err(e);
             }
+        };
+        // The directories on the way to this node must still be the ones
+        // walked before; a walk that stops among them found this node gone.
+        let fail = if path.iter().zip(&qids).any(|((p, _), q)| *p != q.path) {
+            Some(SysError::new(errno::ESTALE, "file replaced since it was walked"))
+        } else if qids.len() > total {
+            Some(proto_error("Rwalk with a wrong number of qids"))
+        } else if qids.len() < total && qids.len() <= skip {
+            // Stopped before any of `names`: as Rlerror for the first one.
+            Some(SysError::new(errno::ENOENT, "no such file or directory"))
+        } else {
+            None
+        };
+        if let Some(e) = fail {
+            let mut c = self.client.lock();
+            if qids.len() == total {
+                c.clunk(newfid);
+            } else {
+                c.free_fids.push(newfid);
+            }
+            return Err(e);
+        }
+        let qids = qids[skip..].to_vec();
+        if qids.len() == names.len() {
+            Ok((Some(newfid), qids))
+        } else {
+            // A partial walk binds nothing.
+            self.client.lock().free_fids.push(newfid);
+            Ok((None, qids))
         }
     }
 
@@ -769,10 +838,15 @@ impl Inode for Node {
     }
 
     fn readlink(&self) -> Result<Vec<u8>, SysError> {
-        call(&self.client, p9::Treadlink { fid: self.fid()? }.into(), |r| match r {
+        if let Some(t) = &*self.target.lock() {
+            return Ok(t.clone());
+        }
+        let target = call(&self.client, p9::Treadlink { fid: self.fid()? }.into(), |r| match r {
             Rmessage::Readlink(l) => Some(l.target.to_vec()),
             _ => None,
-        })
+        })?;
+        *self.target.lock() = Some(target.clone());
+        Ok(target)
     }
 
     fn create(&self, name: &[u8], kind: FileType, perm: u32, rdev: u64) -> Result<InodeRef, SysError> {

@@ -116,6 +116,46 @@ fn deep_paths_walk_in_one_exchange() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn unbound_directories_and_link_targets_cost_no_extra_exchange() {
+    let dir = tree();
+    std::fs::create_dir_all(dir.join("bin")).expect("mkdir");
+    std::fs::write(dir.join("bin/busybox"), b"elf\n").expect("write");
+    std::os::unix::fs::symlink("busybox", dir.join("bin/true")).expect("symlink");
+    let mut mem = TestMem::new(16);
+    let (fs, t) = context_counted(&dir, &mut mem, false);
+    let count = || t.exchanges.load(std::sync::atomic::Ordering::Relaxed);
+    // exec's walk: bin/true in one Twalk (bin left unbound), its target
+    // (Treadlink), then busybox from the root through bin, in one Twalk
+    // rather than one to bind bin and one for busybox; then the Tgetattr
+    // that tells a regular file's kind (its qid does not).
+    let before = count();
+    let f = fs.resolve(&fs.root, b"/bin/true", true).expect("walk");
+    assert_eq!(count() - before, 4, "Twalk, Treadlink, Twalk, Tgetattr");
+    assert_eq!(f.path(), b"/bin/busybox");
+    // Opening it from its bound fid: Twalk (clone) + Tlopen.
+    assert_eq!(read_all(f.node()), b"elf\n");
+    // The link's target is kept: resolving it again (exec's exe path) and
+    // reading it cost nothing.
+    let before = count();
+    let link = fs.resolve(&fs.root, b"/bin/true", false).expect("link");
+    assert_eq!(link.node().readlink().expect("readlink"), b"busybox");
+    assert_eq!(fs.resolve(&fs.root, b"/bin/true", true).expect("again").path(), b"/bin/busybox");
+    assert_eq!(count(), before);
+    // An unbound directory that vanished is ENOENT, and one replaced by
+    // another of the same name ESTALE, as when it was bound first.
+    std::fs::create_dir_all(dir.join("x/y")).expect("mkdir");
+    std::fs::write(dir.join("x/y/f"), b"").expect("write");
+    let y = fs.resolve(&fs.root, b"/x/y/f", true).expect("walk").node().clone();
+    drop(y);
+    let x_y = fs.resolve(&fs.root, b"/x/y", true).expect("y").node().clone();
+    std::fs::remove_dir_all(dir.join("x/y")).expect("rm");
+    assert_eq!(x_y.lookup(b"g").err().map(|e| e.errno), Some(errno::ENOENT));
+    std::fs::create_dir_all(dir.join("x/y")).expect("mkdir");
+    assert_eq!(x_y.lookup(b"g").err().map(|e| e.errno), Some(errno::ESTALE));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn read_all(node: &InodeRef) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
     let n = node.read_at(0, &mut buf).expect("read");

@@ -230,7 +230,7 @@ fn exec_request<P: Platform>(k: &mut Kernel<P>, r: &mut Reader<'_>) -> Result<Ve
     };
     if !cwd.is_empty() {
         let loc = fs.resolve(&fs.root, &cwd, true)?;
-        if loc.node().stat()?.file_type() != Some(crate::vfs::FileType::Directory) {
+        if loc.node().file_kind()? != Some(crate::vfs::FileType::Directory) {
             return Err(SysError::new(errno::ENOTDIR, "exec cwd is not a directory"));
         }
         fs.cwd = loc;

@@ -133,7 +133,7 @@ pub fn build(
             cb::MOUNT_DEVPTS => (devpts::mount(), "devpts", "devpts", String::new()),
             _ => return Err(failed(SysError::new(errno::ENODEV, "unknown filesystem type"))),
         };
-        let is_dir = fsroot.stat().map_err(failed)?.file_type() == Some(FileType::Directory);
+        let is_dir = fsroot.file_kind().map_err(failed)? == Some(FileType::Directory);
         let at = mount_point(&fs, &m.destination, is_dir).map_err(failed)?;
         mount_at(&fs, &at, fsroot);
         if m.flags & cb::MNT_NOEXEC != 0 {
@@ -170,7 +170,7 @@ fn mount_at(fs: &FsContext, at: &InodeRef, root: InodeRef) {
 
 fn existing_dir(fs: &FsContext, path: &[u8]) -> Result<InodeRef, SysError> {
     let loc = fs.resolve(&fs.root, path, true)?;
-    match loc.node().stat()?.file_type() {
+    match loc.node().file_kind()? {
         Some(FileType::Directory) => Ok(loc.node().clone()),
         _ => Err(SysError::new(errno::ENOTDIR, "not a directory")),
     }
@@ -200,7 +200,8 @@ fn mount_point(fs: &FsContext, path: &[u8], dir: bool) -> Result<InodeRef, SysEr
             }
             Err(e) => return Err(e),
         };
-        let kind = cur.node().stat()?.file_type();
+        // The kind only: a 9P node knows it from its walk, without a Tgetattr.
+        let kind = cur.node().file_kind()?;
         if !last && kind != Some(FileType::Directory) {
             return Err(SysError::new(errno::ENOTDIR, "mount point path has a non-directory"));
         }

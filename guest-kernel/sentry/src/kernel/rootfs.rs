@@ -79,8 +79,10 @@ fn default_tree(session: Option<&gofer::Session>, overlay: bool, console: bool) 
                 descs.push(desc("rootfs", "/", "9p", GOFER_DEV));
                 root
             };
+            // The kind, not the attributes: on 9P the walk's qid has it,
+            // so checking a mount point costs no Tgetattr.
             let is_dir = |name: &[u8]| {
-                root.lookup(name).ok().filter(|n| n.stat().is_ok_and(|s| s.file_type() == Some(FileType::Directory)))
+                root.lookup(name).ok().filter(|n| n.file_kind().is_ok_and(|k| k == Some(FileType::Directory)))
             };
             if let Some(d) = is_dir(b"dev") {
                 let (dev, pts) = devfs_with(DEV_DEV, 0o755, 64 << 10, console)?;

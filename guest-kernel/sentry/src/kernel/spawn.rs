@@ -39,7 +39,7 @@ pub struct Spawned<A: crate::platform::AddressSpace> {
 pub fn enter_cwd(fs: &mut FsContext, spec: &ProcessSpec) -> Result<(), SysError> {
     let Some(cwd) = &spec.cwd else { return Ok(()) };
     let loc = fs.resolve(&fs.root, cwd, true)?;
-    if loc.node().stat()?.file_type() != Some(FileType::Directory) {
+    if loc.node().file_kind()? != Some(FileType::Directory) {
         return Err(SysError::new(errno::ENOTDIR, "not a directory"));
     }
     fs.cwd = loc;

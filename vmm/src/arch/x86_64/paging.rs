@@ -18,6 +18,10 @@ pub const PTE_P: u64 = 1;
 pub const PTE_W: u64 = 1 << 1;
 /// User-accessible.
 pub const PTE_U: u64 = 1 << 2;
+/// Accessed.
+pub const PTE_A: u64 = 1 << 5;
+/// Dirty (leaf entries).
+pub const PTE_D: u64 = 1 << 6;
 /// Large page (in a PDPT or PD entry).
 pub const PTE_PS: u64 = 1 << 7;
 /// No-execute.
@@ -52,6 +56,15 @@ impl Pool {
 
 /// Maps the 2 MiB page at `va` to `pa` with `leaf_flags` (P, PS added),
 /// creating intermediate tables whose entries get P|W plus `table_user`.
+///
+/// Every entry is built accessed and the leaf dirty. Under shadow paging
+/// (the PVM variant) KVM maps a page whose guest entry is clean read-only,
+/// so that it can set the dirty bit on the first write; for a 2 MiB guest
+/// page that first write replaces the read-only shadow table of the whole
+/// region with a writable one, and every page already mapped in it faults
+/// again (the sentry's text after its first write to .data, each about as
+/// costly as an exit). Nothing reads these bits: the sentry never tracks
+/// its own memory through them.
 fn map_large(
     mem: &GuestMemory,
     pool: &mut Pool,
@@ -69,12 +82,12 @@ fn map_large(
             entry & ADDR_MASK
         } else {
             let next = pool.alloc(mem)?;
-            mem.write_u64(slot, next | PTE_P | PTE_W | table_user)?;
+            mem.write_u64(slot, next | PTE_P | PTE_W | PTE_A | table_user)?;
             next
         };
     }
     let slot = table + 8 * index(va, 2);
-    mem.write_u64(slot, pa | PTE_P | PTE_PS | leaf_flags)?;
+    mem.write_u64(slot, pa | PTE_P | PTE_PS | PTE_A | PTE_D | leaf_flags)?;
     Ok(())
 }
 
@@ -158,9 +171,11 @@ mod tests {
             let w = translate(&mem, pml4, layout::KERNEL_BASE + 0x20_0010).expect("kernel");
             assert_eq!(w.pa, 0x20_0010);
             assert_eq!(w.entries[2] & PTE_NX, 0, "kernel map is executable");
+            assert_ne!(w.entries[2] & PTE_D, 0, "leaves built dirty");
             for walk in [&w] {
                 for e in &walk.entries {
                     assert_ne!(e & PTE_W, 0);
+                    assert_ne!(e & PTE_A, 0, "built accessed: {e:#x}");
                     assert_eq!(e & PTE_U != 0, user, "U bit per variant: {e:#x}");
                 }
             }
