@@ -207,6 +207,8 @@ impl Stub {
         let fprog = libc::sock_fprog { len: u16::try_from(prog.len()).unwrap_or(0), filter: prog.as_ptr().cast_mut() };
         let memfd_raw = memfd.as_raw_fd();
         let page_raw = page_fd.as_raw_fd();
+        // SAFETY: getpid takes no arguments.
+        let parent = unsafe { libc::getpid() };
         // SAFETY: the child only makes raw syscalls (async-signal-safe) on
         // values prepared before the fork, then jumps to the stub page; it
         // never returns into Rust code.
@@ -216,7 +218,7 @@ impl Stub {
         }
         if pid == 0 {
             // SAFETY: see above; this is the child.
-            unsafe { child(memfd_raw, page_raw, &fprog) }
+            unsafe { child(parent, memfd_raw, page_raw, &fprog) }
         }
         let mut stub = Self {
             pid,
@@ -363,14 +365,20 @@ impl Drop for Stub {
 ///
 /// # Safety
 ///
-/// Only in the child of a fork; `fprog` points at a live filter.
-unsafe fn child(memfd: i32, page_fd: i32, fprog: &libc::sock_fprog) -> ! {
+/// Only in the child of a fork of `parent`; `fprog` points at a live filter.
+unsafe fn child(parent: libc::pid_t, memfd: i32, page_fd: i32, fprog: &libc::sock_fprog) -> ! {
     // SAFETY: raw syscalls on integers and pointers to live locals; on any
     // failure the child exits (the parent sees an unexpected status).
     unsafe {
         let fail = |_: &str| -> ! { libc::_exit(127) };
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
             fail("pdeathsig");
+        }
+        // A sentry killed between the fork and the prctl sends no signal:
+        // the stub would outlive it, reparented (seen when `ringfence do`
+        // was SIGKILLed while it started a stub).
+        if libc::getppid() != parent {
+            fail("parent gone");
         }
         if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
             fail("traceme");
