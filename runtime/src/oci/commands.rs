@@ -514,8 +514,8 @@ pub fn boot(
     crate::sys::exit_on_signals(&[SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2])
         .context("cannot install signal handlers")?;
     let ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
-    // `create` sends them first thing (close-on-exec here: the gofer must
-    // not get them).
+    // `create` sends them first thing (the forked gofer closes them: it
+    // must not get them).
     let preserved = if preserve_fds > 0 {
         ready.set_read_timeout(Some(READY_TIMEOUT))?;
         let fds = super::preserve::recv(&ready, preserve_fds)?;
