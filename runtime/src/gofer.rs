@@ -1,6 +1,9 @@
-//! Starting the gofer for a sandbox: `ringfence gofer` re-executed from
-//! `/proc/self/exe` (as runsc does), connected by a socketpair, checked to
-//! answer 9P before the VM boots, and killed and reaped when dropped.
+//! Starting the gofer for a sandbox: a forked child of the sandbox process
+//! (no exec: it shares the binary's pages already mapped and skips the
+//! start-up of a new process image), or `ringfence gofer` executed from a
+//! binary (for a multi-threaded caller, where only exec is safe after a
+//! fork). Connected by a socketpair, checked to answer 9P before the VM
+//! boots, and killed and reaped when dropped.
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
@@ -8,12 +11,18 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use p9::{Rmessage, Tmessage, Tversion, NOTAG, VERSION_9P2000L};
 
 use crate::sys;
+
+#[allow(unsafe_code)]
+mod fork;
+
+use fork::fork_gofer;
+pub use fork::{set_child_logging, ChildLogging};
 
 /// This process's own binary, as the kernel knows it (immune to the file
 /// being replaced or renamed while ringfence runs).
@@ -31,20 +40,31 @@ const EXIT_GRACE: Duration = Duration::from_secs(1);
 /// The msize of the start-up handshake (the sentry negotiates its own).
 const HANDSHAKE_MSIZE: u32 = 8192;
 
-/// What to serve, and with which binary.
+/// What to serve, and how to start the process.
 #[derive(Debug, Clone)]
 pub struct GoferSpec {
-    /// The `ringfence` binary to run as `ringfence gofer`: [`SELF_EXE`] in
-    /// the runtime (the same binary, as runsc re-executes itself).
-    pub exe: PathBuf,
+    pub launch: Launch,
     /// The directory served as the sandbox's root.
     pub root: PathBuf,
     /// Serve it read-only.
     pub readonly: bool,
-    /// Global flags for the child (logging), placed before `gofer`.
-    pub global_args: Vec<OsString>,
     /// Extra trees (the container's bind mounts), attached by name.
     pub trees: Vec<::gofer::TreeSpec>,
+}
+
+/// How the gofer process starts.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// A forked child of this process, which must be single-threaded (the
+    /// runtime's sandbox processes fork it before their first thread).
+    Fork,
+    /// `exe gofer ...`: any caller (tests, multi-threaded programs).
+    Exec {
+        /// The `ringfence` binary to run as `ringfence gofer`.
+        exe: PathBuf,
+        /// Global flags for the child (logging), placed before `gofer`.
+        global_args: Vec<OsString>,
+    },
 }
 
 /// Errors starting the gofer.
@@ -63,12 +83,14 @@ pub enum GoferStartError {
 /// A running gofer process. Dropping it SIGKILLs and reaps the process.
 #[derive(Debug)]
 pub struct Gofer {
-    child: Child,
+    pid: libc::pid_t,
+    /// Set once reaped: the pid may then name another process.
+    reaped: bool,
 }
 
 impl Gofer {
-    /// Starts `ringfence gofer` serving `spec.root`; returns the process and
-    /// the runtime's end of its connection, over which `Tversion` has been
+    /// Starts the gofer serving `spec.root`; returns the process and the
+    /// runtime's end of its connection, over which `Tversion` has been
     /// answered once (the sentry's own `Tversion` starts a fresh session).
     pub fn start(spec: &GoferSpec) -> Result<(Self, UnixStream), GoferStartError> {
         let (mut gofer, mine) = Self::spawn(spec)?;
@@ -83,65 +105,102 @@ impl Gofer {
         Ok((gofer, mine))
     }
 
-    /// Starts `ringfence gofer` without waiting for it to serve: pair it
-    /// with [`handshake_in_background`] so its start-up overlaps the VM's.
+    /// Starts the gofer without waiting for it to serve: pair it with
+    /// [`handshake_in_background`] so its start-up overlaps the VM's.
     pub fn spawn(spec: &GoferSpec) -> Result<(Self, UnixStream), GoferStartError> {
-        // Both ends are close-on-exec; the child's end becomes fd 3 in the
-        // child only. Both stay open across the spawn (see
-        // `sys::pass_fd_with_pdeathsig`).
+        // Both ends are close-on-exec; the forked child closes `mine`, the
+        // exec'd one finds `theirs` at fd 3.
         let (mine, theirs) = UnixStream::pair().map_err(GoferStartError::Socketpair)?;
         for end in [&mine, &theirs] {
             crate::sys::enlarge_socket_buffers(std::os::fd::AsFd::as_fd(end), 4 << 20);
         }
-        let mut cmd = Command::new(&spec.exe);
-        cmd.arg0("ringfence").args(&spec.global_args).arg("gofer").arg("--fd").arg(GOFER_FD.to_string());
-        cmd.arg("--root").arg(&spec.root);
-        // The sandbox is this gofer's only client: it takes read-only
-        // files as host fds and reads them without a round trip.
-        cmd.arg("--donate-fds");
-        if spec.readonly {
-            cmd.arg("--readonly");
-        }
-        for t in &spec.trees {
-            cmd.arg("--tree").arg(t.to_arg());
-        }
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
-        sys::pass_fd_with_pdeathsig(&mut cmd, theirs.as_fd(), GOFER_FD);
-        let child = cmd.spawn().map_err(GoferStartError::Spawn)?;
-        drop(theirs);
-        let gofer = Self { child };
-        tracing::debug!(pid = gofer.child.id(), root = %spec.root.display(), readonly = spec.readonly, "gofer started");
+        let pid = match &spec.launch {
+            Launch::Fork => fork_gofer(spec, theirs)?,
+            Launch::Exec { exe, global_args } => exec_gofer(spec, exe, global_args, theirs)?,
+        };
+        let gofer = Self { pid, reaped: false };
+        tracing::debug!(pid, root = %spec.root.display(), readonly = spec.readonly, "gofer started");
         Ok((gofer, mine))
     }
 
     /// The gofer's pid.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid.unsigned_abs()
     }
 
     /// Reaps the gofer, SIGKILLing it if it has not exited within `grace`;
     /// returns its status when it exited on its own.
     fn reap(&mut self, grace: Duration) -> Option<ExitStatus> {
+        if self.reaped {
+            return None;
+        }
         let deadline = Instant::now() + grace;
         loop {
-            match self.child.try_wait() {
+            match self.wait(libc::WNOHANG) {
                 Ok(Some(status)) => return Some(status),
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-                _ => break,
+                Ok(None) => break,
+                Err(_) => return None,
             }
         }
-        let _ = self.child.kill();
+        // Our unreaped child: the pid names no other process.
+        let _ = sys::kill(self.pid, libc::SIGKILL);
         // It may have exited on its own just before the kill; a status
         // with an exit code says so.
-        self.child.wait().ok().filter(|s| s.code().is_some())
+        self.wait(0).ok().flatten().filter(|s| s.code().is_some())
+    }
+
+    /// waitpid(2) on the gofer: `Ok(None)` when WNOHANG finds it running.
+    fn wait(&mut self, flags: libc::c_int) -> io::Result<Option<ExitStatus>> {
+        // An error (ECHILD) means reaped elsewhere: nothing left to wait for.
+        let status = sys::waitpid(self.pid, flags).inspect_err(|_| self.reaped = true)?;
+        self.reaped |= status.is_some();
+        Ok(status.map(std::os::unix::process::ExitStatusExt::from_raw))
     }
 }
 
 impl Drop for Gofer {
     fn drop(&mut self) {
         let _ = self.reap(Duration::ZERO);
-        tracing::debug!(pid = self.child.id(), "gofer reaped");
+        tracing::debug!(pid = self.pid, "gofer reaped");
     }
+}
+
+/// Starts `exe gofer --fd 3 ...` with `sock` as its fd 3; returns its pid.
+fn exec_gofer(
+    spec: &GoferSpec,
+    exe: &Path,
+    global_args: &[OsString],
+    sock: UnixStream,
+) -> Result<libc::pid_t, GoferStartError> {
+    let mut cmd = Command::new(exe);
+    cmd.arg0("ringfence").args(global_args).args(command_line(spec, GOFER_FD).iter().skip(1));
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+    sys::pass_fd_with_pdeathsig(&mut cmd, sock.as_fd(), GOFER_FD);
+    let child = cmd.spawn().map_err(GoferStartError::Spawn)?;
+    // Reaped by pid through `Gofer` (dropping std's `Child` neither kills
+    // nor waits).
+    libc::pid_t::try_from(child.id()).map_err(|_| GoferStartError::Spawn(io::ErrorKind::InvalidData.into()))
+}
+
+/// `ringfence gofer --fd FD --root R ...`: the command line of an exec'd
+/// gofer, and what a forked one shows in /proc/PID/cmdline (so `ps` and
+/// scripts find it the same way).
+fn command_line(spec: &GoferSpec, fd: i32) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["ringfence".into(), "gofer".into(), "--fd".into(), fd.to_string().into()];
+    args.push("--root".into());
+    args.push(spec.root.clone().into_os_string());
+    // The sandbox is this gofer's only client: it takes read-only files
+    // as host fds and reads them without a round trip.
+    args.push("--donate-fds".into());
+    if spec.readonly {
+        args.push("--readonly".into());
+    }
+    for t in &spec.trees {
+        args.push("--tree".into());
+        args.push(t.to_arg().into());
+    }
+    args
 }
 
 /// Runs the start-up handshake on `sock` on a thread and returns the check

@@ -124,6 +124,21 @@ pub fn mkfifo(path: &std::path::Path) -> io::Result<()> {
     Ok(())
 }
 
+/// waitpid(2) on child `pid`, retried on EINTR: its raw status, or `None`
+/// when `WNOHANG` in `flags` finds it running.
+pub fn waitpid(pid: i32, flags: libc::c_int) -> io::Result<Option<libc::c_int>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes one c_int through a pointer to a live local.
+        match unsafe { libc::waitpid(pid, &mut status, flags) } {
+            0 => return Ok(None),
+            -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            -1 => return Err(io::Error::last_os_error()),
+            _ => return Ok(Some(status)),
+        }
+    }
+}
+
 /// kill(2).
 pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill takes integers only.

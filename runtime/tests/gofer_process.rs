@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use p9::{open_flags, Rmessage, Tattach, Tclunk, Tlopen, Tmessage, Tread, Tversion, Twalk, Twrite, NOFID};
-use ringfence::gofer::{Gofer, GoferSpec};
+use ringfence::gofer::{Gofer, GoferSpec, Launch};
 
 const EROFS: u32 = 30;
 
@@ -33,10 +33,9 @@ impl Drop for Tree {
 
 fn start(root: &Path, readonly: bool) -> (Gofer, Client) {
     let spec = GoferSpec {
-        exe: env!("CARGO_BIN_EXE_ringfence").into(),
+        launch: Launch::Exec { exe: env!("CARGO_BIN_EXE_ringfence").into(), global_args: Vec::new() },
         root: root.to_path_buf(),
         readonly,
-        global_args: Vec::new(),
         trees: Vec::new(),
     };
     let (gofer, sock) = Gofer::start(&spec).expect("start the gofer");
@@ -169,10 +168,9 @@ fn dropping_the_handle_kills_and_reaps_the_gofer() {
 #[test]
 fn missing_root_fails_at_startup() {
     let spec = GoferSpec {
-        exe: env!("CARGO_BIN_EXE_ringfence").into(),
+        launch: Launch::Exec { exe: env!("CARGO_BIN_EXE_ringfence").into(), global_args: Vec::new() },
         root: "/nonexistent-rf-gofer-root".into(),
         readonly: true,
-        global_args: Vec::new(),
         trees: Vec::new(),
     };
     let err = Gofer::start(&spec).expect_err("a gofer without a root");
@@ -186,10 +184,9 @@ fn extra_trees_are_attached_by_name_each_confined() {
     let ro = Tree::new("trees-ro");
     let tree = |name: &str, t: &Tree, readonly| gofer::TreeSpec { name: name.into(), source: t.0.clone(), readonly };
     let spec = GoferSpec {
-        exe: env!("CARGO_BIN_EXE_ringfence").into(),
+        launch: Launch::Exec { exe: env!("CARGO_BIN_EXE_ringfence").into(), global_args: Vec::new() },
         root: root.0.clone(),
         readonly: true,
-        global_args: Vec::new(),
         trees: vec![tree("m1", &rw, false), tree("m2", &ro, true)],
     };
     let (gofer, sock) = Gofer::start(&spec).expect("start the gofer");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use ringfence::gofer::{self, Gofer, GoferSpec, SELF_EXE};
+use ringfence::gofer::{self, Gofer, GoferSpec, Launch};
 use ringfence::guest::GUEST_IMAGE;
 use ringfence::program;
 use ringfence::sandbox::{self, SandboxOptions, Status};
@@ -85,13 +85,7 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
         bail!("--rootfs {}: no such directory", root.display());
     };
     // Killed and reaped when dropped, on every way out of this function.
-    let spec = GoferSpec {
-        exe: SELF_EXE.into(),
-        root,
-        readonly: !args.rw,
-        global_args: gofer_global_args(global),
-        trees: Vec::new(),
-    };
+    let spec = GoferSpec { launch: Launch::Fork, root, readonly: !args.rw, trees: Vec::new() };
     // The gofer starts alongside the VM: the VMM waits for its handshake
     // only when it first needs the socket.
     let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
@@ -138,8 +132,9 @@ pub fn run(global: &GlobalArgs, args: DoArgs) -> anyhow::Result<u8> {
     Ok(finished.status.exit_code())
 }
 
-/// The global flags the gofer process inherits: where and how to log.
-pub fn gofer_global_args(global: &GlobalArgs) -> Vec<OsString> {
+/// The global flags a ringfence process started by this one (the sandbox
+/// process) inherits: where and how to log.
+pub fn logging_global_args(global: &GlobalArgs) -> Vec<OsString> {
     let mut args = Vec::new();
     if global.debug {
         args.push("--debug".into());

@@ -1,7 +1,8 @@
 //! `ringfence gofer --fd N --root DIR [--readonly]` (internal, hidden): the
-//! gofer process. The runtime re-executes itself with this command; it
-//! confines itself to DIR and serves 9P on the inherited socket N until the
-//! other end closes.
+//! gofer process, for hand use and `gofer::Launch::Exec` (the runtime's
+//! sandbox processes fork theirs without exec and run the same code, see
+//! `gofer/fork.rs`). It confines itself to DIR and serves 9P on the
+//! inherited socket N until the other end closes.
 
 use std::path::{Path, PathBuf};
 

@@ -8,15 +8,17 @@
 
 use std::fmt;
 use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::fd::{AsRawFd as _, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use anyhow::Context as _;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::field::Visit;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriter};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
@@ -47,10 +49,13 @@ pub fn init(global: &GlobalArgs, command: &str) -> anyhow::Result<()> {
         }
         _ => EnvFilter::new(default),
     };
+    let mut log_fd = None;
     let (writer, ansi) = match &global.log {
         Some(path) => {
             TO_FILE.store(true, Ordering::Relaxed);
-            (BoxMakeWriter::new(Mutex::new(open_append(path)?)), false)
+            let file = open_append(path)?;
+            log_fd = Some(file.as_raw_fd());
+            (BoxMakeWriter::new(Mutex::new(file)), false)
         }
         // Colours only for a person at a terminal, never into pipes or files.
         None => (BoxMakeWriter::new(std::io::stderr), std::io::IsTerminal::is_terminal(&std::io::stderr())),
@@ -72,26 +77,82 @@ pub fn init(global: &GlobalArgs, command: &str) -> anyhow::Result<()> {
     let debug_file = match &global.debug_log_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            // Sandbox and gofer processes have small pids in their own pid
-            // namespace: the nanoseconds keep their names apart.
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            let name =
-                format!("ringfence.{}.{:09}.{}.{command}.log", now.as_secs(), now.subsec_nanos(), std::process::id());
-            let file = open_append(&dir.join(name))?;
+            let file = open_debug_log(dir, command)?;
+            let _ = DEBUG_FILE.set(Mutex::new(file));
             Some(
                 tracing_subscriber::fmt::layer()
-                    .with_writer(Mutex::new(file))
+                    .with_writer(DebugFile)
                     .with_ansi(false)
                     .with_filter(EnvFilter::new("debug")),
             )
         }
         None => None,
     };
+    // A gofer forked by this process (no exec, so no `init` of its own)
+    // keeps the `--log` file and writes a debug log file of its own.
+    let debug_dir = global.debug_log_dir.clone();
+    ringfence::gofer::set_child_logging(Box::new(move || {
+        let mut keep: Vec<RawFd> = log_fd.into_iter().collect();
+        if let (Some(dir), Some(file)) = (&debug_dir, DEBUG_FILE.get()) {
+            match open_debug_log(dir, "gofer") {
+                Ok(new) => {
+                    keep.push(new.as_raw_fd());
+                    // Unlocked: the parent was single-threaded at the fork
+                    // and not logging. The parent's file is closed here.
+                    *file.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = new;
+                }
+                Err(e) => tracing::warn!("{e:#}"),
+            }
+        }
+        keep
+    }));
     tracing_subscriber::registry()
         .with(main)
         .with(debug_file)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+/// The `--debug-log-dir` file this process's debug log goes to; a forked
+/// gofer replaces it with its own.
+static DEBUG_FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+
+/// Writes to [`DEBUG_FILE`].
+struct DebugFile;
+
+impl<'a> MakeWriter<'a> for DebugFile {
+    type Writer = DebugFileGuard<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        DebugFileGuard(DEBUG_FILE.get().map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)))
+    }
+}
+
+struct DebugFileGuard<'a>(Option<MutexGuard<'a, std::fs::File>>);
+
+impl Write for DebugFileGuard<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.0 {
+            Some(f) => f.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.0 {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A new debug log file in `dir` for this process, named after `command`.
+fn open_debug_log(dir: &Path, command: &str) -> anyhow::Result<std::fs::File> {
+    // Sandbox and gofer processes have small pids in their own pid
+    // namespace: the nanoseconds keep their names apart.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let name = format!("ringfence.{}.{:09}.{}.{command}.log", now.as_secs(), now.subsec_nanos(), std::process::id());
+    open_append(&dir.join(name))
 }
 
 fn open_append(path: &Path) -> anyhow::Result<std::fs::File> {

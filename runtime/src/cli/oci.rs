@@ -129,7 +129,7 @@ pub fn failure_status(result: anyhow::Result<u8>, code: u8) -> u8 {
 
 fn request(global: &GlobalArgs, args: CreateArgs) -> CreateRequest {
     // The sandbox process (`boot`) runs on the platform chosen here.
-    let mut global_args = super::do_cmd::gofer_global_args(global);
+    let mut global_args = super::do_cmd::logging_global_args(global);
     global_args.push("--platform".into());
     global_args.push(match global.platform() {
         super::Platform::Kvm => "kvm".into(),
@@ -197,10 +197,9 @@ pub fn delete(global: &GlobalArgs, args: DeleteArgs) -> anyhow::Result<u8> {
 }
 
 pub fn boot(global: &GlobalArgs, args: BootArgs) -> anyhow::Result<u8> {
-    let gofer_args = super::do_cmd::gofer_global_args(global);
     let platform = match global.platform() {
         super::Platform::Kvm => ringfence::sandbox::SandboxPlatform::Kvm,
         super::Platform::Ptrace => ringfence::sandbox::SandboxPlatform::Ptrace,
     };
-    commands::boot(&global.root, &args.id, &args.bundle, global.debug, gofer_args, platform, args.preserve_fds)
+    commands::boot(&global.root, &args.id, &args.bundle, global.debug, platform, args.preserve_fds)
 }

@@ -25,7 +25,7 @@ use super::config::{self, ContainerConfig};
 use super::hooks::{self, Kind};
 use super::place;
 use super::state::{self, Container, Status, Stored, CONFIG_COPY, START_FIFO};
-use crate::gofer::{Gofer, GoferSpec, SELF_EXE};
+use crate::gofer::{Gofer, GoferSpec, Launch, SELF_EXE};
 use crate::guest::GUEST_IMAGE;
 use crate::program::Program;
 use crate::sandbox::{self, SandboxOptions};
@@ -505,7 +505,6 @@ pub fn boot(
     id: &str,
     bundle: &Path,
     strace: bool,
-    global_args: Vec<OsString>,
     platform: sandbox::SandboxPlatform,
     preserve_fds: u32,
 ) -> anyhow::Result<u8> {
@@ -515,8 +514,8 @@ pub fn boot(
     crate::sys::exit_on_signals(&[SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2])
         .context("cannot install signal handlers")?;
     let ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
-    // `create` sends them first thing (close-on-exec here: the gofer must
-    // not get them).
+    // `create` sends them first thing (the forked gofer closes them: it
+    // must not get them).
     let preserved = if preserve_fds > 0 {
         ready.set_read_timeout(Some(READY_TIMEOUT))?;
         let fds = super::preserve::recv(&ready, preserve_fds)?;
@@ -528,17 +527,16 @@ pub fn boot(
     let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
     let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
     let spec = GoferSpec {
-        exe: SELF_EXE.into(),
+        launch: Launch::Fork,
         root: cfg.rootfs.clone(),
         readonly: cfg.readonly,
-        global_args,
         trees: super::block::gofer_trees(&cfg),
     };
-    // First: its start-up (exec, confinement, ~3 ms) is the longest step
-    // before the sandbox is ready, and overlaps the VM's construction; the
-    // VMM waits for its handshake before the VM is reported ready. Forked
-    // by this thread, which lives as long as the sandbox: the gofer's
-    // parent-death signal follows the thread that forked it.
+    // First: its start-up (confinement) overlaps the VM's construction;
+    // the VMM waits for its handshake before the VM is reported ready.
+    // Forked while this process is single-threaded (no exec: see
+    // `gofer::fork`), by this thread, which lives as long as the sandbox:
+    // the gofer's parent-death signal follows the thread that forked it.
     let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
     let gofer_ready = crate::gofer::handshake_in_background(&conn).context("cannot start the gofer")?;
     // The control channel (exec, ps, kill, pause...); its server listens
