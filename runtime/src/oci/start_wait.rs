@@ -67,18 +67,18 @@ mod tests {
         fn new(name: &str) -> Self {
             let path = std::env::temp_dir().join(format!("rf-startwait-{name}-{}", std::process::id()));
             let _ = std::fs::remove_file(&path);
-            crate::sys::mkfifo(&path).unwrap();
+            crate::sys::mkfifo(&path).expect("mkfifo");
             Fifo(path)
         }
 
         /// The read end, as `start` opens it.
         fn reader(&self) -> File {
-            std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&self.0).unwrap()
+            std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&self.0).expect("open the FIFO")
         }
 
         /// The write end, as the sandbox process opens it (a reader exists).
         fn writer(&self) -> File {
-            std::fs::OpenOptions::new().write(true).open(&self.0).unwrap()
+            std::fs::OpenOptions::new().write(true).open(&self.0).expect("open the FIFO")
         }
     }
 
@@ -97,8 +97,8 @@ mod tests {
     fn byte_written_before_the_exit_is_a_start() {
         let fifo = Fifo::new("race");
         let mut r = fifo.reader();
-        fifo.writer().write_all(b"0").unwrap();
-        wait_for_start(&mut r, None, || false, LONG).unwrap();
+        fifo.writer().write_all(b"0").expect("write the byte");
+        wait_for_start(&mut r, None, || false, LONG).expect("a start");
     }
 
     /// Same, the byte and the exit landing between a read that found
@@ -116,14 +116,14 @@ mod tests {
             }
             // The second look, after the first read found nothing.
             if let Some(mut w) = w.take() {
-                w.write_all(b"0").unwrap();
+                w.write_all(b"0").expect("write the byte");
             }
             false
         };
         // Its pidfd, readable once it died: the poll returns at once.
-        let (pidfd, mut death) = std::os::unix::net::UnixStream::pair().unwrap();
-        death.write_all(b"x").unwrap();
-        wait_for_start(&mut r, Some(pidfd.as_fd()), alive, LONG).unwrap();
+        let (pidfd, mut death) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        death.write_all(b"x").expect("write");
+        wait_for_start(&mut r, Some(pidfd.as_fd()), alive, LONG).expect("a start");
     }
 
     #[test]
@@ -131,7 +131,7 @@ mod tests {
         let fifo = Fifo::new("dead");
         let mut r = fifo.reader();
         drop(fifo.writer());
-        let e = wait_for_start(&mut r, None, || false, LONG).unwrap_err();
+        let e = wait_for_start(&mut r, None, || false, LONG).expect_err("no start");
         assert_eq!(e.to_string(), "the sandbox process exited before start");
     }
 
@@ -142,19 +142,24 @@ mod tests {
         let path = fifo.0.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(30));
-            std::fs::OpenOptions::new().write(true).open(path).unwrap().write_all(b"0").unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .expect("open the FIFO")
+                .write_all(b"0")
+                .expect("write the byte");
         });
         let t0 = Instant::now();
-        wait_for_start(&mut r, None, || true, LONG).unwrap();
+        wait_for_start(&mut r, None, || true, LONG).expect("a start");
         assert!(t0.elapsed() < Duration::from_secs(5));
-        t.join().unwrap();
+        t.join().expect("writer thread");
     }
 
     #[test]
     fn no_byte_times_out() {
         let fifo = Fifo::new("timeout");
         let mut r = fifo.reader();
-        let e = wait_for_start(&mut r, None, || true, Duration::from_millis(50)).unwrap_err();
+        let e = wait_for_start(&mut r, None, || true, Duration::from_millis(50)).expect_err("no start");
         assert_eq!(e.to_string(), "the sandbox process did not take the start");
     }
 }
