@@ -69,6 +69,14 @@ impl Console {
         self.master.write_all(bytes).expect("write to the pty master");
     }
 
+    /// The next line after what was matched before, without its "\r\n".
+    fn line(&mut self, within: Duration) -> String {
+        let start = self.seen;
+        self.expect("\r\n", within);
+        let out = self.out.lock().expect("output lock");
+        String::from_utf8_lossy(&out[start..self.seen - 2]).into_owned()
+    }
+
     /// Waits until `needle` appears after what was matched before.
     fn expect(&mut self, needle: &str, within: Duration) {
         let deadline = Instant::now() + within;
@@ -223,20 +231,40 @@ fn interactive_shell_on_the_console() {
 
     con.type_in(b"tty\r");
     con.expect("tty\r\n/dev/console\r\n", long);
+    // The prompt comes once the shell has reaped tty's process, which may
+    // still show in ps (as sh: busybox runs the applet in the fork) after
+    // its output.
+    con.expect("/ # ", long);
     // ps shows the console as init's terminal, as host ps -ef would.
     let root = dir.path().join("root");
     assert_eq!(ps_ttys(&root, "tty-shell"), [("1".to_owned(), "console".to_owned(), "sh".to_owned())]);
 
     let ws = rustix::termios::Winsize { ws_row: 33, ws_col: 77, ws_xpixel: 0, ws_ypixel: 0 };
     rustix::termios::tcsetwinsize(&con.master, ws).expect("TIOCSWINSZ on the master");
-    // The resize reaches the sandbox within ~20 ms; give it a margin.
-    std::thread::sleep(Duration::from_millis(300));
-    con.type_in(b"stty size\r");
-    con.expect("stty size\r\n33 77\r\n", long);
+    // The resize reaches the sandbox within ~20 ms on a quiet machine, not
+    // within a fixed margin on a loaded one: asked again until it shows.
+    let deadline = Instant::now() + long;
+    loop {
+        con.type_in(b"stty size\r");
+        con.expect("stty size\r\n", long);
+        let size = con.line(long);
+        con.expect("/ # ", long);
+        if size == "33 77" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the resize never reached the container: stty size says {size:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     con.type_in(b"sleep 30\r");
     con.expect("sleep 30\r\n", long);
-    std::thread::sleep(Duration::from_millis(500));
+    // ^C once sleep runs (the shell made it the foreground job before its
+    // exec); typed earlier it would reach the shell instead.
+    let deadline = Instant::now() + long;
+    while !ps_ttys(&root, "tty-shell").iter().any(|(_, _, cmd)| cmd == "sleep 30") {
+        assert!(Instant::now() < deadline, "sleep 30 never showed in ps");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let interrupted = Instant::now();
     con.type_in(b"\x03");
     con.expect("^C", long);

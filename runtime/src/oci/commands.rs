@@ -286,31 +286,18 @@ fn start_with(c: &mut Container, hooks: &hooks::Hooks) -> anyhow::Result<()> {
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .with_context(|| format!("cannot open {}", fifo.display()))?;
-    let Some(pid) = c.stored.pid.filter(|_| c.alive()) else { bail!("the sandbox process exited before start") };
-    let pidfd = rustix::process::Pid::from_raw(pid)
+    let Some(pid) = c.stored.pid else { bail!("the sandbox process exited before start") };
+    // Gone (reaped) already: no pidfd, and the wait looks at the FIFO once
+    // for a byte written before the exit. A recycled pid's pidfd watches
+    // the wrong process, but `alive` (its start time) tells them apart.
+    let pidfd = match rustix::process::Pid::from_raw(pid)
         .map(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()))
-        .context("no sandbox process")?
-        .context("cannot watch the sandbox process")?;
-    let deadline = Instant::now() + READY_TIMEOUT;
-    let mut byte = [0u8; 1];
-    loop {
-        match f.read(&mut byte) {
-            Ok(1) => break,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e).context("cannot read the start FIFO"),
-        }
-        if !c.alive() {
-            bail!("the sandbox process exited before start");
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!("the sandbox process did not take the start");
-        }
-        // Wakes when the sandbox process writes its byte, or dies.
-        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
-        crate::sys::poll_readable(&[f.as_fd(), pidfd.as_fd()], ms).context("cannot wait for the sandbox process")?;
-    }
+    {
+        None | Some(Err(rustix::io::Errno::SRCH)) => None,
+        Some(Err(e)) => return Err(e).context("cannot watch the sandbox process"),
+        Some(Ok(fd)) => Some(fd),
+    };
+    super::start_wait::wait_for_start(&mut f, pidfd.as_ref().map(|fd| fd.as_fd()), || c.alive(), READY_TIMEOUT)?;
     let _ = std::fs::remove_file(&fifo);
     c.stored.status = Status::Running;
     c.save()?;

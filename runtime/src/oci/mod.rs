@@ -17,5 +17,6 @@ pub mod process;
 pub mod rpc;
 pub mod server;
 pub mod spec;
+pub mod start_wait;
 pub mod state;
 pub mod table;
