@@ -203,6 +203,25 @@ fn command_line(spec: &GoferSpec, fd: i32) -> Vec<OsString> {
     args
 }
 
+/// What a gofer process runs once started, forked (`fork`) or as
+/// `ringfence gofer`: confines itself to `root` (and `trees`), then serves
+/// 9P on `conn` until the other end closes.
+pub fn confine_and_serve(
+    conn: UnixStream,
+    root: &Path,
+    readonly: bool,
+    donate_fds: bool,
+    trees: &[::gofer::TreeSpec],
+) -> anyhow::Result<()> {
+    let open = ::gofer::confine_with_trees(root, readonly, trees)?;
+    // The server-wide EROFS check holds only when every tree is read-only;
+    // otherwise each tree's mount flags (set by the confinement) decide.
+    let readonly = readonly && trees.iter().all(|t| t.readonly);
+    let opts = ::gofer::GoferOptions { readonly, donate_fds, ..::gofer::GoferOptions::default() };
+    ::gofer::serve_with_trees(conn, Path::new("/"), opts, open)?;
+    Ok(())
+}
+
 /// Runs the start-up handshake on `sock` on a thread and returns the check
 /// that waits for it (the VMM calls it before it uses the socket).
 pub fn handshake_in_background(sock: &UnixStream) -> io::Result<vmm::GoferReady> {

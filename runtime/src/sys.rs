@@ -297,14 +297,21 @@ extern "C" fn exit_on_signal(sig: libc::c_int) {
 /// [`signals_handled`] is called, SIGINT and SIGTERM are left to that
 /// handling (which stops the VM and exits 128+n itself).
 pub fn exit_on_signals(sigs: &[libc::c_int]) -> io::Result<()> {
+    // The handler only reads an atomic and calls _exit (async-signal-safe).
+    set_handlers(sigs, exit_on_signal)
+}
+
+/// Installs `handler` (SA_RESTART) for each of `sigs`. `handler` must make
+/// only async-signal-safe calls.
+fn set_handlers(sigs: &[libc::c_int], handler: extern "C" fn(libc::c_int)) -> io::Result<()> {
     for &sig in sigs {
         // SAFETY: an all-zero sigaction is a valid value (empty mask, no
         // flags) that is filled in below.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = exit_on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_sigaction = handler as libc::sighandler_t;
         action.sa_flags = libc::SA_RESTART;
-        // SAFETY: `action` is a valid sigaction whose handler only reads an
-        // atomic and calls _exit (async-signal-safe); the old action is not
+        // SAFETY: `action` is a valid sigaction whose handler is
+        // async-signal-safe (the caller's promise); the old action is not
         // asked for.
         if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
             return Err(io::Error::last_os_error());
@@ -339,19 +346,8 @@ extern "C" fn forward_signal(sig: libc::c_int) {
 /// [`stop_forwarding`], from the signal handler (no thread).
 pub fn forward_signals(pid: i32, sigs: &[libc::c_int]) -> io::Result<()> {
     FORWARD_TO.store(pid, std::sync::atomic::Ordering::Relaxed);
-    for &sig in sigs {
-        // SAFETY: an all-zero sigaction is a valid value (empty mask, no
-        // flags) that is filled in below.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        action.sa_flags = libc::SA_RESTART;
-        // SAFETY: `action` is a valid sigaction whose handler only reads an
-        // atomic and calls kill (async-signal-safe), saving errno.
-        if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    // The handler only reads an atomic and calls kill, saving errno.
+    set_handlers(sigs, forward_signal)
 }
 
 /// Ends [`forward_signals`]: the handlers stay, and drop what they get.

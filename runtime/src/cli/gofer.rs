@@ -4,11 +4,9 @@
 //! `gofer/fork.rs`). It confines itself to DIR and serves 9P on the
 //! inherited socket N until the other end closes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
-
-use gofer::GoferOptions;
 
 /// Arguments of `gofer`.
 #[derive(Debug, clap::Args)]
@@ -39,11 +37,7 @@ fn parse_tree(arg: &str) -> Result<gofer::TreeSpec, String> {
 /// Runs `gofer`; returns the exit status.
 pub fn run(args: GoferArgs) -> anyhow::Result<u8> {
     let conn = gofer::inherited_socket(args.fd).with_context(|| format!("gofer: --fd {}", args.fd))?;
-    let trees = gofer::confine_with_trees(&args.root, args.readonly, &args.trees).context("gofer")?;
-    // The server-wide EROFS check holds only when every tree is read-only;
-    // otherwise each tree's mount flags (set by the confinement) decide.
-    let readonly = args.readonly && args.trees.iter().all(|t| t.readonly);
-    let opts = GoferOptions { readonly, donate_fds: args.donate_fds, ..GoferOptions::default() };
-    gofer::serve_with_trees(conn, Path::new("/"), opts, trees).context("gofer")?;
+    ringfence::gofer::confine_and_serve(conn, &args.root, args.readonly, args.donate_fds, &args.trees)
+        .context("gofer")?;
     Ok(0)
 }

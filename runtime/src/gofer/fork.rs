@@ -8,7 +8,7 @@
 //! only its socket, stderr and its log files kept open, its own debug log
 //! file, a parent-death signal, and the `ringfence gofer` command line (for
 //! `ps` and whoever looks for the gofer by it). It confines itself exactly
-//! as the exec'd gofer does (`gofer::confine_with_trees`).
+//! as the exec'd gofer does (`super::confine_and_serve`).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -16,10 +16,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::sync::OnceLock;
-
-use ::gofer::GoferOptions;
 
 use super::{GoferSpec, GoferStartError};
 
@@ -97,24 +94,15 @@ fn child(spec: &GoferSpec, sock: UnixStream, devnull: File, parent: libc::pid_t,
         keep.extend(logging());
     }
     close_all_but(&mut keep);
-    match serve(spec, sock) {
+    // Donating fds, as `command_line` says: the sandbox is its only client.
+    let donate_fds = true;
+    match super::confine_and_serve(sock, &spec.root, spec.readonly, donate_fds, &spec.trees) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("ringfence: gofer: {e:#}");
             FAILURE
         }
     }
-}
-
-/// What `ringfence gofer` runs once started.
-fn serve(spec: &GoferSpec, sock: UnixStream) -> anyhow::Result<()> {
-    let trees = ::gofer::confine_with_trees(&spec.root, spec.readonly, &spec.trees)?;
-    // The server-wide EROFS check holds only when every tree is read-only;
-    // otherwise each tree's mount flags (set by the confinement) decide.
-    let readonly = spec.readonly && spec.trees.iter().all(|t| t.readonly);
-    let opts = GoferOptions { readonly, donate_fds: true, ..GoferOptions::default() };
-    ::gofer::serve_with_trees(sock, Path::new("/"), opts, trees)?;
-    Ok(())
 }
 
 /// Threads of this process.
