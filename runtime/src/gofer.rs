@@ -22,7 +22,6 @@ use crate::sys;
 mod fork;
 
 use fork::fork_gofer;
-pub use fork::{set_child_logging, ChildLogging};
 
 /// This process's own binary, as the kernel knows it (immune to the file
 /// being replaced or renamed while ringfence runs).

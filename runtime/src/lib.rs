@@ -2,6 +2,8 @@
 //! the thin clap layer in `src/cli/`.
 
 pub mod cgroups;
+#[allow(unsafe_code)]
+pub mod forked;
 pub mod gofer;
 pub mod guest;
 pub mod oci;

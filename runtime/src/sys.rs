@@ -79,38 +79,28 @@ pub fn enlarge_socket_buffers(sock: BorrowedFd<'_>, bytes: libc::c_int) {
     }
 }
 
-/// Arranges for `cmd`'s child to get `fd` as descriptor `target` and no
-/// other descriptor above it, and, when `new_session`, to start a session
-/// of its own (a detached container outlives the command that made it and
-/// is out of reach of its terminal's signals). Same rules for `fd` and
-/// `target` as [`pass_fd_with_pdeathsig`].
-pub fn pass_fd(cmd: &mut Command, fd: BorrowedFd<'_>, target: i32, new_session: bool) {
-    let src = fd.as_raw_fd();
-    let child_setup = move || -> io::Result<()> {
-        // Only async-signal-safe system calls below (forked child).
-        // SAFETY: setsid takes no arguments.
-        if new_session && unsafe { libc::setsid() } < 0 {
+/// Makes `fds` this process's stdin, stdout and stderr (the sandbox
+/// process's stdio: a pty slave or the caller's terminal).
+pub fn set_stdio(fds: [BorrowedFd<'_>; 3]) -> io::Result<()> {
+    for (target, fd) in fds.iter().enumerate() {
+        let target = i32::try_from(target).unwrap_or(i32::MAX);
+        // SAFETY: dup2 takes two fd numbers; `fd` is borrowed, so open.
+        if fd.as_raw_fd() != target && unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        if src == target {
-            // SAFETY: fcntl(F_SETFD) on an fd number takes integers only.
-            if unsafe { libc::fcntl(src, libc::F_SETFD, 0) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        // SAFETY: dup2 takes two fd numbers; `src` is open in the child.
-        } else if unsafe { libc::dup2(src, target) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let first = libc::c_uint::try_from(target + 1).unwrap_or(libc::c_uint::MAX);
-        // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
-        let _ = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-        Ok(())
-    };
-    // SAFETY: the closure makes only async-signal-safe system calls
-    // (setsid, fcntl, dup2, close_range), allocates nothing, takes no locks.
-    unsafe {
-        cmd.pre_exec(child_setup);
     }
+    Ok(())
+}
+
+/// setsid(2): a session of this process's own (a detached container's
+/// sandbox process outlives the command that made it and is out of reach
+/// of its terminal's signals).
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: setsid takes no arguments.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// mkfifo(2), mode 0600: only the runtime's own commands open it.
@@ -148,9 +138,9 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// What the sandbox process's child side does between fork and exec to
-/// take its place on the host (see `oci/linux.rs`): join cgroups, join
-/// namespaces by file, make new ones.
+/// What the sandbox process does right after its fork to take its place
+/// on the host (see `oci/linux.rs`): join cgroups, join namespaces by
+/// file, make new ones.
 #[derive(Debug, Default)]
 pub struct Placement {
     /// The cgroups' join files (`Cgroup::join_files`), opened for writing:
@@ -159,37 +149,37 @@ pub struct Placement {
     /// Namespace files to `setns` into, with their `CLONE_NEW*` type.
     pub join: Vec<(std::os::fd::OwnedFd, libc::c_int)>,
     /// `CLONE_NEW*` flags to `unshare` (never `CLONE_NEWPID`: see
-    /// [`spawn_with_pid_namespace`]).
+    /// [`fork_in_pid_namespace`]).
     pub unshare: libc::c_int,
 }
 
-/// Arranges for `cmd`'s child to take `place` before it executes. With a
-/// new mount namespace, its mounts are made private, so nothing the
-/// sandbox (or the gofer inside it) mounts propagates to the host.
-pub fn place_on_exec(cmd: &mut Command, place: Placement) {
-    let child_setup = move || -> io::Result<()> {
-        // Only async-signal-safe system calls below (forked child).
-        for fd in &place.cgroup_join {
+impl Placement {
+    /// Moves this process into its place. It must be single-threaded, as
+    /// `CLONE_NEWNS` requires and as every thread must share the place.
+    /// With a new mount namespace, its mounts are made private, so nothing
+    /// the sandbox (or the gofer inside it) mounts propagates to the host.
+    pub fn take(&self) -> io::Result<()> {
+        for fd in &self.cgroup_join {
             // SAFETY: write reads one byte from a static; `fd` is an open
-            // descriptor owned by the closure.
+            // descriptor `self` owns.
             if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
                 return Err(io::Error::last_os_error());
             }
         }
-        for (fd, nstype) in &place.join {
+        for (fd, nstype) in &self.join {
             // SAFETY: setns takes an open descriptor and an integer.
             if unsafe { libc::setns(fd.as_raw_fd(), *nstype) } != 0 {
                 return Err(io::Error::last_os_error());
             }
         }
-        if place.unshare != 0 {
+        if self.unshare != 0 {
             // SAFETY: unshare takes an integer; the child is
             // single-threaded, as CLONE_NEWNS requires.
-            if unsafe { libc::unshare(place.unshare) } != 0 {
+            if unsafe { libc::unshare(self.unshare) } != 0 {
                 return Err(io::Error::last_os_error());
             }
         }
-        if place.unshare & libc::CLONE_NEWNS != 0 {
+        if self.unshare & libc::CLONE_NEWNS != 0 {
             // SAFETY: mount with a static NUL-terminated target and null
             // source/type/data changes propagation only.
             let rc = unsafe {
@@ -206,11 +196,6 @@ pub fn place_on_exec(cmd: &mut Command, place: Placement) {
             }
         }
         Ok(())
-    };
-    // SAFETY: the closure makes only async-signal-safe system calls
-    // (write, setns, unshare, mount), allocates nothing, takes no locks.
-    unsafe {
-        cmd.pre_exec(child_setup);
     }
 }
 
@@ -225,19 +210,23 @@ pub enum PidNamespace {
     Join(std::os::fd::OwnedFd),
 }
 
-/// Spawns `cmd` with the pid namespace `pid`. A pid namespace applies to
-/// the children of the thread that enters it (`pid_for_children`), so the
-/// calling thread enters it, forks, and goes back to its own namespace at
-/// once: its later children (hooks) and the runtime's other threads stay
-/// where they were. (A thread of its own for this costs a thread's start
-/// and join, ~0.3 ms here, on the path of every `create`.)
-pub fn spawn_with_pid_namespace(cmd: &mut Command, pid: PidNamespace) -> io::Result<std::process::Child> {
+/// Forks `child` (see `forked::fork`) in the pid namespace `pid`. A pid
+/// namespace applies to the children of the thread that enters it
+/// (`pid_for_children`), so the calling thread enters it, forks, and goes
+/// back to its own namespace at once: its later children (hooks) stay
+/// where they were. The child of a new namespace is its pid 1. Returns the
+/// child's pid (in this process's namespace).
+pub fn fork_in_pid_namespace(
+    pid: &PidNamespace,
+    what: &str,
+    child: impl FnOnce() -> libc::c_int,
+) -> io::Result<libc::pid_t> {
     if matches!(pid, PidNamespace::Shared) {
-        return cmd.spawn();
+        return crate::forked::fork(what, child);
     }
     // The calling thread's own (active) pid namespace, to come back to.
     let own = std::fs::File::open("/proc/thread-self/ns/pid")?;
-    let rc = match &pid {
+    let rc = match pid {
         // SAFETY: unshare takes an integer; CLONE_NEWPID affects only this
         // thread's future children.
         PidNamespace::New => unsafe { libc::unshare(libc::CLONE_NEWPID) },
@@ -248,19 +237,19 @@ pub fn spawn_with_pid_namespace(cmd: &mut Command, pid: PidNamespace) -> io::Res
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    let spawned = cmd.spawn();
+    let forked = crate::forked::fork(what, child);
     // SAFETY: setns takes an open descriptor and an integer; a thread may
     // always go back to its active pid namespace.
     if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
         let err = io::Error::last_os_error();
         // Every later child would land in the container's namespace.
-        if let Ok(mut child) = spawned {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Ok(child) = forked {
+            let _ = kill(child, libc::SIGKILL);
+            let _ = waitpid(child, 0);
         }
         return Err(err);
     }
-    spawned
+    forked
 }
 
 /// prctl(PR_SET_NO_NEW_PRIVS, 1): required to install a seccomp filter

@@ -88,13 +88,14 @@ pub fn init(global: &GlobalArgs, command: &str) -> anyhow::Result<()> {
         }
         None => None,
     };
-    // A gofer forked by this process (no exec, so no `init` of its own)
-    // keeps the `--log` file and writes a debug log file of its own.
+    // A child forked by this process (the sandbox process, its gofer: no
+    // exec, so no `init` of its own) keeps the `--log` file and writes a
+    // debug log file of its own.
     let debug_dir = global.debug_log_dir.clone();
-    ringfence::gofer::set_child_logging(Box::new(move || {
+    ringfence::forked::set_child_logging(Box::new(move |name: &str| {
         let mut keep: Vec<RawFd> = log_fd.into_iter().collect();
         if let (Some(dir), Some(file)) = (&debug_dir, DEBUG_FILE.get()) {
-            match open_debug_log(dir, "gofer") {
+            match open_debug_log(dir, name) {
                 Ok(new) => {
                     keep.push(new.as_raw_fd());
                     // Unlocked: the parent was single-threaded at the fork

@@ -131,9 +131,6 @@ pub enum Command {
     /// Internal: the gofer process, started by the runtime itself.
     #[command(hide = true)]
     Gofer(gofer::GoferArgs),
-    /// Internal: a container's sandbox process, started by `create`.
-    #[command(hide = true)]
-    Boot(oci::BootArgs),
 }
 
 /// Runs the parsed command line; returns the exit status.
@@ -143,7 +140,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Do(args) => do_cmd::run(g, args),
         Command::Gofer(args) => gofer::run(args),
-        Command::Boot(args) => oci::boot(g, args),
         Command::Features => Ok(oci::runc_status(features::run())),
         Command::Spec(args) => Ok(oci::runc_status(oci::spec_cmd(args))),
         Command::Create(args) => Ok(oci::runc_status(oci::create(g, args))),
@@ -186,6 +182,5 @@ fn command_name(c: &Command) -> &'static str {
         Command::Wait(_) => "wait",
         Command::Debug(_) => "debug",
         Command::Gofer(_) => "gofer",
-        Command::Boot(_) => "boot",
     }
 }

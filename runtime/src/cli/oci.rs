@@ -1,6 +1,6 @@
 //! The OCI commands, as runc has them: `spec`, `create`, `start`, `run`,
-//! `state`, `list`, `kill`, `delete`, and the internal `boot` (the sandbox
-//! process `create` starts). Their failures exit with status 1, as runc's.
+//! `state`, `list`, `kill`, `delete`. Their failures exit with status 1, as
+//! runc's.
 
 use std::path::PathBuf;
 
@@ -95,19 +95,6 @@ pub struct DeleteArgs {
     pub id: String,
 }
 
-/// Arguments of `boot`.
-#[derive(Debug, clap::Args)]
-pub struct BootArgs {
-    /// The bundle (relative root.path is taken from it).
-    #[arg(long)]
-    pub bundle: PathBuf,
-    /// How many descriptors `create` sends on the ready socket.
-    #[arg(long, default_value_t = 0)]
-    pub preserve_fds: u32,
-    /// The container id.
-    pub id: String,
-}
-
 /// Prints an OCI command's failure and maps it to exit status 1. The
 /// failure is logged too: with `--log FILE --log-format json`, containerd's
 /// shim reads it back from there, as from runc's log.
@@ -128,10 +115,12 @@ pub fn failure_status(result: anyhow::Result<u8>, code: u8) -> u8 {
 }
 
 fn request(global: &GlobalArgs, args: CreateArgs) -> CreateRequest {
-    // The sandbox process (`boot`) runs on the platform chosen here.
+    // The sandbox process runs on the platform chosen here; its command
+    // line shows the flags.
+    let platform = global.platform();
     let mut global_args = super::do_cmd::logging_global_args(global);
     global_args.push("--platform".into());
-    global_args.push(match global.platform() {
+    global_args.push(match platform {
         super::Platform::Kvm => "kvm".into(),
         super::Platform::Ptrace => "ptrace".into(),
     });
@@ -142,6 +131,11 @@ fn request(global: &GlobalArgs, args: CreateArgs) -> CreateRequest {
         pid_file: args.pid_file,
         console_socket: args.console_socket,
         global_args,
+        strace: global.debug,
+        platform: match platform {
+            super::Platform::Kvm => ringfence::sandbox::SandboxPlatform::Kvm,
+            super::Platform::Ptrace => ringfence::sandbox::SandboxPlatform::Ptrace,
+        },
         preserve_fds: args.preserve_fds,
     }
 }
@@ -194,12 +188,4 @@ pub fn kill(global: &GlobalArgs, args: KillArgs) -> anyhow::Result<u8> {
 pub fn delete(global: &GlobalArgs, args: DeleteArgs) -> anyhow::Result<u8> {
     commands::delete(&global.root, &args.id, args.force)?;
     Ok(0)
-}
-
-pub fn boot(global: &GlobalArgs, args: BootArgs) -> anyhow::Result<u8> {
-    let platform = match global.platform() {
-        super::Platform::Kvm => ringfence::sandbox::SandboxPlatform::Kvm,
-        super::Platform::Ptrace => ringfence::sandbox::SandboxPlatform::Ptrace,
-    };
-    commands::boot(&global.root, &args.id, &args.bundle, global.debug, platform, args.preserve_fds)
 }

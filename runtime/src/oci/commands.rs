@@ -1,39 +1,29 @@
 //! The OCI lifecycle commands (create, start, run, state, list, kill,
 //! delete) and the sandbox process they start.
 //!
-//! `create` checks the bundle, makes the state directory and re-executes
-//! `ringfence boot`: the sandbox process starts the gofer, reports ready on
-//! an inherited socket, and then blocks opening the start FIFO for writing
-//! (as runc's exec.fifo) until `start` opens it for reading; only then does
-//! it boot the VM. Its exit status is the container's (128+n when the
+//! `create` checks the bundle, makes the state directory and forks the
+//! sandbox process (`boot.rs`), which reports ready on a socket and then
+//! waits for `start`. Its exit status is the container's (128+n when the
 //! container or the sandbox process is killed by signal n).
 
 use std::ffi::OsString;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::os::fd::AsFd as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
+use super::boot::{self, BootSpec, SandboxProcess, READY};
 use super::config::{self, ContainerConfig};
 use super::hooks::{self, Kind};
 use super::place;
 use super::state::{self, Container, Status, Stored, CONFIG_COPY, START_FIFO};
-use crate::gofer::{Gofer, GoferSpec, Launch, SELF_EXE};
-use crate::guest::GUEST_IMAGE;
-use crate::program::Program;
-use crate::sandbox::{self, SandboxOptions};
+use crate::sandbox::SandboxPlatform;
 
-/// The descriptor the sandbox process reports readiness on.
-const READY_FD: i32 = 3;
-/// What it writes there once it waits for `start`.
-const READY: &[u8] = b"ready\n";
 /// How long the sandbox process may take to get ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a killed sandbox process may take to disappear.
@@ -41,8 +31,6 @@ const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a sandbox process asked to destroy its VM may take to exit
 /// before it is killed.
 const DESTROY_GRACE: Duration = Duration::from_secs(3);
-/// The hostname of a container whose config sets none.
-const DEFAULT_HOSTNAME: &str = "ringfence";
 
 /// What `create` and `run` are asked.
 #[derive(Debug, Clone)]
@@ -54,8 +42,12 @@ pub struct CreateRequest {
     /// `--console-socket`: where the pty master of a `process.terminal`
     /// container goes.
     pub console_socket: Option<PathBuf>,
-    /// Global flags for the sandbox process (logging), placed before `boot`.
+    /// The global flags (logging, platform) the sandbox process shows on
+    /// its command line, before `boot`.
     pub global_args: Vec<OsString>,
+    /// `--debug`: the sandbox traces the container's syscalls.
+    pub strace: bool,
+    pub platform: SandboxPlatform,
     /// `--preserve-fds`: the caller's fds 3 to 3+N-1 go to the container.
     pub preserve_fds: u32,
 }
@@ -73,7 +65,7 @@ pub fn create(req: &CreateRequest) -> anyhow::Result<()> {
 /// deletes it, returning its exit status.
 pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
     // Holds the caller's terminal raw while the container uses it.
-    let Created { container: mut c, mut child, terminal: _terminal, hooks } = create_container(req, detach)?;
+    let Created { container: mut c, child, terminal: _terminal, hooks } = create_container(req, detach)?;
     // Started under the lock `create_container` took: no other command
     // sees the container between created and running, so the created
     // state is not written.
@@ -88,12 +80,12 @@ pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
     }
     // Let `state`, `kill` and the others in while the container runs.
     drop(c);
-    let status = wait_forwarding_signals(&mut child)?;
+    let status = wait_forwarding_signals(&child)?;
     if status.signal() == Some(libc::SIGSYS) {
         // SECCOMP_RET_KILL_PROCESS (see seccomp.rs); the kernel's audit
         // log, where enabled, has the system call.
         eprintln!("ringfence: the sandbox process was killed by SIGSYS: a system call outside its seccomp filter");
-        tracing::error!(pid = child.id(), "sandbox process killed by its seccomp filter");
+        tracing::error!(pid = child.pid(), "sandbox process killed by its seccomp filter");
     }
     let code = match (status.code(), status.signal()) {
         (Some(c), _) => u8::try_from(c).unwrap_or(255),
@@ -110,7 +102,7 @@ pub fn run(req: &CreateRequest, detach: bool) -> anyhow::Result<u8> {
 struct Created {
     /// Locked; its status set to created in memory (saved by the caller).
     container: Container,
-    child: Child,
+    child: SandboxProcess,
     /// The caller's terminal, held raw while the container uses it.
     terminal: Option<super::console::CallerTerminal>,
     hooks: hooks::Hooks,
@@ -161,39 +153,46 @@ fn prepare(
     bundle: &Path,
     bytes: &[u8],
     detach: bool,
-) -> anyhow::Result<(Child, Option<super::console::CallerTerminal>)> {
+) -> anyhow::Result<(SandboxProcess, Option<super::console::CallerTerminal>)> {
     let console = req.console_socket.as_deref().filter(|_| cfg.terminal);
     std::fs::write(c.dir.join(CONFIG_COPY), bytes).context("cannot copy config.json")?;
     crate::sys::mkfifo(&c.dir.join(START_FIFO)).context("cannot create the start FIFO")?;
     let (mut mine, theirs) = UnixStream::pair().context("cannot create the ready socket")?;
-    let mut cmd = Command::new(SELF_EXE);
-    cmd.arg0("ringfence").args(&req.global_args).arg("--root").arg(root);
-    cmd.arg("boot").arg("--bundle").arg(bundle);
+    let mut command_line: Vec<OsString> = vec!["ringfence".into()];
+    command_line.extend(req.global_args.iter().cloned());
+    command_line.extend(["--root".into(), root.as_os_str().to_owned(), "boot".into(), "--bundle".into()]);
+    command_line.push(bundle.as_os_str().to_owned());
     if req.preserve_fds > 0 {
-        cmd.arg("--preserve-fds").arg(req.preserve_fds.to_string());
+        command_line.extend(["--preserve-fds".into(), req.preserve_fds.to_string().into()]);
     }
-    cmd.arg(&req.id);
-    cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    command_line.push(req.id.clone().into());
+    let mut stdio = None;
     if let Some(socket) = console {
         let slave = super::console::setup(socket)?;
-        cmd.stdin(Stdio::from(slave.try_clone()?)).stdout(Stdio::from(slave.try_clone()?)).stderr(Stdio::from(slave));
+        stdio = Some([slave.try_clone()?, slave.try_clone()?, slave]);
     }
     // A foreground `run` without a console socket: the caller's terminal.
     let terminal = if cfg.terminal && console.is_none() { Some(super::console::CallerTerminal::open()?) } else { None };
     if let Some(t) = &terminal {
-        let [i, o, e] = t.stdio()?;
-        cmd.stdin(Stdio::from(i)).stdout(Stdio::from(o)).stderr(Stdio::from(e));
+        stdio = Some(t.stdio()?);
     }
-    crate::sys::pass_fd(&mut cmd, theirs.as_fd(), READY_FD, detach);
-    let (placement, pid_ns) = place::prepare(&c.dir, &req.id, &cfg.placement)?;
-    crate::sys::place_on_exec(&mut cmd, placement);
-    let mut child =
-        crate::sys::spawn_with_pid_namespace(&mut cmd, pid_ns).context("cannot start the sandbox process")?;
-    // Closes the child's ends of the ready socket and the cgroup and
-    // namespace files.
-    drop(cmd);
-    drop(theirs);
-    let pid = i32::try_from(child.id()).context("pid out of range")?;
+    let (placement, pid_namespace) = place::prepare(&c.dir, &req.id, &cfg.placement)?;
+    let spec = BootSpec {
+        dir: &c.dir,
+        cfg,
+        strace: req.strace,
+        platform: req.platform,
+        preserve_fds: req.preserve_fds,
+        stdio,
+        new_session: detach,
+        placement,
+        pid_namespace,
+        command_line,
+    };
+    let child = boot::fork(&spec, theirs).context("cannot start the sandbox process")?;
+    // Closes the child's stdio and the cgroup and namespace files.
+    drop(spec);
+    let pid = child.pid();
     // Recorded at once, so that `delete --force` of a container whose
     // `create` was killed half-way also ends its sandbox process.
     c.stored.pid = Some(pid);
@@ -202,14 +201,6 @@ fn prepare(
         let _ = child.kill();
         let _ = child.wait();
         return Err(e);
-    }
-    if req.preserve_fds > 0 {
-        let sent = super::preserve::caller_fds(req.preserve_fds).and_then(|fds| super::preserve::send(&mine, &fds));
-        if let Err(e) = sent {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e);
-        }
     }
     let mut got = Vec::new();
     mine.set_read_timeout(Some(READY_TIMEOUT))?;
@@ -309,9 +300,9 @@ fn start_with(c: &mut Container, hooks: &hooks::Hooks) -> anyhow::Result<()> {
 
 /// Waits for the sandbox process, passing on the signals a foreground
 /// runtime is expected to forward.
-fn wait_forwarding_signals(child: &mut Child) -> anyhow::Result<std::process::ExitStatus> {
+fn wait_forwarding_signals(child: &SandboxProcess) -> anyhow::Result<std::process::ExitStatus> {
     use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-    let pid = i32::try_from(child.id()).context("pid out of range")?;
+    let pid = child.pid();
     // Forwarded from the signal handler itself: a forwarding thread cost a
     // thread start and join (~0.4 ms) on every foreground `run`.
     crate::sys::forward_signals(pid, &[SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
@@ -484,140 +475,6 @@ pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
         _ => bail!("unknown signal {s:?}"),
     };
     Ok(sig)
-}
-
-/// `boot` (internal): the sandbox process of container `id`.
-pub fn boot(
-    root: &Path,
-    id: &str,
-    bundle: &Path,
-    strace: bool,
-    platform: sandbox::SandboxPlatform,
-    preserve_fds: u32,
-) -> anyhow::Result<u8> {
-    let dir = root.join(id);
-    // Pid 1 of its namespace: signals need handlers to be delivered at all.
-    use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-    crate::sys::exit_on_signals(&[SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2])
-        .context("cannot install signal handlers")?;
-    let ready = ::gofer::inherited_socket(READY_FD).map_err(|e| anyhow::anyhow!("ready socket: {e}"))?;
-    // `create` sends them first thing (the forked gofer closes them: it
-    // must not get them).
-    let preserved = if preserve_fds > 0 {
-        ready.set_read_timeout(Some(READY_TIMEOUT))?;
-        let fds = super::preserve::recv(&ready, preserve_fds)?;
-        ready.set_read_timeout(None)?;
-        fds
-    } else {
-        Vec::new()
-    };
-    let bytes = std::fs::read(dir.join(CONFIG_COPY)).context("cannot read the container's config")?;
-    let cfg: ContainerConfig = config::parse(&bytes, bundle).map_err(|(f, why)| anyhow::anyhow!("{f}: {why}"))?;
-    let spec = GoferSpec {
-        launch: Launch::Fork,
-        root: cfg.rootfs.clone(),
-        readonly: cfg.readonly,
-        trees: super::block::gofer_trees(&cfg),
-    };
-    // First: its start-up (confinement) overlaps the VM's construction;
-    // the VMM waits for its handshake before the VM is reported ready.
-    // Forked while this process is single-threaded (no exec: see
-    // `gofer::fork`), by this thread, which lives as long as the sandbox:
-    // the gofer's parent-death signal follows the thread that forked it.
-    let (gofer, conn) = Gofer::spawn(&spec).context("cannot start the gofer")?;
-    let gofer_ready = crate::gofer::handshake_in_background(&conn).context("cannot start the gofer")?;
-    // The control channel (exec, ps, kill, pause...); its server listens
-    // below, before `create` returns.
-    let control = vmm::control::Control::new(Arc::new(vmm::StopSignal::new()));
-    let preserved = control.register_fds(preserved)?;
-    let hostname = if cfg.hostname.is_empty() { DEFAULT_HOSTNAME } else { &cfg.hostname };
-    let shape = SandboxOptions {
-        memory_bytes: cfg.memory_bytes,
-        timeout: None,
-        strace,
-        hostname: hostname.as_bytes().to_vec(),
-        inject_sentry_fault: false,
-        root_overlay: false,
-        gofer: None,
-        gofer_ready: None,
-        container_block: super::block::container_block(&cfg, &preserved),
-        before_run: None,
-        platform,
-        console: cfg.terminal,
-        control: None,
-    };
-    let prog = Program { path: cfg.args[0].clone().into(), bytes: Vec::new() };
-    let argv: Vec<Vec<u8>> = cfg.args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let envp: Vec<Vec<u8>> = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-    // The VM is built on a thread of its own, alongside the gofer's start
-    // and the rest below.
-    let build = match platform {
-        sandbox::SandboxPlatform::Kvm => {
-            Some(sandbox::VmBuild::start(GUEST_IMAGE, prog.clone(), argv.clone(), envp.clone(), &shape)?)
-        }
-        sandbox::SandboxPlatform::Ptrace => None,
-    };
-    // Listening before `create` returns, so that no command finds a
-    // running container without it; requests wait until the VM runs.
-    // Both platforms serve it (the VMM through hostcalls, the ptrace host
-    // by direct calls).
-    let server = super::server::ControlServer::start(&dir, Arc::clone(&control))?;
-    let exit_record = super::control_cmds::ExitRecord::create(&dir)?;
-    let gate = StartGate { ready: std::sync::Mutex::new(Some(ready)), fifo: dir.join(START_FIFO) };
-    let (gofer_ready, before_run) = match platform {
-        // The VM is built before `create` returns (the program loaded, not
-        // started); it waits for `start` right before the guest first runs,
-        // then confines itself with filters compiled beforehand.
-        sandbox::SandboxPlatform::Kvm => {
-            let filters = crate::seccomp::Compiled::new(&[gofer.pid()]).context("seccomp")?;
-            let before_run = vmm::BeforeRun(Arc::new(move || {
-                crate::sys::release_guest_image_pages();
-                gate.open().map_err(|e| format!("{e:#}"))?;
-                // The sandbox's SIGINT/SIGTERM watcher runs by then.
-                crate::sys::signals_handled();
-                filters.install().map_err(|e| crate::seccomp::describe(&e))
-            }));
-            (Some(gofer_ready), Some(before_run))
-        }
-        sandbox::SandboxPlatform::Ptrace => {
-            (gofer_ready.0)().map_err(|e| anyhow::anyhow!("cannot start the gofer: {e}"))?;
-            gate.open()?;
-            (None, None)
-        }
-    };
-    let opts = SandboxOptions { gofer: Some(Arc::new(conn)), gofer_ready, before_run, control: Some(control), ..shape };
-    let finished = match build {
-        Some(build) => sandbox::run_built(build, &opts)?,
-        None => sandbox::run(GUEST_IMAGE, prog, argv, envp, &opts)?,
-    };
-    if let sandbox::Status::SentryPanic(msg) = &finished.status {
-        eprintln!("ringfence: sentry panic: {msg}");
-    }
-    let code = finished.status.exit_code();
-    // For `wait` after the sandbox process is gone.
-    let _ = exit_record.record(code);
-    server.finish(code);
-    drop(gofer);
-    Ok(code)
-}
-
-/// The sandbox process's side of `create` and `start`: it reports ready on
-/// the inherited socket, then blocks opening the start FIFO for writing
-/// until `start` opens it for reading.
-struct StartGate {
-    ready: std::sync::Mutex<Option<UnixStream>>,
-    fifo: PathBuf,
-}
-
-impl StartGate {
-    fn open(&self) -> anyhow::Result<()> {
-        let ready = self.ready.lock().map_err(|_| anyhow::anyhow!("ready socket poisoned"))?.take();
-        let Some(mut ready) = ready else { bail!("the start gate was already opened") };
-        ready.write_all(READY).context("cannot report ready")?;
-        drop(ready);
-        let mut fifo = std::fs::OpenOptions::new().write(true).open(&self.fifo).context("start FIFO")?;
-        fifo.write_all(b"0").context("start FIFO")
-    }
 }
 
 #[cfg(test)]

@@ -65,8 +65,9 @@ pub fn check_placement(spec: &Spec) -> Checked<Placement> {
         let path = ns.path().clone().filter(|p| !p.as_os_str().is_empty());
         if let Some(p) = &path {
             if flag == libc::CLONE_NEWNS {
-                // The sandbox process re-executes ringfence from the host's
-                // file system, which another mount namespace may not have.
+                // The sandbox process and its gofer reach the state
+                // directory and the rootfs by host paths, which another
+                // mount namespace may not have.
                 return err(format!("{field}.path"), "joining an existing mount namespace is not supported");
             }
             if !p.is_absolute() {

@@ -2,6 +2,7 @@
 //! lifecycle commands runc users expect.
 
 pub mod block;
+pub mod boot;
 pub mod commands;
 pub mod config;
 pub mod console;
