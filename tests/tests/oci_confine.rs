@@ -230,6 +230,54 @@ fn the_sandbox_process_has_namespaces_of_its_own() {
 }
 
 #[test]
+fn the_sandbox_process_keeps_nothing_of_create_but_its_command_line() {
+    let env = Env::new("confine-fork");
+    let bundle = env.bundle("b", |c| c["process"]["args"] = json!(["/bin/sleep", "30"]));
+    let secret = env.dir.path().join("secret");
+    std::fs::write(&secret, "not the container's").expect("write secret");
+    let err = env.dir.path().join("stderr");
+    // `create` with a descriptor it does not pass on (no --preserve-fds),
+    // as a careless caller of runc may leave one.
+    let rf = ringfence_command();
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(r#"exec "$@" 5<"$IN""#)
+        .arg("bash")
+        .arg(rf.get_program())
+        .args(rf.get_args())
+        .args(["--root", &env.root(), "create", "-b", &bundle, "f1"])
+        .env("IN", &secret)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .status()
+        .expect("run bash");
+    assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&err).unwrap_or_default());
+    let pid = env.pid("f1");
+    // Found by its command line, as an exec'd `ringfence boot` was.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
+    assert_eq!(args.first().copied(), Some(&b"ringfence"[..]), "{:?}", String::from_utf8_lossy(&cmdline));
+    assert!(args.contains(&&b"boot"[..]), "{:?}", String::from_utf8_lossy(&cmdline));
+    assert_eq!(args.last().copied(), Some(&b"f1"[..]), "{:?}", String::from_utf8_lossy(&cmdline));
+    // Neither the caller's stray descriptor nor `create`'s lock on the
+    // container's directory (`create` exited; the sandbox must not hold
+    // it for later commands either).
+    let dir = std::fs::canonicalize(Path::new(&env.root()).join("f1")).expect("state dir");
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).expect("fd dir").filter_map(Result::ok) {
+        let target = std::fs::read_link(fd.path()).unwrap_or_default();
+        assert_ne!(target, secret, "fd {:?} is the caller's", fd.file_name());
+        assert_ne!(target, dir, "fd {:?} is the container directory's lock", fd.file_name());
+    }
+    // Its own session: a detached container outlives the caller's terminal.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let session = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(3)).expect("session field");
+    assert_eq!(session, pid.to_string(), "a session leader: {stat}");
+    env.rf(&["delete", "f1"]).assert_code(0);
+    assert_eq!(env.entries(), Vec::<String>::new());
+}
+
+#[test]
 fn cgroup_limits_are_set_on_the_sandbox_and_gofer() {
     let env = Env::new("confine-cg");
     let bundle = env.bundle("b", |c| {
