@@ -278,6 +278,22 @@ fn the_sandbox_process_keeps_nothing_of_create_but_its_command_line() {
 }
 
 #[test]
+fn a_namespace_the_sandbox_process_cannot_join_fails_create_and_leaves_nothing() {
+    let env = Env::new("confine-setns");
+    // An ipc namespace file given as the network namespace: setns refuses
+    // it in the sandbox process, after the fork.
+    let bundle = env.bundle("b", |c| c["linux"]["namespaces"][1]["path"] = json!("/proc/self/ns/ipc"));
+    let (code, err) = env.detached(&["create", "-b", &bundle, "n1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with("ringfence: cannot place the sandbox process in its cgroup and namespaces: Invalid argument"),
+        "{err}"
+    );
+    assert!(err.ends_with("ringfence: the sandbox process failed to start (its error, if any, is above)\n"), "{err}");
+    assert_eq!(env.entries(), Vec::<String>::new());
+}
+
+#[test]
 fn cgroup_limits_are_set_on_the_sandbox_and_gofer() {
     let env = Env::new("confine-cg");
     let bundle = env.bundle("b", |c| {

@@ -19,7 +19,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _};
 
@@ -96,23 +96,36 @@ pub fn fork(spec: &BootSpec<'_>, ready: UnixStream) -> anyhow::Result<SandboxPro
     let cmdline = forked::nul_separated(&spec.command_line);
     // The parent's copy of `ready` closes when the closure is dropped
     // uncalled.
-    let pid = sys::fork_in_pid_namespace(&spec.pid_namespace, "sandbox process", move || {
-        match child(spec, ready, cmdline) {
-            Ok(code) => code.into(),
-            Err(e) => {
-                eprintln!("ringfence: {e:#}");
-                FAILURE
-            }
-        }
-    })?;
+    let pid = sys::fork_in_pid_namespace(&spec.pid_namespace, "sandbox process", move || child(spec, ready, cmdline))?;
     Ok(SandboxProcess { pid })
 }
 
 /// The forked sandbox process: set up as a fresh process would be, then
-/// the container's life; returns its exit status.
-fn child(spec: &BootSpec<'_>, ready: UnixStream, cmdline: Vec<u8>) -> anyhow::Result<u8> {
-    // What exec'ing `ringfence boot` did on the way, in that order: stdio,
-    // session, place on the host.
+/// the container's life; returns its exit status. A failure is printed
+/// while the ready socket is still open (`create` kills the process once
+/// it closes).
+fn child(spec: &BootSpec<'_>, ready: UnixStream, cmdline: Vec<u8>) -> libc::c_int {
+    let preserved = match set_up(spec, &ready, cmdline) {
+        Ok(fds) => fds,
+        Err(e) => return failed(&e),
+    };
+    let gate = Arc::new(StartGate { ready: Mutex::new(Some(ready)), fifo: spec.dir.join(START_FIFO) });
+    match boot(spec, Arc::clone(&gate), preserved) {
+        Ok(code) => code.into(),
+        Err(e) => failed(&e),
+    }
+}
+
+fn failed(e: &anyhow::Error) -> libc::c_int {
+    eprintln!("ringfence: {e:#}");
+    FAILURE
+}
+
+/// What exec'ing `ringfence boot` did on the way, in that order (stdio,
+/// session, place on the host), then what a fresh process would have:
+/// default signal handlers, only its own descriptors. Returns copies of
+/// the preserved descriptors.
+fn set_up(spec: &BootSpec<'_>, ready: &UnixStream, cmdline: Vec<u8>) -> anyhow::Result<Vec<OwnedFd>> {
     if let Some(stdio) = &spec.stdio {
         sys::set_stdio(stdio.each_ref().map(|fd| fd.as_fd())).context("cannot set up the sandbox's stdio")?;
     }
@@ -135,12 +148,12 @@ fn child(spec: &BootSpec<'_>, ready: UnixStream, cmdline: Vec<u8>) -> anyhow::Re
     // `run`'s state lock, its end of the ready socket, the cgroup and
     // namespace files, the stdio copies: never used or dropped here.
     forked::close_all_but(&mut keep);
-    boot(spec, ready, preserved)
+    Ok(preserved)
 }
 
 /// The sandbox process's life once in place: gofer, VM, control server,
 /// ready, start, run; returns the container's exit status.
-fn boot(spec: &BootSpec<'_>, ready: UnixStream, preserved: Vec<OwnedFd>) -> anyhow::Result<u8> {
+fn boot(spec: &BootSpec<'_>, gate: Arc<StartGate>, preserved: Vec<OwnedFd>) -> anyhow::Result<u8> {
     let (cfg, dir, platform) = (spec.cfg, spec.dir, spec.platform);
     // Pid 1 of its namespace: signals need handlers to be delivered at all.
     use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
@@ -196,7 +209,6 @@ fn boot(spec: &BootSpec<'_>, ready: UnixStream, preserved: Vec<OwnedFd>) -> anyh
     // by direct calls).
     let server = super::server::ControlServer::start(dir, Arc::clone(&control))?;
     let exit_record = super::control_cmds::ExitRecord::create(dir)?;
-    let gate = StartGate { ready: std::sync::Mutex::new(Some(ready)), fifo: dir.join(START_FIFO) };
     let (gofer_ready, before_run) = match platform {
         // The VM is built before `create` returns (the program loaded, not
         // started); it waits for `start` right before the guest first runs,
@@ -238,7 +250,7 @@ fn boot(spec: &BootSpec<'_>, ready: UnixStream, preserved: Vec<OwnedFd>) -> anyh
 /// the socket `create` reads, then blocks opening the start FIFO for
 /// writing until `start` opens it for reading.
 struct StartGate {
-    ready: std::sync::Mutex<Option<UnixStream>>,
+    ready: Mutex<Option<UnixStream>>,
     fifo: PathBuf,
 }
 
