@@ -8,7 +8,8 @@
 //! the container's.
 //!
 //! Forking instead of executing `ringfence boot` takes the exec and a new
-//! process image's start-up (~3 ms) off every container's start; the child
+//! process image's start-up (2-4 ms of a ~27 ms `run` here, and ~1.2 MiB
+//! of the sandbox process's peak RSS) off every container's start; the child
 //! works from the config `create` checked, and shows `ringfence ... boot
 //! ... ID` as its command line, as an exec'd one did.
 
