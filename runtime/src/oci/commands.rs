@@ -406,6 +406,12 @@ fn destroy(c: Container, hooks: Option<&hooks::Hooks>) -> anyhow::Result<()> {
 
 fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
     let Some(pid) = c.stored.pid else { return Ok(()) };
+    // Readable once the process exits: the wait below wakes then, not at
+    // its next look (a 2 ms sleep made every `delete --force` wait ~1 ms
+    // more on average). Opened while `alive` can tell whether it watches
+    // the container's process (a recycled pid is not taken for it).
+    let pidfd = rustix::process::Pid::from_raw(pid)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
     // A running VM is stopped through the control socket, so that the
     // sandbox process ends it cleanly (exit status recorded, `wait`
     // callers answered); SIGKILL otherwise, or when that does not end it.
@@ -424,7 +430,16 @@ fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
         if start.elapsed() > DEATH_TIMEOUT {
             bail!("the sandbox process {pid} did not die");
         }
-        std::thread::sleep(Duration::from_millis(2));
+        // Bounded: the grace and death deadlines are checked above, and
+        // without a pidfd (a kernel before 5.3) this is the old poll.
+        let step = Duration::from_millis(if pidfd.is_some() { 50 } else { 2 });
+        match &pidfd {
+            Some(fd) => {
+                let ms = i32::try_from(step.as_millis()).unwrap_or(i32::MAX);
+                let _ = crate::sys::poll_readable(&[fd.as_fd()], ms);
+            }
+            None => std::thread::sleep(step),
+        }
     }
     Ok(())
 }

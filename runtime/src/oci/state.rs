@@ -174,8 +174,8 @@ impl Container {
         // reboot anyway (runc does not sync it either); an fdatasync cost
         // ~10 ms a save on a disk-backed --root, three saves per create.
         f.write_all(&text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
-        Ok(())
+        drop(f);
+        replace(&tmp, &path)
     }
 
     /// The status, checked against the sandbox process: a container whose
@@ -213,6 +213,30 @@ impl Container {
     /// Removes the directory (the lock goes with it).
     pub fn remove(self) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&self.dir).with_context(|| format!("cannot remove {}", self.dir.display()))
+    }
+}
+
+/// Puts `tmp` in the place of `path` atomically, `tmp` gone afterwards.
+///
+/// An exchange (`RENAME_EXCHANGE`) then an unlink of the old text, not a
+/// rename over it: on ext4 (`--root` on disk, as `/run` and `/tmp` are on
+/// these machines) a rename over an existing file starts the new file's
+/// writeback (`auto_da_alloc`), and removing that file later waits for
+/// the write to finish. `run` saves state.json twice and deletes it at
+/// the end: ~0.35 ms of saves and ~0.35 ms in the final unlink, against
+/// ~0.1 ms and ~0.06 ms exchanged (a file never written back is dropped
+/// without I/O). A plain rename where there is nothing to exchange with
+/// (the first save) or where the file system has no exchange.
+fn replace(tmp: &Path, path: &Path) -> anyhow::Result<()> {
+    let cwd = rustix::fs::CWD;
+    match rustix::fs::renameat_with(cwd, tmp, cwd, path, rustix::fs::RenameFlags::EXCHANGE) {
+        Ok(()) => {
+            // The old text; a leftover would only be overwritten by the
+            // next save or removed with the directory.
+            let _ = std::fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(_) => std::fs::rename(tmp, path).with_context(|| format!("cannot replace {}", path.display())),
     }
 }
 
@@ -302,6 +326,38 @@ mod tests {
     fn own_start_time() {
         let me = i32::try_from(std::process::id()).unwrap_or(0);
         assert!(proc_start_time(me).is_some());
+    }
+
+    /// Each save replaces the text (exchanged, the old text removed), and
+    /// the directory holds nothing else.
+    #[test]
+    fn saves_replace_the_state() {
+        let root = std::env::temp_dir().join(format!("rf-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("mkdir");
+        let stored = Stored {
+            id: "c".into(),
+            status: Status::Creating,
+            pid: None,
+            pid_start: None,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: now_rfc3339(),
+            annotations: HashMap::new(),
+        };
+        let mut c = Container::create(&root, stored).expect("create");
+        for (status, pid) in [(Status::Created, 7), (Status::Running, 8)] {
+            c.stored.status = status;
+            c.stored.pid = Some(pid);
+            c.save().expect("save");
+            let read: Stored =
+                serde_json::from_slice(&std::fs::read(c.dir.join(STATE_FILE)).expect("read")).expect("parse");
+            assert_eq!((read.status, read.pid), (status, Some(pid)));
+            let names: Vec<_> = std::fs::read_dir(&c.dir).expect("list").flatten().map(|e| e.file_name()).collect();
+            assert_eq!(names, [STATE_FILE], "only the state file");
+        }
+        drop(c);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -40,11 +40,31 @@ impl Vm {
         Ok(())
     }
 
-    /// Creates the in-kernel interrupt controllers (`KVM_CREATE_IRQCHIP`):
-    /// each vCPU gets a local APIC whose timer interrupts the guest without
-    /// an exit to the VMM. Must precede the vCPUs.
+    /// Gives each vCPU an in-kernel local APIC, whose timer interrupts the
+    /// guest without an exit to the VMM. Must precede the vCPUs.
+    ///
+    /// Split (`KVM_CAP_SPLIT_IRQCHIP`): the local APICs only, no PIC or
+    /// IOAPIC, which the guest never uses. Their I/O devices and default
+    /// IRQ routes start SRCU grace periods when created and again when the
+    /// VM is destroyed, and closing the VM fd waits for them: a `run` of
+    /// /bin/true spent 0.73 ms closing it with `KVM_CREATE_IRQCHIP`, 0.40 ms
+    /// split (medians of 15; a VM closed right after creation: 12-15 ms
+    /// against 1-5 ms), time every `run` waits for. The full irqchip is the
+    /// fallback for a KVM without the split capability.
     pub fn create_irqchip(&self) -> Result<(), KvmError> {
-        self.fd.create_irq_chip().map_err(KvmError::CreateIrqchip)
+        let split = kvm_bindings::kvm_enable_cap {
+            cap: kvm_bindings::KVM_CAP_SPLIT_IRQCHIP,
+            // Routes for a userspace IOAPIC; there is none.
+            args: [0, 0, 0, 0],
+            ..Default::default()
+        };
+        match self.fd.enable_cap(&split) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                tracing::debug!(%err, "no split irqchip: creating the full one");
+                self.fd.create_irq_chip().map_err(KvmError::CreateIrqchip)
+            }
+        }
     }
 
     /// Creates vCPU `index`.
