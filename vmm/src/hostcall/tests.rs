@@ -219,6 +219,44 @@ fn p9_bad_reply_breaks_the_channel() {
     assert!(matches!(serve(&m, &stop, None, None, &bad), Err(HostcallError::BadArgument { .. })));
 }
 
+/// A reply that arrives in pieces (the size field itself split) lands
+/// whole; one with bytes past its own size breaks the channel.
+#[test]
+fn p9_reply_in_pieces_and_trailing_bytes() {
+    use std::io::Write as _;
+    let m = mem();
+    let stop = StopSignal::new();
+    m.write_bytes(0x10_0000, b"\x07\0\0\0\x64\x01\0").expect("write");
+    let reply: Vec<u8> = [&[0x0f, 0, 0, 0, 0x75, 1, 0][..], b"12345678"].concat();
+    let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let mut chan = p9::GoferChannel::new(ours);
+    let sent = reply.clone();
+    let gofer = std::thread::spawn(move || {
+        let mut got = [0u8; 7];
+        theirs.read_exact(&mut got).expect("request");
+        for piece in [&sent[..2], &sent[2..9], &sent[9..]] {
+            theirs.write_all(piece).expect("reply");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        theirs.read_exact(&mut got).expect("request");
+        // A reply of 7 bytes followed by 3 more.
+        theirs.write_all(&[7, 0, 0, 0, 0x79, 1, 0, 9, 9, 9]).expect("reply");
+    });
+    // The head segment is large enough to take everything at once.
+    let req = decode(&m, &block(Hostcall::P9, [1, 0, 0, 0], &[(0x10_0000, 7), (0x30_0000, 9), (0x31_0000, 64)]))
+        .expect("valid");
+    assert_eq!(serve(&m, &stop, Some(&mut chan), None, &req).expect("served"), Reply::ret(15));
+    let mut got = vec![0u8; 15];
+    m.read_bytes(0x30_0000, &mut got[..9]).expect("read");
+    m.read_bytes(0x31_0000, &mut got[9..]).expect("read");
+    assert_eq!(got, reply);
+    // Bytes beyond the reply's size: the stream is out of step.
+    let req = decode(&m, &block(Hostcall::P9, [1, 0, 0, 0], &[(0x10_0000, 7), (0x30_0000, 64)])).expect("valid");
+    assert_eq!(serve(&m, &stop, Some(&mut chan), None, &req).expect("served"), Reply::ret(-i64::from(libc::EIO)));
+    gofer.join().expect("gofer");
+    assert_eq!(serve(&m, &stop, Some(&mut chan), None, &req).expect("served"), Reply::ret(-i64::from(libc::EIO)));
+}
+
 #[test]
 fn p9_requires_exactly_one_message() {
     let m = mem();
