@@ -104,6 +104,11 @@ pub struct BootArgs {
     /// How many descriptors `create` sends on the ready socket.
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Report ready before the gofer has answered (a foreground `run`,
+    /// which starts the container at once): a gofer that did not start
+    /// ends the run at the first file access instead of failing `create`.
+    #[arg(long)]
+    pub late_gofer_check: bool,
     /// The container id.
     pub id: String,
 }
@@ -201,5 +206,13 @@ pub fn boot(global: &GlobalArgs, args: BootArgs) -> anyhow::Result<u8> {
         super::Platform::Kvm => ringfence::sandbox::SandboxPlatform::Kvm,
         super::Platform::Ptrace => ringfence::sandbox::SandboxPlatform::Ptrace,
     };
-    commands::boot(&global.root, &args.id, &args.bundle, global.debug, platform, args.preserve_fds)
+    commands::boot(
+        &global.root,
+        &args.id,
+        &args.bundle,
+        global.debug,
+        platform,
+        args.preserve_fds,
+        args.late_gofer_check,
+    )
 }

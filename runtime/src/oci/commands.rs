@@ -172,6 +172,11 @@ fn prepare(
     if req.preserve_fds > 0 {
         cmd.arg("--preserve-fds").arg(req.preserve_fds.to_string());
     }
+    // A foreground `run` reports the sandbox process's failure itself
+    // (stderr, exit status), after `create` as well as before.
+    if !detach {
+        cmd.arg("--late-gofer-check");
+    }
     cmd.arg(&req.id);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
     if let Some(socket) = console {
@@ -494,6 +499,7 @@ pub fn boot(
     strace: bool,
     platform: sandbox::SandboxPlatform,
     preserve_fds: u32,
+    late_gofer_check: bool,
 ) -> anyhow::Result<u8> {
     let dir = root.join(id);
     // Pid 1 of its namespace: signals need handlers to be delivered at all.
@@ -520,7 +526,8 @@ pub fn boot(
         trees: super::block::gofer_trees(&cfg),
     };
     // First: its start-up (confinement) overlaps the VM's construction;
-    // the VMM waits for its handshake before the VM is reported ready.
+    // its handshake is waited for before the VM is reported ready, or, with
+    // `late_gofer_check`, at the first 9P exchange.
     // Forked while this process is single-threaded (no exec: see
     // `gofer::fork`), by this thread, which lives as long as the sandbox:
     // the gofer's parent-death signal follows the thread that forked it.
@@ -569,6 +576,13 @@ pub fn boot(
         // started); it waits for `start` right before the guest first runs,
         // then confines itself with filters compiled beforehand.
         sandbox::SandboxPlatform::Kvm => {
+            // `create` reports a gofer that did not start. A foreground
+            // `run` starts the container at once and reports the sandbox
+            // process's errors itself: there the VMM checks at the first
+            // 9P exchange, and guest boot overlaps the gofer's start-up.
+            if !late_gofer_check {
+                (gofer_ready.0)().map_err(|e| anyhow::anyhow!("cannot start the gofer: {e}"))?;
+            }
             let filters = crate::seccomp::Compiled::new(&[gofer.pid()]).context("seccomp")?;
             let before_run = vmm::BeforeRun(Arc::new(move || {
                 crate::sys::release_guest_image_pages();

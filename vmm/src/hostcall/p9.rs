@@ -7,6 +7,11 @@
 //! it under a handle the guest gets in `ret2` and reads with `FileRead`
 //! (see `file.rs`) without a gofer round trip.
 //!
+//! The gofer starts alongside the VM: the channel waits for its start-up
+//! handshake at the first exchange, so that guest boot overlaps the
+//! gofer's confinement; a gofer that did not start ends the run there
+//! ([`GoferChannel::wait_ready`]).
+//!
 //! The gofer is a separate, confined process, but its replies are still
 //! checked here: the size field must be a valid 9P size that fits the
 //! guest's reply segments. A bad reply or a lost connection marks the
@@ -25,10 +30,13 @@ use super::{guest_slices, HostcallError, Reply, Request};
 use crate::stop::StopSignal;
 use crate::sys;
 use crate::vstate::GuestMemory;
+use crate::GoferReady;
 
 /// The VMM's end of the gofer connection.
 pub struct GoferChannel {
     sock: UnixStream,
+    /// The start-up check not yet waited for.
+    ready: Option<GoferReady>,
     broken: bool,
     /// Donated files by handle (never 0), read by `FileRead`.
     pub(super) donated: HashMap<u64, File>,
@@ -40,12 +48,36 @@ pub struct GoferChannel {
 }
 
 impl GoferChannel {
-    /// Wraps a connected socket to the gofer.
+    /// Wraps a connected socket to a gofer already serving.
+    #[cfg(test)]
     pub fn new(sock: UnixStream) -> Self {
-        // Non-blocking: a partial write goes back to the poll loop (which
-        // also watches for a stop) instead of blocking in writev.
-        let broken = sock.set_nonblocking(true).is_err();
-        Self { sock, broken, donated: HashMap::new(), next_handle: 0, reader: None, reader_failed: false }
+        let mut chan = Self::starting(sock, None);
+        chan.set_nonblocking();
+        chan
+    }
+
+    /// Wraps the socket of a gofer still starting: `ready` waits for its
+    /// handshake, which the first exchange does.
+    pub fn starting(sock: UnixStream, ready: Option<GoferReady>) -> Self {
+        Self { sock, ready, broken: false, donated: HashMap::new(), next_handle: 0, reader: None, reader_failed: false }
+    }
+
+    // Non-blocking: a transfer that would block goes back to the poll loop
+    // (which also watches for a stop). Not before the handshake: the flag
+    // belongs to the socket's open file, which the handshake thread reads
+    // through another descriptor.
+    fn set_nonblocking(&mut self) {
+        self.broken |= self.sock.set_nonblocking(true).is_err();
+    }
+
+    /// Waits for the gofer's start-up handshake, once; `Err` says why the
+    /// gofer did not start.
+    pub fn wait_ready(&mut self) -> Result<(), String> {
+        if let Some(ready) = self.ready.take() {
+            (ready.0)()?;
+            self.set_nonblocking();
+        }
+        Ok(())
     }
 
     /// Ends the connection: the gofer reads EOF and exits.
