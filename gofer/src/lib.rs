@@ -35,6 +35,7 @@
 
 pub mod confine;
 mod fid;
+mod inbox;
 mod ops;
 pub mod seccomp;
 mod server;

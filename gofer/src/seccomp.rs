@@ -27,6 +27,8 @@ const ALLOWED: &[(&str, libc::c_long)] = &[
     ("readv", libc::SYS_readv),
     ("recvfrom", libc::SYS_recvfrom),
     ("recvmsg", libc::SYS_recvmsg),
+    // Waiting for the next request (`inbox`).
+    ("ppoll", libc::SYS_ppoll),
     ("write", libc::SYS_write),
     ("writev", libc::SYS_writev),
     ("sendto", libc::SYS_sendto),

@@ -1,7 +1,7 @@
 //! The connection loop and the one dispatch match.
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
@@ -74,25 +74,16 @@ impl Server {
     pub fn serve<C: Read + Write + AsFd>(&mut self, conn: &mut C) -> Result<(), GoferError> {
         let max =
             usize::try_from(self.opts.max_msize).map_err(|_| GoferError::Frame(FrameError::TooShort { len: 0 }))?;
-        let mut frame = vec![0u8; max];
+        let mut inbox = crate::inbox::Inbox::new(max);
         let mut out = vec![0u8; max];
-        loop {
-            let mut size = [0u8; 4];
-            match conn.read_exact(&mut size) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(GoferError::Io(e)),
-            }
-            let len = p9::frame_len(size, self.msize).map_err(GoferError::Frame)?;
-            let frame = frame.get_mut(..len).ok_or(GoferError::Frame(FrameError::TooShort { len }))?;
-            frame[..4].copy_from_slice(&size);
-            conn.read_exact(&mut frame[4..]).map_err(GoferError::Io)?;
+        while let Some(frame) = inbox.next(conn, self.msize)? {
             if frame.get(4) == Some(&p9::TREAD) && self.read_spliced(frame, conn).map_err(GoferError::Io)? {
                 continue;
             }
             let n = self.handle(frame, &mut out).map_err(GoferError::Frame)?;
             self.send_reply(frame, &out[..n], conn).map_err(GoferError::Io)?;
         }
+        Ok(())
     }
 
     /// Handles one complete frame, writing the reply into `out` (at least

@@ -110,15 +110,12 @@ pub fn run_built(built: Built, config: &VmConfig, stop: &StopSignal) -> Result<(
     let mut vcpu = vcpu;
 
     // 5. Run.
-    // The gofer started alongside the VM; it must serve before its socket
-    // is used (and made non-blocking) below.
-    if let Some(ready) = &config.gofer_ready {
-        (ready.0)().map_err(VmmError::GoferStart)?;
-    }
+    // The gofer started alongside the VM: its handshake is waited for at
+    // the first 9P exchange, so that guest boot overlaps its start-up.
     let mut hostcalls = Hostcalls::new(&memory, stop, vcpu.index());
     if let Some(sock) = &config.gofer {
         let sock = sock.try_clone().map_err(|_| VmmError::Config("cannot use the gofer connection"))?;
-        hostcalls = hostcalls.with_gofer(sock);
+        hostcalls = hostcalls.with_gofer(sock, config.gofer_ready.clone());
     }
     let mut stats = RunStats::default();
     // The counters cost a few hundred microseconds to read: only for --debug.

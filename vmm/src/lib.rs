@@ -60,8 +60,9 @@ pub struct VmConfig {
     /// The connection to the gofer serving the container's files, if any
     /// (shared so that the config stays cloneable; used by one vCPU).
     pub gofer: Option<std::sync::Arc<std::os::unix::net::UnixStream>>,
-    /// Waits until the gofer serves (its start overlaps VM creation); run
-    /// once, right before the VMM first uses `gofer`.
+    /// Waits until the gofer serves (its start overlaps VM creation and
+    /// guest boot); run once, at the first 9P exchange. An `Err` ends the
+    /// run with [`VmmError::GoferStart`].
     pub gofer_ready: Option<GoferReady>,
     /// Put an in-sandbox tmpfs over the (read-only) root from the gofer
     /// ([`abi::boot::FLAG_ROOT_OVERLAY`]).

@@ -51,11 +51,11 @@ pub fn readv(fd: RawFd, slices: &[VolatileSlice<'_>]) -> io::Result<usize> {
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
-/// `recvmsg(2)` from socket `fd` into one guest memory slice, taking the
+/// `recvmsg(2)` from socket `fd` into guest memory slices, taking the
 /// first descriptor passed with the bytes (`SCM_RIGHTS`, close-on-exec);
 /// any further ones are closed. EINTR is returned.
-pub fn recv_with_fd(fd: RawFd, slice: &VolatileSlice<'_>) -> io::Result<(usize, Option<OwnedFd>)> {
-    let mut iov = iovecs(std::slice::from_ref(slice));
+pub fn recv_with_fd(fd: RawFd, slices: &[VolatileSlice<'_>]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut iov = iovecs(slices);
     // Room for a few descriptors, u64-aligned as cmsghdr needs.
     let mut space = [0u64; 8];
     // SAFETY: an all-zero msghdr is a valid empty header (null pointers,
@@ -65,7 +65,7 @@ pub fn recv_with_fd(fd: RawFd, slice: &VolatileSlice<'_>) -> io::Result<(usize, 
     msg.msg_iovlen = iov.len();
     msg.msg_control = space.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&space);
-    // SAFETY: the iovec points into a writable VolatileSlice borrowed for
+    // SAFETY: every iovec points into a writable VolatileSlice borrowed for
     // this call; the control buffer is a live local of the given size.
     let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
     let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;

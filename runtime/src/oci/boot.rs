@@ -62,6 +62,10 @@ pub struct BootSpec<'a> {
     pub pid_namespace: PidNamespace,
     /// What /proc/PID/cmdline shows (`ringfence ... boot ... ID`).
     pub command_line: Vec<OsString>,
+    /// Report ready before the gofer has answered (a foreground `run`,
+    /// which starts the container at once): a gofer that did not start
+    /// ends the run at the first 9P exchange instead of failing `create`.
+    pub late_gofer_check: bool,
 }
 
 /// A sandbox process started by [`fork`], not reaped until [`Self::wait`]
@@ -215,6 +219,13 @@ fn boot(spec: &BootSpec<'_>, gate: Arc<StartGate>, preserved: Vec<OwnedFd>) -> a
         // started); it waits for `start` right before the guest first runs,
         // then confines itself with filters compiled beforehand.
         SandboxPlatform::Kvm => {
+            // `create` reports a gofer that did not start. A foreground
+            // `run` starts the container at once and reports the sandbox
+            // process's errors itself: there the VMM checks at the first
+            // 9P exchange, and guest boot overlaps the gofer's start-up.
+            if !spec.late_gofer_check {
+                (gofer_ready.0)().map_err(|e| anyhow::anyhow!("cannot start the gofer: {e}"))?;
+            }
             let filters = crate::seccomp::Compiled::new(&[gofer.pid()]).context("seccomp")?;
             let before_run = vmm::BeforeRun(Arc::new(move || {
                 sys::release_guest_image_pages();

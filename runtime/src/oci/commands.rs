@@ -188,6 +188,9 @@ fn prepare(
         placement,
         pid_namespace,
         command_line,
+        // A foreground `run` reports the sandbox process's failure itself
+        // (stderr, exit status), after `create` as well as before.
+        late_gofer_check: !detach,
     };
     let child = boot::fork(&spec, theirs).context("cannot start the sandbox process")?;
     // Closes the child's stdio and the cgroup and namespace files.

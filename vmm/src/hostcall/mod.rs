@@ -159,9 +159,10 @@ impl<'a> Hostcalls<'a> {
         Self { mem, stop, vcpu, gofer: None, control: None, count: 0, p9_count: 0, p9_ns: 0 }
     }
 
-    /// Serves `P9` hostcalls over `sock` (the gofer connection).
-    pub fn with_gofer(mut self, sock: std::os::unix::net::UnixStream) -> Self {
-        self.gofer = Some(p9::GoferChannel::new(sock));
+    /// Serves `P9` hostcalls over `sock` (the gofer connection), once
+    /// `ready` (if any) has seen the gofer start: at the first of them.
+    pub fn with_gofer(mut self, sock: std::os::unix::net::UnixStream, ready: Option<crate::GoferReady>) -> Self {
+        self.gofer = Some(p9::GoferChannel::starting(sock, ready));
         self
     }
 
@@ -181,14 +182,22 @@ impl<'a> Hostcalls<'a> {
         }
     }
 
-    fn handle(&mut self) -> Result<Option<Outcome>, HostcallError> {
+    fn handle(&mut self) -> Result<Option<Outcome>, VmmError> {
+        let bad = |source| VmmError::BadHostcall { vcpu: self.vcpu, source };
         let gpa = layout::hostcall_block_gpa(self.vcpu);
-        let block: HostcallBlock = self.mem.read(gpa).map_err(HostcallError::Block)?;
-        let req = decode(self.mem, &block)?;
+        let block: HostcallBlock = self.mem.read(gpa).map_err(|e| bad(HostcallError::Block(e)))?;
+        let req = decode(self.mem, &block).map_err(bad)?;
         self.count += 1;
         tracing::trace!(call = req.call.name(), args = ?req.args, total = req.total, "hostcall");
+        if req.call == Hostcall::P9 {
+            // The gofer started alongside the VM; if it did not, the run
+            // ends here with its reason (not with the guest's EIO).
+            if let Some(gofer) = &mut self.gofer {
+                gofer.wait_ready().map_err(VmmError::GoferStart)?;
+            }
+        }
         let t0 = matches!(req.call, Hostcall::P9 | Hostcall::FileRead).then(std::time::Instant::now);
-        let reply = serve(self.mem, self.stop, self.gofer.as_mut(), self.control.as_deref(), &req)?;
+        let reply = serve(self.mem, self.stop, self.gofer.as_mut(), self.control.as_deref(), &req).map_err(bad)?;
         if let Some(t0) = t0 {
             self.p9_count += 1;
             self.p9_ns += u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -200,7 +209,7 @@ impl<'a> Hostcalls<'a> {
                 self.mem
                     .write_u64(ret_gpa, u64::from_ne_bytes(ret.to_ne_bytes()))
                     .and_then(|()| self.mem.write_u64(ret2_gpa, ret2))
-                    .map_err(HostcallError::Reply)?;
+                    .map_err(|e| bad(HostcallError::Reply(e)))?;
                 Ok(None)
             }
             Reply::Finish(outcome) => Ok(Some(outcome)),
@@ -213,10 +222,9 @@ impl PortIo for Hostcalls<'_> {
         if port != HOSTCALL_PORT {
             return Ok(ExitAction::Fault(GuestFault::PortOut(port)));
         }
-        match self.handle() {
-            Ok(Some(outcome)) => Ok(ExitAction::Finish(outcome)),
-            Ok(None) => Ok(ExitAction::Resume),
-            Err(source) => Err(VmmError::BadHostcall { vcpu: self.vcpu, source }),
+        match self.handle()? {
+            Some(outcome) => Ok(ExitAction::Finish(outcome)),
+            None => Ok(ExitAction::Resume),
         }
     }
 

@@ -7,12 +7,16 @@
 //! it under a handle the guest gets in `ret2` and reads with `FileRead`
 //! (see `file.rs`) without a gofer round trip.
 //!
+//! The gofer starts alongside the VM: the channel waits for its start-up
+//! handshake at the first exchange, so that guest boot overlaps the
+//! gofer's confinement; a gofer that did not start ends the run there
+//! ([`GoferChannel::wait_ready`]).
+//!
 //! The gofer is a separate, confined process, but its replies are still
 //! checked here: the size field must be a valid 9P size that fits the
 //! guest's reply segments. A bad reply or a lost connection marks the
 //! channel broken; every later exchange fails with EIO.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
@@ -26,10 +30,13 @@ use super::{guest_slices, HostcallError, Reply, Request};
 use crate::stop::StopSignal;
 use crate::sys;
 use crate::vstate::GuestMemory;
+use crate::GoferReady;
 
 /// The VMM's end of the gofer connection.
 pub struct GoferChannel {
     sock: UnixStream,
+    /// The start-up check not yet waited for.
+    ready: Option<GoferReady>,
     broken: bool,
     /// Donated files by handle (never 0), read by `FileRead`.
     pub(super) donated: HashMap<u64, File>,
@@ -41,12 +48,36 @@ pub struct GoferChannel {
 }
 
 impl GoferChannel {
-    /// Wraps a connected socket to the gofer.
+    /// Wraps a connected socket to a gofer already serving.
+    #[cfg(test)]
     pub fn new(sock: UnixStream) -> Self {
-        // Non-blocking: a partial write goes back to the poll loop (which
-        // also watches for a stop) instead of blocking in writev.
-        let broken = sock.set_nonblocking(true).is_err();
-        Self { sock, broken, donated: HashMap::new(), next_handle: 0, reader: None, reader_failed: false }
+        let mut chan = Self::starting(sock, None);
+        chan.set_nonblocking();
+        chan
+    }
+
+    /// Wraps the socket of a gofer still starting: `ready` waits for its
+    /// handshake, which the first exchange does.
+    pub fn starting(sock: UnixStream, ready: Option<GoferReady>) -> Self {
+        Self { sock, ready, broken: false, donated: HashMap::new(), next_handle: 0, reader: None, reader_failed: false }
+    }
+
+    // Non-blocking: a transfer that would block goes back to the poll loop
+    // (which also watches for a stop). Not before the handshake: the flag
+    // belongs to the socket's open file, which the handshake thread reads
+    // through another descriptor.
+    fn set_nonblocking(&mut self) {
+        self.broken |= self.sock.set_nonblocking(true).is_err();
+    }
+
+    /// Waits for the gofer's start-up handshake, once; `Err` says why the
+    /// gofer did not start.
+    pub fn wait_ready(&mut self) -> Result<(), String> {
+        if let Some(ready) = self.ready.take() {
+            (ready.0)()?;
+            self.set_nonblocking();
+        }
+        Ok(())
     }
 
     /// Ends the connection: the gofer reads EOF and exits.
@@ -83,8 +114,29 @@ pub(super) fn advance<'m>(slices: &mut Vec<VolatileSlice<'m>>, mut n: usize) -> 
     Ok(())
 }
 
-/// Moves every byte of `slices` with `op`, waiting for readiness between
-/// partial transfers and giving up when the VM is stopped.
+/// Waits until `fd` is ready for `events`, giving up when the VM is
+/// stopped (EINTR).
+fn wait(fd: i32, events: libc::c_short, stop: &StopSignal) -> io::Result<()> {
+    loop {
+        if stop.reason().is_some() {
+            return Err(io::Error::from_raw_os_error(libc::EINTR));
+        }
+        // EINTR: a kick of the vCPU thread (a control request's nudge), not
+        // a failure of the channel.
+        match sys::poll_one(fd, events, 100) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Moves every byte of `slices` with `op` on the non-blocking socket `fd`.
+/// The transfer is tried first and `poll` waited in only when it would
+/// block: the gofer has usually answered by the time the VMM reads (it
+/// runs as soon as the request wakes it), so most exchanges cost one
+/// `writev` and one `recvmsg`.
 fn all<'m>(
     fd: i32,
     events: libc::c_short,
@@ -94,25 +146,38 @@ fn all<'m>(
 ) -> io::Result<()> {
     slices.retain(|s| !s.is_empty());
     while !slices.is_empty() {
-        if stop.reason().is_some() {
-            return Err(io::Error::from_raw_os_error(libc::EINTR));
-        }
-        // EINTR: a kick of the vCPU thread (a control request's nudge), not
-        // a failure of the channel.
-        match sys::poll_one(fd, events, 100) {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
         match op(fd, &slices) {
             Ok(0) => return Err(io::Error::from_raw_os_error(libc::EIO)),
             Ok(n) => advance(&mut slices, n)?,
-            Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock) => {}
-            Err(e) => return Err(e),
+            Err(e) => not_yet(e, fd, events, stop)?,
         }
     }
     Ok(())
+}
+
+/// After a transfer on `fd` failed with `e`: waits for readiness if it
+/// would have blocked, returns at once after a signal (unless the VM is
+/// stopped), and fails otherwise.
+fn not_yet(e: io::Error, fd: i32, events: libc::c_short, stop: &StopSignal) -> io::Result<()> {
+    match e.kind() {
+        io::ErrorKind::WouldBlock => wait(fd, events, stop),
+        io::ErrorKind::Interrupted if stop.reason().is_none() => Ok(()),
+        _ => Err(e),
+    }
+}
+
+/// `slices` cut to their first `len` bytes.
+fn truncate<'m>(slices: Vec<VolatileSlice<'m>>, mut len: usize) -> io::Result<Vec<VolatileSlice<'m>>> {
+    let mut out = Vec::new();
+    for s in slices {
+        if len == 0 {
+            break;
+        }
+        let take = s.len().min(len);
+        out.push(s.subslice(0, take).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?);
+        len -= take;
+    }
+    Ok(out)
 }
 
 /// One exchange: the reply size and the fd passed with the reply, if any.
@@ -124,43 +189,47 @@ fn exchange(
     nreq: usize,
 ) -> io::Result<(i64, Option<OwnedFd>)> {
     let fd = chan.sock.as_raw_fd();
+    let efault = || io::Error::from_raw_os_error(libc::EFAULT);
     let (tsegs, rsegs) = req.segments.split_at(nreq);
-    let tslices = guest_slices(mem, tsegs).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+    let tslices = guest_slices(mem, tsegs).map_err(|_| efault())?;
     all(fd, libc::POLLOUT, stop, tslices, sys::writev)?;
 
-    let mut size = [0u8; 4];
-    let head = mem.slice(rsegs[0].gpa, 4).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
-    // recvmsg for the head: a donated fd rides on the reply's first bytes.
-    let passed = RefCell::new(None);
-    all(fd, libc::POLLIN, stop, vec![head], |fd, s| {
-        let (n, got) = s.first().map_or(Ok((0, None)), |s| sys::recv_with_fd(fd, s))?;
-        if got.is_some() {
-            *passed.borrow_mut() = got;
+    // The head of the reply: whatever has arrived, up to the end of the
+    // first reply segment (which holds at least the size field; most
+    // replies fit it whole). recvmsg: a donated fd rides on the reply's
+    // first bytes. Only one request is outstanding, so anything past the
+    // reply's own size is a broken gofer: refused below.
+    let rslices = guest_slices(mem, rsegs).map_err(|_| efault())?;
+    let first = rslices.first().ok_or_else(efault)?;
+    let mut got = 0usize;
+    let mut passed = None;
+    while got < 4 {
+        let rest = first.offset(got).map_err(|_| efault())?;
+        match sys::recv_with_fd(fd, &[rest]) {
+            Ok((0, _)) => return Err(io::Error::from_raw_os_error(libc::EIO)),
+            Ok((n, more)) => {
+                got += n;
+                // The first fd counts; a later one is closed.
+                passed = passed.or(more);
+            }
+            Err(e) => not_yet(e, fd, libc::POLLIN, stop)?,
         }
-        Ok(n)
-    })?;
-    head.copy_to(&mut size[..]);
+    }
+    let mut size = [0u8; 4];
+    first.subslice(0, 4).map_err(|_| efault())?.copy_to(&mut size[..]);
     let n = u64::from(u32::from_le_bytes(size));
     let capacity: u64 = rsegs.iter().map(|s| s.len).sum();
-    if !(P9_MIN_REPLY..=P9_MAX_MESSAGE).contains(&n) || n > capacity {
+    let got64 = u64::try_from(got).unwrap_or(u64::MAX);
+    if !(P9_MIN_REPLY..=P9_MAX_MESSAGE).contains(&n) || n > capacity || got64 > n {
         return Err(io::Error::from_raw_os_error(libc::EPROTO));
     }
-    // The rest of the reply, scattered over the reply segments after the
-    // four size bytes.
-    let mut rslices = guest_slices(mem, rsegs).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
-    advance(&mut rslices, 4)?;
-    let mut want = usize::try_from(n - 4).unwrap_or(0);
-    let mut body = Vec::new();
-    for s in rslices {
-        if want == 0 {
-            break;
-        }
-        let take = s.len().min(want);
-        body.push(s.subslice(0, take).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?);
-        want -= take;
-    }
-    all(fd, libc::POLLIN, stop, body, sys::readv)?;
-    Ok((i64::try_from(n).unwrap_or(0), passed.into_inner()))
+    // The rest of the reply, exactly: scattered over the reply segments
+    // after the bytes already received.
+    let mut rest = rslices;
+    advance(&mut rest, got)?;
+    let rest = truncate(rest, usize::try_from(n - got64).map_err(|_| efault())?)?;
+    all(fd, libc::POLLIN, stop, rest, sys::readv)?;
+    Ok((i64::try_from(n).unwrap_or(0), passed))
 }
 
 /// `P9`: relays one exchange; `ret` = reply size or `-errno`.

@@ -164,6 +164,49 @@ fn port_handler_writes_results_back() {
     assert!(matches!(err, VmmError::BadHostcall { vcpu: 0, .. }));
 }
 
+/// The gofer's start-up is checked at the first P9 hostcall, once: a
+/// gofer that did not start ends the run with its reason; one that did is
+/// used as usual.
+#[test]
+fn gofer_start_is_checked_at_the_first_exchange() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    let m = mem();
+    let stop = StopSignal::new();
+    m.write_bytes(0x10_0000, b"\x07\0\0\0\x64\x01\0").expect("write");
+    let p9_block = block(Hostcall::P9, [1, 0, 0, 0], &[(0x10_0000, 7), (0x30_0000, 64)]);
+
+    let failed = crate::GoferReady(Arc::new(|| Err("confinement failed".to_owned())));
+    let (sock, _theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let mut h = Hostcalls::new(&m, &stop, 0).with_gofer(sock, Some(failed));
+    // Other hostcalls do not wait for the gofer.
+    m.write(layout::hostcall_block_gpa(0), block(Hostcall::Clock, [0; 4], &[])).expect("w");
+    assert_eq!(h.port_out(HOSTCALL_PORT, &[0; 4]).expect("ok"), ExitAction::Resume);
+    m.write(layout::hostcall_block_gpa(0), p9_block).expect("w");
+    let err = h.port_out(HOSTCALL_PORT, &[0; 4]).expect_err("no gofer");
+    assert!(matches!(&err, VmmError::GoferStart(why) if why == "confinement failed"), "{err}");
+
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&calls);
+    let ready = crate::GoferReady(Arc::new(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }));
+    let reply = vec![0x0b, 0, 0, 0, 0x65, 1, 0, 1, 2, 3, 4];
+    let (sock, gofer) = fake_gofer(7, reply.clone());
+    let mut h = Hostcalls::new(&m, &stop, 0).with_gofer(sock, Some(ready));
+    assert_eq!(h.port_out(HOSTCALL_PORT, &[0; 4]).expect("ok"), ExitAction::Resume);
+    gofer.join().expect("gofer");
+    let back: HostcallBlock = m.read(layout::hostcall_block_gpa(0)).expect("r");
+    assert_eq!(back.ret, 11);
+    // Checked once: the next exchange finds the gofer gone (EIO), not
+    // another check.
+    assert_eq!(h.port_out(HOSTCALL_PORT, &[0; 4]).expect("ok"), ExitAction::Resume);
+    let back: HostcallBlock = m.read(layout::hostcall_block_gpa(0)).expect("r");
+    assert_eq!(back.ret, -i64::from(libc::EIO));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
 /// A fake gofer on the other end of a socketpair: reads one request of
 /// `req_len` bytes, answers with `reply`.
 fn fake_gofer(req_len: usize, reply: Vec<u8>) -> (std::os::unix::net::UnixStream, std::thread::JoinHandle<Vec<u8>>) {
@@ -217,6 +260,44 @@ fn p9_bad_reply_breaks_the_channel() {
     assert_eq!(serve(&m, &stop, None, None, &req).expect("served"), Reply::ret(-i64::from(libc::ENOSYS)));
     let bad = decode(&m, &block(Hostcall::P9, [2, 0, 0, 0], &[(0x10_0000, 7), (0x30_0000, 64)])).expect("valid");
     assert!(matches!(serve(&m, &stop, None, None, &bad), Err(HostcallError::BadArgument { .. })));
+}
+
+/// A reply that arrives in pieces (the size field itself split) lands
+/// whole; one with bytes past its own size breaks the channel.
+#[test]
+fn p9_reply_in_pieces_and_trailing_bytes() {
+    use std::io::Write as _;
+    let m = mem();
+    let stop = StopSignal::new();
+    m.write_bytes(0x10_0000, b"\x07\0\0\0\x64\x01\0").expect("write");
+    let reply: Vec<u8> = [&[0x0f, 0, 0, 0, 0x75, 1, 0][..], b"12345678"].concat();
+    let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let mut chan = p9::GoferChannel::new(ours);
+    let sent = reply.clone();
+    let gofer = std::thread::spawn(move || {
+        let mut got = [0u8; 7];
+        theirs.read_exact(&mut got).expect("request");
+        for piece in [&sent[..2], &sent[2..9], &sent[9..]] {
+            theirs.write_all(piece).expect("reply");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        theirs.read_exact(&mut got).expect("request");
+        // A reply of 7 bytes followed by 3 more.
+        theirs.write_all(&[7, 0, 0, 0, 0x79, 1, 0, 9, 9, 9]).expect("reply");
+    });
+    // The head segment is large enough to take everything at once.
+    let req = decode(&m, &block(Hostcall::P9, [1, 0, 0, 0], &[(0x10_0000, 7), (0x30_0000, 9), (0x31_0000, 64)]))
+        .expect("valid");
+    assert_eq!(serve(&m, &stop, Some(&mut chan), None, &req).expect("served"), Reply::ret(15));
+    let mut got = vec![0u8; 15];
+    m.read_bytes(0x30_0000, &mut got[..9]).expect("read");
+    m.read_bytes(0x31_0000, &mut got[9..]).expect("read");
+    assert_eq!(got, reply);
+    // Bytes beyond the reply's size: the stream is out of step.
+    let req = decode(&m, &block(Hostcall::P9, [1, 0, 0, 0], &[(0x10_0000, 7), (0x30_0000, 64)])).expect("valid");
+    assert_eq!(serve(&m, &stop, Some(&mut chan), None, &req).expect("served"), Reply::ret(-i64::from(libc::EIO)));
+    gofer.join().expect("gofer");
+    assert_eq!(serve(&m, &stop, Some(&mut chan), None, &req).expect("served"), Reply::ret(-i64::from(libc::EIO)));
 }
 
 #[test]
