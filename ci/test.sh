@@ -22,7 +22,7 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo build --release"
-cargo build --release --workspace
+cargo build --release --workspace --exclude ringfence-guest
 
 step "resources/build.sh"
 bash resources/build.sh

@@ -43,6 +43,11 @@ pub(crate) fn fork(what: &str, child: impl FnOnce() -> libc::c_int) -> io::Resul
     if threads != 1 {
         return Err(io::Error::other(format!("cannot fork the {what} from a process with {threads} threads")));
     }
+    // The child starts with the parent's resident anonymous pages as its
+    // own (its peak RSS counts them from the fork on): hand free heap
+    // pages back first, so that it inherits only live ones.
+    // SAFETY: malloc_trim takes an integer and only releases free memory.
+    unsafe { libc::malloc_trim(0) };
     // SAFETY: this process is single-threaded (checked above), so the child
     // is a complete copy in which allocating and locking are safe; it never
     // returns into the caller (it ends in `_exit`).
