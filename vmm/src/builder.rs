@@ -30,6 +30,8 @@ pub struct Built {
     memory: GuestMemory,
     kvm: Kvm,
     started: Instant,
+    /// The vCPU has an in-kernel local APIC, whose timer the run starts.
+    lapic: bool,
 }
 
 /// Steps 1 to 4: everything but the run, from the fields of `config` that
@@ -95,7 +97,7 @@ pub fn build(config: &VmConfig) -> Result<Built, VmmError> {
         setup.apic_base = Some(arch::x2apic_base(vcpu.index()));
     }
     vcpu.configure(&setup)?;
-    Ok(Built { vcpu, vm, memory, kvm, started })
+    Ok(Built { vcpu, vm, memory, kvm, started, lapic })
 }
 
 /// Step 5: runs `built` on the calling thread, with `config`'s gofer,
@@ -103,7 +105,7 @@ pub fn build(config: &VmConfig) -> Result<Built, VmmError> {
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub fn run_built(built: Built, config: &VmConfig, stop: &StopSignal) -> Result<(Outcome, RunStats), VmmError> {
     // Dropped in reverse: the vCPU, the VM, then memory and /dev/kvm.
-    let Built { vcpu, vm, memory, kvm, started } = built;
+    let Built { vcpu, vm, memory, kvm, started, lapic } = built;
     let _kvm = kvm;
     let memory = memory;
     let _vm = vm;
@@ -133,6 +135,11 @@ pub fn run_built(built: Built, config: &VmConfig, stop: &StopSignal) -> Result<(
     // `before_run` waits.
     if let Some(control) = &config.control {
         hostcalls = hostcalls.with_control(std::sync::Arc::clone(control));
+    }
+    // The tick starts with the guest, not while a created container waits.
+    if lapic {
+        let period = u32::try_from(abi::boot::TICK_NS).map_err(|_| VmmError::Config("tick period too long"))?;
+        vcpu.start_lapic_timer(period, abi::boot::TIMER_VECTOR, abi::boot::SPURIOUS_VECTOR)?;
     }
     let outcome = vcpu.run(stop, &mut hostcalls, started, &mut stats);
     hostcalls.hang_up_gofer();
