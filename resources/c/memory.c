@@ -2,11 +2,13 @@
  * place, move, MREMAP_FIXED, errors), madvise (MADV_DONTNEED zeroes private
  * anonymous pages, keeps MAP_SHARED contents; hints; errors), msync checks,
  * mincore, MAP_FIXED_NOREPLACE and MAP_GROWSDOWN, mremap of a copy-on-write
- * page after fork. Deterministic output; exits 0. */
+ * page after fork, a syscall writing into a copy-on-write page the child
+ * read just before. Deterministic output; exits 0. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -145,6 +147,24 @@ int main(void)
     waitpid(pid, &st, 0);
     outf(1, "mremap after fork: child ok %s, parent's copy untouched %s\n",
          WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "no", pattern_ok(w, 2) ? "yes" : "no");
+
+    /* The kernel writes a syscall's result into a page the child shares
+     * copy-on-write and has just read (its translation is cached): the
+     * child must then read the result, not the page it shared. */
+    char *cw = anon(P, 0);
+    memset(cw, 'p', P);
+    int cpfd[2];
+    pipe(cpfd);
+    pid = fork();
+    if (pid == 0) {
+        volatile char seen = cw[100];
+        write(cpfd[1], "child", 5);
+        long n = read(cpfd[0], cw + 100, 5);
+        _exit(seen == 'p' && n == 5 && memcmp(cw + 100, "child", 5) == 0 ? 0 : 1);
+    }
+    waitpid(pid, &st, 0);
+    outf(1, "syscall result in a copy-on-write page the child read: child sees it %s, parent's copy untouched %s\n",
+         WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "no", cw[100] == 'p' ? "yes" : "no");
 
     /* A read from a pipe into a buffer that runs into unmapped memory:
      * only the part the data fills is touched, as on Linux. */

@@ -257,6 +257,7 @@ mincore: ok, touched pages resident yes
 MAP_FIXED_NOREPLACE over a mapping: EEXIST, on a free page ok at the address yes
 MAP_GROWSDOWN: ok, usable yes
 mremap after fork: child ok yes, parent's copy untouched yes
+syscall result in a copy-on-write page the child read: child sees it yes, parent's copy untouched yes
 pipe read into a buffer crossing into unmapped memory: 3 bytes
 "#;
 

@@ -17,9 +17,20 @@ pub const FLAG_INJECT_SENTRY_FAULT: u32 = 1 << 3;
 /// The gofer's root is read-only: put an in-sandbox tmpfs over it so that
 /// writes stay in the sandbox.
 pub const FLAG_ROOT_OVERLAY: u32 = 1 << 4;
-/// The vCPU has an in-kernel local APIC in x2APIC mode (KVM_CREATE_IRQCHIP):
-/// the sentry runs its timer for preemption.
+/// The vCPU has an in-kernel local APIC in x2APIC mode (KVM_CREATE_IRQCHIP)
+/// whose timer the VMM started before the first instruction: periodic,
+/// every [`TICK_NS`], on [`TIMER_VECTOR`]. The sentry only acknowledges
+/// ticks (`KVM_SET_LAPIC` from the VMM costs no exit; the four `wrmsr`s
+/// the guest would need cost ~35 us each on PVM).
 pub const FLAG_LAPIC_TIMER: u32 = 1 << 7;
+/// Period of the preemption tick: half the sentry's time slice, so that a
+/// task that never traps runs between one and one and a half slices, and
+/// a timer expiry is seen at most this late while such a task runs.
+pub const TICK_NS: u64 = 5_000_000;
+/// The IDT vector of the timer interrupt.
+pub const TIMER_VECTOR: u8 = 0x20;
+/// The local APIC's spurious-interrupt vector (needs no EOI).
+pub const SPURIOUS_VECTOR: u8 = 0xff;
 /// The container has a terminal (OCI `process.terminal`): the host's fds
 /// 0 and 1 are a raw pty whose master the runtime handed out, and the
 /// sentry runs `/dev/console`'s line discipline over them.

@@ -130,9 +130,6 @@ pub fn start(_vcpu: u64) -> ! {
         hwcap: u64::from(info.cpuid.leaf1_edx),
     };
     let prog = InitProgram { file_pa: info.module_gpa, file_len: info.module_len, execfn, argv, envp, container };
-    if info.flags & abi::boot::FLAG_LAPIC_TIMER != 0 {
-        crate::arch::lapic::start_tick();
-    }
     let ctx = KvmContext::new(backend, info.flags & FLAG_FSGSBASE != 0);
     let platform = KvmPlatform::new(ctx, host, phys, backend);
     sentry::kernel::boot(platform, frames, params, &prog)

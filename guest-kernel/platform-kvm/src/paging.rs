@@ -143,9 +143,11 @@ impl GuestSpace {
 }
 
 impl GuestSpace {
-    /// Sets the leaf entry of `va`, flushing (when `flush`) if a live
-    /// translation is replaced; a not-present to present change needs no
-    /// flush (the fault path refreshes it).
+    /// Sets the leaf entry of `va`, flushing (when `flush`) if a present
+    /// translation is replaced; a not-present entry (absent, or a PROT_NONE
+    /// or unread page keeping its frame) is never cached, so replacing it
+    /// needs no flush (the fault path refreshes it). A flush costs more than
+    /// its hypercall on PVM: KVM drops the shadow entries, which fault again.
     fn set_page(
         &mut self,
         frames: &mut FrameAllocator,
@@ -161,10 +163,10 @@ impl GuestSpace {
         let i = index(va, 1);
         let old = self.entry(table, i);
         self.set_entry(table, i, pa | leaf_flags(perms));
+        if flush && old & P != 0 {
+            arch::flush_tlb(self.backend);
+        }
         if live(old) {
-            if flush {
-                arch::flush_tlb(self.backend);
-            }
             frames.put(old & ADDR);
         }
         Ok(())
@@ -185,7 +187,8 @@ impl GuestSpace {
             } else {
                 phys.write_u64(table + i * 8, (e & ADDR) | new);
             }
-            downgraded |= (e & W != 0 && !perms.write) || (e & NX == 0 && !perms.exec) || !perms.any();
+            // A not-present entry is not cached: no flush for it.
+            downgraded |= e & P != 0 && ((e & W != 0 && !perms.write) || (e & NX == 0 && !perms.exec) || !perms.any());
         });
         downgraded
     }
@@ -212,12 +215,15 @@ impl AddressSpace for GuestSpace {
     fn unmap(&mut self, frames: &mut FrameAllocator, va: u64, len: u64) {
         let end = va.saturating_add(len).min(abi::layout::USER_END);
         let mut released = alloc::vec::Vec::new();
+        let mut cached = false;
         let phys = self.phys;
         self.for_each_present(va, end, &mut |table, i, e, _| {
             phys.write_u64(table + i * 8, 0);
             released.push(e & ADDR);
+            cached |= e & P != 0;
         });
-        if !released.is_empty() {
+        // Only present entries can be cached (see set_page).
+        if cached {
             arch::flush_tlb(self.backend);
         }
         for pa in released {

@@ -31,7 +31,8 @@ pub enum VcpuError {
     /// `KVM_SET_CPUID2`.
     #[error("KVM_SET_CPUID2 failed")]
     SetCpuid(#[source] kvm_ioctls::Error),
-    /// `KVM_GET_SREGS` / `KVM_SET_SREGS` / `KVM_GET_REGS` / `KVM_SET_REGS`.
+    /// `KVM_GET_SREGS` / `KVM_SET_SREGS` / `KVM_GET_REGS` / `KVM_SET_REGS` /
+    /// `KVM_GET_LAPIC` / `KVM_SET_LAPIC`.
     #[error("{op} failed")]
     Registers {
         op: &'static str,
@@ -185,6 +186,35 @@ impl Vcpu {
             Ok(_) => Err(VcpuError::MsrRefused { index, value }),
             Err(source) => Err(VcpuError::SetMsr { index, source }),
         }
+    }
+
+    /// Starts the in-kernel local APIC's timer, periodic every `period_ns`
+    /// (divide by 1: KVM's APIC timer counts nanoseconds) on `vector`, and
+    /// software-enables the APIC with `spurious` as its spurious vector, in
+    /// one `KVM_SET_LAPIC` (the guest's `wrmsr`s would each be an emulated
+    /// exit). The register page keeps its xAPIC layout in x2APIC mode.
+    pub fn start_lapic_timer(&self, period_ns: u32, vector: u8, spurious: u8) -> Result<(), VcpuError> {
+        const SVR: usize = 0xf0;
+        const LVT_TIMER: usize = 0x320;
+        const TIMER_INITIAL: usize = 0x380;
+        const TIMER_CURRENT: usize = 0x390;
+        const TIMER_DIVIDE: usize = 0x3e0;
+        const SVR_ENABLE: u32 = 1 << 8;
+        const LVT_PERIODIC: u32 = 1 << 17;
+        const DIVIDE_BY_1: u32 = 0xb;
+        let mut state = self.fd.get_lapic().map_err(regs_err("KVM_GET_LAPIC"))?;
+        let mut set = |reg: usize, v: u32| {
+            for (i, b) in v.to_le_bytes().into_iter().enumerate() {
+                state.regs[reg + i] = libc::c_char::from_ne_bytes([b]);
+            }
+        };
+        set(SVR, SVR_ENABLE | u32::from(spurious));
+        set(TIMER_DIVIDE, DIVIDE_BY_1);
+        set(LVT_TIMER, LVT_PERIODIC | u32::from(vector));
+        set(TIMER_INITIAL, period_ns);
+        // KVM restarts the timer from the current count: a full period.
+        set(TIMER_CURRENT, period_ns);
+        self.fd.set_lapic(&state).map_err(regs_err("KVM_SET_LAPIC"))
     }
 
     /// The vCPU's KVM statistics (`KVM_GET_STATS_FD`): every single-value

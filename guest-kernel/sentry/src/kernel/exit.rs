@@ -43,7 +43,14 @@ pub fn release_task<P: Platform>(k: &mut Kernel<P>, mut t: Box<Task<P::AddressSp
     }
     t.mm.lock().space_mut().release_thread(t.thread_id);
     if Arc::strong_count(&t.mm) == 1 {
-        t.mm.lock().destroy(&mut k.frames);
+        // The last thread of init ends the sandbox (process_exit): its page
+        // tables and frames go with the VM. Tearing them down would only
+        // cost time (on PVM each cleared entry of the loaded table pair is
+        // an emulated write, ~35 us).
+        let ends_sandbox = t.pid == 1 && k.procs.get(&t.pid).is_some_and(|p| p.threads == [t.tid]);
+        if !ends_sandbox {
+            t.mm.lock().destroy(&mut k.frames);
+        }
         k.release_unused_files(None);
     }
     let (pid, tid) = (t.pid, t.tid);

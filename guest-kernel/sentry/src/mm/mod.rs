@@ -352,6 +352,18 @@ impl<A: AddressSpace> MemoryManager<A> {
     /// Resolves a fault at `addr`: maps the page (and its neighbours for
     /// anonymous memory) if the VMA allows `access`. `Err` means SIGSEGV.
     pub fn handle_fault(&mut self, frames: &mut FrameAllocator, addr: u64, access: Access) -> Result<(), SysError> {
+        self.resolve_fault(frames, addr, access, false)
+    }
+
+    /// [`Self::handle_fault`] for an access by the program (`by_sentry`
+    /// false: it faulted, and retries) or by the sentry on its behalf.
+    fn resolve_fault(
+        &mut self,
+        frames: &mut FrameAllocator,
+        addr: u64,
+        access: Access,
+        by_sentry: bool,
+    ) -> Result<(), SysError> {
         let v = self.vma_at(addr).ok_or(SysError::efault("no mapping"))?.clone();
         let allowed = match access {
             Access::Read => v.perms.read || v.perms.exec,
@@ -384,7 +396,7 @@ impl<A: AddressSpace> MemoryManager<A> {
                     return Ok(());
                 }
                 // Write-protected after fork: take a private copy.
-                return self.break_cow(frames, page, pa, v.perms);
+                return self.break_cow(frames, page, pa, v.perms, by_sentry);
             }
             // Mapped already (a stale TLB entry, or a race with another vCPU).
             return Ok(());
@@ -402,16 +414,36 @@ impl<A: AddressSpace> MemoryManager<A> {
 
     /// Gives the page at `va` (frame `pa`, shared copy-on-write) to this
     /// address space alone: reused if no one else maps it, copied if shared.
-    fn break_cow(&mut self, frames: &mut FrameAllocator, va: u64, pa: PhysAddr, perms: Perms) -> Result<(), SysError> {
-        let new = if frames.refcount(pa) <= 1 {
-            frames.get(pa);
-            pa
-        } else {
+    ///
+    /// A copy for the sentry's own write (`by_sentry`: a syscall result
+    /// written through the direct map) must flush: the program may hold a
+    /// cached read-only translation to the old frame (it read the page, or
+    /// KVM's shadow MMU prefetched it with a neighbour) and would go on
+    /// reading the old frame, since nothing makes it fault again. After the
+    /// program's own write fault it retries, which refreshes the entry.
+    fn break_cow(
+        &mut self,
+        frames: &mut FrameAllocator,
+        va: u64,
+        pa: PhysAddr,
+        perms: Perms,
+        by_sentry: bool,
+    ) -> Result<(), SysError> {
+        let copied = frames.refcount(pa) > 1;
+        let new = if copied {
             let new = frames.alloc_uninit().ok_or(SysError::enomem("out of physical memory"))?;
             frames.phys().copy(new, pa, PAGE_SIZE);
             new
+        } else {
+            frames.get(pa);
+            pa
         };
-        if self.space.map_after_fault(frames, va, new, perms).is_err() {
+        let mapped = if copied && by_sentry {
+            self.space.map(frames, va, new, perms)
+        } else {
+            self.space.map_after_fault(frames, va, new, perms)
+        };
+        if mapped.is_err() {
             frames.put(new);
             return Err(SysError::enomem("out of memory for page tables"));
         }
@@ -626,7 +658,7 @@ impl<A: AddressSpace> MemoryManager<A> {
         match self.space.translate(va) {
             Some((pa, p)) if (!write && (p.read || p.exec)) || (write && p.write) => Ok(pa + (va & (PAGE_SIZE - 1))),
             _ => {
-                self.handle_fault(frames, va, need)?;
+                self.resolve_fault(frames, va, need, true)?;
                 match self.space.translate(va) {
                     Some((pa, _)) => Ok(pa + (va & (PAGE_SIZE - 1))),
                     None => Err(SysError::efault("page not mapped after fault")),
